@@ -1,0 +1,212 @@
+"""The ``bertclf`` command: a thin shell over the Python API.
+
+Bad usage and bad input exit with code 2 and one line on stderr (``error: ...``); repairs made on
+the way are reported as ``warning: ...`` lines; results go to stdout or to the --out file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import BertclfError, BertclfWarning
+from .models import DEFAULT_MODEL
+from .pooling import LAYER_FORMS
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Group(click.Group):
+    """Turns user-facing errors into one stderr line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", BertclfWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return super().invoke(ctx)
+        except BertclfError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: nothing was written", err=True)
+            ctx.exit(130)
+
+
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(
+    cls=_Group,
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf tokens "The bank raised rates." "And the river bank flooded."
+  bertclf embed examples/support_tickets.csv --text-col text --out vectors.npy
+  bertclf embed notes.txt --pooling cls --layers -4..-1 --layer-agg concat --out v.parquet
+
+Run 'bertclf COMMAND --help' for a command's options.""",
+)
+@click.version_option(__version__, prog_name="bertclf")
+def main() -> None:
+    """BERT embeddings for text classification: see how BERT reads text, and embed it."""
+
+
+def _model_option(func: Any) -> Any:
+    return click.option(
+        "--model", default=DEFAULT_MODEL, show_default=True, metavar="ID|PATH",
+        help="Encoder: the bundled all-MiniLM-L6-v2, a Hugging Face id, or a local model folder.",
+    )(func)
+
+
+@main.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf tokens "Tokenization is unaffordable."
+  bertclf tokens "The bank raised rates." "And the river bank flooded."
+  bertclf tokens "a long sentence that will not fit" --max-length 6 --pad-to 8
+  bertclf tokens "Hello world" --json""",
+)
+@click.argument("text")
+@click.argument("pair", required=False)
+@_model_option
+@click.option("--max-length", type=int, default=None,
+              help="Cut the input at this many tokens (pairs: longest side first). [default: model limit]")
+@click.option("--pad-to", type=int, default=None, help="Pad on the right to this length, as a batch would.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def tokens(text: str, pair: str | None, model: str, max_length: int | None, pad_to: int | None,
+           as_json: bool) -> None:
+    """Show how BERT reads a text or a text pair.
+
+    Prints TEXT (and the optional second segment PAIR) as BERT sees it: WordPiece pieces with ##
+    continuations, ids, [CLS]/[SEP], segment ids, positions, attention mask and what --max-length
+    cut off.
+    """
+    from .models import load_tokenizer, max_positions, resolve
+    from .tokenization import explain
+
+    source = resolve(model)
+    limit = max_positions(source)
+    max_length = max_length or limit
+    if not 2 <= max_length <= limit:
+        raise BertclfError(f"--max-length {max_length} is out of range: this model takes 2..{limit} tokens")
+    view = explain(load_tokenizer(source), text, pair, max_length=max_length, pad_to=pad_to)
+    if as_json:
+        click.echo(json.dumps({"model": model, **view.to_dict()}, ensure_ascii=False, indent=2))
+        return
+    _print_tokens(view, pair is not None)
+
+
+def _print_tokens(view: Any, is_pair: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    real = sum(view.attention_mask)
+    table = Table(title=f"{real} tokens (max {view.max_length})", title_justify="left")
+    for name in ("pos", "token", "id", "segment", "mask"):
+        table.add_column(name, justify="right" if name != "token" else "left")
+    rows = zip(view.positions, view.tokens, view.ids, view.segment_ids, view.attention_mask,
+               view.special, strict=True)
+    for pos, tok, tid, seg, mask, special in rows:
+        style = "dim" if not mask else "bold cyan" if special else "yellow" if tok.startswith("##") else ""
+        shown = f"[{style}]{_escape(tok)}[/]" if style else _escape(tok)
+        table.add_row(str(pos), shown, str(tid), str(seg), str(mask))
+    console.print(table)
+    console.print("[bold cyan]special tokens[/]  [yellow]##continuation pieces[/]  [dim]padding (mask 0)[/]")
+    for segment, pieces in enumerate(view.cut):
+        if pieces:
+            name = ("first", "second")[segment] + " segment" if is_pair else "text"
+            shown = " ".join(pieces[:20]) + (" ..." if len(pieces) > 20 else "")
+            console.print(f"cut off by --max-length {view.max_length} from the {name}: "
+                          f"{len(pieces)} tokens: {_escape(shown)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@main.command(
+    context_settings=CONTEXT,
+    epilog=f"""\b
+Examples:
+  bertclf embed examples/support_tickets.csv --out vectors.npy
+  bertclf embed reviews.jsonl --text-col body --out vectors.parquet --normalize
+  bertclf embed notes.txt --pooling cls --out cls.csv
+  bertclf embed data.csv --layers -4..-1 --layer-agg mean --out last4-mean.npy
+  bertclf embed data.csv --layers -4..-1 --layer-agg concat --out last4-concat.npy
+  cat notes.txt | bertclf embed - --out vectors.npy
+
+\b
+Inputs: .csv .tsv .jsonl .parquet (a column), or any other file with one text per line.
+Outputs by extension: .npy, .parquet (column 'embedding'), .csv (dim_0, dim_1, ...);
+rows are in input order.
+\b
+Layer specs: {LAYER_FORMS}.""",
+)
+@click.argument("input_path", metavar="INPUT")
+@click.option("--text-col", default="text", show_default=True,
+              help="Column holding the texts (table inputs).")
+@click.option("--out", "-o", "out", required=True, help="Output file: .npy, .parquet or .csv.")
+@_model_option
+@click.option("--pooling", default=None, metavar="cls|mean|max",
+              help="How token vectors become one vector. [default: the model's own, else mean]")
+@click.option("--layers", default="-1", show_default=True, metavar="SPEC",
+              help="Hidden layers to use: -1, -2, -4..-1, all, or a list like -1,-4.")
+@click.option("--layer-agg", default="mean", show_default=True, metavar="mean|concat",
+              help="Average the chosen layers, or concatenate them (dim x layers).")
+@click.option("--max-length", type=int, default=None,
+              help="Tokens kept per text. [default: the model's own, at most its limit]")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--normalize/--no-normalize", default=None,
+              help="L2-normalise the vectors. [default: as the model's config says]")
+@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch. [default: all cores]")
+@click.option("--strict", is_flag=True, help="Refuse empty or missing texts and undecodable bytes.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+def embed(input_path: str, text_col: str, out: str, model: str, pooling: str | None, layers: str,
+          layer_agg: str, max_length: int | None, batch_size: int, normalize: bool | None,
+          device: str, threads: int | None, strict: bool, quiet: bool) -> None:
+    """Embed texts into vectors, one per text.
+
+    Reads the texts of INPUT, batches them by token length, pools each into one vector and writes
+    the vectors to --out in input order.
+    """
+    from .embedder import Embedder
+    from .textio import check_output_path, read_texts, write_vectors
+
+    check_output_path(out)
+    embedder = Embedder(model=model, pooling=pooling, layers=layers, layer_agg=layer_agg,
+                        max_length=max_length, batch_size=batch_size, normalize=normalize,
+                        device=device, threads=threads, strict=strict,
+                        progress=False if quiet else None)
+    settings = embedder.settings()
+    texts = read_texts(input_path, text_col=text_col, strict=strict)
+    embedder.load_encoder()
+    start = time.perf_counter()
+    vectors = embedder.transform(texts)
+    seconds = time.perf_counter() - start
+    write_vectors(out, vectors)
+    if not quiet:
+        rate = len(texts) / seconds if seconds > 0 else float("inf")
+        click.echo(
+            f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {out} "
+            f"({settings.pooling} pooling, layers {list(settings.layers)} {settings.layer_agg}, "
+            f"max {settings.max_length} tokens, {'normalized' if settings.normalize else 'raw'}) "
+            f"in {seconds:.1f} s, {rate:,.0f} texts/s",
+            err=True,
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

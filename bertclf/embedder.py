@@ -1,0 +1,179 @@
+"""``Embedder``: texts in, one float32 vector per text out, as a scikit-learn transformer.
+
+Only settings are estimator parameters; the encoder itself is loaded lazily from a per-process
+cache (see ``backends``), so ``clone``, ``GridSearchCV`` and pickling never copy weights.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import models
+from .backends import EncoderBackend, get_backend
+from .errors import BertclfWarning, InputError, SpecError
+from .pooling import LayerSpec, check_layer_agg, check_pooling, l2_normalize, pool_layers, resolve_layers
+from .progress import progress_bar
+from .textio import clean_texts
+from .tokenization import encode, length_batches, pad_batch
+
+DEFAULT_POOLING = "mean"  # for models without a sentence-transformers config (Reimers & Gurevych)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """An Embedder's parameters with every 'follow the model' default filled in."""
+
+    source: models.ModelSource
+    pooling: str
+    layers: tuple[int, ...]
+    layer_agg: str
+    max_length: int
+    normalize: bool
+    num_layers: int
+    hidden_size: int
+
+    @property
+    def dim(self) -> int:
+        return self.hidden_size * (len(self.layers) if self.layer_agg == "concat" else 1)
+
+
+class Embedder(TransformerMixin, BaseEstimator):
+    """Embed texts with a BERT-family encoder.
+
+    Parameters
+    ----------
+    model: bundled all-MiniLM-L6-v2 by default; any Hugging Face id or local model folder.
+    pooling: "cls", "mean" or "max"; None follows the model's sentence-transformers config
+        (mean when it has none). Padding never counts.
+    layers: which hidden states to use: -1, "-4..-1", "all", [0, 6], ... (0 = embedding output).
+    layer_agg: "mean" averages the layers, "concat" joins them (dim × number of layers).
+    max_length: tokens kept per text; None follows the model (its sentence-transformers
+        max_seq_length, else its position limit).
+    normalize: L2-normalise the vectors; None follows the model's config.
+    device: "auto", "cpu" or "cuda". backend: "torch" (more to come).
+    threads: torch CPU threads (process-wide); None keeps torch's default.
+    strict: refuse empty or missing texts instead of embedding them as "".
+    progress: show a progress bar; None shows one only when stderr is a terminal.
+    """
+
+    def __init__(
+        self,
+        model: str = models.DEFAULT_MODEL,
+        pooling: str | None = None,
+        layers: LayerSpec = -1,
+        layer_agg: str = "mean",
+        max_length: int | None = None,
+        batch_size: int = 32,
+        normalize: bool | None = None,
+        device: str = "auto",
+        backend: str = "torch",
+        threads: int | None = None,
+        strict: bool = False,
+        progress: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.pooling = pooling
+        self.layers = layers
+        self.layer_agg = layer_agg
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.device = device
+        self.backend = backend
+        self.threads = threads
+        self.strict = strict
+        self.progress = progress
+
+    def settings(self) -> Settings:
+        """Check every parameter against the model (config only, no weights) and resolve defaults."""
+        source = models.resolve(self.model)
+        config = models.load_config(source)
+        defaults = models.model_defaults(source)
+        pooling = check_pooling(self.pooling or defaults.pooling or DEFAULT_POOLING)
+        layer_agg = check_layer_agg(self.layer_agg)
+        num_layers = int(config.num_hidden_layers)
+        layers = tuple(resolve_layers(self.layers, num_layers))
+        limit = models.max_positions(source)
+        max_length = self.max_length or min(defaults.max_length or limit, limit)
+        if not isinstance(max_length, (int, np.integer)) or not 2 <= max_length <= limit:
+            raise SpecError(
+                f"max_length {self.max_length} is out of range: this model takes 2..{limit} tokens"
+            )
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise SpecError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        normalize = defaults.normalize if self.normalize is None else bool(self.normalize)
+        return Settings(source, pooling, layers, layer_agg, int(max_length), normalize,
+                        num_layers, int(config.hidden_size))
+
+    def fit(self, X: Any = None, y: Any = None) -> Embedder:
+        """Nothing to learn; checks the parameters so mistakes surface before a long run."""
+        self.settings()
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed texts (list, array, Series or one-column DataFrame) into (n, dim) float32."""
+        texts = clean_texts(_as_text_list(X), strict=self.strict)
+        s = self.settings()
+        out = np.empty((len(texts), s.dim), dtype=np.float32)
+        if not texts:
+            return out
+        tokenizer = models.load_tokenizer(s.source)
+        encoded = encode(tokenizer, texts, s.max_length)
+        if encoded.truncated:
+            warnings.warn(
+                f"{encoded.truncated} of {len(texts)} texts were longer than {s.max_length} tokens "
+                f"and were cut",
+                BertclfWarning,
+                stacklevel=2,
+            )
+        encoder = self.load_encoder()
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        with progress_bar(len(texts), "embedding", self.progress) as advance:
+            for rows in length_batches(encoded.lengths(), int(self.batch_size)):
+                batch = pad_batch(encoded, rows, pad_id)
+                hidden = encoder.hidden_states(batch, s.layers)
+                out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
+                advance(len(rows))
+        return l2_normalize(out) if s.normalize else out
+
+    def load_encoder(self) -> EncoderBackend:
+        """Load the encoder now (it is shared per process) instead of at the first transform."""
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(int(self.threads))
+        return get_backend(self.backend, models.resolve(self.model), self.device)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray([f"emb{i}" for i in range(self.settings().dim)], dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        return tags
+
+
+def _as_text_list(X: Any) -> list[Any]:
+    """Accept the shapes texts come in; a one-column 2-D input (ColumnTransformer) is unwrapped."""
+    if isinstance(X, (str, bytes)):
+        raise InputError("expected a list of texts, got a single string: wrap it in a list")
+    if hasattr(X, "columns"):  # DataFrame
+        if len(X.columns) != 1:
+            raise InputError(f"expected one text column, got {len(X.columns)}: {list(X.columns)}")
+        return X.iloc[:, 0].tolist()
+    if isinstance(X, np.ndarray):
+        if X.ndim == 2 and X.shape[1] == 1:
+            return X[:, 0].tolist()
+        if X.ndim != 1:
+            raise InputError(f"expected a 1-D sequence of texts, got an array of shape {X.shape}")
+        return X.tolist()
+    if hasattr(X, "tolist"):
+        return X.tolist()
+    return list(X)

@@ -1,0 +1,56 @@
+"""A texts-per-second progress bar on stderr that stays out of pipes, logs and CI output."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class Advance(Protocol):
+    def __call__(self, n: int) -> None: ...
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} texts/s" if speed else "- texts/s", style="progress.data.speed")
+
+
+def should_show(enabled: bool | None) -> bool:
+    """None means: show only when stderr is a terminal."""
+    return sys.stderr.isatty() if enabled is None else bool(enabled)
+
+
+@contextmanager
+def progress_bar(total: int, description: str, enabled: bool | None = None) -> Iterator[Advance]:
+    """Yield a function that advances the bar by n texts; a no-op when hidden."""
+    if not should_show(enabled) or total == 0:
+        yield lambda n: None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
