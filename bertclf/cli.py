@@ -121,13 +121,16 @@ def _print_tokens(view: Any, is_pair: bool) -> None:
         shown = f"[{style}]{_escape(tok)}[/]" if style else _escape(tok)
         table.add_row(str(pos), shown, str(tid), str(seg), str(mask))
     console.print(table)
-    console.print("[bold cyan]special tokens[/]  [yellow]##continuation pieces[/]  [dim]padding (mask 0)[/]")
+    if console.is_terminal:
+        console.print("[bold cyan]special tokens[/]  [yellow]##continuation pieces[/]  "
+                      "[dim]padding (mask 0)[/]")
     for segment, pieces in enumerate(view.cut):
         if pieces:
             name = ("first", "second")[segment] + " segment" if is_pair else "text"
             shown = " ".join(pieces[:20]) + (" ..." if len(pieces) > 20 else "")
+            count = f"{len(pieces)} token{'s' if len(pieces) != 1 else ''}"
             console.print(f"cut off by --max-length {view.max_length} from the {name}: "
-                          f"{len(pieces)} tokens: {_escape(shown)}")
+                          f"{count}: {_escape(shown)}")
 
 
 def _escape(text: str) -> str:

