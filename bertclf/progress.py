@@ -27,7 +27,9 @@ class Advance(Protocol):
 
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
+        # The average since the start, not rich's sliding window: matches the final summary.
+        elapsed = task.elapsed
+        speed = task.completed / elapsed if elapsed else 0.0
         return Text(f"{speed:,.0f} texts/s" if speed else "- texts/s", style="progress.data.speed")
 
 
