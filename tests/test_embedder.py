@@ -221,3 +221,11 @@ def test_works_in_a_pipeline_and_grid_search_over_pooling_and_layers(tiny_model)
     assert search.score(texts, labels) >= 0.5
     simple = make_pipeline(Embedder(model=tiny_model), LogisticRegression()).fit(texts, labels)
     assert set(simple.predict(["good team win"])) <= {"sport", "river"}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tiny_model):
+    from bertclf.errors import BertclfError
+
+    with pytest.raises(BertclfError, match="sees no CUDA GPU"):
+        Embedder(model=tiny_model, device="cuda").transform(["hello"])
