@@ -42,7 +42,6 @@ class TorchBackend(EncoderBackend):
 
     def __init__(self, source: ModelSource, device: str) -> None:
         super().__init__(source, device)
-        import torch
         from transformers import AutoModel
         from transformers.utils import logging as hf_logging
 
@@ -53,11 +52,11 @@ class TorchBackend(EncoderBackend):
         except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None
-        self._torch = torch
         self.model = model.to(device).eval()
 
     def hidden_states(self, batch: dict[str, np.ndarray], layers: Sequence[int]) -> list[np.ndarray]:
-        torch = self._torch
+        import torch
+
         inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
         only_last = all(index == self.num_layers for index in layers)
         with torch.inference_mode():

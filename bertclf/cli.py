@@ -90,14 +90,11 @@ def tokens(text: str, pair: str | None, model: str, max_length: int | None, pad_
     continuations, ids, [CLS]/[SEP], segment ids, positions, attention mask and what --max-length
     cut off.
     """
-    from .models import load_tokenizer, max_positions, resolve
+    from .models import check_max_length, load_tokenizer, resolve
     from .tokenization import explain
 
     source = resolve(model)
-    limit = max_positions(source)
-    max_length = max_length or limit
-    if not 2 <= max_length <= limit:
-        raise BertclfError(f"--max-length {max_length} is out of range: this model takes 2..{limit} tokens")
+    max_length = check_max_length(source, max_length)
     view = explain(load_tokenizer(source), text, pair, max_length=max_length, pad_to=pad_to)
     if as_json:
         click.echo(json.dumps({"model": model, **view.to_dict()}, ensure_ascii=False, indent=2))
@@ -107,6 +104,7 @@ def tokens(text: str, pair: str | None, model: str, max_length: int | None, pad_
 
 def _print_tokens(view: Any, is_pair: bool) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False)
@@ -118,7 +116,7 @@ def _print_tokens(view: Any, is_pair: bool) -> None:
                view.special, strict=True)
     for pos, tok, tid, seg, mask, special in rows:
         style = "dim" if not mask else "bold cyan" if special else "yellow" if tok.startswith("##") else ""
-        shown = f"[{style}]{_escape(tok)}[/]" if style else _escape(tok)
+        shown = f"[{style}]{escape(tok)}[/]" if style else escape(tok)
         table.add_row(str(pos), shown, str(tid), str(seg), str(mask))
     console.print(table)
     if console.is_terminal:
@@ -130,13 +128,7 @@ def _print_tokens(view: Any, is_pair: bool) -> None:
             shown = " ".join(pieces[:20]) + (" ..." if len(pieces) > 20 else "")
             count = f"{len(pieces)} token{'s' if len(pieces) != 1 else ''}"
             console.print(f"cut off by --max-length {view.max_length} from the {name}: "
-                          f"{count}: {_escape(shown)}")
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+                          f"{count}: {escape(shown)}")
 
 
 @main.command(
@@ -149,6 +141,7 @@ Examples:
   bertclf embed data.csv --layers -4..-1 --layer-agg mean --out last4-mean.npy
   bertclf embed data.csv --layers -4..-1 --layer-agg concat --out last4-concat.npy
   cat notes.txt | bertclf embed - --out vectors.npy
+  bertclf embed big.csv --device cpu --threads 2 --batch-size 64 --max-length 128 --out v.npy
 
 \b
 Inputs: .csv .tsv .jsonl .parquet (a column), or any other file with one text per line.

@@ -98,16 +98,13 @@ class Embedder(TransformerMixin, BaseEstimator):
         layer_agg = check_layer_agg(self.layer_agg)
         num_layers = int(config.num_hidden_layers)
         layers = tuple(resolve_layers(self.layers, num_layers))
-        limit = models.max_positions(source)
-        max_length = self.max_length or min(defaults.max_length or limit, limit)
-        if not isinstance(max_length, (int, np.integer)) or not 2 <= max_length <= limit:
-            raise SpecError(
-                f"max_length {self.max_length} is out of range: this model takes 2..{limit} tokens"
-            )
-        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise SpecError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        max_length = models.check_max_length(source, self.max_length, defaults.max_length)
+        for name in ("batch_size", "threads"):
+            value = getattr(self, name)
+            if (value is not None or name == "batch_size") and not _positive_int(value):
+                raise SpecError(f"{name} must be a positive integer, got {value!r}")
         normalize = defaults.normalize if self.normalize is None else bool(self.normalize)
-        return Settings(source, pooling, layers, layer_agg, int(max_length), normalize,
+        return Settings(source, pooling, layers, layer_agg, max_length, normalize,
                         num_layers, int(config.hidden_size))
 
     def fit(self, X: Any = None, y: Any = None) -> Embedder:
@@ -158,6 +155,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.requires_fit = False
         return tags
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
 
 
 def _as_text_list(X: Any) -> list[Any]:

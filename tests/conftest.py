@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
@@ -87,10 +86,3 @@ def write(tmp_path: Path):
 
     return _write
 
-
-@pytest.fixture(autouse=True)
-def _warnings_as_records():
-    """Every warning is recorded, so tests can assert on BertclfWarning counts."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
-        yield

@@ -58,6 +58,18 @@ def test_tokens_json_reports_what_max_length_cut(run, tiny_model):
     assert data["segment_ids"] == [0] * 7 and data["positions"] == list(range(7))
 
 
+def test_embed_runtime_options_are_wired_through(run, tiny_model, write, tmp_path):
+    source = write("in.txt", "hello world\nthe cat sat on the mat and the dog sat\ngood\n")
+    default = run("embed", source, "--model", tiny_model, "--out", tmp_path / "a.npy", "-q")
+    tuned = run("embed", source, "--model", tiny_model, "--out", tmp_path / "b.npy", "--device", "cpu",
+                "--threads", "1", "--batch-size", "2", "--max-length", "6")
+    assert default.exit_code == 0 and tuned.exit_code == 0, tuned.output
+    assert "max 6 tokens" in tuned.stderr and "1 of 3 texts were longer than 6 tokens" in tuned.stderr
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    np.testing.assert_allclose(a[[0, 2]], b[[0, 2]], atol=1e-5)  # short texts: same vectors
+    assert not np.allclose(a[1], b[1], atol=1e-3)  # the cut text changed
+
+
 def test_tokens_max_length_beyond_the_model_limit(run, tiny_model):
     _assert_one_line_error(run("tokens", "hi", "--model", tiny_model, "--max-length", "999"),
                            "2..64")
@@ -126,10 +138,14 @@ def test_embed_reports_replaced_bytes(run, tiny_model, write, tmp_path):
         (["{csv}", "--model", "{folder}"], ["no config.json"]),
         (["{csv}", "--out", "{folder}/v.xyz"], ["unknown output format"]),
         (["{csv}", "--out", "{folder}/nowhere/v.npy"], ["does not exist"]),
+        (["{csv}", "--out", "{folder}/dir.npy"], ["cannot write"]),
+        (["{csv}", "--max-length", "0"], ["takes 2..64 tokens"]),
+        (["{csv}", "--threads", "-2"], ["threads must be a positive integer"]),
     ],
 )
 def test_embed_bad_input_is_one_line_and_exit_2(run, tiny_model, write, tmp_path, args, fragments):
     csv = write("in.csv", "text,label\nhello,a\n")
+    (tmp_path / "dir.npy").mkdir()  # a folder where the output file should go
     values = {"missing": tmp_path / "nope.csv", "csv": csv, "folder": tmp_path}
     args = [a.format(**values) for a in args]
     if "--out" not in args:

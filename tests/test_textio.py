@@ -52,6 +52,19 @@ def test_undecodable_bytes_are_replaced_counted_and_refused_when_strict(write):
         read_texts(path, strict=True)
 
 
+def test_unreadable_file_is_an_input_error(write, monkeypatch):
+    from pathlib import Path
+
+    path = write("secret.txt", "hi\n")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(InputError, match="cannot read .*Permission denied"):
+        read_texts(path)
+
+
 def test_malformed_table_is_one_input_error(write):
     path = write("broken.jsonl", '{"text": "a"}\n{not json\n')
     with pytest.raises(InputError, match="cannot parse as jsonl"):
