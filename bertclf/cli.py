@@ -15,11 +15,10 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_classify import evaluate, predict, train
+from .cli_options import CONTEXT, embedding_options, input_options, model_option, pop_embedding_options
 from .errors import BertclfError, BertclfWarning
-from .models import DEFAULT_MODEL
 from .pooling import LAYER_FORMS
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class _Group(click.Group):
@@ -59,13 +58,6 @@ def main() -> None:
     """BERT embeddings for text classification: see how BERT reads text, and embed it."""
 
 
-def _model_option(func: Any) -> Any:
-    return click.option(
-        "--model", default=DEFAULT_MODEL, show_default=True, metavar="ID|PATH",
-        help="Encoder: the bundled all-MiniLM-L6-v2, a Hugging Face id, or a local model folder.",
-    )(func)
-
-
 @main.command(
     context_settings=CONTEXT,
     epilog="""\b
@@ -77,7 +69,7 @@ Examples:
 )
 @click.argument("text")
 @click.argument("pair", required=False)
-@_model_option
+@model_option
 @click.option("--max-length", type=int, default=None,
               help="Cut the input at this many tokens (pairs: longest side first). [default: model limit]")
 @click.option("--pad-to", type=int, default=None, help="Pad on the right to this length, as a batch would.")
@@ -154,25 +146,9 @@ Layer specs: {LAYER_FORMS}.""",
 @click.option("--text-col", default="text", show_default=True,
               help="Column holding the texts (table inputs).")
 @click.option("--out", "-o", "out", required=True, help="Output file: .npy, .parquet or .csv.")
-@_model_option
-@click.option("--pooling", default=None, metavar="cls|mean|max",
-              help="How token vectors become one vector. [default: the model's own, else mean]")
-@click.option("--layers", default="-1", show_default=True, metavar="SPEC",
-              help="Hidden layers to use: -1, -2, -4..-1, all, or a list like -1,-4.")
-@click.option("--layer-agg", default="mean", show_default=True, metavar="mean|concat",
-              help="Average the chosen layers, or concatenate them (dim x layers).")
-@click.option("--max-length", type=int, default=None,
-              help="Tokens kept per text. [default: the model's own, at most its limit]")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--normalize/--no-normalize", default=None,
-              help="L2-normalise the vectors. [default: as the model's config says]")
-@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch. [default: all cores]")
-@click.option("--strict", is_flag=True, help="Refuse empty or missing texts and undecodable bytes.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
-def embed(input_path: str, text_col: str, out: str, model: str, pooling: str | None, layers: str,
-          layer_agg: str, max_length: int | None, batch_size: int, normalize: bool | None,
-          device: str, threads: int | None, strict: bool, quiet: bool) -> None:
+@embedding_options
+@input_options
+def embed(input_path: str, text_col: str, out: str, strict: bool, quiet: bool, **options: Any) -> None:
     """Embed texts into vectors, one per text.
 
     Reads the texts of INPUT, batches them by token length, pools each into one vector and writes
@@ -182,10 +158,7 @@ def embed(input_path: str, text_col: str, out: str, model: str, pooling: str | N
     from .textio import check_output_path, read_texts, write_vectors
 
     check_output_path(out)
-    embedder = Embedder(model=model, pooling=pooling, layers=layers, layer_agg=layer_agg,
-                        max_length=max_length, batch_size=batch_size, normalize=normalize,
-                        device=device, threads=threads, strict=strict,
-                        progress=False if quiet else None)
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
     settings = embedder.settings()
     texts = read_texts(input_path, text_col=text_col, strict=strict)
     embedder.load_encoder()
@@ -203,6 +176,10 @@ def embed(input_path: str, text_col: str, out: str, model: str, pooling: str | N
             err=True,
         )
 
+
+main.add_command(train)
+main.add_command(predict)
+main.add_command(evaluate)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -114,7 +114,10 @@ class Embedder(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Any) -> np.ndarray:
         """Embed texts (list, array, Series or one-column DataFrame) into (n, dim) float32."""
-        texts = clean_texts(_as_text_list(X), strict=self.strict)
+        return self.encode_texts(clean_texts(as_text_list(X), strict=self.strict))
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        """Embed strings already checked by ``clean_texts`` (no second report of empty ones)."""
         s = self.settings()
         out = np.empty((len(texts), s.dim), dtype=np.float32)
         if not texts:
@@ -161,7 +164,7 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
 
 
-def _as_text_list(X: Any) -> list[Any]:
+def as_text_list(X: Any) -> list[Any]:
     """Accept the shapes texts come in; a one-column 2-D input (ColumnTransformer) is unwrapped."""
     if isinstance(X, (str, bytes)):
         raise InputError("expected a list of texts, got a single string: wrap it in a list")

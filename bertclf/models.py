@@ -244,3 +244,11 @@ def max_positions(source: ModelSource) -> int:
     if 0 < tokenizer_limit < 100_000:
         return min(tokenizer_limit, position_limit)
     return position_limit
+
+
+def portable_spec(source: ModelSource) -> str:
+    """What a saved model should record: aliases and Hub ids as typed, local folders absolute
+    (a relative path would depend on the folder the model is later loaded from)."""
+    if source.spec.strip().lower() in _BUNDLED_NAMES or not source.local:
+        return source.spec
+    return source.location

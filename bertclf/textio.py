@@ -108,17 +108,25 @@ def read_texts(path: str, text_col: str = "text", strict: bool = False) -> list[
     Missing cells come back as None: ``clean_texts`` (run by the Embedder) counts and repairs
     them, so each problem is reported once.
     """
-    if path != "-" and Path(path).suffix.lower() in TABLE_FORMATS:
-        table = read_table(path, strict)
-        if text_col not in table.columns:
-            columns = ", ".join(map(str, table.columns)) or "(none)"
-            raise InputError(f"{path}: no column '{text_col}'; its columns are: {columns}")
-        return [None if _is_missing(v) else v for v in table[text_col].tolist()]
+    if is_table_path(path):
+        return table_column(read_table(path, strict), path, text_col)
     text = _decode(_read_bytes(path), "stdin" if path == "-" else path, strict)
     lines = text.replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     return list(lines)
+
+
+def is_table_path(path: str) -> bool:
+    return path != "-" and Path(path).suffix.lower() in TABLE_FORMATS
+
+
+def table_column(table: Any, path: str, column: str, hint: str = "") -> list[Any]:
+    """One column's values (missing cells as None), or an error that lists the columns there are."""
+    if column not in table.columns:
+        columns = ", ".join(map(str, table.columns)) or "(none)"
+        raise InputError(f"{path}: no column '{column}'; its columns are: {columns}{hint}")
+    return [None if _is_missing(v) else v for v in table[column].tolist()]
 
 
 def _is_missing(value: Any) -> bool:
@@ -192,3 +200,17 @@ def read_vectors(path: str | os.PathLike[str]) -> np.ndarray:
         column = pq.read_table(path, columns=["embedding"]).column("embedding").combine_chunks()
         return column.flatten().to_numpy().reshape(len(column), -1).astype(np.float32)
     return np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float32, ndmin=2)
+
+
+def write_table(path: str | os.PathLike[str], table: Any) -> Path:
+    """Write a DataFrame as .csv, .tsv, .jsonl or .parquet, atomically; probabilities to 6 digits."""
+    out = check_output_path(str(path), tuple(TABLE_FORMATS))
+    kind = TABLE_FORMATS[out.suffix.lower()]
+    with atomic_path(out) as tmp:
+        if kind == "parquet":
+            table.to_parquet(tmp, index=False)
+        elif kind == "jsonl":
+            table.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            table.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",", float_format="%.6g")
+    return out

@@ -1,0 +1,121 @@
+"""Evaluation reports: the numbers (accuracy, macro-F1, per-class scores, confusion matrix), a
+readable table, JSON, and a confusion-matrix picture.
+
+Labels are compared by their text, so a model trained on the labels 0/1 from JSON scores
+correctly on the "0"/"1" of a CSV file. Test labels the model never saw are kept: they appear in
+the table and the matrix (always wrong, by necessity) and are listed, rather than crashing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from .textio import atomic_path
+
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any) -> dict[str, Any]:
+    """A JSON-ready report of predictions ``y_pred`` against ``y_true`` for a model with ``classes``."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    known = [str(c) for c in classes]
+    truth = [str(v) for v in y_true]
+    pred = [str(v) for v in y_pred]
+    unseen = Counter(t for t in truth if t not in set(known))
+    present = set(truth) | set(pred)
+    labels = [c for c in known if c in present] + sorted(unseen)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, pred, labels=labels, zero_division=0)
+    return {
+        "n": len(truth),
+        "accuracy": float(accuracy_score(truth, pred)),
+        "macro_f1": float(np.mean(f1)) if len(f1) else 0.0,
+        "weighted_f1": float(np.average(f1, weights=support)) if support.sum() else 0.0,
+        "per_class": [
+            {"label": label, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        ],
+        "confusion_matrix": {"labels": labels,
+                             "matrix": confusion_matrix(truth, pred, labels=labels).tolist()},
+        "unseen_labels": dict(unseen.most_common()),
+    }
+
+
+def print_report(report: dict[str, Any], title: str = "evaluation", console: Any = None) -> None:
+    """Summary line, per-class table and (for up to 12 classes) the confusion matrix, via rich."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = console or Console(highlight=False)
+    console.print(f"[bold]{escape(title)}[/]: {report['n']} texts, accuracy {report['accuracy']:.4f}, "
+                  f"macro-F1 {report['macro_f1']:.4f}", soft_wrap=True)
+    table = Table(title_justify="left")
+    for name in ("label", "precision", "recall", "f1", "support"):
+        table.add_column(name, justify="left" if name == "label" else "right")
+    for row in report["per_class"]:
+        unseen = row["label"] in report["unseen_labels"]
+        table.add_row(escape(row["label"]) + (" [dim](unseen)[/]" if unseen else ""),
+                      f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                      str(row["support"]))
+    console.print(table)
+    labels, matrix = report["confusion_matrix"]["labels"], report["confusion_matrix"]["matrix"]
+    if len(labels) <= 12:
+        cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+        cm.add_column("")
+        for label in labels:
+            cm.add_column(escape(label[:12]), justify="right")
+        for i, (label, row) in enumerate(zip(labels, matrix, strict=True)):
+            cells = [f"[bold]{v}[/]" if i == j and v else str(v) if v else "[dim]0[/]"
+                     for j, v in enumerate(row)]
+            cm.add_row(escape(label[:20]), *cells)
+        console.print(cm)
+    else:
+        console.print(f"[dim]confusion matrix: {len(labels)} classes; see --json or --plot[/]")
+    if report["unseen_labels"]:
+        shown = ", ".join(f"{escape(k)} ({v})" for k, v in list(report["unseen_labels"].items())[:10])
+        total = sum(report["unseen_labels"].values())
+        console.print(f"[yellow]{total} test rows have labels the model never saw: {shown}; "
+                      f"they count as errors[/]", soft_wrap=True)
+
+
+def plot_confusion(report: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
+    """Confusion-matrix heat map: colour is the share of each true class, numbers are counts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = report["confusion_matrix"]["labels"]
+    counts = np.asarray(report["confusion_matrix"]["matrix"], dtype=float)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n = len(labels)
+    size = min(max(5.0, 0.38 * n + 2.5), 30.0)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size), dpi=110 if n <= 40 else 80)
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ticks = np.arange(n)
+    shown = [label if len(label) <= 24 else label[:23] + "…" for label in labels]
+    ax.set_xticks(ticks, shown, rotation=45 if n <= 12 else 90, ha="right" if n <= 12 else "center",
+                  fontsize=9 if n <= 30 else 6)
+    ax.set_yticks(ticks, shown, fontsize=9 if n <= 30 else 6)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                if counts[i, j]:
+                    ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
+                            color="white" if share[i, j] > 0.5 else "black")
+    heading = f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}, n = {report['n']}"
+    ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=11)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    fig.tight_layout()
+    suffix = os.path.splitext(str(path))[1].lower()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=suffix.lstrip("."))
+    plt.close(fig)

@@ -1,0 +1,268 @@
+"""Classifier heads on embeddings: fitted with scikit-learn or XGBoost, kept as plain arrays.
+
+A fitted head is frozen into a ``Head``: named float64 arrays (or XGBoost's own JSON) plus a few
+lines of numpy that turn vectors into probabilities. The same arrays and the same code serve
+before saving and after loading, so a loaded model predicts exactly what the fitted one did, and
+saving needs neither pickle nor any code on the way back in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from .errors import InputError, SpecError
+
+HEADS = ("logreg", "svm", "xgboost", "mlp")
+SAFETENSORS_FILE = "head.safetensors"
+XGBOOST_FILE = "head.xgboost.json"
+
+
+@dataclass
+class Head:
+    """A fitted head: ``name``, its class count and its weights; ``predict_proba`` is numpy only."""
+
+    name: str
+    n_classes: int
+    tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    booster_json: bytes | None = None
+    _booster: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One memory layout before saving and after loading: BLAS may round F- and C-order apart.
+        self.tensors = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in self.tensors.items()}
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if self.name == "xgboost":
+            return _xgboost_proba(self, X)
+        return _PROBA[self.name](self.tensors, X, self.n_classes)
+
+    @property
+    def filename(self) -> str:
+        return XGBOOST_FILE if self.name == "xgboost" else SAFETENSORS_FILE
+
+    def to_bytes(self) -> bytes:
+        """The weight file's content: safetensors, or XGBoost's JSON model."""
+        if self.name == "xgboost":
+            assert self.booster_json is not None
+            return self.booster_json
+        from safetensors.numpy import save
+
+        return save(self.tensors)
+
+    @classmethod
+    def from_bytes(cls, name: str, n_classes: int, data: bytes) -> Head:
+        """Rebuild a head from its weight file; raises ValueError when the bytes do not parse."""
+        if name == "xgboost":
+            return _load_booster(cls(name, n_classes, booster_json=data))
+        from safetensors.numpy import load
+
+        return cls(name, n_classes, tensors=dict(load(data)))
+
+    def check(self, dim: int) -> None:
+        """Shapes must agree with the embedding width and class count (catches edited configs)."""
+        outputs = 1 if self.n_classes == 2 else self.n_classes
+        if self.name == "xgboost":
+            got_dim = int(self._booster.num_features())
+            if got_dim != dim:
+                raise ValueError(f"the booster expects {got_dim} features, the embedder gives {dim}")
+            return
+        if self.name == "mlp":  # weights are (inputs, outputs) per layer
+            layers = _mlp_layers(self.tensors)
+            inputs, out = layers[0][0].shape[0], layers[-1][0].shape[1]
+        else:  # one (outputs, inputs) matrix
+            out, inputs = self.tensors["weight"].shape
+        if inputs != dim:
+            raise ValueError(f"the head's weights expect {inputs} inputs, the embedder gives {dim}")
+        if out != outputs:
+            raise ValueError(f"the head has {out} outputs but {self.n_classes} labels are listed")
+
+
+def check_head_name(name: str) -> str:
+    if name not in HEADS:
+        raise SpecError(f"unknown head {name!r}: use one of {', '.join(HEADS)}")
+    return name
+
+
+def fit_head(
+    name: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    C: float = 1.0,
+    class_weight: str | None = None,
+    params: dict[str, Any] | None = None,
+    random_state: int | None = 0,
+) -> Head:
+    """Fit head ``name`` on vectors X and class indices y (0..n_classes-1, all present)."""
+    check_head_name(name)
+    if class_weight not in (None, "balanced"):
+        raise SpecError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    if not (isinstance(C, (int, float)) and not isinstance(C, bool) and C > 0):
+        raise SpecError(f"C must be a positive number, got {C!r}")
+    X = np.asarray(X, dtype=np.float64)
+    return _FIT[name](X, np.asarray(y), n_classes, float(C), class_weight, dict(params or {}),
+                      random_state)
+
+
+# -- logistic regression -------------------------------------------------------------------------
+
+
+def _fit_logreg(X, y, n_classes, C, class_weight, params, seed) -> Head:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=C, class_weight=class_weight, max_iter=params.pop("max_iter", 2000),
+                               random_state=seed, **params)
+    _fit_quietly(model.fit, X, y)
+    return Head("logreg", n_classes, {"weight": model.coef_, "bias": model.intercept_})
+
+
+def _logreg_proba(t, X, n_classes) -> np.ndarray:
+    scores = X @ t["weight"].T + t["bias"]
+    if n_classes == 2:
+        p = expit(scores[:, 0])
+        return np.column_stack([1.0 - p, p])
+    return softmax(scores, axis=1)
+
+
+# -- linear SVM with Platt scaling ----------------------------------------------------------------
+
+
+def _fit_svm(X, y, n_classes, C, class_weight, params, seed) -> Head:
+    """LinearSVC, then per-class sigmoids fitted on cross-validated scores for probabilities."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.svm import LinearSVC
+
+    svc = LinearSVC(C=C, class_weight=class_weight, random_state=seed,
+                    max_iter=params.pop("max_iter", 5000), **params)
+    smallest = int(np.bincount(y, minlength=n_classes).min())
+    if smallest >= 2:
+        calibrated = CalibratedClassifierCV(svc, method="sigmoid", cv=min(3, smallest), ensemble=False)
+        _fit_quietly(calibrated.fit, X, y)
+    else:  # a class with one example: calibrate on the training scores themselves
+        _fit_quietly(svc.fit, X, y)
+        calibrated = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid")
+        _fit_quietly(calibrated.fit, X, y)
+    inner = calibrated.calibrated_classifiers_[0]
+    svc = getattr(inner.estimator, "estimator", inner.estimator)  # unwrap FrozenEstimator
+    return Head("svm", n_classes, {
+        "weight": svc.coef_, "bias": svc.intercept_,
+        "platt_a": np.array([c.a_ for c in inner.calibrators], dtype=np.float64),
+        "platt_b": np.array([c.b_ for c in inner.calibrators], dtype=np.float64),
+    })
+
+
+def _svm_proba(t, X, n_classes) -> np.ndarray:
+    scores = X @ t["weight"].T + t["bias"]
+    p = expit(-(t["platt_a"] * scores + t["platt_b"]))
+    if n_classes == 2:
+        return np.column_stack([1.0 - p[:, 0], p[:, 0]])
+    total = p.sum(axis=1, keepdims=True)
+    return np.divide(p, total, out=np.full_like(p, 1.0 / n_classes), where=total != 0)
+
+
+# -- multi-layer perceptron -----------------------------------------------------------------------
+
+
+def _fit_mlp(X, y, n_classes, C, class_weight, params, seed) -> Head:
+    """One ReLU hidden layer by default; C sets the L2 penalty as alpha = 1 / C (logreg's sense)."""
+    from sklearn.neural_network import MLPClassifier
+
+    hidden = params.pop("hidden_layer_sizes", (256,))
+    early = params.pop("early_stopping", len(y) >= 1000)
+    model = MLPClassifier(hidden_layer_sizes=hidden, alpha=params.pop("alpha", 1e-4 / C),
+                          early_stopping=early, max_iter=params.pop("max_iter", 200),
+                          random_state=seed, **params)
+    _fit_quietly(model.fit, X, y, sample_weight=_balanced_weights(y, class_weight))
+    tensors = {}
+    for i, (w, b) in enumerate(zip(model.coefs_, model.intercepts_, strict=True)):
+        tensors[f"layers.{i}.weight"], tensors[f"layers.{i}.bias"] = w, b
+    return Head("mlp", n_classes, tensors)
+
+
+def _mlp_layers(t: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    count = sum(1 for k in t if k.endswith(".weight"))
+    return [(t[f"layers.{i}.weight"], t[f"layers.{i}.bias"]) for i in range(count)]
+
+
+def _mlp_proba(t, X, n_classes) -> np.ndarray:
+    layers = _mlp_layers(t)
+    h = X
+    for w, b in layers[:-1]:
+        h = np.maximum(h @ w + b, 0.0)
+    scores = h @ layers[-1][0] + layers[-1][1]
+    if n_classes == 2:
+        p = expit(scores[:, 0])
+        return np.column_stack([1.0 - p, p])
+    return softmax(scores, axis=1)
+
+
+# -- gradient-boosted trees -----------------------------------------------------------------------
+
+
+def _fit_xgboost(X, y, n_classes, C, class_weight, params, seed) -> Head:
+    try:
+        import xgboost
+    except ImportError:
+        raise SpecError("the xgboost head needs XGBoost: pip install xgboost-cpu (or xgboost)") from None
+    settings = {"n_estimators": 300, "learning_rate": 0.1, "max_depth": 6, "tree_method": "hist",
+                "random_state": seed or 0, **params}
+    model = xgboost.XGBClassifier(**settings)
+    model.fit(X, y, sample_weight=_balanced_weights(y, class_weight))
+    raw = bytes(model.get_booster().save_raw(raw_format="json"))
+    # Predict from the saved JSON itself, so the loaded model matches the fitted one bit for bit.
+    return _load_booster(Head("xgboost", n_classes, booster_json=raw))
+
+
+def _load_booster(head: Head) -> Head:
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(head.booster_json or b""))
+    head._booster = booster
+    return head
+
+
+def _xgboost_proba(head: Head, X: np.ndarray) -> np.ndarray:
+    p = np.asarray(head._booster.inplace_predict(X.astype(np.float32)), dtype=np.float64)
+    if head.n_classes == 2:
+        p = p.reshape(-1)
+        return np.column_stack([1.0 - p, p])
+    return p.reshape(len(X), head.n_classes)
+
+
+# -- shared --------------------------------------------------------------------------------------
+
+
+def _balanced_weights(y: np.ndarray, class_weight: str | None) -> np.ndarray | None:
+    if class_weight != "balanced":
+        return None
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    return compute_sample_weight("balanced", y)
+
+
+def _fit_quietly(fit: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Fit without ConvergenceWarning noise (iteration limits are generous already); a bad
+    parameter becomes one InputError line."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", message="The least populated class")  # handled by caller
+        try:
+            fit(*args, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"the head could not be fitted: {exc}") from None
+
+
+_FIT = {"logreg": _fit_logreg, "svm": _fit_svm, "mlp": _fit_mlp, "xgboost": _fit_xgboost}
+_PROBA = {"logreg": _logreg_proba, "svm": _svm_proba, "mlp": _mlp_proba}

@@ -1,0 +1,139 @@
+"""Model folders: written atomically, read back only after every checksum matches.
+
+A model folder holds ``config.json`` (readable settings, labels, metrics and a SHA-256 per weight
+file) and the weight files themselves (safetensors or XGBoost JSON). Nothing in it is executable:
+reading parses JSON and tensors and nothing else. Writing fills a temporary folder beside the
+target and renames it into place, so an interrupted save leaves any earlier model untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, ModelLoadError
+
+CONFIG = "config.json"
+FORMAT = "bertclf-model"
+FORMAT_VERSION = 1
+ALLOWED_FILES = ("head.safetensors", "head.xgboost.json")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_model_folder(path: str | os.PathLike[str], config: dict[str, Any], files: dict[str, bytes]) -> Path:
+    """Write config.json plus ``files`` to ``path``, replacing an older model folder there whole."""
+    target = Path(path)
+    check_model_target(target)
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config,
+              "files": {name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()}}
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
+        for name, data in {**files, CONFIG: text.encode()}.items():
+            with open(tmp / name, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        _swap_into_place(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def check_model_target(path: str | os.PathLike[str]) -> Path:
+    """Never replace something that is not ours: an existing folder must be empty or a model.
+    Called before training too, so a bad --out fails before minutes of work."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: folder {target.parent} does not exist")
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{target} exists and is a file; give a folder path for the model")
+    if target.is_dir() and any(target.iterdir()) and not _is_model_folder(target):
+        raise InputError(f"{target} exists and is not a bertclf model folder; choose another path "
+                         f"(an existing model folder would be replaced)")
+    return target
+
+
+def _is_model_folder(path: Path) -> bool:
+    try:
+        return json.loads((path / CONFIG).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Rename the new folder in; the old one moves aside first and is deleted only afterwards."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.rmdir(old)
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if old is not None:
+            with suppress(OSError):
+                os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    with suppress(OSError):  # make the renames durable where the platform allows it
+        fd = os.open(target.parent, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+
+
+def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """config.json and the verified bytes of every weight file it lists."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder}: no such model folder")
+    try:
+        raw = (folder / CONFIG).read_bytes()
+    except FileNotFoundError:
+        raise ModelLoadError(f"{folder}: not a bertclf model folder (no {CONFIG})") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{folder}: cannot read {CONFIG}: {exc.strerror or exc}") from None
+    try:
+        config = json.loads(raw)
+    except ValueError as exc:
+        raise ModelLoadError(f"{folder}/{CONFIG} is not valid JSON ({exc}); was it edited?") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelLoadError(f"{folder}: {CONFIG} is not a bertclf model config")
+    if config.get("format_version") != FORMAT_VERSION:
+        raise ModelLoadError(f"{folder}: model format version {config.get('format_version')!r} is not "
+                             f"supported by this bertclf (it reads version {FORMAT_VERSION})")
+    listed = config.get("files")
+    if not isinstance(listed, dict) or not listed:
+        raise ModelLoadError(f"{folder}/{CONFIG} lists no weight files; was it edited?")
+    files = {}
+    for name, meta in listed.items():
+        if name not in ALLOWED_FILES or not isinstance(meta, dict) or "sha256" not in meta:
+            raise ModelLoadError(f"{folder}/{CONFIG}: unexpected file entry {name!r}; was it edited?")
+        try:
+            data = (folder / name).read_bytes()
+        except FileNotFoundError:
+            raise ModelLoadError(f"{folder}: model file {name} is missing") from None
+        except OSError as exc:
+            raise ModelLoadError(f"{folder}: cannot read {name}: {exc.strerror or exc}") from None
+        if sha256(data) != meta["sha256"]:
+            raise ModelLoadError(f"{folder}/{name} fails its checksum: it was changed or damaged after "
+                                 f"saving; train the model again or restore the file")
+        files[name] = data
+    return config, files

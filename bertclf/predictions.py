@@ -1,0 +1,40 @@
+"""Predictions as a table: the input's columns, then the label and the probabilities."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from .errors import BertclfWarning
+
+
+def prediction_table(table: Any, classes: np.ndarray, proba: np.ndarray, top_k: int | None = None) -> Any:
+    """``table`` plus 'label' and 'p_<class>' per class, or top_1, p_top_1, ... with ``top_k``.
+
+    A column the input already has (say, its true 'label') is kept; the prediction then goes
+    to 'predicted_label' instead, with a warning, so nothing the user had is overwritten.
+    """
+    result = table.reset_index(drop=True).copy()
+    label_col = "label" if "label" not in result.columns else "predicted_label"
+    if label_col != "label":
+        warnings.warn("the input already has a 'label' column; predictions are in 'predicted_label'",
+                      BertclfWarning, stacklevel=2)
+    best = np.argsort(-proba, axis=1, kind="stable")
+    added: dict[str, Any] = {label_col: classes[best[:, 0]]}
+    if top_k is None:
+        for i, name in enumerate(classes):
+            added[f"p_{name}"] = proba[:, i]
+    else:
+        rows = np.arange(len(proba))
+        for k in range(top_k):
+            added[f"top_{k + 1}"] = classes[best[:, k]]
+            added[f"p_top_{k + 1}"] = proba[rows, best[:, k]]
+    clashes = [name for name in added if name in result.columns]
+    if clashes:
+        warnings.warn(f"input columns {', '.join(clashes)} were replaced by predictions",
+                      BertclfWarning, stacklevel=2)
+    for name, values in added.items():
+        result[name] = values
+    return result
