@@ -4,21 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench accuracy clean
 
 $(BIN)/bertclf: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,xgboost]'
 	touch $@
 
 install: $(BIN)/bertclf
 
 demo: install
-	$(BIN)/bertclf tokens "The bank raised rates." "And the river bank flooded."
 	mkdir -p demo_out
-	$(BIN)/bertclf embed examples/support_tickets.csv --text-col text --out demo_out/vectors.npy
+	$(BIN)/bertclf train examples/support_tickets.csv --out demo_out/tickets-model
+	$(BIN)/bertclf predict demo_out/tickets-model examples/new_tickets.txt --top-k 2
 	$(BIN)/python examples/demo.py
 
 test: install
@@ -27,6 +27,9 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/embed_speed.py
+
+accuracy: install
+	$(BIN)/python benchmarks/accuracy.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .ruff_cache *.egg-info
