@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 WORDS = (
     "the a an and of to in is was it on for with that this my your i you we they "
@@ -86,3 +87,23 @@ def write(tmp_path: Path):
 
     return _write
 
+
+@pytest.fixture
+def run():
+    """Invoke the bertclf CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
+    from bertclf.cli import main
+
+    def _run(*args, stdin=None):
+        return CliRunner().invoke(main, [str(a) for a in args], input=stdin)
+
+    return _run
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in errors[0]

@@ -2,32 +2,12 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from bertclf.cli import main
 from bertclf.textio import read_vectors
-from tests.conftest import TINY_HIDDEN
+from tests.conftest import TINY_HIDDEN, assert_one_line_error
 
 
-@pytest.fixture
-def run():
-    def _run(*args, stdin=None):
-        return CliRunner().invoke(main, [str(a) for a in args], input=stdin)
-
-    return _run
-
-
-def _assert_one_line_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1, result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in errors[0]
-
-
-@pytest.mark.parametrize("command", [[], ["tokens"], ["embed"]])
+@pytest.mark.parametrize("command", [[], ["tokens"], ["embed"], ["train"], ["predict"], ["evaluate"]])
 def test_every_help_shows_examples(run, command):
     result = run(*command, "--help")
     assert result.exit_code == 0
@@ -71,7 +51,7 @@ def test_embed_runtime_options_are_wired_through(run, tiny_model, write, tmp_pat
 
 
 def test_tokens_max_length_beyond_the_model_limit(run, tiny_model):
-    _assert_one_line_error(run("tokens", "hi", "--model", tiny_model, "--max-length", "999"),
+    assert_one_line_error(run("tokens", "hi", "--model", tiny_model, "--max-length", "999"),
                            "2..64")
 
 
@@ -107,7 +87,7 @@ def test_embed_warns_about_empty_texts_once_and_strict_refuses(run, tiny_model, 
     assert result.exit_code == 0, result.output
     assert result.stderr.count("warning: 1 of 3 texts are empty") == 1
     strict = run("embed", source, "--model", tiny_model, "--out", tmp_path / "s.npy", "--strict")
-    _assert_one_line_error(strict, "empty or missing")
+    assert_one_line_error(strict, "empty or missing")
     assert not (tmp_path / "s.npy").exists()
 
 
@@ -152,7 +132,7 @@ def test_embed_bad_input_is_one_line_and_exit_2(run, tiny_model, write, tmp_path
         args += ["--out", str(tmp_path / "v.npy")]
     if "--model" not in args:
         args += ["--model", tiny_model]
-    _assert_one_line_error(run("embed", *args), *fragments)
+    assert_one_line_error(run("embed", *args), *fragments)
 
 
 def test_failed_run_leaves_an_existing_output_untouched(run, tiny_model, write, tmp_path):
