@@ -23,7 +23,7 @@ from .backends import resolve_device
 from .data import encode_labels
 from .embedder import Embedder, as_text_list
 from .errors import InputError, ModelLoadError
-from .heads import HEADS, Head, check_head_name, fit_head
+from .heads import HEADS, Head, check_head_params, fit_head
 from .modelio import read_model_folder, write_model_folder
 from .textio import clean_texts
 
@@ -105,7 +105,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> TextClassifier:
         """Embed X and fit the head on (vectors, y); labels may be strings or numbers."""
-        check_head_name(self.head)
+        check_head_params(self.head, self.C, self.class_weight)
         embedder = clone(self.embedder) if self.embedder is not None else Embedder()
         embedder.settings()  # a bad pooling or layer spec fails before any work
         texts = clean_texts(as_text_list(X), strict=embedder.strict)

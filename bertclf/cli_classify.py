@@ -66,9 +66,12 @@ def train(train_path: str, text_col: str, label_col: str, out: str, test_path: s
     from .classifier import TextClassifier
     from .data import holdout_split, read_labelled
     from .embedder import Embedder
+    from .errors import SpecError
     from .evaluation import evaluate_predictions, print_report
     from .modelio import check_model_target
 
+    if not 0 <= holdout < 1:
+        raise SpecError(f"--holdout must be at least 0 and below 1, got {holdout}")
     check_model_target(out)
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=_progress(quiet))
     settings = embedder.settings()
@@ -164,6 +167,8 @@ def predict(model_path: str, input_path: str, text_col: str, out: str | None, to
         table = read_table(input_path, strict)
         texts = table_column(table, input_path, text_col, " (choose one with --text-col)")
     else:
+        if input_path == "-" and click.get_text_stream("stdin").isatty():
+            _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
         texts = read_texts(input_path, strict=strict)
         table = pd.DataFrame({"text": texts})
     model.embedder_.load_encoder()  # so the rate below is about predicting, not loading

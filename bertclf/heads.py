@@ -8,6 +8,7 @@ saving needs neither pickle nor any code on the way back in.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,10 +84,14 @@ class Head:
             raise ValueError(f"the head has {out} outputs but {self.n_classes} labels are listed")
 
 
-def check_head_name(name: str) -> str:
+def check_head_params(name: str, C: float = 1.0, class_weight: str | None = None) -> None:
+    """Refuse a bad head, C or class weight before any embedding is done."""
     if name not in HEADS:
         raise SpecError(f"unknown head {name!r}: use one of {', '.join(HEADS)}")
-    return name
+    if class_weight not in (None, "balanced"):
+        raise SpecError(f"class_weight must be None or 'balanced', got {class_weight!r}")
+    if not (isinstance(C, numbers.Real) and not isinstance(C, bool) and C > 0):
+        raise SpecError(f"C must be a positive number, got {C!r}")
 
 
 def fit_head(
@@ -100,11 +105,7 @@ def fit_head(
     random_state: int | None = 0,
 ) -> Head:
     """Fit head ``name`` on vectors X and class indices y (0..n_classes-1, all present)."""
-    check_head_name(name)
-    if class_weight not in (None, "balanced"):
-        raise SpecError(f"class_weight must be None or 'balanced', got {class_weight!r}")
-    if not (isinstance(C, (int, float)) and not isinstance(C, bool) and C > 0):
-        raise SpecError(f"C must be a positive number, got {C!r}")
+    check_head_params(name, C, class_weight)
     X = np.asarray(X, dtype=np.float64)
     return _FIT[name](X, np.asarray(y), n_classes, float(C), class_weight, dict(params or {}),
                       random_state)

@@ -92,7 +92,8 @@ def test_train_empty_texts_warn_and_strict_refuses(run, tiny_model, write, tmp_p
         ("text,category\na,x\nb,y\n", [], ["no column 'label'", "text, category", "--label-col"]),
         ("text,label\na,x\nb,x\nc,x\n", ["--holdout", "0"], ["only one class in the labels ('x')"]),
         ("text,label\na,x\nb,y\n", ["--head", "forest"], []),
-        ("text,label\na,x\nb,y\n", ["--holdout", "1.5"], ["between 0 and 1"]),
+        ("text,label\na,x\nb,y\n", ["--holdout", "1.5"], ["--holdout must be at least 0 and below 1"]),
+        ("text,label\na,x\nb,y\n", ["--holdout", "-0.2"], ["--holdout must be"]),
         ("text,label\na,x\nb,y\n", ["-C", "-1", "--holdout", "0"], ["C must be a positive number"]),
     ],
 )
