@@ -182,7 +182,7 @@ def predict(model_path: str, input_path: str, text_col: str, out: str | None, to
         write_table(out, result)
     if not quiet:
         where = f" to {out}" if out else ""
-        _stderr(f"predicted {len(texts)} texts{where} in {seconds:.1f} s "
+        _stderr(f"predicted {len(texts)} text{'s' if len(texts) != 1 else ''}{where} in {seconds:.1f} s "
                 f"({len(texts) / max(seconds, 1e-9):,.0f} texts/s)")
 
 
