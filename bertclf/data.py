@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BertclfWarning, InputError
-from .textio import read_table, table_column
+from .textio import flag_rows, read_table, table_column
 
 
 def is_missing_label(value: Any) -> bool:
@@ -54,12 +54,9 @@ def read_labelled(
     labels = table_column(table, path, label_col, " (choose one with --label-col)")
     missing = [i for i, value in enumerate(labels) if is_missing_label(value)]
     if missing:
-        shown = ", ".join(str(i + 1) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        message = f"{path}: {len(missing)} of {len(labels)} rows have no label (rows {shown})"
-        if strict:
-            raise InputError(message)
-        warnings.warn(f"{message}; those rows were dropped", BertclfWarning, stacklevel=2)
-        keep = sorted(set(range(len(labels))) - set(missing))
+        flag_rows(f"{path}: {len(missing)} of {len(labels)} rows have no label", missing,
+                  "those rows were dropped", strict)
+        keep = [i for i, value in enumerate(labels) if not is_missing_label(value)]
         texts = [texts[i] for i in keep]
         labels = [labels[i] for i in keep]
     if not labels:

@@ -26,7 +26,8 @@ def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any) -> dict[str, An
     known = [str(c) for c in classes]
     truth = [str(v) for v in y_true]
     pred = [str(v) for v in y_pred]
-    unseen = Counter(t for t in truth if t not in set(known))
+    known_set = set(known)
+    unseen = Counter(t for t in truth if t not in known_set)
     present = set(truth) | set(pred)
     labels = [c for c in known if c in present] + sorted(unseen)
     precision, recall, f1, support = precision_recall_fscore_support(

@@ -104,12 +104,7 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     folder = Path(path)
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: no such model folder")
-    try:
-        raw = (folder / CONFIG).read_bytes()
-    except FileNotFoundError:
-        raise ModelLoadError(f"{folder}: not a bertclf model folder (no {CONFIG})") from None
-    except OSError as exc:
-        raise ModelLoadError(f"{folder}: cannot read {CONFIG}: {exc.strerror or exc}") from None
+    raw = _read(folder, CONFIG, f"{folder}: not a bertclf model folder (no {CONFIG})")
     try:
         config = json.loads(raw)
     except ValueError as exc:
@@ -126,14 +121,18 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     for name, meta in listed.items():
         if name not in ALLOWED_FILES or not isinstance(meta, dict) or "sha256" not in meta:
             raise ModelLoadError(f"{folder}/{CONFIG}: unexpected file entry {name!r}; was it edited?")
-        try:
-            data = (folder / name).read_bytes()
-        except FileNotFoundError:
-            raise ModelLoadError(f"{folder}: model file {name} is missing") from None
-        except OSError as exc:
-            raise ModelLoadError(f"{folder}: cannot read {name}: {exc.strerror or exc}") from None
+        data = _read(folder, name, f"{folder}: model file {name} is missing")
         if sha256(data) != meta["sha256"]:
             raise ModelLoadError(f"{folder}/{name} fails its checksum: it was changed or damaged after "
                                  f"saving; train the model again or restore the file")
         files[name] = data
     return config, files
+
+
+def _read(folder: Path, name: str, missing: str) -> bytes:
+    try:
+        return (folder / name).read_bytes()
+    except FileNotFoundError:
+        raise ModelLoadError(missing) from None
+    except OSError as exc:
+        raise ModelLoadError(f"{folder}: cannot read {name}: {exc.strerror or exc}") from None

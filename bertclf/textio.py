@@ -43,12 +43,19 @@ def clean_texts(values: list[Any], strict: bool = False) -> list[str]:
             empty_rows.append(row)
         texts.append(text)
     if empty_rows:
-        shown = ", ".join(str(r + 1) for r in empty_rows[:5]) + (", ..." if len(empty_rows) > 5 else "")
-        message = f"{len(empty_rows)} of {len(texts)} texts are empty or missing (rows {shown})"
-        if strict:
-            raise InputError(message)
-        warnings.warn(f"{message}; embedded as empty strings", BertclfWarning, stacklevel=2)
+        flag_rows(f"{len(empty_rows)} of {len(texts)} texts are empty or missing", empty_rows,
+                  "embedded as empty strings", strict)
     return texts
+
+
+def flag_rows(message: str, rows: list[int], repair: str, strict: bool) -> None:
+    """Report bad rows (0-based) in one line: an InputError with ``strict``, else a warning that
+    says how they were repaired."""
+    shown = ", ".join(str(r + 1) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+    message = f"{message} (rows {shown})"
+    if strict:
+        raise InputError(message)
+    warnings.warn(f"{message}; {repair}", BertclfWarning, stacklevel=3)
 
 
 def _decode(raw: bytes, name: str, strict: bool) -> str:
