@@ -12,6 +12,7 @@ import os
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,8 @@ from .backends import resolve_device
 from .data import encode_labels
 from .embedder import Embedder, as_text_list
 from .errors import InputError, ModelLoadError
-from .heads import HEADS, Head, check_head_params, fit_head
-from .modelio import read_model_folder, write_model_folder
+from .heads import LOADABLE_HEADS, Head, check_head_params, fit_head
+from .modelio import ENCODER_FOLDER, read_model_folder, write_model_folder
 from .textio import clean_texts
 
 EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize")
@@ -41,7 +42,7 @@ class EmbeddingMemo:
 
     def embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
         s = embedder.settings()
-        key = (str(s.source.location), s.pooling, s.layers, s.layer_agg, s.max_length, s.normalize,
+        key = (s.source, s.pooling, s.layers, s.layer_agg, s.max_length, s.normalize,
                embedder.backend, resolve_device(embedder.device))
         group = self.groups.setdefault(key, {})
         self.groups.move_to_end(key)
@@ -157,22 +158,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Write the model folder atomically: config.json plus the head's weights (no pickle)."""
         check_is_fitted(self, "head_")
         s = self.embedder_.settings()
-        config = {
-            "bertclf_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "task": "single-label",
-            "embedder": {"model": models.portable_spec(s.source), "pooling": s.pooling,
-                         "layers": list(s.layers), "layer_agg": s.layer_agg, "max_length": s.max_length,
-                         "normalize": s.normalize},
-            "encoder": {"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
-                        "num_layers": s.num_layers, "embedding_dim": s.dim},
-            "head": {"name": self.head_.name, "file": self.head_.filename, "C": self.C,
-                     "class_weight": self.class_weight, "params": self.head_params or {},
-                     "random_state": self.random_state},
-            "labels": self.classes_.tolist(),
-            "training": self.training_,
-            "metrics": metrics,
-        }
+        config = model_config(
+            embedder={"model": models.portable_spec(s.source), "pooling": s.pooling, "layers": list(s.layers),
+                      "layer_agg": s.layer_agg, "max_length": s.max_length, "normalize": s.normalize},
+            encoder={"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
+                     "num_layers": s.num_layers, "embedding_dim": s.dim},
+            head={"name": self.head_.name, "file": self.head_.filename, "C": self.C,
+                  "class_weight": self.class_weight, "params": self.head_params or {},
+                  "random_state": self.random_state},
+            labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="frozen")
         write_model_folder(path, config, {self.head_.filename: self.head_.to_bytes()})
 
     @classmethod
@@ -187,8 +181,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             saved, head_info, labels = config["embedder"], config["head"], config["labels"]
             if not isinstance(labels, list) or len(set(map(repr, labels))) != len(labels) or len(labels) < 2:
                 raise ValueError("'labels' must list two or more distinct labels")
-            if head_info["name"] not in HEADS or head_info["file"] not in files:
+            if head_info["name"] not in LOADABLE_HEADS or head_info["file"] not in files:
                 raise ValueError(f"unknown head {head_info['name']!r} or file {head_info['file']!r}")
+            folder = (config.get("encoder") or {}).get("folder")
+            if folder is not None:  # a fine-tuned encoder, stored inside the model folder
+                if folder != ENCODER_FOLDER:
+                    raise ValueError(f"unexpected encoder folder {folder!r}")
+                saved = {**saved, "model": str(Path(path).resolve() / folder)}
             embedder = Embedder(**{k: saved[k] for k in EMBEDDER_KEYS}, **embedder_options)
             head = Head.from_bytes(head_info["name"], len(labels), files[head_info["file"]])
             head.check(embedder.settings().dim)
@@ -207,3 +206,20 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     from_pretrained = load  # Hugging Face habits
     save_pretrained = save
+
+
+def model_config(embedder: dict[str, Any], encoder: dict[str, Any], head: dict[str, Any], labels: list[Any],
+                 training: dict[str, Any], metrics: dict[str, Any] | None, approach: str) -> dict[str, Any]:
+    """The readable part of a model folder's config.json, shared by frozen and fine-tuned models."""
+    return {
+        "bertclf_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "task": "single-label",
+        "approach": approach,
+        "embedder": embedder,
+        "encoder": encoder,
+        "head": head,
+        "labels": labels,
+        "training": training,
+        "metrics": metrics,
+    }

@@ -62,54 +62,51 @@ def train(train_path: str, text_col: str, label_col: str, out: str, test_path: s
     prints accuracy, macro-F1 and per-class scores on the held-out or --test rows, and writes
     config.json plus the head's weights (safetensors or XGBoost JSON; never pickle) to --out.
     """
-    from .baseline import baseline_scores
     from .classifier import TextClassifier
-    from .data import holdout_split, read_labelled
+    from .data import read_split
     from .embedder import Embedder
-    from .errors import SpecError
-    from .evaluation import evaluate_predictions, print_report
     from .modelio import check_model_target
 
-    if not 0 <= holdout < 1:
-        raise SpecError(f"--holdout must be at least 0 and below 1, got {holdout}")
     check_model_target(out)
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=_progress(quiet))
     settings = embedder.settings()
-    texts, labels = read_labelled(train_path, text_col, label_col, strict)
-    eval_texts: list[Any] | None = None
-    if test_path:
-        eval_texts, eval_labels = read_labelled(test_path, text_col, label_col, strict)
-        split = f"test file {test_path}"
-    elif holdout > 0:
-        train_rows, test_rows = holdout_split(labels, holdout, seed)
-        eval_texts, eval_labels = [texts[i] for i in test_rows], [labels[i] for i in test_rows]
-        texts, labels = [texts[i] for i in train_rows], [labels[i] for i in train_rows]
-        split = f"{holdout:.0%} hold-out of {train_path} (seed {seed})"
+    split = read_split(train_path, test_path, holdout, seed, text_col, label_col, strict)
     model = TextClassifier(embedder, head=head, C=C, random_state=seed,
                            class_weight=None if class_weight == "none" else class_weight)
     start = time.perf_counter()
-    model.fit(texts, labels)
+    model.fit(split.texts, split.labels)
     train_seconds = time.perf_counter() - start
-    metrics = None
-    if eval_texts is not None:
-        start = time.perf_counter()
-        predicted = model.predict(eval_texts)
-        rate = len(eval_texts) / max(time.perf_counter() - start, 1e-9)
-        report = evaluate_predictions(eval_labels, predicted, model.classes_)
-        print_report(report, title=f"{head} on {split}")
-        metrics = {"evaluated_on": split,
-                   **{k: report[k] for k in ("n", "accuracy", "macro_f1", "weighted_f1")},
-                   "train_seconds": round(train_seconds, 2), "predict_texts_per_second": round(rate, 1)}
-        if baseline:
-            scores = baseline_scores(texts, labels, eval_texts, eval_labels, seed)
-            metrics["tfidf_logreg_baseline"] = scores
-            click.echo(f"TF-IDF + logistic regression on the same split: accuracy {scores['accuracy']:.4f}, "
-                       f"macro-F1 {scores['macro_f1']:.4f} (trained in {scores['train_seconds']:.1f} s)")
+    metrics = report_on_split(model, split, train_seconds, head, baseline, seed)
     model.save(out, metrics=metrics)
     if not quiet:
         _stderr(f"saved {head} model ({len(model.classes_)} labels, {settings.dim}-dim {settings.pooling} "
-                f"embeddings of layers {list(settings.layers)}) to {out}; trained on {len(texts)} texts "
-                f"in {train_seconds:.1f} s")
+                f"embeddings of layers {list(settings.layers)}) to {out}; trained on {len(split.texts)} "
+                f"texts in {train_seconds:.1f} s")
+
+
+def report_on_split(model: Any, split: Any, train_seconds: float, name: str, baseline: bool,
+                    seed: int) -> dict[str, Any] | None:
+    """Print the report (and the TF-IDF baseline) on the split's evaluation rows; the metrics
+    to store in the model folder, or None when nothing was held out."""
+    from .baseline import baseline_scores
+    from .evaluation import evaluate_predictions, print_report
+
+    if split.eval_texts is None:
+        return None
+    start = time.perf_counter()
+    predicted = model.predict(split.eval_texts)
+    rate = len(split.eval_texts) / max(time.perf_counter() - start, 1e-9)
+    report = evaluate_predictions(split.eval_labels, predicted, model.classes_)
+    print_report(report, title=f"{name} on {split.description}")
+    metrics = {"evaluated_on": split.description,
+               **{k: report[k] for k in ("n", "accuracy", "macro_f1", "weighted_f1")},
+               "train_seconds": round(train_seconds, 2), "predict_texts_per_second": round(rate, 1)}
+    if baseline:
+        scores = baseline_scores(split.texts, split.labels, split.eval_texts, split.eval_labels, seed)
+        metrics["tfidf_logreg_baseline"] = scores
+        click.echo(f"TF-IDF + logistic regression on the same split: accuracy {scores['accuracy']:.4f}, "
+                   f"macro-F1 {scores['macro_f1']:.4f} (trained in {scores['train_seconds']:.1f} s)")
+    return metrics
 
 
 @click.command(

@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .errors import BertclfWarning, InputError
+from .errors import BertclfWarning, InputError, SpecError
 from .textio import flag_rows, read_table, table_column
 
 
@@ -105,3 +106,31 @@ def holdout_split(labels: list[Any], fraction: float, seed: int) -> tuple[np.nda
                       BertclfWarning, stacklevel=2)
         return train_test_split(rows, test_size=fraction, random_state=seed)
     return train_test_split(rows, test_size=fraction, random_state=seed, stratify=np.asarray(labels))
+
+
+@dataclass
+class Split:
+    """Training rows, and the rows a report is computed on (None when there are none)."""
+
+    texts: list[Any]
+    labels: list[Any]
+    eval_texts: list[Any] | None
+    eval_labels: list[Any] | None
+    description: str
+
+
+def read_split(train_path: str, test_path: str | None, holdout: float, seed: int, text_col: str,
+               label_col: str, strict: bool = False) -> Split:
+    """TRAIN and TEST files, or TRAIN with a stratified, seeded hold-out (``holdout`` > 0)."""
+    if not 0 <= holdout < 1:
+        raise SpecError(f"--holdout must be at least 0 and below 1, got {holdout}")
+    texts, labels = read_labelled(train_path, text_col, label_col, strict)
+    if test_path:
+        eval_texts, eval_labels = read_labelled(test_path, text_col, label_col, strict)
+        return Split(texts, labels, eval_texts, eval_labels, f"test file {test_path}")
+    if holdout > 0:
+        train_rows, test_rows = holdout_split(labels, holdout, seed)
+        return Split([texts[i] for i in train_rows], [labels[i] for i in train_rows],
+                     [texts[i] for i in test_rows], [labels[i] for i in test_rows],
+                     f"{holdout:.0%} hold-out of {train_path} (seed {seed})")
+    return Split(texts, labels, None, None, "")

@@ -115,6 +115,13 @@ def plot_confusion(report: dict[str, Any], path: str | os.PathLike[str], title: 
     heading = f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}, n = {report['n']}"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=11)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> None:
+    """Lay out, write atomically in the format the suffix names (png, svg, pdf), and close."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     suffix = os.path.splitext(str(path))[1].lower()
     with atomic_path(path) as tmp:

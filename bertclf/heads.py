@@ -18,7 +18,8 @@ from scipy.special import expit, softmax
 
 from .errors import InputError, SpecError
 
-HEADS = ("logreg", "svm", "xgboost", "mlp")
+HEADS = ("logreg", "svm", "xgboost", "mlp")  # fitted on frozen embeddings
+LOADABLE_HEADS = (*HEADS, "linear")  # "linear": the softmax layer trained with a fine-tuned encoder
 SAFETENSORS_FILE = "head.safetensors"
 XGBOOST_FILE = "head.xgboost.json"
 
@@ -67,7 +68,7 @@ class Head:
 
     def check(self, dim: int) -> None:
         """Shapes must agree with the embedding width and class count (catches edited configs)."""
-        outputs = 1 if self.n_classes == 2 else self.n_classes
+        outputs = 1 if self.n_classes == 2 and self.name != "linear" else self.n_classes
         if self.name == "xgboost":
             got_dim = int(self._booster.num_features())
             if got_dim != dim:
@@ -129,6 +130,11 @@ def _logreg_proba(t, X, n_classes) -> np.ndarray:
         p = expit(scores[:, 0])
         return np.column_stack([1.0 - p, p])
     return softmax(scores, axis=1)
+
+
+def _linear_proba(t, X, n_classes) -> np.ndarray:
+    """A fine-tuned model's own layer: one logit per class, always softmax (binary too)."""
+    return softmax(X @ t["weight"].T + t["bias"], axis=1)
 
 
 # -- linear SVM with Platt scaling ----------------------------------------------------------------
@@ -266,4 +272,4 @@ def _fit_quietly(fit: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 
 _FIT = {"logreg": _fit_logreg, "svm": _fit_svm, "mlp": _fit_mlp, "xgboost": _fit_xgboost}
-_PROBA = {"logreg": _logreg_proba, "svm": _svm_proba, "mlp": _mlp_proba}
+_PROBA = {"logreg": _logreg_proba, "svm": _svm_proba, "mlp": _mlp_proba, "linear": _linear_proba}

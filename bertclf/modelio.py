@@ -1,9 +1,10 @@
 """Model folders: written atomically, read back only after every checksum matches.
 
 A model folder holds ``config.json`` (readable settings, labels, metrics and a SHA-256 per weight
-file) and the weight files themselves (safetensors or XGBoost JSON). Nothing in it is executable:
-reading parses JSON and tensors and nothing else. Writing fills a temporary folder beside the
-target and renames it into place, so an interrupted save leaves any earlier model untouched.
+file) and the weight files themselves (safetensors or XGBoost JSON; a fine-tuned model adds its
+encoder as an ordinary Hugging Face folder, ``encoder/``). Nothing in it is executable: reading
+parses JSON and tensors and nothing else. Writing fills a temporary folder beside the target and
+renames it into place, so an interrupted save leaves any earlier model untouched.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import suppress
@@ -23,6 +25,14 @@ CONFIG = "config.json"
 FORMAT = "bertclf-model"
 FORMAT_VERSION = 1
 ALLOWED_FILES = ("head.safetensors", "head.xgboost.json")
+ENCODER_FOLDER = "encoder"
+# A fine-tuned encoder's files: configs, vocabularies and safetensors weights; never pickles.
+_ENCODER_FILE = re.compile(rf"^{ENCODER_FOLDER}/[A-Za-z0-9_.-]+\.(json|txt|safetensors|model)$")
+CHECKPOINT_STATE = "checkpoint/state.json"  # an unfinished fine-tuning run (see checkpoint.py)
+
+
+def is_encoder_file(name: str) -> bool:
+    return bool(_ENCODER_FILE.match(name))
 
 
 def sha256(data: bytes) -> str:
@@ -31,17 +41,26 @@ def sha256(data: bytes) -> str:
 
 def write_model_folder(path: str | os.PathLike[str], config: dict[str, Any], files: dict[str, bytes]) -> Path:
     """Write config.json plus ``files`` to ``path``, replacing an older model folder there whole."""
-    target = Path(path)
-    check_model_target(target)
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config,
-              "files": {name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()}}
+    target = check_model_target(path)
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, **config, "files": file_sums(files)}
+    text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
+    return write_folder(target, {**files, CONFIG: text.encode()})
+
+
+def file_sums(files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+    return {name: {"sha256": sha256(data), "bytes": len(data)} for name, data in files.items()}
+
+
+def write_folder(target: Path, files: dict[str, bytes]) -> Path:
+    """Fill a temporary folder beside ``target`` with ``files`` (names may hold one sub-folder),
+    then swap it into place: readers see the old folder or the new one, never a mix."""
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
-        text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
-        for name, data in {**files, CONFIG: text.encode()}.items():
+        for name, data in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             with open(tmp / name, "wb") as handle:
                 handle.write(data)
                 handle.flush()
@@ -64,13 +83,14 @@ def check_model_target(path: str | os.PathLike[str]) -> Path:
         raise InputError(f"{target}: folder {target.parent} does not exist")
     if target.exists() and not target.is_dir():
         raise InputError(f"{target} exists and is a file; give a folder path for the model")
-    if target.is_dir() and any(target.iterdir()) and not _is_model_folder(target):
+    if target.is_dir() and any(target.iterdir()) and not is_model_folder(target) \
+            and not (target / CHECKPOINT_STATE).is_file():
         raise InputError(f"{target} exists and is not a bertclf model folder; choose another path "
                          f"(an existing model folder would be replaced)")
     return target
 
 
-def _is_model_folder(path: Path) -> bool:
+def is_model_folder(path: Path) -> bool:
     try:
         return json.loads((path / CONFIG).read_text(encoding="utf-8")).get("format") == FORMAT
     except (OSError, ValueError, AttributeError):
@@ -119,7 +139,8 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
         raise ModelLoadError(f"{folder}/{CONFIG} lists no weight files; was it edited?")
     files = {}
     for name, meta in listed.items():
-        if name not in ALLOWED_FILES or not isinstance(meta, dict) or "sha256" not in meta:
+        allowed = name in ALLOWED_FILES or is_encoder_file(name)
+        if not allowed or not isinstance(meta, dict) or "sha256" not in meta:
             raise ModelLoadError(f"{folder}/{CONFIG}: unexpected file entry {name!r}; was it edited?")
         data = _read(folder, name, f"{folder}: model file {name} is missing")
         if sha256(data) != meta["sha256"]:

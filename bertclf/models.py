@@ -10,7 +10,7 @@ import json
 import numbers
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,17 @@ ENCODER_TYPES = frozenset(
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Where an encoder lives: ``location`` is passed to ``from_pretrained``."""
+    """Where an encoder lives: ``location`` is passed to ``from_pretrained``.
+
+    ``stamp`` (sizes and modification times of a local folder's files) is part of the identity,
+    so caches keyed by a source never serve an encoder that was since rewritten in place (a
+    fine-tuned model saved twice to the same folder in one session).
+    """
 
     spec: str
     location: str
     local: bool
+    stamp: tuple[tuple[str, int, int], ...] = ()
 
     def read_json(self, filename: str) -> Any | None:
         """A JSON file of the model repository, or None when it has none."""
@@ -103,12 +109,27 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith((".", "/", "~")) or spec.count("/") > 1 or os.sep != "/" and os.sep in spec
 
 
-@lru_cache(maxsize=64)
 def resolve(spec: str | None) -> ModelSource:
     """Turn what the user typed into a place to load from, failing early and clearly.
 
-    Cached per process: a Hub id is looked up (cache, then network) once, not at every transform.
+    Local folders are stamped afresh at every call (a few stat calls); the rest is cached per
+    process, so a Hub id is looked up (cache, then network) once, not at every transform.
     """
+    source = _resolve(spec)
+    return replace(source, stamp=folder_stamp(Path(source.location))) if source.local else source
+
+
+def folder_stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime) of the files directly in ``folder``: changes when they are rewritten."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        return tuple((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.is_file())
+    except OSError:
+        return ()
+
+
+@lru_cache(maxsize=64)
+def _resolve(spec: str | None) -> ModelSource:
     spec = (spec or DEFAULT_MODEL).strip()
     if spec.lower() in _BUNDLED_NAMES:
         bundled = bundled_model_dir()

@@ -100,6 +100,19 @@ def pool_tokens(hidden: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarra
     raise AssertionError(pooling)  # unreachable: every pooling that passes the check is handled
 
 
+def pool_tensor(hidden, mask, pooling: str):  # noqa: ANN001, ANN201 - torch stays an optional import
+    """The torch twin of ``pool_tokens`` for fine-tuning: same rules, differentiable."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    if pooling == "mean":
+        return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    if pooling == "max":
+        return hidden.masked_fill(weights == 0, float("-inf")).amax(dim=1)
+    check_pooling(pooling)
+    raise AssertionError(pooling)  # unreachable
+
+
 def pool_layers(
     layers: Sequence[np.ndarray], mask: np.ndarray, pooling: str, layer_agg: str
 ) -> np.ndarray:

@@ -22,7 +22,7 @@ from rich.text import Text
 
 
 class Advance(Protocol):
-    def __call__(self, n: int) -> None: ...
+    def __call__(self, n: int, description: str | None = None) -> None: ...
 
 
 class _RateColumn(ProgressColumn):
@@ -40,9 +40,10 @@ def should_show(enabled: bool | None) -> bool:
 
 @contextmanager
 def progress_bar(total: int, description: str, enabled: bool | None = None) -> Iterator[Advance]:
-    """Yield a function that advances the bar by n texts; a no-op when hidden."""
+    """Yield a function that advances the bar by n texts (and may change its description); a
+    no-op when hidden."""
     if not should_show(enabled) or total == 0:
-        yield lambda n: None
+        yield lambda n, description=None: None
         return
     columns = (
         TextColumn("{task.description}"),
@@ -55,4 +56,4 @@ def progress_bar(total: int, description: str, enabled: bool | None = None) -> I
     )
     with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield lambda n, description=None: bar.update(task, advance=n, description=description)
