@@ -1,0 +1,335 @@
+"""``FineTuner``: the encoder and a softmax layer trained end to end on labelled texts.
+
+It reads like ``TextClassifier`` (``fit``, ``predict``, ``predict_proba``, ``score``, ``save``), and
+its saved folder is an ordinary bertclf model: ``TextClassifier.load``, ``bertclf predict`` and
+``bertclf evaluate`` use it like any other. The fine-tuned encoder sits in ``encoder/`` as a plain
+Hugging Face folder (safetensors), so ``AutoModel.from_pretrained`` loads it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import models
+from .backends import resolve_device
+from .checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors, write_checkpoint
+from .classifier import model_config
+from .data import encode_labels, holdout_split
+from .embedder import DEFAULT_POOLING, as_text_list
+from .errors import BertclfWarning, InputError, ModelLoadError, SpecError
+from .heads import Head
+from .modelio import ENCODER_FOLDER, is_encoder_file, write_model_folder
+from .pooling import check_pooling
+from .progress import should_show
+from .textio import clean_texts
+from .tokenization import Encoded, encode
+from .training import Network, TrainConfig, TrainData, Trainer, out_of_memory
+
+DEFAULT_MAX_LENGTH = 128
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Settings that may change between an interrupted run and its resumption; the rest must match.
+RUNTIME_PARAMS = ("device", "threads", "output_dir", "checkpoint_minutes", "strict", "progress", "verbose")
+
+
+class FineTuner(ClassifierMixin, BaseEstimator):
+    """Fine-tune a BERT-family encoder with a classification layer on its pooled output.
+
+    Parameters
+    ----------
+    model: the encoder to start from (bundled all-MiniLM-L6-v2 by default, any id or folder).
+    pooling: "cls", "mean" or "max" over the last layer; None follows the model (else mean).
+    max_length: tokens kept per text; None means 128 (most sentences and short documents fit,
+        and training time grows with it), or the model's limit if that is lower.
+    epochs, lr, batch_size: the usual; lr peaks after ``warmup`` (a fraction of all steps, or a
+        step count when ≥ 1) and then decays linearly to zero.
+    weight_decay: AdamW's decoupled decay, not applied to biases and LayerNorm weights.
+    val_fraction: share of the training texts held out (stratified) to pick the best epoch;
+        0 keeps the last epoch.
+    early_stopping: stop after this many epochs without a better validation accuracy (0: never).
+    grad_accum: micro-batches per optimizer step (a larger effective batch in the same memory).
+    max_grad_norm: gradient clipping threshold. dropout: before the classification layer.
+    precision: "auto" is bf16 autocast on a GPU (fp16 with loss scaling where bf16 is missing)
+        and fp32 on a CPU; "fp32", "bf16" or "fp16" force one.
+    device: "auto", "cpu" or "cuda". seed: makes a CPU run repeatable bit for bit.
+    output_dir: a model folder to keep checkpoints in (``checkpoint/`` inside it): written every
+        epoch, every ``checkpoint_minutes`` and on Ctrl-C; ``fit(..., resume=True)`` continues.
+    """
+
+    def __init__(
+        self,
+        model: str = models.DEFAULT_MODEL,
+        pooling: str | None = None,
+        max_length: int | None = None,
+        epochs: int = 3,
+        lr: float = 5e-5,
+        batch_size: int = 32,
+        warmup: float = 0.1,
+        weight_decay: float = 0.01,
+        val_fraction: float = 0.1,
+        early_stopping: int = 2,
+        grad_accum: int = 1,
+        max_grad_norm: float = 1.0,
+        dropout: float = 0.1,
+        precision: str = "auto",
+        device: str = "auto",
+        seed: int = 13,
+        threads: int | None = None,
+        output_dir: str | None = None,
+        checkpoint_minutes: float = 10.0,
+        strict: bool = False,
+        progress: bool | None = None,
+        verbose: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.pooling = pooling
+        self.max_length = max_length
+        self.epochs = epochs
+        self.lr = lr
+        self.batch_size = batch_size
+        self.warmup = warmup
+        self.weight_decay = weight_decay
+        self.val_fraction = val_fraction
+        self.early_stopping = early_stopping
+        self.grad_accum = grad_accum
+        self.max_grad_norm = max_grad_norm
+        self.dropout = dropout
+        self.precision = precision
+        self.device = device
+        self.seed = seed
+        self.threads = threads
+        self.output_dir = output_dir
+        self.checkpoint_minutes = checkpoint_minutes
+        self.strict = strict
+        self.progress = progress
+        self.verbose = verbose
+
+    # -- training ---------------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, resume: bool = False, meta: dict[str, Any] | None = None) -> FineTuner:
+        """Fine-tune on texts X and labels y; ``resume`` continues the run checkpointed in
+        ``output_dir`` (same settings and data required). ``meta`` (JSON-able) is kept in the
+        checkpoints, for a caller that must find its inputs again (the CLI records its files)."""
+        source, pooling, max_length = self.check_params()
+        if resume and not self.output_dir:
+            raise SpecError("resume needs output_dir, the folder holding the checkpoint")
+        saved = read_state(self.output_dir) if resume else None
+        device = resolve_device(self.device)
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        texts = clean_texts(as_text_list(X), strict=self.strict)
+        if len(texts) != len(y):
+            raise InputError(f"got {len(texts)} texts but {len(y)} labels")
+        classes, labels = encode_labels(y)
+        if self.val_fraction:
+            train_rows, val_rows = holdout_split(labels.tolist(), self.val_fraction, self.seed)
+        else:
+            train_rows, val_rows = np.arange(len(texts)), np.arange(0)
+        tokenizer = models.load_tokenizer(source)
+        data = TrainData(_encode(tokenizer, texts, max_length), labels, np.sort(train_rows),
+                         np.sort(val_rows), _pad_id(tokenizer))
+        identity = {"base_model": models.portable_spec(source), "labels": classes.tolist(),
+                    "params": self._run_params(), "data": _fingerprint(texts, classes[labels])}
+        torch.manual_seed(self.seed)
+        trainer = Trainer(Network(_load_encoder(source), pooling, len(classes), float(self.dropout)),
+                          self._train_config(), device, self.precision)
+        if saved is not None:
+            _resume(trainer, self.output_dir, saved, identity)
+        checkpoint = (lambda: self._checkpoint(trainer, {**identity, "meta": meta or {}})) \
+            if self.output_dir else None
+        show = should_show(self.verbose if self.verbose is not None else self.progress)
+        start = time.perf_counter()
+        try:
+            state = trainer.run(data, checkpoint, float(self.checkpoint_minutes) * 60, self.progress,
+                                log=(lambda line: print(line, file=sys.stderr)) if show else None)
+        except torch.cuda.OutOfMemoryError:
+            raise out_of_memory(int(self.batch_size), int(self.grad_accum), max_length) from None
+        self.trainer_, self.classes_, self.source_ = trainer, classes, source
+        self.pooling_, self.max_length_ = pooling, max_length
+        self.history_ = state.history
+        counts = np.bincount(labels[train_rows], minlength=len(classes))
+        self.training_ = {
+            "texts": len(train_rows), "validation_texts": len(val_rows), "device": device,
+            "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
+            "epochs_run": state.epoch, "optimizer_steps": state.step, "stopped_early": state.stopped_early,
+            "best_epoch": state.best["epoch"] if state.best else state.epoch,
+            "seconds": round(time.perf_counter() - start, 1), "history": state.history,
+            "resumed": saved is not None,
+        }
+        return self
+
+    def check_params(self) -> tuple[models.ModelSource, str, int]:
+        """Check every setting before any work; returns (source, pooling, max_length)."""
+        _check_number("epochs", self.epochs, integer=True, low=1)
+        _check_number("lr", self.lr, low=0, open_low=True)
+        _check_number("batch_size", self.batch_size, integer=True, low=1)
+        _check_number("warmup", self.warmup, low=0)
+        _check_number("weight_decay", self.weight_decay, low=0)
+        _check_number("val_fraction", self.val_fraction, low=0, high=1)
+        _check_number("early_stopping", self.early_stopping, integer=True, low=0)
+        _check_number("grad_accum", self.grad_accum, integer=True, low=1)
+        _check_number("max_grad_norm", self.max_grad_norm, low=0, open_low=True)
+        _check_number("dropout", self.dropout, low=0, high=1)
+        _check_number("checkpoint_minutes", self.checkpoint_minutes, low=0, open_low=True)
+        if self.precision not in PRECISIONS:
+            raise SpecError(f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        source = models.resolve(self.model)
+        models.load_config(source)
+        pooling = check_pooling(self.pooling or models.model_defaults(source).pooling or DEFAULT_POOLING)
+        return source, pooling, models.check_max_length(source, self.max_length, DEFAULT_MAX_LENGTH)
+
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=int(self.epochs), lr=float(self.lr), batch_size=int(self.batch_size),
+                           warmup=float(self.warmup), weight_decay=float(self.weight_decay),
+                           early_stopping=int(self.early_stopping), grad_accum=int(self.grad_accum),
+                           max_grad_norm=float(self.max_grad_norm), seed=int(self.seed))
+
+    def _run_params(self) -> dict[str, Any]:
+        params = {k: v for k, v in self.get_params().items() if k not in RUNTIME_PARAMS}
+        params["model"] = models.portable_spec(models.resolve(self.model))
+        return params
+
+    def _checkpoint(self, trainer: Trainer, identity: dict[str, Any]) -> str:
+        saved, tensors = trainer.snapshot()
+        write_checkpoint(self.output_dir, {**identity, **saved}, tensors)
+        return str(checkpoint_folder(self.output_dir))
+
+    # -- prediction and saving --------------------------------------------------------------------
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each class in ``classes_`` order, shape (n, n_classes)."""
+        check_is_fitted(self, "trainer_")
+        texts = clean_texts(as_text_list(X), strict=self.strict)
+        tokenizer = models.load_tokenizer(self.source_)
+        encoded = _encode(tokenizer, texts, self.max_length_)
+        logits = self.trainer_.logits(encoded, np.arange(len(texts)), _pad_id(tokenizer))
+        return softmax(logits.astype(np.float64), axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> None:
+        """Write a model folder (atomically) that ``TextClassifier.load`` reads: the fine-tuned
+        encoder under ``encoder/`` (safetensors) and the classification layer as a linear head."""
+        check_is_fitted(self, "trainer_")
+        network = self.trainer_.network
+        files = _encoder_files(network.encoder, models.load_tokenizer(self.source_))
+        head = Head("linear", len(self.classes_), {
+            "weight": network.classifier.weight.detach().cpu().double().numpy(),
+            "bias": network.classifier.bias.detach().cpu().double().numpy(),
+        })
+        files[head.filename] = head.to_bytes()
+        config = model_config(
+            embedder={"model": ENCODER_FOLDER, "pooling": self.pooling_,
+                      "layers": [int(network.encoder.config.num_hidden_layers)], "layer_agg": "mean",
+                      "max_length": self.max_length_, "normalize": False},
+            encoder={"folder": ENCODER_FOLDER, "base_model": models.portable_spec(self.source_),
+                     "hidden_size": int(network.encoder.config.hidden_size),
+                     "num_layers": int(network.encoder.config.num_hidden_layers),
+                     "embedding_dim": int(network.encoder.config.hidden_size)},
+            head={"name": head.name, "file": head.filename, "finetune": self._run_params()},
+            labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="finetune")
+        write_model_folder(path, config, files)
+
+    save_pretrained = save  # Hugging Face habits; the folder loads with TextClassifier.load
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+
+def _check_number(name: str, value: Any, integer: bool = False, low: float | None = None,
+                  high: float | None = None, open_low: bool = False) -> None:
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok and low is not None:
+        ok = value > low if open_low else value >= low
+    if ok and high is not None:
+        ok = value < high
+    if not ok:
+        what = "an integer" if integer else "a number"
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'above' if open_low else 'at least'} {low:g}")
+        if high is not None:
+            bounds.append(f"below {high:g}")
+        raise SpecError(f"{name} must be {what} {' and '.join(bounds)}, got {value!r}")
+
+
+def _encode(tokenizer: Any, texts: list[str], max_length: int) -> Encoded:
+    encoded = encode(tokenizer, texts, max_length)
+    if encoded.truncated:
+        warnings.warn(f"{encoded.truncated} of {len(texts)} texts were longer than {max_length} tokens "
+                      f"and were cut", BertclfWarning, stacklevel=3)
+    return encoded
+
+
+def _pad_id(tokenizer: Any) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def _fingerprint(texts: list[str], labels: np.ndarray) -> dict[str, Any]:
+    digest = hashlib.sha256(json.dumps([texts, [str(v) for v in labels]]).encode()).hexdigest()
+    return {"texts": len(texts), "sha256": digest}
+
+
+def _load_encoder(source: models.ModelSource) -> torch.nn.Module:
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModel.from_pretrained(source.location)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None
+
+
+def _resume(trainer: Trainer, folder: str, saved: dict[str, Any], identity: dict[str, Any]) -> None:
+    """Refuse a checkpoint of another model, other settings or other data; then load it."""
+    where = checkpoint_folder(folder)
+    if saved.get("base_model") != identity["base_model"]:
+        raise ResumeError(f"cannot resume: {where} is a checkpoint of another model "
+                          f"({saved.get('base_model')!r}, not {identity['base_model']!r})")
+    then, now = saved.get("params") or {}, identity["params"]
+    changed = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
+    if changed:
+        shown = ", ".join(f"{k} {then.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ResumeError(f"cannot resume: settings differ from the checkpoint's ({shown})")
+    if saved.get("labels") != identity["labels"] or saved.get("data") != identity["data"]:
+        count = (saved.get("data") or {}).get("texts")
+        raise ResumeError(f"cannot resume: the training data differ from the checkpoint's ({count} texts "
+                          f"then, {identity['data']['texts']} now, or other texts or labels)")
+    try:
+        trainer.restore(saved, read_tensors(folder, saved))
+    except ValueError as exc:
+        raise ResumeError(f"cannot resume: the weights in {where} do not fit {identity['base_model']} "
+                          f"({exc})") from None
+
+
+def _encoder_files(encoder: torch.nn.Module, tokenizer: Any) -> dict[str, bytes]:
+    """The encoder and tokenizer as Hugging Face writes them (safetensors), as encoder/<name>."""
+    with tempfile.TemporaryDirectory() as tmp:
+        encoder.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        written = {f"{ENCODER_FOLDER}/{p.name}": p for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+        files = {name: path.read_bytes() for name, path in written.items() if is_encoder_file(name)}
+    if f"{ENCODER_FOLDER}/model.safetensors" not in files:
+        raise ModelLoadError("the fine-tuned encoder was not written as model.safetensors")
+    return files

@@ -1,0 +1,234 @@
+"""FineTuner on the tiny random BERT: learning, saving, loading, determinism, checkpoints, resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bertclf import FineTuner, TextClassifier
+from bertclf.checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors
+from bertclf.errors import BertclfError, SpecError
+from bertclf.training import Interrupted, epoch_batches, lr_factor
+
+TOPICS = {
+    "money": "bank rate money loan",
+    "water": "river water flood city",
+    "sport": "game team play win lost sport",
+}
+
+
+def toy(n_per_class: int = 10, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for label, words in TOPICS.items():
+        vocab = words.split()
+        for _ in range(n_per_class):
+            texts.append(" ".join(rng.choice(vocab, size=rng.integers(3, 7))))
+            labels.append(label)
+    return texts, labels
+
+
+def tuner(model: str, **kwargs) -> FineTuner:
+    settings = {"epochs": 3, "lr": 2e-3, "batch_size": 4, "val_fraction": 0.2, "progress": False,
+                "verbose": False, "device": "cpu", **kwargs}
+    return FineTuner(model=model, **settings)
+
+
+def weights(model: FineTuner) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.trainer_.network.state_dict().items()}
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_lowers_the_loss_and_learns_the_toy_task(tiny_model):
+    texts, labels = toy()
+    model = tuner(tiny_model, epochs=6, early_stopping=0).fit(texts, labels)
+    losses = [h["train_loss"] for h in model.history_]
+    assert losses[-1] < 0.7 * losses[0]
+    assert model.score(texts, labels) > 0.8
+    assert model.training_["optimizer_steps"] == 6 * int(np.ceil(24 / 4))
+
+
+def test_saved_model_loads_like_any_model_and_predicts_the_same(tiny_model, tmp_path):
+    from transformers import AutoModel
+
+    texts, labels = toy()
+    model = tuner(tiny_model).fit(texts, labels)
+    model.save(tmp_path / "m")
+    loaded = TextClassifier.load(tmp_path / "m", progress=False)
+    np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+    assert list(loaded.classes_) == ["money", "sport", "water"]
+    encoder = AutoModel.from_pretrained(tmp_path / "m" / "encoder")
+    assert torch.equal(encoder.state_dict()["embeddings.word_embeddings.weight"],
+                       model.trainer_.network.encoder.state_dict()["embeddings.word_embeddings.weight"])
+    names = {p.name for p in (tmp_path / "m").rglob("*")}
+    assert "model.safetensors" in names and not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["approach"] == "finetune" and config["head"]["name"] == "linear"
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tiny_model):
+    texts, labels = toy()
+    a, b = tuner(tiny_model).fit(texts, labels), tuner(tiny_model).fit(texts, labels)
+    c = tuner(tiny_model, seed=14).fit(texts, labels)
+    assert same_weights(weights(a), weights(b))
+    assert not same_weights(weights(a), weights(c))
+
+
+def test_best_epoch_is_kept_and_early_stopping_stops(tiny_model):
+    texts, labels = toy()
+    model = tuner(tiny_model, epochs=8, lr=0.05, early_stopping=1).fit(texts, labels)
+    history = model.history_
+    best = max(history, key=lambda h: (h["val_accuracy"], -h["val_loss"]))
+    assert model.training_["best_epoch"] == best["epoch"]
+    if model.training_["stopped_early"]:
+        assert len(history) < 8 and history[-1]["val_accuracy"] <= best["val_accuracy"]
+
+
+def test_saving_again_to_the_same_folder_is_never_served_stale(tiny_model, tmp_path):
+    texts, labels = toy()
+    first = tuner(tiny_model, seed=1).fit(texts, labels)
+    first.save(tmp_path / "m")
+    p1 = TextClassifier.load(tmp_path / "m", progress=False).predict_proba(texts)
+    second = tuner(tiny_model, seed=2, lr=0.01).fit(texts, labels)
+    second.save(tmp_path / "m")
+    p2 = TextClassifier.load(tmp_path / "m", progress=False).predict_proba(texts)
+    np.testing.assert_allclose(p2, second.predict_proba(texts), atol=1e-5)
+    assert not np.allclose(p1, p2)
+
+
+def interrupt_at_step(monkeypatch, step: int) -> None:
+    """Press Ctrl-C (a real SIGINT) during the given optimizer step."""
+    real = torch.nn.utils.clip_grad_norm_
+    calls = {"n": 0}
+
+    def clip(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == step:
+            signal.raise_signal(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip)
+
+
+def test_ctrl_c_checkpoints_and_resume_continues_exactly(tiny_model, tmp_path, monkeypatch):
+    texts, labels = toy()
+    straight = tuner(tiny_model, early_stopping=0).fit(texts, labels)
+    out = tmp_path / "run"
+    interrupt_at_step(monkeypatch, 8)  # mid-way through epoch 2 (6 steps per epoch)
+    with pytest.raises(Interrupted) as caught:
+        tuner(tiny_model, early_stopping=0, output_dir=str(out)).fit(texts, labels)
+    assert caught.value.checkpoint == str(checkpoint_folder(out))
+    state = read_state(out)
+    assert state["run"]["step"] == 8 and state["run"]["epoch"] == 1 and state["run"]["batch"] == 2
+    monkeypatch.undo()
+    resumed = tuner(tiny_model, early_stopping=0, output_dir=str(out)).fit(texts, labels, resume=True)
+    assert resumed.training_["optimizer_steps"] == straight.training_["optimizer_steps"] == 18
+    assert resumed.history_[-1]["val_accuracy"] == straight.history_[-1]["val_accuracy"]
+    assert same_weights(weights(resumed), weights(straight))
+
+
+def test_resume_refuses_other_settings_data_model_and_non_checkpoints(tiny_model, tiny_st_model, tmp_path):
+    texts, labels = toy()
+    out = tmp_path / "run"
+    tuner(tiny_model, epochs=1, output_dir=str(out)).fit(texts, labels)  # leaves an epoch checkpoint
+    with pytest.raises(ResumeError, match="settings differ.*lr"):
+        tuner(tiny_model, epochs=1, lr=0.1, output_dir=str(out)).fit(texts, labels, resume=True)
+    with pytest.raises(ResumeError, match="training data differ"):
+        tuner(tiny_model, epochs=1, output_dir=str(out)).fit(texts[:-1], labels[:-1], resume=True)
+    with pytest.raises(ResumeError, match="another model"):
+        tuner(tiny_st_model, epochs=1, output_dir=str(out)).fit(texts, labels, resume=True)
+    with pytest.raises(ResumeError, match="holds no fine-tuning checkpoint"):
+        tuner(tiny_model, output_dir=str(tmp_path)).fit(texts, labels, resume=True)
+    finished = tuner(tiny_model, epochs=1).fit(texts, labels)
+    finished.save(tmp_path / "done")
+    with pytest.raises(ResumeError, match="finished model"):
+        tuner(tiny_model, output_dir=str(tmp_path / "done")).fit(texts, labels, resume=True)
+
+
+def test_an_interrupted_checkpoint_write_leaves_the_previous_one(tiny_model, tmp_path, monkeypatch):
+    import bertclf.modelio as modelio
+
+    texts, labels = toy()
+    out = tmp_path / "run"
+    tuner(tiny_model, epochs=1, output_dir=str(out)).fit(texts, labels)
+    before = {p.name: p.read_bytes() for p in checkpoint_folder(out).iterdir()}
+    real = modelio.os.fsync
+    calls = {"n": 0}
+
+    def failing_fsync(fd):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second file of the new checkpoint
+            raise KeyboardInterrupt
+        return real(fd)
+
+    monkeypatch.setattr(modelio.os, "fsync", failing_fsync)
+    with pytest.raises(KeyboardInterrupt):
+        tuner(tiny_model, epochs=2, output_dir=str(out)).fit(texts, labels)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in checkpoint_folder(out).iterdir()} == before
+    assert read_tensors(out, read_state(out))["weights"]  # checksums still verify
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_bad_settings_fail_before_any_work(tiny_model):
+    texts, labels = toy()
+    for bad in ({"epochs": 0}, {"lr": 0}, {"val_fraction": 1.0}, {"grad_accum": 0},
+                {"precision": "fp8"}, {"max_length": 10_000}, {"pooling": "median"}):
+        with pytest.raises(SpecError):
+            tuner(tiny_model, **bad).fit(texts, labels)
+    with pytest.raises(BertclfError, match="one class"):
+        tuner(tiny_model).fit(texts[:5], labels[:5])
+
+
+def test_gpu_out_of_memory_becomes_one_clear_error(tiny_model, monkeypatch):
+    from bertclf import training
+
+    def boom(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(training.Trainer, "run", boom)
+    texts, labels = toy()
+    with pytest.raises(BertclfError, match=r"ran out of memory.*--batch-size 2 --grad-accum 2"):
+        tuner(tiny_model).fit(texts, labels)
+
+
+def test_grad_accumulation_steps_once_per_group(tiny_model):
+    texts, labels = toy()
+    model = tuner(tiny_model, epochs=1, grad_accum=4, val_fraction=0).fit(texts, labels)
+    assert model.training_["optimizer_steps"] == int(np.ceil(np.ceil(30 / 4) / 4))
+
+
+def test_schedule_and_batches():
+    assert lr_factor(0, 10, 100) == pytest.approx(0.1)
+    assert lr_factor(9, 10, 100) == pytest.approx(1.0)
+    assert lr_factor(55, 10, 100) == pytest.approx(0.5)
+    assert lr_factor(100, 10, 100) == 0.0
+    lengths = np.array([5, 30, 7, 30, 6, 29, 8, 31])
+    batches = epoch_batches(lengths, 2, seed=1, epoch=0)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(8))
+    assert all(abs(int(lengths[b].max()) - int(lengths[b].min())) <= 3 for b in batches)
+    again = epoch_batches(lengths, 2, seed=1, epoch=0)
+    assert all(np.array_equal(x, y) for x, y in zip(batches, again, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in
+                   zip(batches, epoch_batches(lengths, 2, seed=1, epoch=1), strict=True))
+
+
+def test_loaded_fine_tuned_model_refuses_a_tampered_encoder(tiny_model, tmp_path):
+    from bertclf.errors import ModelLoadError
+
+    texts, labels = toy()
+    tuner(tiny_model, epochs=1).fit(texts, labels).save(tmp_path / "m")
+    weights_file = Path(tmp_path / "m" / "encoder" / "model.safetensors")
+    data = bytearray(weights_file.read_bytes())
+    data[-1] ^= 1
+    weights_file.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="checksum"):
+        TextClassifier.load(tmp_path / "m")
