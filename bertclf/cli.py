@@ -16,6 +16,7 @@ import click
 
 from . import __version__
 from .cli_classify import evaluate, predict, train
+from .cli_finetune import compare, finetune
 from .cli_options import CONTEXT, embedding_options, input_options, model_option, pop_embedding_options
 from .errors import BertclfError, BertclfWarning
 from .pooling import LAYER_FORMS
@@ -33,8 +34,8 @@ class _Group(click.Group):
         except BertclfError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted: nothing was written", err=True)
+        except KeyboardInterrupt as exc:  # fine-tuning says where its checkpoint went
+            click.echo(f"interrupted: {exc}" if str(exc) else "interrupted: nothing was written", err=True)
             ctx.exit(130)
 
 
@@ -49,13 +50,16 @@ def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
 Examples:
   bertclf tokens "The bank raised rates." "And the river bank flooded."
   bertclf embed examples/support_tickets.csv --text-col text --out vectors.npy
-  bertclf embed notes.txt --pooling cls --layers -4..-1 --layer-agg concat --out v.parquet
+  bertclf train examples/support_tickets.csv --out tickets-model
+  bertclf finetune train.csv --test test.csv --out tuned-model --epochs 3
+  bertclf compare train.csv --test test.csv --plot compare.png
 
 Run 'bertclf COMMAND --help' for a command's options.""",
 )
 @click.version_option(__version__, prog_name="bertclf")
 def main() -> None:
-    """BERT embeddings for text classification: see how BERT reads text, and embed it."""
+    """BERT embeddings for text classification: see how BERT reads text, embed it, train on
+    frozen embeddings or fine-tune the encoder, and compare both with a TF-IDF baseline."""
 
 
 @main.command(
@@ -180,6 +184,8 @@ def embed(input_path: str, text_col: str, out: str, strict: bool, quiet: bool, *
 main.add_command(train)
 main.add_command(predict)
 main.add_command(evaluate)
+main.add_command(finetune)
+main.add_command(compare)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
