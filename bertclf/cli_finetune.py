@@ -25,7 +25,8 @@ tuning_options = [
     click.option("--batch-size", type=int, default=32, show_default=True, help="Texts per micro-batch."),
     click.option("--max-length", type=int, default=None,
                  help="Tokens kept per text. [default: 128, or the model's limit if lower]"),
-    click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda"),
+    click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
+                 help="Where to run; auto picks a GPU when torch sees one."),
 ]
 
 

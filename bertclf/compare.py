@@ -165,7 +165,7 @@ def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title or None, title_justify="left")
+    table = Table()
     for name in ("approach", "accuracy", "macro-F1", "train s", "predict/s", "size"):
         table.add_column(name, justify="left" if name == "approach" else "right", no_wrap=True)
     best = max(r["accuracy"] for r in rows)
@@ -177,6 +177,8 @@ def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:
                       f"{r['macro_f1']:.4f}", f"{r['train_seconds']:,.1f}",
                       f"{r['predict_texts_per_second']:,.0f}", size)
     console = Console()
+    if title:
+        console.print(title, soft_wrap=True)
     console.print(table)
     if shared:
         console.print(f"* plus the shared encoder it reads ({human_bytes(shared)}), which its folder "
@@ -207,15 +209,16 @@ def plot_comparison(rows: list[dict[str, Any]], path: str | os.PathLike[str], ti
     ax.invert_yaxis()
     ax.set_xlabel("score on the test texts")
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, fontsize=8, frameon=False)
-    for ax, key, label, fmt in ((axes[1], "train_seconds", "train time (s, log scale)", "{:,.1f} s"),
-                                (axes[2], "predict_texts_per_second", "predict texts/s (log scale)",
-                                 "{:,.0f}")):
+    for ax, key, label in ((axes[1], "train_seconds", "train time (s, log scale)"),
+                           (axes[2], "predict_texts_per_second", "predict texts/s (log scale)")):
         values = [max(r[key], 1e-3) for r in rows]
         ax.barh(y, values, height=0.5, color="#e6550d" if key == "train_seconds" else "#31a354")
         ax.set_xscale("log")
         ax.set_xlim(min(values) / 3, max(values) * 8)
         for i, value in enumerate(values):
-            ax.text(value, i, " " + fmt.format(value), va="center", fontsize=8)
+            text = f"{value:,.0f}" if key != "train_seconds" else f"{value:.2g} s" if value < 10 \
+                else f"{value:,.0f} s"
+            ax.text(value, i, " " + text, va="center", fontsize=8)
         ax.set_xlabel(label)
     if title:
         fig.suptitle(title, fontsize=11)

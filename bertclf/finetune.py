@@ -135,7 +135,11 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             raise InputError(f"got {len(texts)} texts but {len(y)} labels")
         classes, labels = encode_labels(y)
         if self.val_fraction:
-            train_rows, val_rows = holdout_split(labels.tolist(), self.val_fraction, self.seed)
+            try:
+                train_rows, val_rows = holdout_split(labels.tolist(), self.val_fraction, self.seed)
+            except InputError as exc:
+                raise InputError(f"no room for a validation split: {exc} (or set val_fraction to 0)") \
+                    from None
         else:
             train_rows, val_rows = np.arange(len(texts)), np.arange(0)
         tokenizer = models.load_tokenizer(source)

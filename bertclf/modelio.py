@@ -124,6 +124,9 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     folder = Path(path)
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: no such model folder")
+    if not (folder / CONFIG).exists() and (folder / CHECKPOINT_STATE).is_file():
+        raise ModelLoadError(f"{folder} holds an unfinished fine-tuning run, not a model yet; "
+                             f"finish it with: bertclf finetune --resume {folder}")
     raw = _read(folder, CONFIG, f"{folder}: not a bertclf model folder (no {CONFIG})")
     try:
         config = json.loads(raw)
@@ -147,6 +150,12 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
             raise ModelLoadError(f"{folder}/{name} fails its checksum: it was changed or damaged after "
                                  f"saving; train the model again or restore the file")
         files[name] = data
+    encoder = folder / ENCODER_FOLDER
+    if encoder.is_dir():  # from_pretrained reads the folder: nothing unlisted (a pickle) may hide there
+        extra = sorted(p.name for p in encoder.iterdir() if f"{ENCODER_FOLDER}/{p.name}" not in files)
+        if extra:
+            raise ModelLoadError(f"{folder}/{ENCODER_FOLDER} holds files config.json does not list "
+                                 f"({', '.join(extra[:3])}); refusing to load it")
     return config, files
 
 

@@ -159,10 +159,10 @@ class Trainer:
         total_steps = cfg.epochs * math.ceil(per_epoch / cfg.grad_accum)
         warmup_steps = round(cfg.warmup * total_steps) if cfg.warmup < 1 else int(cfg.warmup)
         done = state.epoch * len(data.train_rows) + min(state.batch * cfg.batch_size, len(data.train_rows))
-        total = cfg.epochs * len(data.train_rows)
+        remaining = cfg.epochs * len(data.train_rows) - done  # the bar's rate and ETA cover this run
         last_save = time.monotonic()
-        with _deferred_interrupt() as interrupted, progress_bar(total, "fine-tuning", progress) as advance:
-            advance(done)
+        bar = progress_bar(remaining, "fine-tuning", progress)
+        with _deferred_interrupt() as interrupted, bar as advance:
             while state.epoch < cfg.epochs and not state.stopped_early:
                 started = time.monotonic()
                 batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, state.epoch)

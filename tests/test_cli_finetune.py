@@ -44,6 +44,8 @@ def test_ctrl_c_then_resume_finishes_the_run(run, tiny_model, toy_csv, tmp_path,
     assert result.exit_code == 130, result.output
     assert f"continue with: bertclf finetune --resume {out}" in result.stderr
     assert (out / "checkpoint" / "state.json").is_file()
+    assert_one_line_error(run("predict", out, "-", stdin="bank\n"), "unfinished fine-tuning run",
+                          f"--resume {out}")
     monkeypatch.undo()
     changed = run("finetune", "--resume", out, "--lr", "0.1", "-q")
     assert_one_line_error(changed, "settings differ", "lr")

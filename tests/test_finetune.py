@@ -221,7 +221,7 @@ def test_schedule_and_batches():
                    zip(batches, epoch_batches(lengths, 2, seed=1, epoch=1), strict=True))
 
 
-def test_loaded_fine_tuned_model_refuses_a_tampered_encoder(tiny_model, tmp_path):
+def test_loaded_fine_tuned_model_refuses_a_tampered_or_padded_encoder(tiny_model, tmp_path):
     from bertclf.errors import ModelLoadError
 
     texts, labels = toy()
@@ -231,4 +231,10 @@ def test_loaded_fine_tuned_model_refuses_a_tampered_encoder(tiny_model, tmp_path
     data[-1] ^= 1
     weights_file.write_bytes(bytes(data))
     with pytest.raises(ModelLoadError, match="checksum"):
+        TextClassifier.load(tmp_path / "m")
+    data[-1] ^= 1
+    weights_file.write_bytes(bytes(data))
+    TextClassifier.load(tmp_path / "m")  # restored: loads again
+    (tmp_path / "m" / "encoder" / "pytorch_model.bin").write_bytes(b"a pickle")
+    with pytest.raises(ModelLoadError, match=r"does not list \(pytorch_model.bin\)"):
         TextClassifier.load(tmp_path / "m")

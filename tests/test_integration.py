@@ -106,3 +106,25 @@ def test_train_on_the_shipped_tickets_then_predict_and_reload(tmp_path):
     assert model.predict(queries).tolist() == ["billing", "delivery", "account", "technical"]
     tickets = pd.read_csv(EXAMPLES)
     assert model.score(tickets.text, tickets.label) >= 0.95
+
+
+def test_finetune_the_bundled_model_on_the_shipped_tickets(tmp_path):
+    """Fine-tuning the real encoder learns the task; the saved folder predicts the same, and its
+    encoder is a Hugging Face model in its own right."""
+    import pandas as pd
+    from transformers import AutoModel
+
+    from bertclf import FineTuner, TextClassifier
+    from bertclf.data import holdout_split
+
+    tickets = pd.read_csv(EXAMPLES)
+    train_rows, test_rows = holdout_split(tickets.label.tolist(), 0.2, 13)
+    train, test = tickets.iloc[train_rows], tickets.iloc[test_rows]
+    model = FineTuner(progress=False, verbose=False, device="cpu").fit(train.text, train.label)
+    assert model.history_[-1]["train_loss"] < model.history_[0]["train_loss"]
+    assert model.score(test.text, test.label) >= 0.85  # measured 0.92 (frozen + logreg: 0.96)
+    model.save(tmp_path / "tuned")
+    loaded = TextClassifier.load(tmp_path / "tuned", progress=False)
+    np.testing.assert_allclose(loaded.predict_proba(test.text), model.predict_proba(test.text), atol=1e-5)
+    encoder = AutoModel.from_pretrained(tmp_path / "tuned" / "encoder")
+    assert encoder.config.num_hidden_layers == 6
