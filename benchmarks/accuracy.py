@@ -18,6 +18,8 @@ import warnings
 from datetime import date
 from pathlib import Path
 
+from results_md import RESULTS, write_section
+
 from bertclf import Embedder, TextClassifier
 from bertclf.baseline import baseline_scores
 from bertclf.data import read_labelled
@@ -25,7 +27,6 @@ from bertclf.evaluation import evaluate_predictions
 
 SETS = ["sms_spam", "banking77", "sst2", "ag_news", "disaster_tweets", "bbc_news", "tweepfake"]
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "docs" / "results.md"
 BEGIN, END = "<!-- accuracy.py: begin -->", "<!-- accuracy.py: end -->"
 
 
@@ -70,19 +71,6 @@ def table(rows: list[dict[str, object]], head: str) -> str:
     return "\n".join(lines)
 
 
-def write_results(text: str) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    old = (RESULTS.read_text() if RESULTS.exists() else
-           "# Results\n\nMeasured figures; each section names the script that writes it.\n")
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + text + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip() + "\n\n" + text + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, RESULTS)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
@@ -115,7 +103,7 @@ def main() -> None:
     ])
     print(section)
     if args.sets == ",".join(SETS):
-        write_results(section)
+        write_section(BEGIN, END, section)
         print(f"wrote {RESULTS}")
 
 

@@ -21,12 +21,13 @@ import warnings
 from datetime import date
 from pathlib import Path
 
+from results_md import RESULTS, write_section
+
 from bertclf.compare import compare, human_bytes
 from bertclf.data import read_labelled
 from bertclf.finetune import FineTuner
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "docs" / "results.md"
 
 
 def machine() -> str:
@@ -38,11 +39,15 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores ({platform.machine()}), no GPU, {threads} torch threads"
 
 
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- finetune.py {name}: begin -->", f"<!-- finetune.py {name}: end -->"
+
+
 def section(name: str, rows: list[dict], args: argparse.Namespace, train_n: int, test_n: int,
             peak_mb: float) -> str:
     tune = next((r for r in rows if r["approach"] == "finetune"), None)
     lines = [
-        f"<!-- finetune.py {name}: begin -->",
+        markers(name)[0],
         f"### {name} ({train_n:,} train / {test_n:,} test texts)",
         "",
         f"Fine-tuning: bundled all-MiniLM-L6-v2, mean pooling, {args.epochs} epoch(s), lr {args.lr:g}, "
@@ -65,20 +70,8 @@ def section(name: str, rows: list[dict], args: argparse.Namespace, train_n: int,
                             f"{h.get('val_accuracy', float('nan')):.4f}" for h in d["history"])
         lines += ["", f"Fine-tuning history ({d['optimizer_steps']} optimizer steps, best epoch "
                       f"{d['best_epoch']}): {history}."]
-    lines.append(f"<!-- finetune.py {name}: end -->")
+    lines.append(markers(name)[1])
     return "\n".join(lines)
-
-
-def write_section(name: str, text: str) -> None:
-    begin, end = f"<!-- finetune.py {name}: begin -->", f"<!-- finetune.py {name}: end -->"
-    old = RESULTS.read_text()
-    if begin in old and end in old:
-        new = old[: old.index(begin)] + text + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + "\n\n" + text + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, RESULTS)
 
 
 def main() -> None:
@@ -108,7 +101,7 @@ def main() -> None:
     print(text)
     print(f"total {time.perf_counter() - start:.0f} s")
     if not args.no_write:
-        write_section(args.set, text)
+        write_section(*markers(args.set), text)
         print(f"wrote {RESULTS}")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BertclfError, ModelLoadError
-from .modelio import file_sums, is_model_folder, sha256, write_folder
+from .modelio import file_sums, format_problem, is_model_folder, sha256, write_folder
 
 FOLDER = "checkpoint"
 STATE = "state.json"
@@ -56,11 +56,9 @@ def read_state(model_folder: str | Path) -> dict[str, Any]:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ResumeError(f"cannot resume: {path} is unreadable ({exc})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ResumeError(f"cannot resume: {path} is not a bertclf checkpoint")
-    if state.get("format_version") != FORMAT_VERSION:
-        raise ResumeError(f"cannot resume: checkpoint format {state.get('format_version')!r} is not "
-                          f"supported by this bertclf (it reads version {FORMAT_VERSION})")
+    problem = format_problem(state, FORMAT, FORMAT_VERSION, "bertclf checkpoint")
+    if problem:
+        raise ResumeError(f"cannot resume: {path} {problem}")
     return state
 
 

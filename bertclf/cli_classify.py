@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from .cli_options import CONTEXT, embedding_options, input_options, pop_embedding_options, runtime_options
+from .cli_options import (
+    CONTEXT,
+    embedding_options,
+    input_options,
+    pop_embedding_options,
+    runtime_options,
+    split_options,
+)
 from .heads import HEADS
 
 
@@ -35,13 +42,9 @@ Without --test, a stratified, seeded 20% of TRAIN is held out for the report (--
 regression baseline is fitted on the same split (--no-baseline skips it).""",
 )
 @click.argument("train_path", metavar="TRAIN")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
-@click.option("--label-col", default="label", show_default=True, help="Column holding the labels.")
 @click.option("--out", "-o", required=True, metavar="DIR",
               help="Model folder to write (an existing model folder there is replaced atomically).")
-@click.option("--test", "test_path", default=None, metavar="TEST", help="Labelled file for the report.")
-@click.option("--holdout", type=float, default=0.2, show_default=True,
-              help="Share of TRAIN held out for the report when there is no --test; 0: no report.")
+@split_options
 @click.option("--seed", type=int, default=13, show_default=True, help="Seed for the split and the head.")
 @click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True,
               help="Classifier on the embeddings.")

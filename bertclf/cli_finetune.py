@@ -11,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from .cli_classify import _progress, _stderr, report_on_split
-from .cli_options import CONTEXT, input_options, model_option
+from .cli_options import CONTEXT, input_options, model_option, split_options, stack_options
 from .heads import HEADS
 
 # CLI option -> FineTuner parameter, for the options that shape the run (recorded in checkpoints).
@@ -19,7 +19,7 @@ TUNER_OPTIONS = ("model", "pooling", "max_length", "epochs", "lr", "batch_size",
                  "val_fraction", "early_stopping", "grad_accum", "precision", "seed")
 FILE_OPTIONS = ("train_path", "test_path", "text_col", "label_col", "holdout")
 
-tuning_options = [
+tuning_options = stack_options(
     click.option("--epochs", type=int, default=3, show_default=True, help="Passes over the training texts."),
     click.option("--lr", type=float, default=5e-5, show_default=True, help="Peak learning rate (AdamW)."),
     click.option("--batch-size", type=int, default=32, show_default=True, help="Texts per micro-batch."),
@@ -27,16 +27,7 @@ tuning_options = [
                  help="Tokens kept per text. [default: 128, or the model's limit if lower]"),
     click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
                  help="Where to run; auto picks a GPU when torch sees one."),
-]
-
-
-def _apply(options: list[Any]) -> Any:
-    def decorate(func: Any) -> Any:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
+)
 
 
 @click.command(
@@ -56,17 +47,13 @@ epoch, every --checkpoint-minutes and on Ctrl-C; the finished model replaces it.
 works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_pretrained.""",
 )
 @click.argument("train_path", metavar="[TRAIN]", required=False)
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
-@click.option("--label-col", default="label", show_default=True, help="Column holding the labels.")
 @click.option("--out", "-o", default=None, metavar="DIR",
               help="Model folder to write (checkpoints go to DIR/checkpoint while training).")
-@click.option("--test", "test_path", default=None, metavar="TEST", help="Labelled file for the report.")
-@click.option("--holdout", type=float, default=0.2, show_default=True,
-              help="Share of TRAIN held out for the report when there is no --test; 0: no report.")
+@split_options
 @model_option
 @click.option("--pooling", default=None, metavar="cls|mean|max",
               help="Pooling of the last layer under the classifier. [default: the model's own, else mean]")
-@_apply(tuning_options)
+@tuning_options
 @click.option("--warmup", type=float, default=0.1, show_default=True,
               help="Warm-up: a fraction of all steps (<1) or a number of steps.")
 @click.option("--weight-decay", type=float, default=0.01, show_default=True,
@@ -160,18 +147,14 @@ so speed and size are those of the model you would ship. A frozen model's folder
 head; the encoder it uses is shared and shown apart.""",
 )
 @click.argument("train_path", metavar="TRAIN")
-@click.option("--test", "test_path", default=None, metavar="TEST", help="Labelled file to score on.")
-@click.option("--holdout", type=float, default=0.2, show_default=True,
-              help="Share of TRAIN held out for scoring when there is no --test.")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
-@click.option("--label-col", default="label", show_default=True, help="Column holding the labels.")
+@split_options
 @click.option("--approaches", default="tfidf,frozen,finetune", show_default=True,
               help="Comma list of tfidf, frozen, finetune.")
 @model_option
 @click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True,
               help="Head of the frozen approach.")
 @click.option("-C", "--C", "C", type=float, default=1.0, show_default=True, help="C of the frozen head.")
-@_apply(tuning_options)
+@tuning_options
 @click.option("--seed", type=int, default=13, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--plot", default=None, metavar="FILE", help="Bar chart as .png, .svg or .pdf.")

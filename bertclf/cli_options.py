@@ -14,7 +14,7 @@ EMBEDDING_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "batc
                   "device", "threads")
 
 
-def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def stack_options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def apply(func: Any) -> Any:
         for decorator in reversed(decorators):
             func = decorator(func)
@@ -30,13 +30,13 @@ def model_option(func: Any) -> Any:
     )(func)
 
 
-runtime_options = _stack(
+runtime_options = stack_options(
     click.option("--batch-size", type=int, default=32, show_default=True),
     click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda"),
     click.option("--threads", type=int, default=None, help="CPU threads for torch. [default: all cores]"),
 )
 
-embedding_options = _stack(
+embedding_options = stack_options(
     model_option,
     click.option("--pooling", default=None, metavar="cls|mean|max",
                  help="How token vectors become one vector. [default: the model's own, else mean]"),
@@ -51,7 +51,15 @@ embedding_options = _stack(
     runtime_options,
 )
 
-input_options = _stack(
+split_options = stack_options(  # labelled input, and where its report comes from (train, finetune, compare)
+    click.option("--text-col", default="text", show_default=True, help="Column holding the texts."),
+    click.option("--label-col", default="label", show_default=True, help="Column holding the labels."),
+    click.option("--test", "test_path", default=None, metavar="TEST", help="Labelled file for the report."),
+    click.option("--holdout", type=float, default=0.2, show_default=True,
+                 help="Share of TRAIN held out for the report when there is no --test; 0: no report."),
+)
+
+input_options = stack_options(
     click.option("--strict", is_flag=True,
                  help="Refuse empty or missing texts (and labels), and undecodable bytes."),
     click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),

@@ -132,11 +132,9 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
         config = json.loads(raw)
     except ValueError as exc:
         raise ModelLoadError(f"{folder}/{CONFIG} is not valid JSON ({exc}); was it edited?") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelLoadError(f"{folder}: {CONFIG} is not a bertclf model config")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise ModelLoadError(f"{folder}: model format version {config.get('format_version')!r} is not "
-                             f"supported by this bertclf (it reads version {FORMAT_VERSION})")
+    problem = format_problem(config, FORMAT, FORMAT_VERSION, "bertclf model config")
+    if problem:
+        raise ModelLoadError(f"{folder}/{CONFIG} {problem}")
     listed = config.get("files")
     if not isinstance(listed, dict) or not listed:
         raise ModelLoadError(f"{folder}/{CONFIG} lists no weight files; was it edited?")
@@ -157,6 +155,16 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
             raise ModelLoadError(f"{folder}/{ENCODER_FOLDER} holds files config.json does not list "
                                  f"({', '.join(extra[:3])}); refusing to load it")
     return config, files
+
+
+def format_problem(document: Any, expected: str, version: int, what: str) -> str | None:
+    """Why a JSON document is not a ``expected`` file of ``version`` (None when it is)."""
+    if not isinstance(document, dict) or document.get("format") != expected:
+        return f"is not a {what}"
+    if document.get("format_version") != version:
+        return (f"has format version {document.get('format_version')!r}, which this bertclf does not "
+                f"read (it reads version {version})")
+    return None
 
 
 def _read(folder: Path, name: str, missing: str) -> bytes:

@@ -1,0 +1,23 @@
+"""Replacing one marked section of docs/results.md, so each benchmark rewrites only its own."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
+
+
+def write_section(begin: str, end: str, text: str) -> None:
+    """Put ``text`` (which starts with ``begin`` and ends with ``end``) in place of the old
+    section, or at the end of the file; written to a temporary file, then renamed."""
+    RESULTS.parent.mkdir(exist_ok=True)
+    old = (RESULTS.read_text() if RESULTS.exists() else
+           "# Results\n\nMeasured figures; each section names the script that writes it.\n")
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + text + old[old.index(end) + len(end):]
+    else:
+        new = old.rstrip() + "\n\n" + text + "\n"
+    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, RESULTS)
