@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import BertclfError
+from .errors import BertclfError, SpecError
 from .pooling import pool_tensor
 from .progress import progress_bar
 from .tokenization import Encoded, length_batches, pad_batch
@@ -117,10 +117,14 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
 
 
 def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
-    """None for fp32; bf16 where supported; fp16 on older GPUs ('auto' means fp32 on a CPU)."""
-    if precision == "fp32" or (precision == "auto" and not device.startswith("cuda")):
+    """None for fp32. 'auto' is fp32 on a CPU and bf16 on a GPU, or fp16 (with loss scaling)
+    on a GPU without bf16; 'bf16' and 'fp16' are taken as asked, fp16 on a GPU only."""
+    gpu = device.startswith("cuda")
+    if precision == "fp32" or (precision == "auto" and not gpu):
         return None
-    if device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+    if precision == "fp16" and not gpu:
+        raise SpecError("fp16 training needs a GPU (it relies on CUDA loss scaling); use bf16 on a CPU")
+    if precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
         return torch.float16
     return torch.bfloat16
 

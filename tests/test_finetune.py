@@ -238,3 +238,13 @@ def test_loaded_fine_tuned_model_refuses_a_tampered_or_padded_encoder(tiny_model
     (tmp_path / "m" / "encoder" / "pytorch_model.bin").write_bytes(b"a pickle")
     with pytest.raises(ModelLoadError, match=r"does not list \(pytorch_model.bin\)"):
         TextClassifier.load(tmp_path / "m")
+
+
+def test_bf16_autocast_trains_on_a_cpu_and_fp16_needs_a_gpu(tiny_model):
+    texts, labels = toy()
+    model = tuner(tiny_model, precision="bf16", epochs=4, early_stopping=0).fit(texts, labels)
+    assert model.trainer_.dtype == torch.bfloat16
+    assert model.history_[-1]["train_loss"] < model.history_[0]["train_loss"]
+    assert model.predict_proba(texts).dtype == np.float64
+    with pytest.raises(SpecError, match="fp16 training needs a GPU"):
+        tuner(tiny_model, precision="fp16").fit(texts, labels)
