@@ -136,7 +136,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         classes, labels = encode_labels(y)
         if self.val_fraction:
             try:
-                train_rows, val_rows = holdout_split(labels.tolist(), self.val_fraction, self.seed)
+                train_rows, val_rows = holdout_split(classes[labels].tolist(), self.val_fraction, self.seed)
             except InputError as exc:
                 raise InputError(f"no room for a validation split: {exc} (or set val_fraction to 0)") \
                     from None
