@@ -46,13 +46,18 @@ def markers(name: str) -> tuple[str, str]:
 def section(name: str, rows: list[dict], args: argparse.Namespace, train_n: int, test_n: int,
             peak_mb: float) -> str:
     tune = next((r for r in rows if r["approach"] == "finetune"), None)
+    precision = args.precision
+    if precision == "auto":  # what FineTuner's "auto" means on this machine
+        import torch
+
+        precision = "bf16 autocast" if torch.cuda.is_available() else "fp32"
     lines = [
         markers(name)[0],
         f"### {name} ({train_n:,} train / {test_n:,} test texts)",
         "",
         f"Fine-tuning: bundled all-MiniLM-L6-v2, mean pooling, {args.epochs} epoch(s), lr {args.lr:g}, "
         f"batch {args.batch_size}, max length {args.max_length}, warm-up 10 %, 10 % of train for "
-        f"validation (best epoch kept), seed 13, fp32. Measured {date.today()} on {machine()}; "
+        f"validation (best epoch kept), seed 13, {precision}. Measured {date.today()} on {machine()}; "
         f"peak RSS of the whole run {peak_mb:,.0f} MB.",
         "",
         "| approach | accuracy | macro-F1 | train s | predict texts/s | size on disk |",
@@ -81,6 +86,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--precision", default="auto", help="auto (fp32 on a CPU), fp32, bf16")
     parser.add_argument("--approaches", default="tfidf,frozen,finetune")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/results.md alone")
@@ -91,7 +97,7 @@ def main() -> None:
         train = read_labelled(str(folder / "train.csv"), "text", "label")
         test = read_labelled(str(folder / "test.csv"), "text", "label")
     tuner = FineTuner(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                      max_length=args.max_length, progress=False, verbose=True)
+                      max_length=args.max_length, precision=args.precision, progress=False, verbose=True)
     start = time.perf_counter()
     rows = compare(*train, *test, approaches=args.approaches, finetuner=tuner,
                    log=lambda line: print(line, flush=True))
