@@ -248,3 +248,15 @@ def test_bf16_autocast_trains_on_a_cpu_and_fp16_needs_a_gpu(tiny_model):
     assert model.predict_proba(texts).dtype == np.float64
     with pytest.raises(SpecError, match="fp16 training needs a GPU"):
         tuner(tiny_model, precision="fp16").fit(texts, labels)
+
+
+def test_finetuner_is_a_scikit_learn_estimator(tiny_model):
+    from sklearn.base import clone
+
+    model = tuner(tiny_model, epochs=2, lr=1e-3)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    copy.set_params(epochs=1)
+    texts, labels = toy()
+    assert copy.fit(texts, labels).training_["epochs_run"] == 1
+    assert not hasattr(model, "trainer_")  # cloning never copies fitted state
