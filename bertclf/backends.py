@@ -42,17 +42,7 @@ class TorchBackend(EncoderBackend):
 
     def __init__(self, source: ModelSource, device: str) -> None:
         super().__init__(source, device)
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        try:
-            model = AutoModel.from_pretrained(source.location)
-        except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None
-        self.model = model.to(device).eval()
+        self.model = load_torch_encoder(source).to(device).eval()
 
     def hidden_states(self, batch: dict[str, np.ndarray], layers: Sequence[int]) -> list[np.ndarray]:
         import torch
@@ -66,6 +56,20 @@ class TorchBackend(EncoderBackend):
         else:
             states = [out.hidden_states[index] for index in layers]
         return [s.float().cpu().numpy() for s in states]
+
+
+def load_torch_encoder(source: ModelSource):  # noqa: ANN201 - torch stays an optional import
+    """A fresh transformers AutoModel (train mode, CPU) for ``source``; one clear error if not."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModel.from_pretrained(source.location)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None
 
 
 BACKENDS: dict[str, type[EncoderBackend]] = {"torch": TorchBackend}

@@ -82,15 +82,10 @@ def compare(
 
 
 def _fit_tfidf(texts, labels, folder, classifier, finetuner, seed):
-    import warnings
+    from .baseline import fit_baseline, quiet_clean
 
-    from .baseline import tfidf_logreg
-    from .textio import clean_texts
-
-    with warnings.catch_warnings():  # texts were checked and reported by the caller
-        warnings.simplefilter("ignore")
-        model = tfidf_logreg(seed).fit(clean_texts(texts), [str(v) for v in labels])
-    return (lambda X: model.predict(clean_texts(X))), _tfidf_size(model), 0, DESCRIPTIONS["tfidf"], {}
+    model = fit_baseline(texts, labels, seed)
+    return (lambda X: model.predict(quiet_clean(X))), _tfidf_size(model), 0, DESCRIPTIONS["tfidf"], {}
 
 
 def _fit_frozen(texts, labels, folder, classifier, finetuner, seed):

@@ -6,7 +6,6 @@ cache (see ``backends``), so ``clone``, ``GridSearchCV`` and pickling never copy
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +14,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import models
 from .backends import EncoderBackend, get_backend
-from .errors import BertclfWarning, InputError, SpecError
+from .errors import InputError, SpecError
 from .pooling import LayerSpec, check_layer_agg, check_pooling, l2_normalize, pool_layers, resolve_layers
 from .progress import progress_bar
 from .textio import clean_texts
-from .tokenization import encode, length_batches, pad_batch
+from .tokenization import encode, length_batches, pad_batch, pad_id
 
 DEFAULT_POOLING = "mean"  # for models without a sentence-transformers config (Reimers & Gurevych)
 
@@ -123,19 +122,12 @@ class Embedder(TransformerMixin, BaseEstimator):
         if not texts:
             return out
         tokenizer = models.load_tokenizer(s.source)
-        encoded = encode(tokenizer, texts, s.max_length)
-        if encoded.truncated:
-            warnings.warn(
-                f"{encoded.truncated} of {len(texts)} texts were longer than {s.max_length} tokens "
-                f"and were cut",
-                BertclfWarning,
-                stacklevel=2,
-            )
+        encoded = encode(tokenizer, texts, s.max_length, report=True)
         encoder = self.load_encoder()
-        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        padding = pad_id(tokenizer)
         with progress_bar(len(texts), "embedding", self.progress) as advance:
             for rows in length_batches(encoded.lengths(), int(self.batch_size)):
-                batch = pad_batch(encoded, rows, pad_id)
+                batch = pad_batch(encoded, rows, padding)
                 hidden = encoder.hidden_states(batch, s.layers)
                 out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
                 advance(len(rows))

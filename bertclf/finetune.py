@@ -14,7 +14,6 @@ import numbers
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +24,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from . import models
-from .backends import resolve_device
+from .backends import load_torch_encoder, resolve_device
 from .checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors, write_checkpoint
 from .classifier import model_config
 from .data import encode_labels, holdout_split
 from .embedder import DEFAULT_POOLING, as_text_list
-from .errors import BertclfWarning, InputError, ModelLoadError, SpecError
+from .errors import InputError, ModelLoadError, SpecError
 from .heads import Head
 from .modelio import ENCODER_FOLDER, is_encoder_file, write_model_folder
 from .pooling import check_pooling
 from .progress import should_show
 from .textio import clean_texts
-from .tokenization import Encoded, encode
+from .tokenization import encode, pad_id
 from .training import Network, TrainConfig, TrainData, Trainer, out_of_memory
 
 DEFAULT_MAX_LENGTH = 128
@@ -143,12 +142,12 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         else:
             train_rows, val_rows = np.arange(len(texts)), np.arange(0)
         tokenizer = models.load_tokenizer(source)
-        data = TrainData(_encode(tokenizer, texts, max_length), labels, np.sort(train_rows),
-                         np.sort(val_rows), _pad_id(tokenizer))
+        data = TrainData(encode(tokenizer, texts, max_length, report=True), labels, np.sort(train_rows),
+                         np.sort(val_rows), pad_id(tokenizer))
         identity = {"base_model": models.portable_spec(source), "labels": classes.tolist(),
                     "params": self._run_params(), "data": _fingerprint(texts, classes[labels])}
         torch.manual_seed(self.seed)
-        trainer = Trainer(Network(_load_encoder(source), pooling, len(classes), float(self.dropout)),
+        trainer = Trainer(Network(load_torch_encoder(source), pooling, len(classes), float(self.dropout)),
                           self._train_config(), device, self.precision)
         if saved is not None:
             _resume(trainer, self.output_dir, saved, identity)
@@ -218,8 +217,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "trainer_")
         texts = clean_texts(as_text_list(X), strict=self.strict)
         tokenizer = models.load_tokenizer(self.source_)
-        encoded = _encode(tokenizer, texts, self.max_length_)
-        logits = self.trainer_.logits(encoded, np.arange(len(texts)), _pad_id(tokenizer))
+        encoded = encode(tokenizer, texts, self.max_length_, report=True)
+        logits = self.trainer_.logits(encoded, np.arange(len(texts)), pad_id(tokenizer))
         return softmax(logits.astype(np.float64), axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
@@ -275,34 +274,9 @@ def _check_number(name: str, value: Any, integer: bool = False, low: float | Non
         raise SpecError(f"{name} must be {what} {' and '.join(bounds)}, got {value!r}")
 
 
-def _encode(tokenizer: Any, texts: list[str], max_length: int) -> Encoded:
-    encoded = encode(tokenizer, texts, max_length)
-    if encoded.truncated:
-        warnings.warn(f"{encoded.truncated} of {len(texts)} texts were longer than {max_length} tokens "
-                      f"and were cut", BertclfWarning, stacklevel=3)
-    return encoded
-
-
-def _pad_id(tokenizer: Any) -> int:
-    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-
-
 def _fingerprint(texts: list[str], labels: np.ndarray) -> dict[str, Any]:
     digest = hashlib.sha256(json.dumps([texts, [str(v) for v in labels]]).encode()).hexdigest()
     return {"texts": len(texts), "sha256": digest}
-
-
-def _load_encoder(source: models.ModelSource) -> torch.nn.Module:
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        return AutoModel.from_pretrained(source.location)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None
 
 
 def _resume(trainer: Trainer, folder: str, saved: dict[str, Any], identity: dict[str, Any]) -> None:

@@ -6,11 +6,14 @@ neighbours; callers restore the original order from the returned indices.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from .errors import BertclfWarning
 
 
 @dataclass
@@ -26,8 +29,21 @@ class Encoded:
                            count=len(self.input_ids))
 
 
-def encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Encoded:
-    """Tokenize with special tokens, cutting each text at max_length tokens and counting cuts."""
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool = False) -> Encoded:
+    """Tokenize with special tokens, cutting each text at max_length tokens and counting cuts;
+    ``report`` warns once with the count of texts that were cut."""
+    encoded = _encode(tokenizer, texts, max_length)
+    if report and encoded.truncated:
+        warnings.warn(f"{encoded.truncated} of {len(texts)} texts were longer than {max_length} tokens "
+                      f"and were cut", BertclfWarning, stacklevel=3)
+    return encoded
+
+
+def pad_id(tokenizer: Any) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def _encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Encoded:
     if not texts:
         return Encoded([], [], 0)
     out = tokenizer(

@@ -231,8 +231,7 @@ class Trainer:
             record.update(scores)
             if state.best is None or _better(scores, state.best):
                 state.best, state.stale = dict(record), 0
-                self.best_weights = {k: v.detach().to("cpu", copy=True)
-                                     for k, v in self.network.state_dict().items()}
+                self.best_weights = _cpu(self.network.state_dict(), copy=True)
             else:
                 state.stale += 1
         state.history.append(record)
@@ -317,8 +316,9 @@ class Trainer:
         return Interrupted(f"interrupted at {at}; checkpoint saved in {where}", where)
 
 
-def _cpu(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
+def _cpu(weights: dict[str, torch.Tensor], copy: bool = False) -> dict[str, torch.Tensor]:
+    """Weights on the CPU; ``copy`` detaches them from the live ones (on a CPU, .to() would not)."""
+    return {k: v.detach().to("cpu", copy=copy).contiguous() for k, v in weights.items()}
 
 
 def _better(scores: dict[str, Any], best: dict[str, Any]) -> bool:
