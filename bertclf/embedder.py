@@ -17,8 +17,8 @@ from .backends import EncoderBackend, get_backend
 from .errors import InputError, SpecError
 from .pooling import LayerSpec, check_layer_agg, check_pooling, l2_normalize, pool_layers, resolve_layers
 from .progress import progress_bar
-from .textio import clean_texts
-from .tokenization import encode, length_batches, pad_batch, pad_id
+from .textio import clean_texts, flag_rows
+from .tokenization import LongSpec, check_long, combine_windows, encode, length_batches, pad_batch, pad_id
 
 DEFAULT_POOLING = "mean"  # for models without a sentence-transformers config (Reimers & Gurevych)
 
@@ -35,6 +35,7 @@ class Settings:
     normalize: bool
     num_layers: int
     hidden_size: int
+    long: LongSpec = LongSpec()
 
     @property
     def dim(self) -> int:
@@ -54,6 +55,12 @@ class Embedder(TransformerMixin, BaseEstimator):
     max_length: tokens kept per text; None follows the model (its sentence-transformers
         max_seq_length, else its position limit).
     normalize: L2-normalise the vectors; None follows the model's config.
+    long: texts longer than max_length: "truncate" (keep the start, warn with the count),
+        "head-tail" (the first ``head_tokens`` and the rest of the budget from the end),
+        "chunk" (windows every ``stride`` tokens, pooled, then combined by ``chunk_agg``: mean
+        or max), or "guide" (informative sentences, learned from labels by TextClassifier).
+    head_tokens: head-tail's start; None is a quarter of the budget (128 + 382 at 512 tokens).
+    stride: chunk's step between windows; None is half a window.
     device: "auto", "cpu" or "cuda". backend: "torch" (more to come).
     threads: torch CPU threads (process-wide); None keeps torch's default.
     strict: refuse empty or missing texts instead of embedding them as "".
@@ -69,6 +76,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         max_length: int | None = None,
         batch_size: int = 32,
         normalize: bool | None = None,
+        long: str = "truncate",
+        head_tokens: int | None = None,
+        stride: int | None = None,
+        chunk_agg: str = "mean",
         device: str = "auto",
         backend: str = "torch",
         threads: int | None = None,
@@ -82,6 +93,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         self.max_length = max_length
         self.batch_size = batch_size
         self.normalize = normalize
+        self.long = long
+        self.head_tokens = head_tokens
+        self.stride = stride
+        self.chunk_agg = chunk_agg
         self.device = device
         self.backend = backend
         self.threads = threads
@@ -103,8 +118,9 @@ class Embedder(TransformerMixin, BaseEstimator):
             if (value is not None or name == "batch_size") and not _positive_int(value):
                 raise SpecError(f"{name} must be a positive integer, got {value!r}")
         normalize = defaults.normalize if self.normalize is None else bool(self.normalize)
+        long = check_long(self.long, max_length, self.head_tokens, self.stride, self.chunk_agg)
         return Settings(source, pooling, layers, layer_agg, max_length, normalize,
-                        num_layers, int(config.hidden_size))
+                        num_layers, int(config.hidden_size), long)
 
     def fit(self, X: Any = None, y: Any = None) -> Embedder:
         """Nothing to learn; checks the parameters so mistakes surface before a long run."""
@@ -112,25 +128,32 @@ class Embedder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        """Embed texts (list, array, Series or one-column DataFrame) into (n, dim) float32."""
-        return self.encode_texts(clean_texts(as_text_list(X), strict=self.strict))
+        """Embed texts (list, array, Series or one-column DataFrame), or sentence pairs (a list
+        of (a, b) tuples or a two-column DataFrame), into (n, dim) float32."""
+        texts, pairs = as_inputs(X)
+        texts = clean_texts(texts, strict=self.strict)
+        return self.encode_texts(texts, None if pairs is None else clean_pairs(pairs))
 
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
+    def encode_texts(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         """Embed strings already checked by ``clean_texts`` (no second report of empty ones)."""
         s = self.settings()
-        out = np.empty((len(texts), s.dim), dtype=np.float32)
+        if s.long.mode == "guide":
+            raise SpecError("--long guide learns which sentences matter from labelled texts: use it "
+                            "with train or finetune (TextClassifier / FineTuner), not on its own")
         if not texts:
-            return out
+            return np.empty((0, s.dim), dtype=np.float32)
         tokenizer = models.load_tokenizer(s.source)
-        encoded = encode(tokenizer, texts, s.max_length, report=True)
+        encoded = encode(tokenizer, texts, s.max_length, report=True, pairs=pairs, long=s.long)
         encoder = self.load_encoder()
         padding = pad_id(tokenizer)
-        with progress_bar(len(texts), "embedding", self.progress) as advance:
+        out = np.empty((len(encoded.input_ids), s.dim), dtype=np.float32)
+        with progress_bar(len(out), "embedding", self.progress) as advance:
             for rows in length_batches(encoded.lengths(), int(self.batch_size)):
                 batch = pad_batch(encoded, rows, padding)
                 hidden = encoder.hidden_states(batch, s.layers)
                 out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
                 advance(len(rows))
+        out = combine_windows(out, encoded.owner, len(texts), s.long.agg)
         return l2_normalize(out) if s.normalize else out
 
     def load_encoder(self) -> EncoderBackend:
@@ -156,13 +179,40 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
 
 
+def as_inputs(X: Any) -> tuple[list[Any], list[Any] | None]:
+    """(texts, pairs or None): sentence pairs come as (a, b) tuples, a two-column DataFrame or an
+    (n, 2) array; everything else is one text per row."""
+    if hasattr(X, "columns") and len(X.columns) == 2:
+        return X.iloc[:, 0].tolist(), X.iloc[:, 1].tolist()
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 2:
+        return X[:, 0].tolist(), X[:, 1].tolist()
+    if isinstance(X, (list, tuple)) and X and all(isinstance(x, tuple) for x in X):
+        if any(len(x) != 2 for x in X):
+            raise InputError("sentence pairs must be (text, pair) tuples of two")
+        return [x[0] for x in X], [x[1] for x in X]
+    return as_text_list(X), None
+
+
+def clean_pairs(pairs: list[Any]) -> list[str]:
+    """The second texts of sentence pairs; a missing one is an error (a pair with half of it
+    gone is not the same input, so nothing is guessed)."""
+    from .textio import is_missing
+
+    missing = [i for i, value in enumerate(pairs) if is_missing(value)]
+    if missing:
+        flag_rows(f"{len(missing)} of {len(pairs)} sentence pairs have no second text", missing,
+                  "", strict=True)
+    return [v if isinstance(v, str) else str(v) for v in pairs]
+
+
 def as_text_list(X: Any) -> list[Any]:
     """Accept the shapes texts come in; a one-column 2-D input (ColumnTransformer) is unwrapped."""
     if isinstance(X, (str, bytes)):
         raise InputError("expected a list of texts, got a single string: wrap it in a list")
     if hasattr(X, "columns"):  # DataFrame
         if len(X.columns) != 1:
-            raise InputError(f"expected one text column, got {len(X.columns)}: {list(X.columns)}")
+            raise InputError(f"expected one text column (or two for sentence pairs), got "
+                             f"{len(X.columns)}: {list(X.columns)}")
         return X.iloc[:, 0].tolist()
     if isinstance(X, np.ndarray):
         if X.ndim == 2 and X.shape[1] == 1:

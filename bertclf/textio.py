@@ -33,7 +33,7 @@ def clean_texts(values: list[Any], strict: bool = False) -> list[str]:
     texts: list[str] = []
     empty_rows: list[int] = []
     for row, value in enumerate(values):
-        if _is_missing(value):
+        if is_missing(value):
             text = ""
         elif isinstance(value, bytes):
             text = value.decode("utf-8", errors="replace")
@@ -133,10 +133,10 @@ def table_column(table: Any, path: str, column: str, hint: str = "") -> list[Any
     if column not in table.columns:
         columns = ", ".join(map(str, table.columns)) or "(none)"
         raise InputError(f"{path}: no column '{column}'; its columns are: {columns}{hint}")
-    return [None if _is_missing(v) else v for v in table[column].tolist()]
+    return [None if is_missing(v) else v for v in table[column].tolist()]
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 

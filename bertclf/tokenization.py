@@ -1,6 +1,9 @@
 """How BERT reads text: WordPiece ids, special tokens, segments, truncation and right padding.
 
-Texts are tokenized once, then batched by token count so that short texts are not padded to long
+Texts (and sentence pairs) are tokenized once without special tokens; the model's own template
+(``[CLS] A [SEP] B [SEP]`` for BERT) is then applied to what each long-text strategy keeps:
+the start (``truncate``), the start and the end (``head-tail``), or every token in overlapping
+windows (``chunk``). Batches group texts by token count so short texts are not padded to long
 neighbours; callers restore the original order from the returned indices.
 """
 
@@ -9,59 +12,186 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from .errors import BertclfWarning
+from .errors import BertclfWarning, SpecError
+
+LONG_MODES = ("truncate", "head-tail", "chunk", "guide")  # guide: sentence selection, see guide.py
+CHUNK_AGGS = ("mean", "max")
+
+
+@dataclass(frozen=True)
+class LongSpec:
+    """How to read a text longer than the token budget, with every default filled in."""
+
+    mode: str = "truncate"
+    head: int = 0  # head-tail: tokens kept from the start; the rest of the budget comes from the end
+    stride: int = 0  # chunk: tokens from one window's start to the next one's
+    agg: str = "mean"  # chunk: how the windows' vectors become one
+
+
+def check_long(mode: str, max_length: int, head_tokens: int | None = None, stride: int | None = None,
+               chunk_agg: str = "mean", specials: int = 2) -> LongSpec:
+    """Resolve a long-text strategy against the token budget; bad values are one SpecError."""
+    if mode not in LONG_MODES:
+        raise SpecError(f"unknown long-text strategy {mode!r}: use one of {', '.join(LONG_MODES)}")
+    if chunk_agg not in CHUNK_AGGS:
+        raise SpecError(f"unknown chunk aggregation {chunk_agg!r}: use one of {', '.join(CHUNK_AGGS)}")
+    budget = max_length - specials
+    head = round(budget / 4) if head_tokens is None else head_tokens  # 128 + 382 at 512 tokens
+    if not isinstance(head, (int, np.integer)) or isinstance(head, bool) or not 0 <= head <= budget:
+        raise SpecError(f"head tokens must be an integer from 0 to {budget} (max length {max_length} "
+                        f"less {specials} special tokens), got {head_tokens!r}")
+    step = max(1, budget // 2) if stride is None else stride
+    if not isinstance(step, (int, np.integer)) or isinstance(step, bool) or step < 1:
+        raise SpecError(f"stride must be a positive integer, got {stride!r}")
+    if step > budget:
+        raise SpecError(f"stride {step} is larger than the window ({budget} tokens: max length "
+                        f"{max_length} less {specials} special tokens), so tokens between windows "
+                        f"would never be read; use a stride of at most {budget}")
+    return LongSpec(mode, int(head), int(step), chunk_agg)
 
 
 @dataclass
 class Encoded:
-    """Token ids of many texts, unpadded, with how many of them were cut at max_length."""
+    """Token ids, unpadded, one row per model input; ``owner`` maps rows to texts when a text
+    spans several rows (chunk windows), and ``truncated`` counts texts that lost tokens."""
 
     input_ids: list[list[int]]
     token_type_ids: list[list[int]] | None
     truncated: int
+    owner: np.ndarray | None = None
 
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64,
                            count=len(self.input_ids))
 
 
-def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool = False) -> Encoded:
-    """Tokenize with special tokens, cutting each text at max_length tokens and counting cuts;
-    ``report`` warns once with the count of texts that were cut."""
-    encoded = _encode(tokenizer, texts, max_length)
-    if report and encoded.truncated:
-        warnings.warn(f"{encoded.truncated} of {len(texts)} texts were longer than {max_length} tokens "
-                      f"and were cut", BertclfWarning, stacklevel=3)
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool = False,
+           pairs: Sequence[str] | None = None, long: LongSpec | None = None) -> Encoded:
+    """Tokenize texts (or text pairs) with special tokens within ``max_length``, by ``long``'s
+    strategy; ``report`` warns once with the count of texts that lost tokens."""
+    long = long or LongSpec()
+    if pairs is not None and long.mode not in ("truncate", "guide"):
+        raise SpecError(f"--long {long.mode} reads single texts; sentence pairs are cut longest side "
+                        f"first (--long truncate)")
+    template = _template(tokenizer, pairs is not None)
+    budget = max_length - template.specials
+    first = _content_ids(tokenizer, texts)
+    second = _content_ids(tokenizer, pairs) if pairs is not None else None
+    rows: list[tuple[list[int], list[int] | None]] = []
+    owner: list[int] = []
+    cut = 0
+    for i, a in enumerate(first):
+        b = second[i] if second is not None else None
+        size = len(a) + (len(b) if b is not None else 0)
+        cut += size > budget
+        if b is not None:
+            rows.append(_longest_first(a, b, budget))
+        elif long.mode == "chunk":
+            starts = range(0, max(1, len(a) - budget + long.stride), long.stride) if size > budget else [0]
+            rows += [(a[s:s + budget], None) for s in starts]
+            owner += [i] * len(starts)
+            continue
+        elif long.mode == "head-tail" and size > budget:
+            tail = budget - long.head
+            rows.append((a[:long.head] + (a[len(a) - tail:] if tail else []), None))
+        else:
+            rows.append((a[:budget], None))
+        owner.append(i)
+    built = [template.build(a, b) for a, b in rows]
+    input_ids = [ids for ids, _ in built]
+    types = [t for _, t in built] if "token_type_ids" in tokenizer.model_input_names else None
+    chunked = long.mode == "chunk" and len(owner) != len(first)
+    encoded = Encoded(input_ids, types, cut, np.asarray(owner, dtype=np.int64) if chunked else None)
+    if report and cut:
+        verb = {"chunk": "were read in overlapping windows", "head-tail": "kept their start and end"}
+        done = "were cut" if pairs is not None else verb.get(long.mode, "were cut")
+        warnings.warn(f"{cut} of {len(texts)} texts were longer than {max_length} tokens and {done}",
+                      BertclfWarning, stacklevel=3)
     return encoded
+
+
+def _content_ids(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    if not len(texts):
+        return []
+    return tokenizer(list(texts), add_special_tokens=False, truncation=False, return_attention_mask=False,
+                     return_token_type_ids=False, verbose=False)["input_ids"]
+
+
+def _longest_first(a: list[int], b: list[int], budget: int) -> tuple[list[int], list[int]]:
+    """Cut a pair as the tokenizers library's ``longest_first`` does: the shorter side (the
+    first on a tie) keeps up to half the budget, the longer side the rest."""
+    if len(a) + len(b) <= budget:
+        return a, b
+    if len(a) <= len(b):
+        keep_a = min(len(a), budget // 2)
+        return a[:keep_a], b[:budget - keep_a]
+    keep_b = min(len(b), budget // 2)
+    return a[:budget - keep_b], b[:keep_b]
+
+
+@dataclass(frozen=True)
+class _Template:
+    """Where special tokens go around one or two segments, with their segment ids, learned from
+    the tokenizer itself so any BERT-family model (BERT, RoBERTa...) gets its own layout."""
+
+    parts: tuple[tuple[str, int, int], ...]  # ("special", token id, type) or ("segment", index, type)
+
+    @property
+    def specials(self) -> int:
+        return sum(1 for kind, _, _ in self.parts if kind == "special")
+
+    def build(self, a: list[int], b: list[int] | None) -> tuple[list[int], list[int]]:
+        ids: list[int] = []
+        types: list[int] = []
+        for kind, value, type_id in self.parts:
+            piece = [value] if kind == "special" else (a if value == 0 else b or [])
+            ids += piece
+            types += [type_id] * len(piece)
+        return ids, types
+
+
+@lru_cache(maxsize=32)
+def _template_for(tokenizer: Any, pair: bool) -> _Template:
+    probe = tokenizer("a", "b" if pair else None, return_token_type_ids=True)
+    ids = list(probe["input_ids"])
+    types = list(probe.get("token_type_ids") or [0] * len(ids))
+    parts: list[tuple[str, int, int]] = []
+    for position, segment in enumerate(probe.sequence_ids(0)):
+        if segment is None:
+            parts.append(("special", ids[position], types[position]))
+        elif not parts or parts[-1][:2] != ("segment", segment):
+            parts.append(("segment", segment, types[position]))
+    return _Template(tuple(parts))
+
+
+def _template(tokenizer: Any, pair: bool) -> _Template:
+    try:
+        return _template_for(tokenizer, pair)
+    except TypeError:  # an unhashable tokenizer: learn the layout each time (it is cheap)
+        return _template_for.__wrapped__(tokenizer, pair)
 
 
 def pad_id(tokenizer: Any) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
-def _encode(tokenizer: Any, texts: Sequence[str], max_length: int) -> Encoded:
-    if not texts:
-        return Encoded([], [], 0)
-    out = tokenizer(
-        list(texts),
-        truncation=True,
-        max_length=max_length,
-        return_overflowing_tokens=True,
-        return_attention_mask=False,
-    )
-    # With overflow on, a cut text yields extra rows; its first row is the truncated text.
-    mapping = out["overflow_to_sample_mapping"]
-    first_rows = [row for row, sample in enumerate(mapping) if row == 0 or mapping[row - 1] != sample]
-    input_ids = [out["input_ids"][row] for row in first_rows]
-    type_ids = None
-    if "token_type_ids" in out and "token_type_ids" in tokenizer.model_input_names:
-        type_ids = [out["token_type_ids"][row] for row in first_rows]
-    cut_texts = {sample for row, sample in enumerate(mapping) if row and mapping[row - 1] == sample}
-    return Encoded(input_ids, type_ids, truncated=len(cut_texts))
+def combine_windows(vectors: np.ndarray, owner: np.ndarray | None, n_texts: int, agg: str) -> np.ndarray:
+    """One vector per text from its windows' vectors (mean or max); rows already one per text
+    (no windows) pass through."""
+    if owner is None:
+        return vectors
+    if agg == "max":
+        out = np.full((n_texts, vectors.shape[1]), -np.inf, dtype=vectors.dtype)
+        np.maximum.at(out, owner, vectors)
+        return out
+    out = np.zeros((n_texts, vectors.shape[1]), dtype=vectors.dtype)
+    np.add.at(out, owner, vectors)
+    return out / np.bincount(owner, minlength=n_texts)[:, None].astype(vectors.dtype)
 
 
 def length_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

@@ -145,7 +145,7 @@ def test_accepts_series_arrays_and_one_column_frames(tiny_model):
     with pytest.raises(InputError, match="single string"):
         embedder.transform("hello")
     with pytest.raises(InputError, match="one text column"):
-        embedder.transform(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+        embedder.transform(pd.DataFrame({"a": ["x"], "b": ["y"], "c": ["z"]}))
 
 
 @pytest.mark.parametrize(
@@ -232,3 +232,54 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error(tiny_model):
 
     with pytest.raises(BertclfError, match="sees no CUDA GPU"):
         Embedder(model=tiny_model, device="cuda").transform(["hello"])
+
+
+def test_sentence_pairs_as_tuples_frames_or_arrays(tiny_model):
+    embedder = Embedder(model=tiny_model)
+    pairs = [("the cat sat", "my dog was fast"), ("hello", "good game")]
+    expected = embedder.transform(pairs)
+    frame = pd.DataFrame({"question": [a for a, _ in pairs], "answer": [b for _, b in pairs]})
+    np.testing.assert_allclose(embedder.transform(frame), expected, atol=1e-6)
+    np.testing.assert_allclose(embedder.transform(np.array(pairs, dtype=object)), expected, atol=1e-6)
+    assert not np.allclose(expected, embedder.transform([a for a, _ in pairs]), atol=1e-3)
+    swapped = embedder.transform([(b, a) for a, b in pairs])  # segment ids make order matter
+    assert not np.allclose(expected, swapped, atol=1e-3)
+    with pytest.raises(InputError, match="1 of 2 sentence pairs have no second text"):
+        embedder.transform([("a", "b"), ("c", None)])
+
+
+def test_long_strategies_change_only_long_texts(tiny_model):
+    long_text = " ".join(TEXTS * 6)  # well past 16 tokens
+    texts = ["hello", long_text]
+    base = Embedder(model=tiny_model, max_length=16)
+    with pytest.warns(BertclfWarning, match="1 of 2 texts were longer than 16 tokens and were cut"):
+        cut = base.transform(texts)
+    strategies = ({"long": "head-tail"}, {"long": "chunk", "stride": 5},
+                  {"long": "chunk", "chunk_agg": "max"})
+    for options in strategies:
+        with pytest.warns(BertclfWarning, match="1 of 2 texts were longer"):
+            other = Embedder(model=tiny_model, max_length=16, **options).transform(texts)
+        np.testing.assert_allclose(other[0], cut[0], atol=1e-6)
+        assert not np.allclose(other[1], cut[1], atol=1e-3)
+
+
+def test_chunk_mean_is_the_mean_of_its_windows(tiny_model):
+    from bertclf.models import load_tokenizer, resolve
+
+    tokenizer = load_tokenizer(resolve(tiny_model))
+    words = [w for w in "the cat sat on mat and dog was fast slow bank river".split()
+             if len(tokenizer.tokenize(w)) == 1]
+    first, second = " ".join((words * 2)[:10]), " ".join((words[::-1] * 2)[:10])  # 10 tokens each
+    plain = Embedder(model=tiny_model, max_length=12, normalize=False)
+    windows = plain.transform([first, second])
+    for agg, expected in (("mean", windows.mean(axis=0)), ("max", windows.max(axis=0))):
+        chunked = Embedder(model=tiny_model, max_length=12, long="chunk", stride=10, chunk_agg=agg,
+                           normalize=False)
+        with pytest.warns(BertclfWarning, match="read in overlapping windows"):
+            combined = chunked.transform([f"{first} {second}"])
+        np.testing.assert_allclose(combined[0], expected, atol=1e-5)
+
+
+def test_guide_needs_labels(tiny_model):
+    with pytest.raises(SpecError, match="guide learns which sentences matter"):
+        Embedder(model=tiny_model, long="guide").transform(["hello"])

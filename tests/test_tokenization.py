@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
+from bertclf.errors import SpecError
 from bertclf.models import load_tokenizer, resolve
-from bertclf.tokenization import encode, explain, length_batches, pad_batch
+from bertclf.tokenization import check_long, combine_windows, encode, explain, length_batches, pad_batch
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +60,72 @@ def test_pad_batch_pads_right_to_the_longest_in_the_batch(tokenizer):
     assert batch["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
     assert batch["input_ids"][1].tolist()[3:] == [0, 0]
     assert batch["token_type_ids"].tolist() == [[0] * 5, [0] * 5]
+
+
+def _random_texts(seed, count=120, longest=30):
+    import random
+
+    words = "the cat sat on a mat with my dog and river bank rates hello world".split()
+    rng = random.Random(seed)
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(0, longest))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("max_length", [3, 8, 17, 64])
+def test_texts_and_pairs_match_the_tokenizers_own_truncation(tokenizer, max_length):
+    texts, pairs = _random_texts(1), _random_texts(2)
+    ours = encode(tokenizer, texts, max_length)
+    assert ours.input_ids == tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    ours = encode(tokenizer, texts, max_length, pairs=pairs)
+    theirs = tokenizer(texts, pairs, truncation="longest_first", max_length=max_length)
+    assert ours.input_ids == theirs["input_ids"]
+    assert ours.token_type_ids == theirs["token_type_ids"]
+    assert ours.truncated == sum(len(a) + len(b) + 3 > max_length for a, b in zip(
+        tokenizer(texts, add_special_tokens=False)["input_ids"],
+        tokenizer(pairs, add_special_tokens=False)["input_ids"], strict=True))
+
+
+def test_pairs_get_segment_ids_zero_then_one(tokenizer):
+    encoded = encode(tokenizer, ["the cat"], 16, pairs=["my dog sat"])
+    tokens = tokenizer.convert_ids_to_tokens(encoded.input_ids[0])
+    assert tokens == ["[CLS]", "the", "cat", "[SEP]", "my", "dog", "sat", "[SEP]"]
+    assert encoded.token_type_ids[0] == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def test_head_tail_keeps_the_start_and_the_end(tokenizer):
+    text = " ".join(["the"] * 5 + ["cat"] * 20 + ["dog"] * 5)
+    long = check_long("head-tail", 12, head_tokens=4)
+    tokens = tokenizer.convert_ids_to_tokens(encode(tokenizer, [text], 12, long=long).input_ids[0])
+    assert tokens == ["[CLS]"] + ["the"] * 4 + ["cat"] + ["dog"] * 5 + ["[SEP]"]
+    assert check_long("head-tail", 512).head == 128  # Sun et al.'s 128 + 382
+
+
+def test_chunk_windows_read_every_token_once_or_more(tokenizer):
+    text = " ".join(["the", "cat", "sat", "on", "my", "dog"] * 7)
+    whole = tokenizer(text, add_special_tokens=False)["input_ids"]
+    long = check_long("chunk", 12, stride=7)  # windows of 10 tokens every 7
+    encoded = encode(tokenizer, ["hello", text], 12, long=long)
+    starts = list(range(0, len(whole) - 10 + 7, 7))
+    assert starts[-1] + 10 >= len(whole) > starts[-1] + 3
+    assert encoded.owner.tolist() == [0] + [1] * len(starts)
+    content = [ids[1:-1] for ids in encoded.input_ids[1:]]
+    assert content == [whole[start:start + 10] for start in starts]
+    assert encoded.truncated == 1
+
+
+def test_combine_windows_by_mean_or_max():
+    vectors = np.array([[1.0, 0.0], [3.0, 4.0], [5.0, -2.0]], dtype=np.float32)
+    owner = np.array([0, 1, 1])
+    np.testing.assert_allclose(combine_windows(vectors, owner, 2, "mean"), [[1, 0], [4, 1]])
+    np.testing.assert_allclose(combine_windows(vectors, owner, 2, "max"), [[1, 0], [5, 4]])
+    assert combine_windows(vectors, None, 3, "mean") is vectors
+
+
+def test_bad_long_settings_are_refused(tokenizer):
+    with pytest.raises(SpecError, match="stride 20 is larger than the window"):
+        check_long("chunk", 12, stride=20)
+    with pytest.raises(SpecError, match="unknown long-text strategy"):
+        check_long("middle", 12)
+    with pytest.raises(SpecError, match="head tokens must be"):
+        check_long("head-tail", 12, head_tokens=11)
+    with pytest.raises(SpecError, match="sentence pairs are cut longest side first"):
+        encode(tokenizer, ["a"], 12, pairs=["b"], long=check_long("chunk", 12))
