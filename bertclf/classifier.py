@@ -1,5 +1,10 @@
 """``TextClassifier``: texts in, labels out; a head (logreg, svm, xgboost, mlp) on frozen embeddings.
 
+Beyond one short text and one label: several labels per text (one-vs-rest heads with per-label
+thresholds tuned on a validation split), sentence pairs, long texts (see ``Embedder.long``; the
+``guide`` strategy is learned here, from the labels), and metadata columns or precomputed
+vectors joined by key, concatenated with the text embedding before the head.
+
 It is a scikit-learn classifier, so ``clone``, ``Pipeline`` and ``GridSearchCV`` work, with the
 embedder's settings searchable as ``embedder__pooling`` and so on. Embeddings are kept in a
 per-process memo keyed by the embedder's settings, so a grid search over heads and C, or the folds
@@ -8,9 +13,13 @@ of a cross-validation, embed each text once per embedder setting rather than onc
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import time
+import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,13 +31,18 @@ from sklearn.utils.validation import check_is_fitted
 from . import __version__, models
 from .backends import resolve_device
 from .data import encode_labels
-from .embedder import Embedder, as_text_list
-from .errors import InputError, ModelLoadError
-from .heads import LOADABLE_HEADS, Head, check_head_params, fit_head
+from .embedder import Embedder, as_inputs, clean_pairs
+from .errors import BertclfWarning, InputError, ModelLoadError, SpecError
+from .features import ExtraEmbeddings, MetaEncoder, require_columns
+from .guide import GUIDE_FILE, TextGuide
+from .heads import LOADABLE_HEADS, Head, check_head_params, fit_head, fit_multilabel_head
 from .modelio import ENCODER_FOLDER, read_model_folder, write_model_folder
+from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
 from .textio import clean_texts
 
-EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize")
+EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize", "long", "head_tokens",
+                 "stride", "chunk_agg")
+INPUT_KEYS = ("text_col", "pair_col", "meta_cols", "join_on")
 
 
 class EmbeddingMemo:
@@ -36,23 +50,27 @@ class EmbeddingMemo:
 
     def __init__(self, max_bytes: int = 1 << 30) -> None:
         self.max_bytes = max_bytes
-        self.groups: OrderedDict[tuple[Any, ...], dict[str, np.ndarray]] = OrderedDict()
+        self.groups: OrderedDict[tuple[Any, ...], dict[Any, np.ndarray]] = OrderedDict()
         self.nbytes = 0
         self.computed = 0  # texts actually sent to the encoder (tests and curiosity)
 
-    def embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
+    def embed(self, embedder: Embedder, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         s = embedder.settings()
-        key = (s.source, s.pooling, s.layers, s.layer_agg, s.max_length, s.normalize,
+        key = (s.source, s.pooling, s.layers, s.layer_agg, s.max_length, s.normalize, s.long,
                embedder.backend, resolve_device(embedder.device))
         group = self.groups.setdefault(key, {})
         self.groups.move_to_end(key)
-        todo = list(dict.fromkeys(t for t in texts if t not in group))
+        items = texts if pairs is None else list(zip(texts, pairs, strict=True))
+        todo = list(dict.fromkeys(t for t in items if t not in group))
         if todo:
-            vectors = embedder.encode_texts(todo)
+            if pairs is None:
+                vectors = embedder.encode_texts(todo)
+            else:
+                vectors = embedder.encode_texts([a for a, _ in todo], [b for _, b in todo])
             group.update(zip(todo, vectors, strict=True))
             self.nbytes += vectors.nbytes
             self.computed += len(todo)
-        out = np.stack([group[t] for t in texts]) if texts else np.empty((0, s.dim), np.float32)
+        out = np.stack([group[t] for t in items]) if items else np.empty((0, s.dim), np.float32)
         while self.nbytes > self.max_bytes and self.groups:
             _, dropped = self.groups.popitem(last=False)  # least recently used first, this one last
             self.nbytes -= sum(v.nbytes for v in dropped.values())
@@ -66,13 +84,23 @@ class EmbeddingMemo:
 memo = EmbeddingMemo()
 
 
+@dataclass
+class Inputs:
+    """What one batch of rows gives the model: texts, second texts of pairs, the table for
+    metadata columns and join keys."""
+
+    texts: list[str]
+    pairs: list[str] | None
+    table: Any | None
+
+
 class TextClassifier(ClassifierMixin, BaseEstimator):
     """A classifier head on frozen BERT embeddings.
 
     Parameters
     ----------
     embedder: the ``Embedder`` that turns texts into vectors; None means ``Embedder()`` (the
-        bundled model with its own pooling).
+        bundled model with its own pooling). Its ``long`` setting says how long texts are read.
     head: "logreg" (logistic regression), "svm" (linear SVM with Platt-scaled probabilities),
         "xgboost" (gradient-boosted trees; needs xgboost-cpu) or "mlp" (one hidden layer).
     C: inverse regularisation strength for logreg and svm; the mlp's L2 penalty is 1e-4 / C;
@@ -82,6 +110,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     random_state: seed for every random choice in the head.
     reuse_embeddings: keep vectors in this process's memo so refits and grid searches embed
         each text once per embedder setting.
+    text_col, pair_col: when X is a DataFrame, the column of texts and (for sentence pairs) of
+        second texts; X may also be a list of texts or of (text, pair) tuples.
+    meta_cols: DataFrame columns fused with the text embedding (numbers standardised,
+        categories one-hot or hashed, gaps imputed).
+    extra_embeddings, join_on: a table (file or DataFrame) of vectors keyed by column
+        ``join_on``, looked up by X's column of that name and fused too.
+    thresholds: multi-label only: "tune" picks each label's cut-off on a validation split of
+        ``val_fraction`` of the training rows (maximising its F1), a number fixes one for all.
     """
 
     def __init__(
@@ -93,6 +129,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         head_params: dict[str, Any] | None = None,
         random_state: int | None = 13,
         reuse_embeddings: bool = True,
+        text_col: str = "text",
+        pair_col: str | None = None,
+        meta_cols: list[str] | None = None,
+        extra_embeddings: Any = None,
+        join_on: str | None = None,
+        thresholds: str | float = "tune",
+        val_fraction: float = 0.2,
     ) -> None:
         self.embedder = embedder
         self.head = head
@@ -101,50 +144,146 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.head_params = head_params
         self.random_state = random_state
         self.reuse_embeddings = reuse_embeddings
+        self.text_col = text_col
+        self.pair_col = pair_col
+        self.meta_cols = meta_cols
+        self.extra_embeddings = extra_embeddings
+        self.join_on = join_on
+        self.thresholds = thresholds
+        self.val_fraction = val_fraction
 
     # -- scikit-learn API -------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> TextClassifier:
-        """Embed X and fit the head on (vectors, y); labels may be strings or numbers."""
+        """Embed X and fit the head on (vectors, y). Labels may be strings or numbers; several
+        labels per text come as a 0/1 matrix or DataFrame, or as a list of label lists."""
         check_head_params(self.head, self.C, self.class_weight)
+        self._check_params()
         embedder = clone(self.embedder) if self.embedder is not None else Embedder()
         embedder.settings()  # a bad pooling or layer spec fails before any work
-        texts = clean_texts(as_text_list(X), strict=embedder.strict)
-        if len(texts) != len(y):
-            raise InputError(f"got {len(texts)} texts but {len(y)} labels")
-        classes, y_index = encode_labels(y)
-        start = time.perf_counter()
-        vectors = self._embed(embedder, texts)
-        embedded = time.perf_counter()
-        self.head_ = fit_head(self.head, vectors, y_index, len(classes), C=self.C,
-                              class_weight=self.class_weight, params=self.head_params,
-                              random_state=self.random_state)
-        self.classes_ = classes
         self.embedder_ = embedder
+        inputs = self._inputs(X, "training data")
+        if len(inputs.texts) != len(y):
+            raise InputError(f"got {len(inputs.texts)} texts but {len(y)} labels")
+        self.multilabel_ = is_multilabel(y)
+        if self.multilabel_:
+            classes, target = encode_multilabel(y)
+            report_label_counts(target, classes, "training labels")
+        else:
+            classes, target = encode_labels(y)
+        self.guide_ = None
+        if embedder.long == "guide":
+            if inputs.pairs is not None:
+                raise SpecError("--long guide selects sentences of single texts, not of sentence pairs")
+            self.guide_ = TextGuide().fit(inputs.texts, target)
+        self.meta_ = MetaEncoder(list(self.meta_cols)).fit(inputs.table) if self.meta_cols else None
+        self.extra_ = ExtraEmbeddings.read(self.extra_embeddings, self.join_on, embedder.strict) \
+            if self.extra_embeddings is not None else None
+        start = time.perf_counter()
+        features = self._features(inputs, "training data")
+        embedded = time.perf_counter()
+        options = {"C": self.C, "class_weight": self.class_weight, "params": self.head_params,
+                   "random_state": self.random_state}
+        if self.multilabel_:
+            self.thresholds_ = self._thresholds(features, target, options)
+            self.head_ = fit_multilabel_head(self.head, features, target, **options)
+            counts = target.sum(axis=0)
+        else:
+            self.head_ = fit_head(self.head, features, target, len(classes), **options)
+            counts = np.bincount(target)
+        self.classes_ = classes
         self.training_ = {
-            "texts": len(texts),
-            "class_counts": {str(c): int(n) for c, n in zip(classes, np.bincount(y_index), strict=True)},
+            "texts": len(inputs.texts),
+            "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
             "embed_seconds": round(embedded - start, 3),
             "head_seconds": round(time.perf_counter() - embedded, 3),
         }
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Probability of each class in ``classes_`` order, shape (n, n_classes)."""
+        """Probability of each class in ``classes_`` order, shape (n, n_classes); for multi-label
+        models, each label's own probability."""
         check_is_fitted(self, "head_")
-        texts = clean_texts(as_text_list(X), strict=self.embedder_.strict)
-        return self.head_.predict_proba(self._embed(self.embedder_, texts))
+        return self.head_.predict_proba(self._features(self._inputs(X)))
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        """Labels; for multi-label models an (n, n_labels) 0/1 matrix, as scikit-learn does."""
+        proba = self.predict_proba(X)
+        if getattr(self, "multilabel_", False):
+            return (proba >= self.thresholds_).astype(np.int64)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def transform(self, X: Any) -> np.ndarray:
-        """The embeddings the head sees (handy for plots and nearest neighbours)."""
+        """The features the head sees: embeddings, then any metadata (handy for plots)."""
         check_is_fitted(self, "head_")
-        return self._embed(self.embedder_, clean_texts(as_text_list(X), strict=self.embedder_.strict))
+        return self._features(self._inputs(X))
 
-    def _embed(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
-        return memo.embed(embedder, texts) if self.reuse_embeddings else embedder.encode_texts(texts)
+    def _check_params(self) -> None:
+        if self.thresholds != "tune" and not (isinstance(self.thresholds, (int, float))
+                                              and not isinstance(self.thresholds, bool)
+                                              and 0 < self.thresholds < 1):
+            raise SpecError(f"thresholds must be 'tune' or a number between 0 and 1, got {self.thresholds!r}")
+        if not 0 < self.val_fraction < 1:
+            raise SpecError(f"val_fraction must be between 0 and 1, got {self.val_fraction!r}")
+        if (self.extra_embeddings is None) != (self.join_on is None):
+            raise SpecError("extra embeddings need a key to join on, and a key needs extra embeddings "
+                            "(give both --extra-embeddings and --join-on)")
+
+    def _inputs(self, X: Any, where: str = "input") -> Inputs:
+        """Texts, pairs and the metadata table from X, each checked once."""
+        columns = [self.text_col] + [c for c in (self.pair_col,) if c] + list(self.meta_cols or []) \
+            + [c for c in (self.join_on,) if c]
+        if hasattr(X, "columns") and (self.text_col in X.columns or len(columns) > 1):
+            require_columns(X, columns, where, "the model's inputs")
+            texts = X[self.text_col].tolist()
+            pairs = X[self.pair_col].tolist() if self.pair_col else None
+            table = X.reset_index(drop=True)
+        else:
+            if self.meta_cols or self.join_on:
+                raise InputError(f"metadata columns ({', '.join(columns[1:])}) need X as a DataFrame "
+                                 f"holding them beside '{self.text_col}'")
+            texts, pairs = as_inputs(X)
+            table = None
+            if self.pair_col and pairs is None:
+                raise InputError(f"this model reads sentence pairs: give (text, {self.pair_col}) tuples "
+                                 f"or a DataFrame with '{self.text_col}' and '{self.pair_col}'")
+        texts = clean_texts(texts, strict=self.embedder_.strict)
+        return Inputs(texts, None if pairs is None else clean_pairs(pairs), table)
+
+    def _features(self, inputs: Inputs, where: str = "input") -> np.ndarray:
+        embedder, texts = self.embedder_, inputs.texts
+        if self.guide_ is not None:
+            from . import models
+
+            s = embedder.settings()
+            texts = self.guide_.select(texts, models.load_tokenizer(s.source), s.max_length - 2)
+            embedder = clone(embedder).set_params(long="truncate")
+        if self.reuse_embeddings:
+            vectors = memo.embed(embedder, texts, inputs.pairs)
+        else:
+            vectors = embedder.encode_texts(texts, inputs.pairs)
+        blocks = [vectors]
+        if self.meta_ is not None:
+            blocks.append(self.meta_.transform(inputs.table, where))
+        if self.extra_ is not None:
+            blocks.append(self.extra_.lookup(inputs.table[self.join_on].tolist(), where))
+        return np.hstack(blocks) if len(blocks) > 1 else vectors
+
+    def _thresholds(self, features: np.ndarray, target: np.ndarray, options: dict[str, Any]) -> np.ndarray:
+        """Per-label cut-offs: fixed, or tuned on a seeded validation split of the training rows."""
+        if self.thresholds != "tune":
+            return np.full(target.shape[1], float(self.thresholds))
+        n_val = math.ceil(len(features) * self.val_fraction)
+        if n_val < 2 or len(features) - n_val < 2:
+            warnings.warn(f"{len(features)} training rows are too few to tune thresholds; using 0.5",
+                          BertclfWarning, stacklevel=3)
+            return np.full(target.shape[1], 0.5)
+        order = np.random.default_rng(self.random_state).permutation(len(features))
+        val, train = order[:n_val], order[n_val:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BertclfWarning)  # constant labels in a part are expected
+            head = fit_multilabel_head(self.head, features[train], target[train], **options)
+        return tune_thresholds(target[val], head.predict_proba(features[val]))
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -158,16 +297,28 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Write the model folder atomically: config.json plus the head's weights (no pickle)."""
         check_is_fitted(self, "head_")
         s = self.embedder_.settings()
+        files = {self.head_.filename: self.head_.to_bytes()}
+        if self.guide_ is not None:
+            files[GUIDE_FILE] = json.dumps(self.guide_.to_json()).encode()
+        if self.extra_ is not None:
+            files.update(self.extra_.files())
         config = model_config(
-            embedder={"model": models.portable_spec(s.source), "pooling": s.pooling, "layers": list(s.layers),
-                      "layer_agg": s.layer_agg, "max_length": s.max_length, "normalize": s.normalize},
+            embedder=embedder_config(self.embedder_, models.portable_spec(s.source)),
             encoder={"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
                      "num_layers": s.num_layers, "embedding_dim": s.dim},
             head={"name": self.head_.name, "file": self.head_.filename, "C": self.C,
                   "class_weight": self.class_weight, "params": self.head_params or {},
                   "random_state": self.random_state},
-            labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="frozen")
-        write_model_folder(path, config, {self.head_.filename: self.head_.to_bytes()})
+            labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="frozen",
+            multilabel=self.multilabel_, thresholds=getattr(self, "thresholds_", None),
+            inputs=self._input_schema())
+        write_model_folder(path, config, files)
+
+    def _input_schema(self) -> dict[str, Any]:
+        return {"text_col": self.text_col, "pair_col": self.pair_col,
+                "meta": self.meta_.to_json() if self.meta_ is not None else None,
+                "join_on": self.join_on, "guide": self.guide_ is not None,
+                "extra_dim": int(self.extra_.vectors.shape[1]) if self.extra_ is not None else 0}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **embedder_options: Any) -> TextClassifier:
@@ -179,8 +330,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         config, files = read_model_folder(path)
         try:
             saved, head_info, labels = config["embedder"], config["head"], config["labels"]
-            if not isinstance(labels, list) or len(set(map(repr, labels))) != len(labels) or len(labels) < 2:
-                raise ValueError("'labels' must list two or more distinct labels")
+            multilabel = config.get("task", "single-label") == "multi-label"
+            if not isinstance(labels, list) or len(set(map(repr, labels))) != len(labels) \
+                    or len(labels) < (1 if multilabel else 2):
+                raise ValueError("'labels' must list distinct labels (two or more for one label per text)")
             if head_info["name"] not in LOADABLE_HEADS or head_info["file"] not in files:
                 raise ValueError(f"unknown head {head_info['name']!r} or file {head_info['file']!r}")
             folder = (config.get("encoder") or {}).get("folder")
@@ -188,17 +341,31 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 if folder != ENCODER_FOLDER:
                     raise ValueError(f"unexpected encoder folder {folder!r}")
                 saved = {**saved, "model": str(Path(path).resolve() / folder)}
-            embedder = Embedder(**{k: saved[k] for k in EMBEDDER_KEYS}, **embedder_options)
-            head = Head.from_bytes(head_info["name"], len(labels), files[head_info["file"]])
-            head.check(embedder.settings().dim)
+            embedder = Embedder(**{k: saved[k] for k in EMBEDDER_KEYS if k in saved}, **embedder_options)
+            schema = config.get("inputs") or {}
+            meta = MetaEncoder.from_json(schema["meta"]) if schema.get("meta") else None
+            extra = ExtraEmbeddings.from_files(files, schema["join_on"]) if schema.get("extra_dim") else None
+            guide = TextGuide.from_json(json.loads(files[GUIDE_FILE])) if schema.get("guide") else None
+            head = Head.from_bytes(head_info["name"], len(labels), files[head_info["file"]], multilabel)
+            head.check(embedder.settings().dim + (meta.dim if meta else 0)
+                       + (extra.vectors.shape[1] if extra else 0))
+            thresholds = np.asarray(config["thresholds"], dtype=np.float64) if multilabel else None
+            if thresholds is not None and thresholds.shape != (len(labels),):
+                raise ValueError("one threshold per label is needed")
         except (KeyError, TypeError, ValueError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ModelLoadError(f"{path}: config.json does not match the model ({detail}); "
                                  f"was it edited?") from None
         model = cls(embedder=embedder, head=head.name, C=head_info.get("C", 1.0),
                     class_weight=head_info.get("class_weight"), head_params=head_info.get("params") or None,
-                    random_state=head_info.get("random_state"))
+                    random_state=head_info.get("random_state"), text_col=schema.get("text_col", "text"),
+                    pair_col=schema.get("pair_col"), meta_cols=meta.columns if meta else None,
+                    join_on=schema.get("join_on"))
         model.head_, model.embedder_ = head, clone(embedder)
+        model.meta_, model.extra_, model.guide_ = meta, extra, guide
+        model.multilabel_ = multilabel
+        if multilabel:
+            model.thresholds_ = thresholds
         model.classes_ = np.asarray(labels)
         model.training_ = config.get("training") or {}
         model.metrics_ = config.get("metrics")
@@ -208,13 +375,26 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     save_pretrained = save
 
 
+def embedder_config(embedder: Embedder, model: str) -> dict[str, Any]:
+    """The embedder settings a model folder records (what the head was trained on)."""
+    s = embedder.settings()
+    return {"model": model, "pooling": s.pooling, "layers": list(s.layers), "layer_agg": s.layer_agg,
+            "max_length": s.max_length, "normalize": s.normalize, "long": s.long.mode,
+            "head_tokens": s.long.head, "stride": s.long.stride, "chunk_agg": s.long.agg}
+
+
 def model_config(embedder: dict[str, Any], encoder: dict[str, Any], head: dict[str, Any], labels: list[Any],
-                 training: dict[str, Any], metrics: dict[str, Any] | None, approach: str) -> dict[str, Any]:
+                 training: dict[str, Any], metrics: dict[str, Any] | None, approach: str,
+                 multilabel: bool = False, thresholds: Any = None,
+                 inputs: dict[str, Any] | None = None) -> dict[str, Any]:
     """The readable part of a model folder's config.json, shared by frozen and fine-tuned models."""
     return {
         "bertclf_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "task": "single-label",
+        "task": "multi-label" if multilabel else "single-label",
+        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
+        "inputs": inputs or {"text_col": "text", "pair_col": None, "meta": None, "join_on": None,
+                             "guide": False, "extra_dim": 0},
         "approach": approach,
         "embedder": embedder,
         "encoder": encoder,

@@ -26,12 +26,14 @@ XGBOOST_FILE = "head.xgboost.json"
 
 @dataclass
 class Head:
-    """A fitted head: ``name``, its class count and its weights; ``predict_proba`` is numpy only."""
+    """A fitted head: ``name``, its class (or label) count and its weights; ``predict_proba`` is
+    numpy only. A ``multilabel`` head gives each label its own independent probability."""
 
     name: str
     n_classes: int
     tensors: dict[str, np.ndarray] = field(default_factory=dict)
     booster_json: bytes | None = None
+    multilabel: bool = False
     _booster: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -42,6 +44,8 @@ class Head:
         X = np.asarray(X, dtype=np.float64)
         if self.name == "xgboost":
             return _xgboost_proba(self, X)
+        if self.multilabel:
+            return _MULTI_PROBA[self.name](self.tensors, X)
         return _PROBA[self.name](self.tensors, X, self.n_classes)
 
     @property
@@ -58,17 +62,18 @@ class Head:
         return save(self.tensors)
 
     @classmethod
-    def from_bytes(cls, name: str, n_classes: int, data: bytes) -> Head:
+    def from_bytes(cls, name: str, n_classes: int, data: bytes, multilabel: bool = False) -> Head:
         """Rebuild a head from its weight file; raises ValueError when the bytes do not parse."""
         if name == "xgboost":
-            return _load_booster(cls(name, n_classes, booster_json=data))
+            return _load_booster(cls(name, n_classes, booster_json=data, multilabel=multilabel))
         from safetensors.numpy import load
 
-        return cls(name, n_classes, tensors=dict(load(data)))
+        return cls(name, n_classes, tensors=dict(load(data)), multilabel=multilabel)
 
     def check(self, dim: int) -> None:
         """Shapes must agree with the embedding width and class count (catches edited configs)."""
-        outputs = 1 if self.n_classes == 2 and self.name != "linear" else self.n_classes
+        one_output = self.n_classes == 2 and self.name != "linear" and not self.multilabel
+        outputs = 1 if one_output else self.n_classes
         if self.name == "xgboost":
             got_dim = int(self._booster.num_features())
             if got_dim != dim:
@@ -112,6 +117,43 @@ def fit_head(
                       random_state)
 
 
+def fit_multilabel_head(
+    name: str,
+    X: np.ndarray,
+    Y: np.ndarray,
+    C: float = 1.0,
+    class_weight: str | None = None,
+    params: dict[str, Any] | None = None,
+    random_state: int | None = 0,
+) -> Head:
+    """Fit head ``name`` on vectors X and an (n, L) 0/1 matrix Y: one-vs-rest binary heads for
+    logreg and svm, one network with a sigmoid per label for mlp and xgboost. A label never or
+    always present gets a constant probability (its prevalence)."""
+    check_head_params(name, C, class_weight)
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.int64)
+    n_labels = Y.shape[1]
+    if name == "mlp":
+        if class_weight is not None:
+            raise SpecError("class_weight is not available for the multi-label mlp head; use logreg or svm")
+        head = _fit_mlp(X, Y, 2, float(C), None, dict(params or {}), random_state)
+        return Head("mlp", n_labels, head.tensors, multilabel=True)
+    if name == "xgboost":
+        head = _fit_xgboost(X, Y, 2, float(C), class_weight, dict(params or {}), random_state)
+        return _load_booster(Head("xgboost", n_labels, booster_json=head.booster_json, multilabel=True))
+    rows = []
+    for j in range(n_labels):
+        prevalence = float(Y[:, j].mean())
+        if Y[:, j].min() == Y[:, j].max():
+            logit = float(np.log(np.clip(prevalence, 1e-3, 1 - 1e-3) / np.clip(1 - prevalence, 1e-3, 1)))
+            rows.append({"weight": np.zeros((1, X.shape[1])), "bias": np.array([logit]),
+                         "platt_a": np.array([-1.0]), "platt_b": np.array([0.0])})
+            continue
+        fitted = _FIT[name](X, Y[:, j], 2, float(C), class_weight, dict(params or {}), random_state)
+        rows.append(fitted.tensors)
+    keys = ("weight", "bias") if name == "logreg" else ("weight", "bias", "platt_a", "platt_b")
+    return Head(name, n_labels, {k: np.concatenate([r[k] for r in rows]) for k in keys}, multilabel=True)
+
+
 # -- logistic regression -------------------------------------------------------------------------
 
 
@@ -130,6 +172,23 @@ def _logreg_proba(t, X, n_classes) -> np.ndarray:
         p = expit(scores[:, 0])
         return np.column_stack([1.0 - p, p])
     return softmax(scores, axis=1)
+
+
+def _sigmoid_linear_proba(t, X) -> np.ndarray:
+    """Multi-label logreg and fine-tuned layers: an independent sigmoid per label."""
+    return expit(X @ t["weight"].T + t["bias"])
+
+
+def _multi_svm_proba(t, X) -> np.ndarray:
+    return expit(-(t["platt_a"] * (X @ t["weight"].T + t["bias"]) + t["platt_b"]))
+
+
+def _multi_mlp_proba(t, X) -> np.ndarray:
+    layers = _mlp_layers(t)
+    h = X
+    for w, b in layers[:-1]:
+        h = np.maximum(h @ w + b, 0.0)
+    return expit(h @ layers[-1][0] + layers[-1][1])
 
 
 def _linear_proba(t, X, n_classes) -> np.ndarray:
@@ -238,6 +297,8 @@ def _load_booster(head: Head) -> Head:
 
 def _xgboost_proba(head: Head, X: np.ndarray) -> np.ndarray:
     p = np.asarray(head._booster.inplace_predict(X.astype(np.float32)), dtype=np.float64)
+    if head.multilabel:
+        return p.reshape(len(X), head.n_classes)
     if head.n_classes == 2:
         p = p.reshape(-1)
         return np.column_stack([1.0 - p, p])
@@ -272,4 +333,6 @@ def _fit_quietly(fit: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 
 _FIT = {"logreg": _fit_logreg, "svm": _fit_svm, "mlp": _fit_mlp, "xgboost": _fit_xgboost}
+_MULTI_PROBA = {"logreg": _sigmoid_linear_proba, "linear": _sigmoid_linear_proba, "svm": _multi_svm_proba,
+                "mlp": _multi_mlp_proba}
 _PROBA = {"logreg": _logreg_proba, "svm": _svm_proba, "mlp": _mlp_proba, "linear": _linear_proba}
