@@ -229,6 +229,24 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise SpecError("extra embeddings need a key to join on, and a key needs extra embeddings "
                             "(give both --extra-embeddings and --join-on)")
 
+    def input_columns(self) -> list[str]:
+        """The table columns this model reads, texts first."""
+        return self.columns().inputs
+
+    def columns(self, **labels: Any) -> Any:
+        """This model's input columns as a ``data.Columns``, with the label columns given."""
+        from .data import Columns
+
+        text = labels.pop("text", None) or self.text_col
+        return Columns(text=text, pair=self.pair_col, meta=tuple(self.meta_cols or ()), join_on=self.join_on,
+                       **labels)
+
+    def table_inputs(self, table: Any, where: str) -> Any:
+        """X for ``predict`` from a table: the text column, or the DataFrame of every input."""
+        needed = self.input_columns()
+        require_columns(table, needed, where, "the model's inputs")
+        return table[needed[0]].tolist() if len(needed) == 1 else table[needed]
+
     def _inputs(self, X: Any, where: str = "input") -> Inputs:
         """Texts, pairs and the metadata table from X, each checked once."""
         columns = [self.text_col] + [c for c in (self.pair_col,) if c] + list(self.meta_cols or []) \

@@ -17,7 +17,14 @@ import click
 from . import __version__
 from .cli_classify import evaluate, predict, train
 from .cli_finetune import compare, finetune
-from .cli_options import CONTEXT, embedding_options, input_options, model_option, pop_embedding_options
+from .cli_options import (
+    CONTEXT,
+    embedding_options,
+    input_options,
+    model_option,
+    pair_option,
+    pop_embedding_options,
+)
 from .errors import BertclfError, BertclfWarning
 from .pooling import LAYER_FORMS
 
@@ -69,16 +76,23 @@ Examples:
   bertclf tokens "Tokenization is unaffordable."
   bertclf tokens "The bank raised rates." "And the river bank flooded."
   bertclf tokens "a long sentence that will not fit" --max-length 6 --pad-to 8
-  bertclf tokens "Hello world" --json""",
+  bertclf tokens "Hello world" --json
+  bertclf tokens --input qa.csv --text-col question --pair-col answer --row 3""",
 )
-@click.argument("text")
+@click.argument("text", required=False)
 @click.argument("pair", required=False)
+@click.option("--input", "input_path", default=None, metavar="FILE",
+              help="Read TEXT (and PAIR) from row --row of this table instead.")
+@click.option("--row", type=int, default=1, show_default=True, help="With --input: the row (1 = first).")
+@click.option("--text-col", default="text", show_default=True, help="With --input: the text column.")
+@pair_option
 @model_option
 @click.option("--max-length", type=int, default=None,
               help="Cut the input at this many tokens (pairs: longest side first). [default: model limit]")
 @click.option("--pad-to", type=int, default=None, help="Pad on the right to this length, as a batch would.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def tokens(text: str, pair: str | None, model: str, max_length: int | None, pad_to: int | None,
+def tokens(text: str | None, pair: str | None, input_path: str | None, row: int, text_col: str,
+           pair_col: str | None, model: str, max_length: int | None, pad_to: int | None,
            as_json: bool) -> None:
     """Show how BERT reads a text or a text pair.
 
@@ -89,6 +103,10 @@ def tokens(text: str, pair: str | None, model: str, max_length: int | None, pad_
     from .models import check_max_length, load_tokenizer, resolve
     from .tokenization import explain
 
+    if input_path is not None:
+        text, pair = _table_row(input_path, row, text_col, pair_col)
+    elif text is None:
+        raise click.UsageError("give TEXT (and optionally PAIR), or --input FILE")
     source = resolve(model)
     max_length = check_max_length(source, max_length)
     view = explain(load_tokenizer(source), text, pair, max_length=max_length, pad_to=pad_to)
@@ -96,6 +114,20 @@ def tokens(text: str, pair: str | None, model: str, max_length: int | None, pad_
         click.echo(json.dumps({"model": model, **view.to_dict()}, ensure_ascii=False, indent=2))
         return
     _print_tokens(view, pair is not None)
+
+
+def _table_row(path: str, row: int, text_col: str, pair_col: str | None) -> tuple[str, str | None]:
+    from .errors import InputError
+    from .textio import read_table, table_column
+
+    table = read_table(path)
+    if not 1 <= row <= len(table):
+        raise InputError(f"{path}: --row must be between 1 and {len(table)}, got {row}")
+    text = table_column(table, path, text_col, " (choose one with --text-col)")[row - 1]
+    pair = table_column(table, path, pair_col, " (choose one with --pair-col)")[row - 1] if pair_col else None
+    if pair_col and pair is None:
+        raise InputError(f"{path}: row {row} has no second text in column '{pair_col}'")
+    return "" if text is None else str(text), None if pair is None else str(pair)
 
 
 def _print_tokens(view: Any, is_pair: bool) -> None:
@@ -138,6 +170,8 @@ Examples:
   bertclf embed data.csv --layers -4..-1 --layer-agg concat --out last4-concat.npy
   cat notes.txt | bertclf embed - --out vectors.npy
   bertclf embed big.csv --device cpu --threads 2 --batch-size 64 --max-length 128 --out v.npy
+  bertclf embed news.csv --long chunk --max-length 512 --stride 256 --out news.npy
+  bertclf embed qa.csv --text-col question --pair-col answer --out pairs.npy
 
 \b
 Inputs: .csv .tsv .jsonl .parquet (a column), or any other file with one text per line.
@@ -150,24 +184,35 @@ Layer specs: {LAYER_FORMS}.""",
 @click.option("--text-col", default="text", show_default=True,
               help="Column holding the texts (table inputs).")
 @click.option("--out", "-o", "out", required=True, help="Output file: .npy, .parquet or .csv.")
+@pair_option
 @embedding_options
 @input_options
-def embed(input_path: str, text_col: str, out: str, strict: bool, quiet: bool, **options: Any) -> None:
+def embed(input_path: str, text_col: str, pair_col: str | None, out: str, strict: bool, quiet: bool,
+          **options: Any) -> None:
     """Embed texts into vectors, one per text.
 
     Reads the texts of INPUT, batches them by token length, pools each into one vector and writes
     the vectors to --out in input order.
     """
     from .embedder import Embedder
-    from .textio import check_output_path, read_texts, write_vectors
+    from .errors import SpecError
+    from .textio import check_output_path, read_table, read_texts, table_column, write_vectors
 
     check_output_path(out)
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
     settings = embedder.settings()
+    if settings.long.mode == "guide":
+        raise SpecError("--long guide learns from labels: use it with train or finetune; embed takes "
+                        "truncate, head-tail or chunk")
     texts = read_texts(input_path, text_col=text_col, strict=strict)
+    X: Any = texts
+    if pair_col:
+        table = read_table(input_path, strict)
+        pairs = table_column(table, input_path, pair_col, " (choose one with --pair-col)")
+        X = list(zip(texts, pairs, strict=True))
     embedder.load_encoder()
     start = time.perf_counter()
-    vectors = embedder.transform(texts)
+    vectors = embedder.transform(X)
     seconds = time.perf_counter() - start
     write_vectors(out, vectors)
     if not quiet:

@@ -12,6 +12,7 @@ from .cli_options import (
     CONTEXT,
     embedding_options,
     input_options,
+    pop_columns,
     pop_embedding_options,
     runtime_options,
     split_options,
@@ -35,6 +36,12 @@ Examples:
   bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
   bertclf train reviews.jsonl --text-col body --label-col stars --out model --head xgboost
   bertclf train train.csv --out model --pooling cls --layers -4..-1 --layer-agg concat -C 0.5
+  bertclf train comments.csv --label-cols toxic,insult,threat --out toxic-model
+  bertclf train posts.csv --label-col tags --label-sep ";" --out tags-model
+  bertclf train news.csv --long chunk --max-length 512 --out news-model
+  bertclf train qa.csv --text-col question --pair-col answer --out qa-model
+  bertclf train books.csv --meta-cols year,publisher,pages --out books-model
+  bertclf train books.csv --extra-embeddings authors.parquet --join-on author --out books-model
 
 \b
 Without --test, a stratified, seeded 20% of TRAIN is held out for the report (--holdout,
@@ -54,35 +61,56 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
               show_default=True, help="'balanced' weighs classes inversely to their frequency.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also score TF-IDF + logistic regression on the same split.")
+@click.option("--meta-cols", default=None, metavar="A,B,...",
+              help="Columns fused with the text embedding: numbers standardised, categories one-hot "
+                   "(hashed past 30 values), gaps imputed.")
+@click.option("--extra-embeddings", default=None, metavar="FILE",
+              help="Table of precomputed vectors (a list column, or numeric columns) joined by --join-on.")
+@click.option("--join-on", default=None, metavar="COL",
+              help="Key column shared by TRAIN and --extra-embeddings; unknown keys get zeros.")
+@click.option("--threshold", default="tune", show_default=True, metavar="tune|P",
+              help="Multi-label: per-label cut-offs tuned on 20% of TRAIN for F1, or one probability.")
 @embedding_options
 @input_options
-def train(train_path: str, text_col: str, label_col: str, out: str, test_path: str | None,
-          holdout: float, seed: int, head: str, C: float, class_weight: str, baseline: bool,
-          strict: bool, quiet: bool, **options: Any) -> None:
+def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: float,
+          class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str, strict: bool,
+          quiet: bool, **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
 
     Reads texts and labels from TRAIN (.csv .tsv .jsonl .parquet), embeds them, fits the head,
-    prints accuracy, macro-F1 and per-class scores on the held-out or --test rows, and writes
-    config.json plus the head's weights (safetensors or XGBoost JSON; never pickle) to --out.
+    prints accuracy, macro-F1 and per-class scores on the held-out or --test rows (micro/macro-F1,
+    ROC-AUC, subset accuracy and Hamming loss for multi-label tasks), and writes config.json plus
+    the head's weights (safetensors or XGBoost JSON; never pickle) to --out.
     """
     from .classifier import TextClassifier
     from .data import read_split
     from .embedder import Embedder
+    from .errors import SpecError
     from .modelio import check_model_target
 
     check_model_target(out)
+    columns = pop_columns(options)
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=_progress(quiet))
     settings = embedder.settings()
-    split = read_split(train_path, test_path, holdout, seed, text_col, label_col, strict)
+    try:
+        cut: str | float = threshold if threshold == "tune" else float(threshold)
+    except ValueError:
+        raise SpecError(f"--threshold must be 'tune' or a probability, got {threshold!r}") from None
     model = TextClassifier(embedder, head=head, C=C, random_state=seed,
-                           class_weight=None if class_weight == "none" else class_weight)
+                           class_weight=None if class_weight == "none" else class_weight,
+                           text_col=columns.text, pair_col=columns.pair, meta_cols=list(columns.meta) or None,
+                           extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut)
+    model._check_params()
+    split = read_split(train_path, test_path, holdout, seed, columns, strict)
     start = time.perf_counter()
     model.fit(split.texts, split.labels)
     train_seconds = time.perf_counter() - start
     metrics = report_on_split(model, split, train_seconds, head, baseline, seed)
     model.save(out, metrics=metrics)
     if not quiet:
-        _stderr(f"saved {head} model ({len(model.classes_)} labels, {settings.dim}-dim {settings.pooling} "
+        kind = "multi-label " if model.multilabel_ else ""
+        _stderr(f"saved {kind}{head} model ({len(model.classes_)} labels, {settings.dim}-dim "
+                f"{settings.pooling} "
                 f"embeddings of layers {list(settings.layers)}) to {out}; trained on {len(split.texts)} "
                 f"texts in {train_seconds:.1f} s")
 
@@ -91,24 +119,31 @@ def report_on_split(model: Any, split: Any, train_seconds: float, name: str, bas
                     seed: int) -> dict[str, Any] | None:
     """Print the report (and the TF-IDF baseline) on the split's evaluation rows; the metrics
     to store in the model folder, or None when nothing was held out."""
-    from .baseline import baseline_scores
-    from .evaluation import evaluate_predictions, print_report
+    from .baseline import baseline_scores, baseline_texts, multilabel_baseline_scores
+    from .evaluation import evaluate_model, headline, print_report
 
     if split.eval_texts is None:
         return None
     start = time.perf_counter()
-    predicted = model.predict(split.eval_texts)
-    rate = len(split.eval_texts) / max(time.perf_counter() - start, 1e-9)
-    report = evaluate_predictions(split.eval_labels, predicted, model.classes_)
+    report = evaluate_model(model, split.eval_texts, split.eval_labels)
+    rate = report["n"] / max(time.perf_counter() - start, 1e-9)
     print_report(report, title=f"{name} on {split.description}")
-    metrics = {"evaluated_on": split.description,
-               **{k: report[k] for k in ("n", "accuracy", "macro_f1", "weighted_f1")},
+    metrics = {"evaluated_on": split.description, **headline(report),
                "train_seconds": round(train_seconds, 2), "predict_texts_per_second": round(rate, 1)}
     if baseline:
-        scores = baseline_scores(split.texts, split.labels, split.eval_texts, split.eval_labels, seed)
+        cols = (getattr(model, "text_col", "text"), getattr(model, "pair_col", None))
+        train_texts, eval_texts = baseline_texts(split.texts, *cols), baseline_texts(split.eval_texts, *cols)
+        if getattr(model, "multilabel_", False):
+            scores = multilabel_baseline_scores(train_texts, split.labels, eval_texts, split.eval_labels,
+                                                seed)
+            summary = (f"micro-F1 {scores['micro_f1']:.4f}, macro-F1 {scores['macro_f1']:.4f} at a 0.5 "
+                       f"cut-off, mean ROC-AUC {scores['mean_roc_auc'] or float('nan'):.4f}")
+        else:
+            scores = baseline_scores(train_texts, split.labels, eval_texts, split.eval_labels, seed)
+            summary = f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}"
         metrics["tfidf_logreg_baseline"] = scores
-        click.echo(f"TF-IDF + logistic regression on the same split: accuracy {scores['accuracy']:.4f}, "
-                   f"macro-F1 {scores['macro_f1']:.4f} (trained in {scores['train_seconds']:.1f} s)")
+        click.echo(f"TF-IDF + logistic regression on the same split: {summary} "
+                   f"(trained in {scores['train_seconds']:.1f} s)")
     return metrics
 
 
@@ -128,62 +163,64 @@ labels and their probabilities (top_1, p_top_1, ...). Without --out, CSV goes to
 )
 @click.argument("model_path", metavar="MODEL")
 @click.argument("input_path", metavar="INPUT", default="-")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--text-col", default=None, help="Column holding the texts. [default: the model's]")
 @click.option("--out", "-o", default=None,
               help="Output: .csv .tsv .jsonl .parquet. [default: CSV on stdout]")
 @click.option("--top-k", type=int, default=None, metavar="K",
               help="Write the K best labels instead of every p_<class>.")
+@click.option("--label-sep", default=";", show_default=True, metavar="SEP",
+              help="Multi-label models: separator of the predicted label sets.")
 @runtime_options
 @input_options
-def predict(model_path: str, input_path: str, text_col: str, out: str | None, top_k: int | None,
-            strict: bool, quiet: bool, **options: Any) -> None:
+def predict(model_path: str, input_path: str, text_col: str | None, out: str | None, top_k: int | None,
+            label_sep: str, strict: bool, quiet: bool, **options: Any) -> None:
     """Label texts with a trained model.
 
     MODEL is a folder written by `bertclf train`; INPUT a table (.csv .tsv .jsonl .parquet, with
-    --text-col) or a file with one text per line; without INPUT, texts are read from stdin.
+    the columns the model was trained on) or a file with one text per line; without INPUT,
+    texts are read from stdin.
     """
     import pandas as pd
 
     from .classifier import TextClassifier
-    from .errors import SpecError
+    from .errors import InputError, SpecError
     from .predictions import prediction_table
-    from .textio import (
-        TABLE_FORMATS,
-        check_output_path,
-        is_table_path,
-        read_table,
-        read_texts,
-        table_column,
-        write_table,
-    )
+    from .textio import TABLE_FORMATS, check_output_path, is_table_path, read_table, read_texts, write_table
 
     if out is not None:
         check_output_path(out, tuple(TABLE_FORMATS))
     model = TextClassifier.load(model_path, strict=strict, progress=_progress(quiet), **options)
+    if text_col:
+        model.text_col = text_col
     if top_k is not None and not 1 <= top_k <= len(model.classes_):
         raise SpecError(f"--top-k must be between 1 and {len(model.classes_)} (the model's labels), "
                         f"got {top_k}")
+    needed = model.input_columns()
     if is_table_path(input_path):
         table = read_table(input_path, strict)
-        texts = table_column(table, input_path, text_col, " (choose one with --text-col)")
+        X = model.table_inputs(table, input_path)
     else:
+        if len(needed) > 1:
+            raise InputError(f"this model reads columns {', '.join(needed)}: give a table file, "
+                             f"not plain text")
         if input_path == "-" and click.get_text_stream("stdin").isatty():
             _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
-        texts = read_texts(input_path, strict=strict)
-        table = pd.DataFrame({"text": texts})
+        X = read_texts(input_path, strict=strict)
+        table = pd.DataFrame({"text": X})
     model.embedder_.load_encoder()  # so the rate below is about predicting, not loading
     start = time.perf_counter()
-    proba = model.predict_proba(texts)
+    proba = model.predict_proba(X)
     seconds = time.perf_counter() - start
-    result = prediction_table(table, model.classes_, proba, top_k)
+    result = prediction_table(table, model.classes_, proba, top_k,
+                              model.thresholds_ if model.multilabel_ else None, label_sep)
     if out is None:
         click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
     else:
         write_table(out, result)
     if not quiet:
         where = f" to {out}" if out else ""
-        _stderr(f"predicted {len(texts)} text{'s' if len(texts) != 1 else ''}{where} in {seconds:.1f} s "
-                f"({len(texts) / max(seconds, 1e-9):,.0f} texts/s)")
+        _stderr(f"predicted {len(proba)} text{'s' if len(proba) != 1 else ''}{where} in {seconds:.1f} s "
+                f"({len(proba) / max(seconds, 1e-9):,.0f} texts/s)")
 
 
 @click.command(
@@ -199,36 +236,51 @@ Test labels the model never saw are listed and counted as errors, not a crash.""
 )
 @click.argument("model_path", metavar="MODEL")
 @click.argument("test_path", metavar="TEST")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--text-col", default=None, help="Column holding the texts. [default: the model's]")
 @click.option("--label-col", default="label", show_default=True, help="Column holding the true labels.")
+@click.option("--label-cols", default=None, metavar="A,B,...",
+              help="Multi-label: the 0/1 label columns. [default: the model's labels]")
+@click.option("--label-sep", default=None, metavar="SEP",
+              help="Multi-label: --label-col holds label sets separated by SEP.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--plot", default=None, metavar="FILE",
-              help="Write the confusion matrix as .png, .svg or .pdf.")
+              help="Write the confusion matrix (per-label scores for multi-label) as .png, .svg or .pdf.")
 @runtime_options
 @input_options
-def evaluate(model_path: str, test_path: str, text_col: str, label_col: str, as_json: bool,
-             plot: str | None, strict: bool, quiet: bool, **options: Any) -> None:
+def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, strict: bool, quiet: bool,
+             **options: Any) -> None:
     """Score a trained model on labelled texts.
 
     Prints accuracy, macro-F1, per-class precision, recall, F1 and support, and the confusion
-    matrix: as a table, as JSON with --json, and as a picture with --plot.
+    matrix: as a table, as JSON with --json, and as a picture with --plot. Multi-label models get
+    micro and macro F1, per-label scores, mean ROC-AUC, subset accuracy and Hamming loss.
     """
     from .classifier import TextClassifier
-    from .data import read_labelled
-    from .evaluation import PLOT_FORMATS, evaluate_predictions, plot_confusion, print_report
+    from .cli_options import comma_list
+    from .data import read_rows
+    from .evaluation import PLOT_FORMATS, evaluate_model, plot_confusion, plot_label_scores, print_report
     from .textio import check_output_path
 
     if plot is not None:
         check_output_path(plot, PLOT_FORMATS)
-    model = TextClassifier.load(model_path, strict=strict, progress=_progress(quiet), **options)
-    texts, labels = read_labelled(test_path, text_col, label_col, strict)
-    report = evaluate_predictions(labels, model.predict(texts), model.classes_)
+    model = TextClassifier.load(model_path, strict=strict, progress=_progress(quiet),
+                                **{k: v for k, v in options.items() if k not in COLUMN_FLAGS})
+    if options["label_cols"] is None and options["label_sep"] is None and model.multilabel_:
+        options["label_cols"] = ",".join(map(str, model.classes_))
+    columns = model.columns(text=options["text_col"], label=options["label_col"],
+                            labels=comma_list(options["label_cols"]), label_sep=options["label_sep"])
+    X, labels = read_rows(test_path, columns, strict)
+    report = evaluate_model(model, X, labels)
     if as_json:
         report = {"model": model_path, "test": test_path, **report}
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print_report(report, title=f"{model_path} on {test_path}")
     if plot is not None:
-        plot_confusion(report, plot, title=f"{model_path} on {test_path}")
+        draw = plot_label_scores if model.multilabel_ else plot_confusion
+        draw(report, plot, title=f"{model_path} on {test_path}")
         if not quiet:
-            _stderr(f"wrote the confusion matrix to {plot}")
+            _stderr(f"wrote the {'per-label scores' if model.multilabel_ else 'confusion matrix'} to {plot}")
+
+
+COLUMN_FLAGS = ("text_col", "label_col", "label_cols", "label_sep")

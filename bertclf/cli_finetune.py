@@ -11,13 +11,22 @@ import click
 from click.core import ParameterSource
 
 from .cli_classify import _progress, _stderr, report_on_split
-from .cli_options import CONTEXT, input_options, model_option, split_options, stack_options
+from .cli_options import (
+    COLUMN_KEYS,
+    CONTEXT,
+    input_options,
+    model_option,
+    pop_columns,
+    split_options,
+    stack_options,
+)
 from .heads import HEADS
 
 # CLI option -> FineTuner parameter, for the options that shape the run (recorded in checkpoints).
 TUNER_OPTIONS = ("model", "pooling", "max_length", "epochs", "lr", "batch_size", "warmup", "weight_decay",
-                 "val_fraction", "early_stopping", "grad_accum", "precision", "seed")
-FILE_OPTIONS = ("train_path", "test_path", "text_col", "label_col", "holdout")
+                 "val_fraction", "early_stopping", "grad_accum", "precision", "seed", "long", "head_tokens")
+FILE_OPTIONS = ("train_path", "test_path", "text_col", "label_col", "label_cols", "label_sep", "pair_col",
+                "holdout")
 
 tuning_options = stack_options(
     click.option("--epochs", type=int, default=3, show_default=True, help="Passes over the training texts."),
@@ -38,6 +47,8 @@ Examples:
   bertclf finetune examples/support_tickets.csv --out tickets-ft --epochs 4
   bertclf finetune train.csv --test test.csv --out model --lr 3e-5 --max-length 64
   bertclf finetune train.csv --out model --batch-size 8 --grad-accum 4 --device cuda
+  bertclf finetune comments.csv --label-cols toxic,insult,threat --out toxic-ft
+  bertclf finetune qa.csv --text-col question --pair-col answer --out qa-ft
   bertclf finetune --resume model          # continue an interrupted run
 
 \b
@@ -68,6 +79,11 @@ works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_p
               show_default=True,
               help="auto: bf16 autocast on a GPU (fp16 where bf16 is missing), fp32 on CPU.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch. [default: all cores]")
+@click.option("--long", type=click.Choice(["truncate", "head-tail", "guide"]), default="truncate",
+              show_default=True, help="Texts over --max-length: keep the start, the start and end, or the "
+                                      "most informative sentences (see `train --help`).")
+@click.option("--head-tokens", type=int, default=None, metavar="N",
+              help="head-tail: tokens from the start. [default: a quarter of the budget]")
 @click.option("--seed", type=int, default=13, show_default=True, help="Seed for the splits and training.")
 @click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True,
               help="Also checkpoint this often within an epoch.")
@@ -112,9 +128,10 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
                       threads=options["threads"], output_dir=out,
                       checkpoint_minutes=options["checkpoint_minutes"], strict=strict,
                       progress=_progress(quiet), verbose=not quiet)
+    columns = pop_columns({k: v for k, v in files.items() if k in COLUMN_KEYS})
+    tuner.set_params(text_col=columns.text, pair_col=columns.pair)
     tuner.check_params()
-    split = read_split(files["train_path"], files["test_path"], files["holdout"], tuner.seed,
-                       files["text_col"], files["label_col"], strict)
+    split = read_split(files["train_path"], files["test_path"], files["holdout"], tuner.seed, columns, strict)
     meta = {**files, "train_path": os.path.abspath(files["train_path"]),
             "test_path": os.path.abspath(files["test_path"]) if files["test_path"] else None}
     start = time.perf_counter()
@@ -159,10 +176,9 @@ head; the encoder it uses is shared and shown apart.""",
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--plot", default=None, metavar="FILE", help="Bar chart as .png, .svg or .pdf.")
 @input_options
-def compare(train_path: str, test_path: str | None, holdout: float, text_col: str, label_col: str,
-            approaches: str, model: str, head: str, C: float, epochs: int, lr: float, batch_size: int,
-            max_length: int | None, device: str, seed: int, as_json: bool, plot: str | None, strict: bool,
-            quiet: bool) -> None:
+def compare(train_path: str, test_path: str | None, holdout: float, approaches: str, model: str, head: str,
+            C: float, epochs: int, lr: float, batch_size: int, max_length: int | None, device: str, seed: int,
+            as_json: bool, plot: str | None, strict: bool, quiet: bool, **column_flags: Any) -> None:
     """Compare TF-IDF + logistic regression, frozen embeddings + head, and fine-tuning.
 
     All approaches train on the same texts and are scored on the same --test file (or hold-out):
@@ -173,11 +189,16 @@ def compare(train_path: str, test_path: str | None, holdout: float, text_col: st
     from .compare import parse_approaches, plot_comparison, print_comparison
     from .data import read_split
     from .embedder import Embedder
+    from .errors import SpecError
     from .evaluation import PLOT_FORMATS
     from .finetune import FineTuner
     from .heads import check_head_params
     from .textio import check_output_path
 
+    columns = pop_columns(column_flags)
+    if columns.multilabel or columns.pair:
+        raise SpecError("compare scores one label per single text; for multi-label data or sentence pairs "
+                        "use train and finetune, which report beside the TF-IDF baseline")
     chosen = parse_approaches(approaches)
     if plot is not None:
         check_output_path(plot, PLOT_FORMATS)
@@ -191,7 +212,7 @@ def compare(train_path: str, test_path: str | None, holdout: float, text_col: st
         embedder.settings()
     if "finetune" in chosen:
         tuner.check_params()
-    split = read_split(train_path, test_path, holdout, seed, text_col, label_col, strict)
+    split = read_split(train_path, test_path, holdout, seed, columns, strict)
     if split.eval_texts is None:
         raise click.UsageError("compare needs rows to score on: give --test, or a --holdout above 0")
     rows = run_compare(split.texts, split.labels, split.eval_texts, split.eval_labels, chosen,

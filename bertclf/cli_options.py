@@ -11,7 +11,8 @@ from .models import DEFAULT_MODEL
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EMBEDDING_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "batch_size", "normalize",
-                  "device", "threads")
+                  "device", "threads", "long", "head_tokens", "stride", "chunk_agg")
+COLUMN_KEYS = ("text_col", "label_col", "label_cols", "label_sep", "pair_col", "meta_cols", "join_on")
 
 
 def stack_options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -36,6 +37,25 @@ runtime_options = stack_options(
     click.option("--threads", type=int, default=None, help="CPU threads for torch. [default: all cores]"),
 )
 
+long_options = stack_options(
+    click.option("--long", type=click.Choice(["truncate", "head-tail", "chunk", "guide"]), default="truncate",
+                 show_default=True,
+                 help="Texts over --max-length: keep the start (and count them), the start and end, "
+                      "every token in overlapping windows, or the most informative sentences "
+                      "(guide: learned from the labels; train and finetune only)."),
+    click.option("--head-tokens", type=int, default=None, metavar="N",
+                 help="head-tail: tokens from the start; the rest of the budget comes from the end. "
+                      "[default: a quarter: 128 + 382 at 512 tokens]"),
+    click.option("--stride", type=int, default=None, metavar="N",
+                 help="chunk: tokens from one window's start to the next. [default: half a window]"),
+    click.option("--chunk-agg", type=click.Choice(["mean", "max"]), default="mean", show_default=True,
+                 help="chunk: how the windows' vectors become one."),
+)
+
+pair_option = click.option(
+    "--pair-col", default=None, metavar="COL",
+    help="Column of second texts: each row is read as the pair [CLS] text [SEP] pair [SEP].")
+
 embedding_options = stack_options(
     model_option,
     click.option("--pooling", default=None, metavar="cls|mean|max",
@@ -48,12 +68,18 @@ embedding_options = stack_options(
                  help="Tokens kept per text. [default: the model's own, at most its limit]"),
     click.option("--normalize/--no-normalize", default=None,
                  help="L2-normalise the vectors. [default: as the model's config says]"),
+    long_options,
     runtime_options,
 )
 
 split_options = stack_options(  # labelled input, and where its report comes from (train, finetune, compare)
     click.option("--text-col", default="text", show_default=True, help="Column holding the texts."),
     click.option("--label-col", default="label", show_default=True, help="Column holding the labels."),
+    click.option("--label-cols", default=None, metavar="A,B,...",
+                 help="Several 0/1 columns, one per label: a multi-label task."),
+    click.option("--label-sep", default=None, metavar="SEP",
+                 help="--label-col holds sets of labels separated by SEP (e.g. ';'): a multi-label task."),
+    pair_option,
     click.option("--test", "test_path", default=None, metavar="TEST", help="Labelled file for the report."),
     click.option("--holdout", type=float, default=0.2, show_default=True,
                  help="Share of TRAIN held out for the report when there is no --test; 0: no report."),
@@ -69,3 +95,22 @@ input_options = stack_options(
 def pop_embedding_options(options: dict[str, Any]) -> dict[str, Any]:
     """Take the embedding flags out of a command's keyword arguments, as Embedder arguments."""
     return {key: options.pop(key) for key in EMBEDDING_KEYS if key in options}
+
+
+def comma_list(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
+
+
+def pop_columns(options: dict[str, Any]) -> Any:
+    """Take the column flags out of a command's keyword arguments, as one ``Columns``."""
+    from .data import Columns
+    from .errors import SpecError
+
+    found = {key: options.pop(key, None) for key in COLUMN_KEYS}
+    if found["label_cols"] and found["label_sep"]:
+        raise SpecError("give --label-cols (0/1 columns) or --label-sep (one column of label sets), not both")
+    if found["label_sep"] == "":
+        raise SpecError("--label-sep must not be empty")
+    return Columns(text=found["text_col"] or "text", label=found["label_col"] or "label",
+                   labels=comma_list(found["label_cols"]), label_sep=found["label_sep"],
+                   pair=found["pair_col"], meta=comma_list(found["meta_cols"]), join_on=found["join_on"])

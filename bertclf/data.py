@@ -46,23 +46,23 @@ def normalize_labels(values: list[Any]) -> list[Any]:
     return out
 
 
-def read_labelled(
-    path: str, text_col: str, label_col: str, strict: bool = False
-) -> tuple[list[Any], list[Any]]:
-    """Texts and labels from a table; rows with no label are dropped and counted."""
+def read_labelled(path: str, text_col: str, label_col: str, strict: bool = False,
+                  with_rows: bool = False) -> Any:
+    """Texts and labels from a table; rows with no label are dropped and counted
+    (``with_rows`` also returns the indices of the rows kept)."""
     table = read_table(path, strict)
     texts = table_column(table, path, text_col, " (choose one with --text-col)")
     labels = table_column(table, path, label_col, " (choose one with --label-col)")
-    missing = [i for i, value in enumerate(labels) if is_missing_label(value)]
-    if missing:
+    keep = [i for i, value in enumerate(labels) if not is_missing_label(value)]
+    if len(keep) < len(labels):
+        missing = sorted(set(range(len(labels))) - set(keep))
         flag_rows(f"{path}: {len(missing)} of {len(labels)} rows have no label", missing,
                   "those rows were dropped", strict)
-        keep = [i for i, value in enumerate(labels) if not is_missing_label(value)]
         texts = [texts[i] for i in keep]
         labels = [labels[i] for i in keep]
     if not labels:
         raise InputError(f"{path}: no labelled rows")
-    return texts, normalize_labels(labels)
+    return (texts, normalize_labels(labels), keep) if with_rows else (texts, normalize_labels(labels))
 
 
 def encode_labels(y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -108,29 +108,119 @@ def holdout_split(labels: list[Any], fraction: float, seed: int) -> tuple[np.nda
     return train_test_split(rows, test_size=fraction, random_state=seed, stratify=np.asarray(labels))
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Where a table keeps its inputs and labels: one label column, several 0/1 label columns
+    (``labels``), or one column of separated label sets (``label_sep``)."""
+
+    text: str = "text"
+    label: str = "label"
+    labels: tuple[str, ...] = ()
+    label_sep: str | None = None
+    pair: str | None = None
+    meta: tuple[str, ...] = ()
+    join_on: str | None = None
+
+    @property
+    def multilabel(self) -> bool:
+        return bool(self.labels) or self.label_sep is not None
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every input column, texts first; more than one means X is a DataFrame."""
+        return [self.text, *([self.pair] if self.pair else []), *self.meta,
+                *([self.join_on] if self.join_on and self.join_on not in self.meta else [])]
+
+
+def read_rows(path: str, columns: Columns, strict: bool = False) -> tuple[Any, Any]:
+    """(X, y) from a table: X is the text list, or a DataFrame when pairs or metadata are read
+    too; y is a label list, a 0/1 DataFrame (label columns) or a list of label lists."""
+    from .features import require_columns
+    from .multilabel import check_binary
+
+    if not columns.multilabel:
+        texts, labels, table = _read_single(path, columns, strict)
+    else:
+        table = read_table(path, strict)
+        table_column(table, path, columns.text, " (choose one with --text-col)")
+        if columns.labels:
+            require_columns(table, list(columns.labels), path, "--label-cols")
+            cells = table[list(columns.labels)]
+            missing = [i for i, row in enumerate(cells.itertuples(index=False))
+                       if any(map(is_missing_label, row))]
+            if missing:
+                flag_rows(f"{path}: {len(missing)} of {len(table)} rows have an empty label cell", missing,
+                          "those rows were dropped", strict)
+                table = table.drop(index=table.index[missing]).reset_index(drop=True)
+            try:
+                labels = pd_frame(check_binary(table[list(columns.labels)].to_numpy(), list(columns.labels)),
+                                  list(columns.labels))
+            except InputError as exc:
+                raise InputError(f"{path}: {exc}") from None
+        else:
+            raw = table_column(table, path, columns.label, " (choose one with --label-col)")
+            labels = [[] if is_missing_label(v) else [p.strip() for p in str(v).split(columns.label_sep)
+                                                      if p.strip()] for v in raw]
+        texts = table_column(table, path, columns.text)
+        if not len(texts):
+            raise InputError(f"{path}: no labelled rows")
+    if len(columns.inputs) == 1:
+        return texts, labels
+    require_columns(table, columns.inputs, path, "inputs named by --pair-col, --meta-cols or --join-on")
+    return table[columns.inputs].reset_index(drop=True), labels
+
+
+def pd_frame(matrix: np.ndarray, names: list[str]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(matrix, columns=names)
+
+
+def _read_single(path: str, columns: Columns, strict: bool) -> tuple[list[Any], list[Any], Any]:
+    texts, labels, keep = read_labelled(path, columns.text, columns.label, strict, with_rows=True)
+    table = read_table(path, strict) if len(columns.inputs) > 1 else None
+    if table is not None:
+        table = table.iloc[keep].reset_index(drop=True)
+    return texts, labels, table
+
+
+def take(rows_of: Any, rows: np.ndarray) -> Any:
+    """The given rows of a list, a DataFrame or a list of label lists."""
+    if hasattr(rows_of, "iloc"):
+        return rows_of.iloc[rows].reset_index(drop=True)
+    return [rows_of[i] for i in rows]
+
+
 @dataclass
 class Split:
     """Training rows, and the rows a report is computed on (None when there are none)."""
 
-    texts: list[Any]
-    labels: list[Any]
-    eval_texts: list[Any] | None
-    eval_labels: list[Any] | None
+    texts: Any
+    labels: Any
+    eval_texts: Any | None
+    eval_labels: Any | None
     description: str
 
 
-def read_split(train_path: str, test_path: str | None, holdout: float, seed: int, text_col: str,
-               label_col: str, strict: bool = False) -> Split:
-    """TRAIN and TEST files, or TRAIN with a stratified, seeded hold-out (``holdout`` > 0)."""
+def read_split(train_path: str, test_path: str | None, holdout: float, seed: int, columns: Columns,
+               strict: bool = False) -> Split:
+    """TRAIN and TEST files, or TRAIN with a seeded hold-out (``holdout`` > 0), stratified by
+    label for one label per text and random for several."""
     if not 0 <= holdout < 1:
         raise SpecError(f"--holdout must be at least 0 and below 1, got {holdout}")
-    texts, labels = read_labelled(train_path, text_col, label_col, strict)
+    X, y = read_rows(train_path, columns, strict)
     if test_path:
-        eval_texts, eval_labels = read_labelled(test_path, text_col, label_col, strict)
-        return Split(texts, labels, eval_texts, eval_labels, f"test file {test_path}")
+        eval_X, eval_y = read_rows(test_path, columns, strict)
+        return Split(X, y, eval_X, eval_y, f"test file {test_path}")
     if holdout > 0:
-        train_rows, test_rows = holdout_split(labels, holdout, seed)
-        return Split([texts[i] for i in train_rows], [labels[i] for i in train_rows],
-                     [texts[i] for i in test_rows], [labels[i] for i in test_rows],
+        if columns.multilabel:
+            rows = np.random.default_rng(seed).permutation(len(y))
+            n_test = math.ceil(len(rows) * holdout)
+            if len(rows) - n_test < 2:
+                raise InputError(f"{len(rows)} labelled rows are too few to hold {holdout:.0%} out")
+            test_rows, train_rows = np.sort(rows[:n_test]), np.sort(rows[n_test:])
+        else:
+            train_rows, test_rows = holdout_split(y, holdout, seed)
+        return Split(take(X, train_rows), take(y, train_rows), take(X, test_rows), take(y, test_rows),
                      f"{holdout:.0%} hold-out of {train_path} (seed {seed})")
-    return Split(texts, labels, None, None, "")
+    return Split(X, y, None, None, "")

@@ -47,8 +47,30 @@ def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any) -> dict[str, An
     }
 
 
+def evaluate_model(model: Any, X: Any, y: Any) -> dict[str, Any]:
+    """The report of a fitted model on (X, y), single- or multi-label as the model is."""
+    if not getattr(model, "multilabel_", False):
+        return evaluate_predictions(y, model.predict(X), model.classes_)
+    from .multilabel import evaluate_multilabel, truth_matrix
+
+    truth, unseen = truth_matrix(y, model.classes_)
+    proba = model.predict_proba(X)
+    return evaluate_multilabel(truth, (proba >= model.thresholds_).astype(int), proba, model.classes_, unseen)
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers a model folder keeps from a report."""
+    keys = ("n", "micro_f1", "macro_f1", "mean_roc_auc", "subset_accuracy", "hamming_loss") \
+        if report.get("task") == "multi-label" else ("n", "accuracy", "macro_f1", "weighted_f1")
+    return {k: report[k] for k in keys}
+
+
 def print_report(report: dict[str, Any], title: str = "evaluation", console: Any = None) -> None:
     """Summary line, per-class table and (for up to 12 classes) the confusion matrix, via rich."""
+    if report.get("task") == "multi-label":
+        from .multilabel import print_multilabel_report
+
+        return print_multilabel_report(report, title, console)
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -115,6 +137,32 @@ def plot_confusion(report: dict[str, Any], path: str | os.PathLike[str], title: 
     heading = f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}, n = {report['n']}"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=11)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    save_figure(fig, path)
+
+
+def plot_label_scores(report: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
+    """Multi-label: precision, recall and F1 per label as grouped horizontal bars, support beside."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["per_label"]
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(8, max(3.0, 0.42 * n + 1.6)), dpi=110)
+    y = np.arange(n)
+    for offset, key, color in ((-0.27, "precision", "#9ecae1"), (0.0, "recall", "#4292c6"),
+                               (0.27, "f1", "#08306b")):
+        ax.barh(y + offset, [r[key] for r in rows], height=0.26, color=color, label=key)
+    ax.set_yticks(y, [f"{r['label'][:28]} (n={r['support']})" for r in rows], fontsize=9)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score")
+    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    auc = report["mean_roc_auc"]
+    heading = (f"micro-F1 {report['micro_f1']:.3f}, macro-F1 {report['macro_f1']:.3f}, "
+               f"mean ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'}, n = {report['n']}")
+    ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=10)
     save_figure(fig, path)
 
 

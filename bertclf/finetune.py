@@ -28,14 +28,16 @@ from .backends import load_torch_encoder, resolve_device
 from .checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors, write_checkpoint
 from .classifier import model_config
 from .data import encode_labels, holdout_split
-from .embedder import DEFAULT_POOLING, as_text_list
+from .embedder import DEFAULT_POOLING, as_inputs, clean_pairs
 from .errors import InputError, ModelLoadError, SpecError
+from .guide import GUIDE_FILE, TextGuide
 from .heads import Head
 from .modelio import ENCODER_FOLDER, is_encoder_file, write_model_folder
+from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
 from .pooling import check_pooling
 from .progress import should_show
 from .textio import clean_texts
-from .tokenization import encode, pad_id
+from .tokenization import check_long, encode, pad_id
 from .training import Network, TrainConfig, TrainData, Trainer, out_of_memory
 
 DEFAULT_MAX_LENGTH = 128
@@ -64,6 +66,11 @@ class FineTuner(ClassifierMixin, BaseEstimator):
     precision: "auto" is bf16 autocast on a GPU (fp16 with loss scaling where bf16 is missing)
         and fp32 on a CPU; "fp32", "bf16" or "fp16" force one.
     device: "auto", "cpu" or "cuda". seed: makes a CPU run repeatable bit for bit.
+    long, head_tokens: texts over max_length: "truncate", "head-tail" or "guide" (as in
+        ``Embedder``; chunk windows need frozen embeddings).
+    text_col, pair_col: the columns of a DataFrame X; (text, pair) tuples work too.
+    Several labels per text (a 0/1 matrix or DataFrame, or label lists) train one sigmoid per
+    label with binary cross-entropy; thresholds are then tuned on the validation split.
     output_dir: a model folder to keep checkpoints in (``checkpoint/`` inside it): written every
         epoch, every ``checkpoint_minutes`` and on Ctrl-C; ``fit(..., resume=True)`` continues.
     """
@@ -92,7 +99,15 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         strict: bool = False,
         progress: bool | None = None,
         verbose: bool | None = None,
+        long: str = "truncate",
+        head_tokens: int | None = None,
+        text_col: str = "text",
+        pair_col: str | None = None,
     ) -> None:
+        self.long = long
+        self.head_tokens = head_tokens
+        self.text_col = text_col
+        self.pair_col = pair_col
         self.model = model
         self.pooling = pooling
         self.max_length = max_length
@@ -129,26 +144,38 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         if self.threads:
             torch.set_num_threads(int(self.threads))
-        texts = clean_texts(as_text_list(X), strict=self.strict)
+        texts, pairs = self._inputs(X)
         if len(texts) != len(y):
             raise InputError(f"got {len(texts)} texts but {len(y)} labels")
-        classes, labels = encode_labels(y)
-        if self.val_fraction:
+        multilabel = is_multilabel(y)
+        if multilabel:
+            classes, labels = encode_multilabel(y)
+            report_label_counts(labels, classes, "training labels")
+            labels = labels.astype(np.float32)
+            rows = np.random.default_rng(self.seed).permutation(len(texts))
+            n_val = int(np.ceil(len(texts) * self.val_fraction)) if self.val_fraction else 0
+            train_rows, val_rows = rows[n_val:], rows[:n_val]
+        elif self.val_fraction:
+            classes, labels = encode_labels(y)
             try:
                 train_rows, val_rows = holdout_split(classes[labels].tolist(), self.val_fraction, self.seed)
             except InputError as exc:
                 raise InputError(f"no room for a validation split: {exc} (or set val_fraction to 0)") \
                     from None
         else:
+            classes, labels = encode_labels(y)
             train_rows, val_rows = np.arange(len(texts)), np.arange(0)
         tokenizer = models.load_tokenizer(source)
-        data = TrainData(encode(tokenizer, texts, max_length, report=True), labels, np.sort(train_rows),
+        self.guide_ = TextGuide().fit([texts[i] for i in train_rows], labels[train_rows]) \
+            if self.long == "guide" else None
+        data = TrainData(self._encode(tokenizer, texts, pairs, max_length), labels, np.sort(train_rows),
                          np.sort(val_rows), pad_id(tokenizer))
+        shown = labels.tolist() if multilabel else classes[labels]
         identity = {"base_model": models.portable_spec(source), "labels": classes.tolist(),
-                    "params": self._run_params(), "data": _fingerprint(texts, classes[labels])}
+                    "params": self._run_params(), "data": _fingerprint(texts, shown, pairs)}
         torch.manual_seed(self.seed)
-        trainer = Trainer(Network(load_torch_encoder(source), pooling, len(classes), float(self.dropout)),
-                          self._train_config(), device, self.precision)
+        network = Network(load_torch_encoder(source), pooling, len(classes), float(self.dropout), multilabel)
+        trainer = Trainer(network, self._train_config(), device, self.precision)
         if saved is not None:
             _resume(trainer, self.output_dir, saved, identity)
         checkpoint = (lambda: self._checkpoint(trainer, {**identity, "meta": meta or {}})) \
@@ -163,7 +190,16 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         self.trainer_, self.classes_, self.source_ = trainer, classes, source
         self.pooling_, self.max_length_ = pooling, max_length
         self.history_ = state.history
-        counts = np.bincount(labels[train_rows], minlength=len(classes))
+        self.multilabel_ = multilabel
+        if multilabel:
+            self.thresholds_ = np.full(len(classes), 0.5)
+            if len(val_rows):  # the best epoch's own validation probabilities
+                val_logits = trainer.logits(data.encoded, np.sort(val_rows), data.pad_id)
+                self.thresholds_ = tune_thresholds(labels[np.sort(val_rows)].astype(int),
+                                                   1 / (1 + np.exp(-val_logits.astype(np.float64))))
+            counts = labels[train_rows].sum(axis=0).astype(int)
+        else:
+            counts = np.bincount(labels[train_rows], minlength=len(classes))
         self.training_ = {
             "texts": len(train_rows), "validation_texts": len(val_rows), "device": device,
             "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
@@ -189,10 +225,32 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         _check_number("checkpoint_minutes", self.checkpoint_minutes, low=0, open_low=True)
         if self.precision not in PRECISIONS:
             raise SpecError(f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+        if self.long == "chunk":
+            raise SpecError("--long chunk pools windows of frozen embeddings (train, embed); fine-tuning "
+                            "reads truncate, head-tail or guide")
         source = models.resolve(self.model)
         models.load_config(source)
         pooling = check_pooling(self.pooling or models.model_defaults(source).pooling or DEFAULT_POOLING)
-        return source, pooling, models.check_max_length(source, self.max_length, DEFAULT_MAX_LENGTH)
+        max_length = models.check_max_length(source, self.max_length, DEFAULT_MAX_LENGTH)
+        check_long(self.long, max_length, self.head_tokens)
+        return source, pooling, max_length
+
+    def _inputs(self, X: Any) -> tuple[list[str], list[str] | None]:
+        if hasattr(X, "columns") and self.text_col in X.columns:
+            from .features import require_columns
+
+            require_columns(X, [self.text_col, *([self.pair_col] if self.pair_col else [])], "input",
+                            "the model's inputs")
+            texts, pairs = X[self.text_col].tolist(), X[self.pair_col].tolist() if self.pair_col else None
+        else:
+            texts, pairs = as_inputs(X)
+        return clean_texts(texts, strict=self.strict), None if pairs is None else clean_pairs(pairs)
+
+    def _encode(self, tokenizer: Any, texts: list[str], pairs: list[str] | None, max_length: int) -> Any:
+        if getattr(self, "guide_", None) is not None:
+            texts = self.guide_.select(texts, tokenizer, max_length - 2)
+        long = check_long("truncate" if self.long == "guide" else self.long, max_length, self.head_tokens)
+        return encode(tokenizer, texts, max_length, report=True, pairs=pairs, long=long)
 
     def _train_config(self) -> TrainConfig:
         return TrainConfig(epochs=int(self.epochs), lr=float(self.lr), batch_size=int(self.batch_size),
@@ -215,13 +273,15 @@ class FineTuner(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each class in ``classes_`` order, shape (n, n_classes)."""
         check_is_fitted(self, "trainer_")
-        texts = clean_texts(as_text_list(X), strict=self.strict)
+        texts, pairs = self._inputs(X)
         tokenizer = models.load_tokenizer(self.source_)
-        encoded = encode(tokenizer, texts, self.max_length_, report=True)
-        logits = self.trainer_.logits(encoded, np.arange(len(texts)), pad_id(tokenizer))
-        return softmax(logits.astype(np.float64), axis=1)
+        encoded = self._encode(tokenizer, texts, pairs, self.max_length_)
+        logits = self.trainer_.logits(encoded, np.arange(len(texts)), pad_id(tokenizer)).astype(np.float64)
+        return 1 / (1 + np.exp(-logits)) if self.multilabel_ else softmax(logits, axis=1)
 
     def predict(self, X: Any) -> np.ndarray:
+        if self.multilabel_:
+            return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> None:
@@ -233,18 +293,25 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         head = Head("linear", len(self.classes_), {
             "weight": network.classifier.weight.detach().cpu().double().numpy(),
             "bias": network.classifier.bias.detach().cpu().double().numpy(),
-        })
+        }, multilabel=self.multilabel_)
         files[head.filename] = head.to_bytes()
+        if self.guide_ is not None:
+            files[GUIDE_FILE] = json.dumps(self.guide_.to_json()).encode()
+        long = check_long(self.long, self.max_length_, self.head_tokens)
         config = model_config(
             embedder={"model": ENCODER_FOLDER, "pooling": self.pooling_,
                       "layers": [int(network.encoder.config.num_hidden_layers)], "layer_agg": "mean",
-                      "max_length": self.max_length_, "normalize": False},
+                      "max_length": self.max_length_, "normalize": False, "long": long.mode,
+                      "head_tokens": long.head, "stride": long.stride, "chunk_agg": long.agg},
             encoder={"folder": ENCODER_FOLDER, "base_model": models.portable_spec(self.source_),
                      "hidden_size": int(network.encoder.config.hidden_size),
                      "num_layers": int(network.encoder.config.num_hidden_layers),
                      "embedding_dim": int(network.encoder.config.hidden_size)},
             head={"name": head.name, "file": head.filename, "finetune": self._run_params()},
-            labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="finetune")
+            labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="finetune",
+            multilabel=self.multilabel_, thresholds=self.thresholds_ if self.multilabel_ else None,
+            inputs={"text_col": self.text_col, "pair_col": self.pair_col, "meta": None, "join_on": None,
+                    "guide": self.guide_ is not None, "extra_dim": 0})
         write_model_folder(path, config, files)
 
     save_pretrained = save  # Hugging Face habits; the folder loads with TextClassifier.load
@@ -274,8 +341,9 @@ def _check_number(name: str, value: Any, integer: bool = False, low: float | Non
         raise SpecError(f"{name} must be {what} {' and '.join(bounds)}, got {value!r}")
 
 
-def _fingerprint(texts: list[str], labels: np.ndarray) -> dict[str, Any]:
-    digest = hashlib.sha256(json.dumps([texts, [str(v) for v in labels]]).encode()).hexdigest()
+def _fingerprint(texts: list[str], labels: Any, pairs: list[str] | None = None) -> dict[str, Any]:
+    content = [texts, [str(v) for v in labels]] + ([pairs] if pairs is not None else [])
+    digest = hashlib.sha256(json.dumps(content).encode()).hexdigest()
     return {"texts": len(texts), "sha256": digest}
 
 

@@ -169,3 +169,31 @@ def print_multilabel_report(report: dict[str, Any], title: str, console: Any = N
         shown = ", ".join(f"{escape(k)} ({v})" for k, v in list(report["unseen_labels"].items())[:10])
         console.print(f"[yellow]test labels the model never saw: {shown}; they are not scored[/]",
                       soft_wrap=True)
+
+
+def truth_matrix(y: Any, classes: Any) -> tuple[np.ndarray, dict[str, int]]:
+    """Test labels as a 0/1 matrix over the model's labels, with labels the model never saw
+    counted (they cannot be scored); label columns the model lacks are ignored the same way."""
+    names = [str(c) for c in classes]
+    if hasattr(y, "columns"):
+        missing = [n for n in names if n not in map(str, y.columns)]
+        if missing:
+            raise InputError(f"the test labels lack the model's label column"
+                             f"{'s' if len(missing) > 1 else ''} {', '.join(missing[:5])}")
+        extra = {str(c): int(np.asarray(check_binary(y[[c]].to_numpy(), [str(c)])).sum())
+                 for c in y.columns if str(c) not in names}
+        y = y.rename(columns=str)[names]
+        return encode_multilabel(y)[1], extra
+    sets = [[str(label).strip() for label in labels] for labels in y]
+    unseen: dict[str, int] = {}
+    for labels in sets:
+        for label in labels:
+            if label and label not in names:
+                unseen[label] = unseen.get(label, 0) + 1
+    return encode_multilabel(sets, classes=names)[1], unseen
+
+
+def label_sets(matrix: np.ndarray, classes: Any, sep: str = ";") -> list[str]:
+    """Each row's predicted labels joined by ``sep`` (empty when none passed its threshold)."""
+    names = [str(c) for c in classes]
+    return [sep.join(n for n, on in zip(names, row, strict=True) if on) for row in matrix]

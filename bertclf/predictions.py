@@ -10,19 +10,28 @@ import numpy as np
 from .errors import BertclfWarning
 
 
-def prediction_table(table: Any, classes: np.ndarray, proba: np.ndarray, top_k: int | None = None) -> Any:
+def prediction_table(table: Any, classes: np.ndarray, proba: np.ndarray, top_k: int | None = None,
+                     thresholds: np.ndarray | None = None, label_sep: str = ";") -> Any:
     """``table`` plus 'label' and 'p_<class>' per class, or top_1, p_top_1, ... with ``top_k``.
+    A multi-label model (``thresholds`` given) writes 'labels': the labels that pass their
+    thresholds, joined by ``label_sep``.
 
     A column the input already has (say, its true 'label') is kept; the prediction then goes
     to 'predicted_label' instead, with a warning, so nothing the user had is overwritten.
     """
     result = table.reset_index(drop=True).copy()
-    label_col = "label" if "label" not in result.columns else "predicted_label"
-    if label_col != "label":
-        warnings.warn("the input already has a 'label' column; predictions are in 'predicted_label'",
+    name = "label" if thresholds is None else "labels"
+    label_col = name if name not in result.columns else f"predicted_{name}"
+    if label_col != name:
+        warnings.warn(f"the input already has a '{name}' column; predictions are in '{label_col}'",
                       BertclfWarning, stacklevel=2)
     best = np.argsort(-proba, axis=1, kind="stable")
-    added: dict[str, Any] = {label_col: classes[best[:, 0]]}
+    if thresholds is None:
+        added: dict[str, Any] = {label_col: classes[best[:, 0]]}
+    else:
+        from .multilabel import label_sets
+
+        added = {label_col: label_sets(proba >= thresholds, classes, label_sep)}
     if top_k is None:
         for i, name in enumerate(classes):
             added[f"p_{name}"] = proba[:, i]

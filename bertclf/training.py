@@ -42,8 +42,10 @@ class Interrupted(KeyboardInterrupt):
 class Network(torch.nn.Module):
     """Encoder, pooling over the last layer, dropout, one linear layer: logits per class."""
 
-    def __init__(self, encoder: torch.nn.Module, pooling: str, n_classes: int, dropout: float) -> None:
+    def __init__(self, encoder: torch.nn.Module, pooling: str, n_classes: int, dropout: float,
+                 multilabel: bool = False) -> None:
         super().__init__()
+        self.multilabel = multilabel  # a sigmoid per label (BCE) instead of one softmax
         self.encoder = encoder
         self.pooling = pooling
         self.dropout = torch.nn.Dropout(dropout)
@@ -72,7 +74,8 @@ class TrainConfig:
 
 @dataclass
 class TrainData:
-    """Tokenized texts, a class index per text, and which rows train and which validate."""
+    """Tokenized texts, a class index per text (or an (n, L) 0/1 matrix for multi-label), and
+    which rows train and which validate."""
 
     encoded: Encoded
     labels: np.ndarray
@@ -201,14 +204,17 @@ class Trainer:
     def _status(self, loss: float) -> str:
         text = f"epoch {self.state.epoch + 1}/{self.cfg.epochs} loss {loss:.3f}"
         last = self.state.history[-1] if self.state.history else {}
-        return text + (f" val acc {last['val_accuracy']:.3f}" if "val_accuracy" in last else "")
+        if "val_loss" not in last:
+            return text
+        return text + (f" val micro-F1 {last['val_micro_f1']:.3f}" if "val_micro_f1" in last
+                       else f" val acc {last['val_accuracy']:.3f}")
 
     def _backward(self, data: TrainData, rows: np.ndarray, group_size: int) -> float:
         batch = self._tensors(data.encoded, rows, data.pad_id)
         labels = torch.from_numpy(data.labels[rows]).to(self.device)
         with self.autocast():
             logits = self.network(batch)
-        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+        loss = _loss(logits.float(), labels, self.network.multilabel)
         self.scaler.scale(loss / group_size).backward()
         return float(loss.detach())
 
@@ -241,14 +247,20 @@ class Trainer:
         if cfg.early_stopping and state.stale >= cfg.early_stopping and state.epoch < cfg.epochs:
             state.stopped_early = True
             if log:
-                log(f"stopping early: validation accuracy has not improved for {state.stale} epochs")
+                log(f"stopping early: the validation score has not improved for {state.stale} epochs")
 
     def validate(self, data: TrainData) -> dict[str, float]:
         from sklearn.metrics import f1_score
 
         logits = self.logits(data.encoded, data.val_rows, data.pad_id)
         truth = data.labels[data.val_rows]
-        loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(truth)))
+        loss = float(_loss(torch.from_numpy(logits), torch.from_numpy(truth), self.network.multilabel))
+        if self.network.multilabel:  # micro-F1 at 0.5 ranks epochs (thresholds are tuned after)
+            predicted = (logits > 0).astype(truth.dtype)
+            micro, macro = (float(f1_score(truth, predicted, average=kind, zero_division=0))
+                            for kind in ("micro", "macro"))
+            return {"val_micro_f1": round(micro, 5), "val_macro_f1": round(macro, 5),
+                    "val_loss": round(loss, 5)}
         predicted = logits.argmax(axis=1)
         return {"val_accuracy": round(float((predicted == truth).mean()), 5),
                 "val_macro_f1": round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 5),
@@ -321,15 +333,28 @@ def _cpu(weights: dict[str, torch.Tensor], copy: bool = False) -> dict[str, torc
     return {k: v.detach().to("cpu", copy=copy).contiguous() for k, v in weights.items()}
 
 
+def _loss(logits: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    if multilabel:
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+def score_key(record: dict[str, Any]) -> str:
+    """The validation score that ranks epochs: accuracy, or micro-F1 for multi-label runs."""
+    return "val_micro_f1" if "val_micro_f1" in record else "val_accuracy"
+
+
 def _better(scores: dict[str, Any], best: dict[str, Any]) -> bool:
-    """Higher validation accuracy wins; on a tie, lower validation loss."""
-    return (scores["val_accuracy"], -scores["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
+    """A higher validation score wins; on a tie, lower validation loss."""
+    key = score_key(scores)
+    return (scores[key], -scores["val_loss"]) > (best[key], -best["val_loss"])
 
 
 def _describe(record: dict[str, Any], best: dict[str, Any] | None) -> str:
     text = f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}"
-    if "val_accuracy" in record:
-        text += (f", validation accuracy {record['val_accuracy']:.4f}, "
+    if "val_loss" in record:
+        first = "micro-F1" if "val_micro_f1" in record else "accuracy"
+        text += (f", validation {first} {record[score_key(record)]:.4f}, "
                  f"macro-F1 {record['val_macro_f1']:.4f}, loss {record['val_loss']:.4f}")
         if best is not None and best["epoch"] == record["epoch"]:
             text += " (best so far)"
