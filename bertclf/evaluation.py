@@ -158,7 +158,8 @@ def plot_label_scores(report: dict[str, Any], path: str | os.PathLike[str], titl
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("score")
-    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09 - 1.2 / max(3.0, 0.42 * n + 1.6)), ncol=3,
+              fontsize=8, frameon=False)
     auc = report["mean_roc_auc"]
     heading = (f"micro-F1 {report['micro_f1']:.3f}, macro-F1 {report['macro_f1']:.3f}, "
                f"mean ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'}, n = {report['n']}")

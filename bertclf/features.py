@@ -196,8 +196,8 @@ class ExtraEmbeddings:
             else:
                 out[row] = self.vectors[i]
         if unknown:
-            warnings.warn(f"{where}: {unknown} of {len(values)} rows have a '{self.join_on}' with no extra "
-                          f"embedding; they get a zero vector", BertclfWarning, stacklevel=2)
+            warnings.warn(f"{where}: {unknown} of {len(values)} rows have a {self.join_on} key with no "
+                          f"extra embedding; they get a zero vector", BertclfWarning, stacklevel=2)
         return out
 
     def files(self) -> dict[str, bytes]:

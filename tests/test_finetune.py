@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 from pathlib import Path
 
@@ -260,3 +261,20 @@ def test_finetuner_is_a_scikit_learn_estimator(tiny_model):
     texts, labels = toy()
     assert copy.fit(texts, labels).training_["epochs_run"] == 1
     assert not hasattr(model, "trainer_")  # cloning never copies fitted state
+
+
+def test_half_precision_checkpoints_are_upcast_for_training(tiny_model, tmp_path):
+    """An fp16 checkpoint (common on the Hub) must not train in fp16: that goes to NaN."""
+    from transformers import AutoModel
+
+    half = tmp_path / "half"
+    AutoModel.from_pretrained(tiny_model).half().save_pretrained(half)
+    for name in ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        if (Path(tiny_model) / name).exists():
+            shutil.copy(Path(tiny_model) / name, half / name)
+    texts, labels = toy(6)
+    tuner = FineTuner(str(half), epochs=1, lr=1e-3, batch_size=4, device="cpu", val_fraction=0,
+                      progress=False, verbose=False)
+    tuner.fit(texts, labels)
+    assert next(tuner.trainer_.network.parameters()).dtype == torch.float32
+    assert np.isfinite(tuner.history_[0]["train_loss"])
