@@ -42,7 +42,6 @@ from .textio import clean_texts
 
 EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize", "long", "head_tokens",
                  "stride", "chunk_agg")
-INPUT_KEYS = ("text_col", "pair_col", "meta_cols", "join_on")
 
 
 class EmbeddingMemo:
@@ -158,7 +157,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Embed X and fit the head on (vectors, y). Labels may be strings or numbers; several
         labels per text come as a 0/1 matrix or DataFrame, or as a list of label lists."""
         check_head_params(self.head, self.C, self.class_weight)
-        self._check_params()
+        self.check_params()
         embedder = clone(self.embedder) if self.embedder is not None else Embedder()
         embedder.settings()  # a bad pooling or layer spec fails before any work
         self.embedder_ = embedder
@@ -218,7 +217,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "head_")
         return self._features(self._inputs(X))
 
-    def _check_params(self) -> None:
+    def check_params(self) -> None:
+        """Refuse bad multi-label and join settings before any embedding is done."""
         if self.thresholds != "tune" and not (isinstance(self.thresholds, (int, float))
                                               and not isinstance(self.thresholds, bool)
                                               and 0 < self.thresholds < 1):

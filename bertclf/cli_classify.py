@@ -100,7 +100,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
                            class_weight=None if class_weight == "none" else class_weight,
                            text_col=columns.text, pair_col=columns.pair, meta_cols=list(columns.meta) or None,
                            extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut)
-    model._check_params()
+    model.check_params()
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
     start = time.perf_counter()
     model.fit(split.texts, split.labels)

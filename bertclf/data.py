@@ -47,10 +47,10 @@ def normalize_labels(values: list[Any]) -> list[Any]:
 
 
 def read_labelled(path: str, text_col: str, label_col: str, strict: bool = False,
-                  with_rows: bool = False) -> Any:
-    """Texts and labels from a table; rows with no label are dropped and counted
-    (``with_rows`` also returns the indices of the rows kept)."""
-    table = read_table(path, strict)
+                  with_rows: bool = False, table: Any = None) -> Any:
+    """Texts and labels from a table (``table``, if already read); rows with no label are
+    dropped and counted (``with_rows`` also returns the indices of the rows kept)."""
+    table = read_table(path, strict) if table is None else table
     texts = table_column(table, path, text_col, " (choose one with --text-col)")
     labels = table_column(table, path, label_col, " (choose one with --label-col)")
     keep = [i for i, value in enumerate(labels) if not is_missing_label(value)]
@@ -177,11 +177,10 @@ def pd_frame(matrix: np.ndarray, names: list[str]) -> Any:
 
 
 def _read_single(path: str, columns: Columns, strict: bool) -> tuple[list[Any], list[Any], Any]:
-    texts, labels, keep = read_labelled(path, columns.text, columns.label, strict, with_rows=True)
-    table = read_table(path, strict) if len(columns.inputs) > 1 else None
-    if table is not None:
-        table = table.iloc[keep].reset_index(drop=True)
-    return texts, labels, table
+    table = read_table(path, strict)
+    texts, labels, keep = read_labelled(path, columns.text, columns.label, strict, with_rows=True,
+                                        table=table)
+    return texts, labels, table.iloc[keep].reset_index(drop=True)
 
 
 def take(rows_of: Any, rows: np.ndarray) -> Any:
