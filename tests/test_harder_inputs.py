@@ -172,3 +172,11 @@ def test_guide_in_a_classifier_round_trips(tiny_model, tmp_path):
     assert loaded.embedder_.long == "guide"
     np.testing.assert_array_equal(loaded.predict_proba(long_texts), model.predict_proba(long_texts))
     assert clone(model).get_params()["embedder"].long == "guide"
+
+
+def test_extra_embeddings_from_a_parquet_list_column(tmp_path):
+    path = tmp_path / "authors.parquet"
+    pd.DataFrame({"author": ["ann", "bob"], "embedding": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}).to_parquet(path)
+    extra = ExtraEmbeddings.read(str(path), "author")
+    assert extra.vectors.shape == (2, 3)
+    np.testing.assert_array_equal(extra.lookup(["bob", "ann"]), [[4, 5, 6], [1, 2, 3]])
