@@ -16,6 +16,7 @@ import click
 
 from . import __version__
 from .cli_classify import evaluate, predict, train
+from .cli_explore import cluster
 from .cli_finetune import compare, finetune
 from .cli_options import (
     CONTEXT,
@@ -60,13 +61,15 @@ Examples:
   bertclf train examples/support_tickets.csv --out tickets-model
   bertclf finetune train.csv --test test.csv --out tuned-model --epochs 3
   bertclf compare train.csv --test test.csv --plot compare.png
+  bertclf cluster examples/support_tickets.csv -k auto --out clusters.csv
 
 Run 'bertclf COMMAND --help' for a command's options.""",
 )
 @click.version_option(__version__, prog_name="bertclf")
 def main() -> None:
     """BERT embeddings for text classification: see how BERT reads text, embed it, train on
-    frozen embeddings or fine-tune the encoder, and compare both with a TF-IDF baseline."""
+    frozen embeddings or fine-tune the encoder, compare both with a TF-IDF baseline, and cluster
+    texts that have no labels."""
 
 
 @main.command(
@@ -231,6 +234,7 @@ main.add_command(predict)
 main.add_command(evaluate)
 main.add_command(finetune)
 main.add_command(compare)
+main.add_command(cluster)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,111 @@
+"""`bertclf cluster`: thin shell over bertclf.clustering (texts without labels)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .cli_options import CONTEXT, embedding_options, input_options, pop_embedding_options
+
+
+@click.command(
+    short_help="Group texts without labels (k-means on their embeddings).",
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf cluster examples/support_tickets.csv -k 4 --out clusters.csv
+  bertclf cluster news.csv -k auto --k-range 3..12 --out clusters.csv --summary clusters.json
+  bertclf cluster news.csv -k 5 --label-col topic --out clusters.csv   # also scores against labels
+
+\b
+Up to 10,000 texts use KMeans, more use MiniBatchKMeans (batches of 500, as MTEB does). Each
+cluster is described by its size, its top keywords (class-based TF-IDF over its texts) and the 3
+texts nearest its centre. The output is the input table plus a 'cluster' column.""",
+)
+@click.argument("input_path", metavar="INPUT")
+@click.option("-k", "k", default="auto", show_default=True, metavar="K|auto",
+              help="Number of clusters, or 'auto' to pick it by silhouette over --k-range.")
+@click.option("--k-range", default="2..10", show_default=True, metavar="LOW..HIGH",
+              help="The k values 'auto' tries.")
+@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--label-col", default=None, help="Known labels: report V-measure, adjusted Rand and NMI.")
+@click.option("--out", "-o", required=True, help="Output table: .csv .tsv .jsonl .parquet.")
+@click.option("--summary", default=None, metavar="FILE.json", help="Also write the clusters as JSON.")
+@click.option("--seed", type=int, default=13, show_default=True)
+@embedding_options
+@input_options
+def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str | None, out: str,
+            summary: str | None, seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+    """Cluster texts by their embeddings and describe each cluster."""
+    import pandas as pd
+
+    from . import clustering
+    from .embedder import Embedder
+    from .errors import SpecError
+    from .textio import (
+        TABLE_FORMATS,
+        atomic_path,
+        check_output_path,
+        is_table_path,
+        read_table,
+        read_texts,
+        table_column,
+        write_table,
+    )
+
+    check_output_path(out, tuple(TABLE_FORMATS))
+    if summary is not None:
+        check_output_path(summary, (".json",))
+    wanted = clustering.parse_k(k)
+    try:
+        low, high = (int(part) for part in k_range.split(".."))
+    except ValueError:
+        raise SpecError(f"--k-range must look like 2..10, got {k_range!r}") from None
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
+    embedder.settings()
+    table = read_table(input_path, strict) if is_table_path(input_path) else None
+    if table is not None:
+        texts = table_column(table, input_path, text_col, " (choose one with --text-col)")
+        truth = table_column(table, input_path, label_col, " (choose one with --label-col)") \
+            if label_col else None
+    else:
+        texts, truth = read_texts(input_path, strict=strict), None
+        table = pd.DataFrame({"text": texts})
+    if wanted is not None and wanted > len(texts):
+        raise SpecError(f"k = {wanted} is more than the {len(texts)} texts in {input_path}; "
+                        f"choose a smaller k")
+    vectors = embedder.transform(texts)
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    result = clustering.cluster(vectors, texts, wanted, seed=seed, k_range=(low, high), truth=truth)
+    write_table(out, table.reset_index(drop=True).assign(cluster=result.labels))
+    described = clustering.summary(result, texts)
+    if summary is not None:
+        with atomic_path(summary) as tmp:
+            tmp.write_text(json.dumps(described, indent=2, ensure_ascii=False))
+    if not quiet:
+        _print_clusters(described, input_path)
+
+
+def _print_clusters(described: dict[str, Any], input_path: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    how = described["algorithm"]
+    if described["silhouette_by_k"]:
+        best = described["silhouette_by_k"][str(described["k"])]
+        how += f", k chosen by silhouette ({best:.3f})"
+    table = Table(title=f"{described['k']} clusters of {escape(input_path)} ({how})", title_justify="left")
+    for name in ("cluster", "size", "keywords", "nearest the centre"):
+        table.add_column(name, justify="right" if name in ("cluster", "size") else "left")
+    for c in described["clusters"]:
+        table.add_row(str(c["cluster"]), str(c["size"]), escape(", ".join(c["keywords"])),
+                      escape("\n".join(c["nearest_texts"])))
+    console.print(table)
+    scores = described["agreement_with_labels"]
+    if scores:
+        console.print(f"against the labels: V-measure {scores['v_measure']:.4f}, adjusted Rand "
+                      f"{scores['adjusted_rand']:.4f}, NMI {scores['nmi']:.4f}")
