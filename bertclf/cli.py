@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .cli_classify import evaluate, predict, train
-from .cli_explore import cluster
+from .cli_explore import cluster, zero_shot
 from .cli_finetune import compare, finetune
 from .cli_options import (
     CONTEXT,
@@ -62,6 +62,7 @@ Examples:
   bertclf finetune train.csv --test test.csv --out tuned-model --epochs 3
   bertclf compare train.csv --test test.csv --plot compare.png
   bertclf cluster examples/support_tickets.csv -k auto --out clusters.csv
+  bertclf zero-shot news.csv --categories categories.yaml --out sorted.csv
 
 Run 'bertclf COMMAND --help' for a command's options.""",
 )
@@ -235,6 +236,7 @@ main.add_command(evaluate)
 main.add_command(finetune)
 main.add_command(compare)
 main.add_command(cluster)
+main.add_command(zero_shot)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

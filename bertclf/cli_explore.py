@@ -1,4 +1,5 @@
-"""`bertclf cluster`: thin shell over bertclf.clustering (texts without labels)."""
+"""`bertclf cluster` and `zero-shot`: thin shells over bertclf.clustering and bertclf.zeroshot
+(texts without labels)."""
 
 from __future__ import annotations
 
@@ -39,21 +40,10 @@ texts nearest its centre. The output is the input table plus a 'cluster' column.
 def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str | None, out: str,
             summary: str | None, seed: int, strict: bool, quiet: bool, **options: Any) -> None:
     """Cluster texts by their embeddings and describe each cluster."""
-    import pandas as pd
-
     from . import clustering
     from .embedder import Embedder
     from .errors import SpecError
-    from .textio import (
-        TABLE_FORMATS,
-        atomic_path,
-        check_output_path,
-        is_table_path,
-        read_table,
-        read_texts,
-        table_column,
-        write_table,
-    )
+    from .textio import TABLE_FORMATS, atomic_path, check_output_path, write_table
 
     check_output_path(out, tuple(TABLE_FORMATS))
     if summary is not None:
@@ -65,14 +55,7 @@ def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str
         raise SpecError(f"--k-range must look like 2..10, got {k_range!r}") from None
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
     embedder.settings()
-    table = read_table(input_path, strict) if is_table_path(input_path) else None
-    if table is not None:
-        texts = table_column(table, input_path, text_col, " (choose one with --text-col)")
-        truth = table_column(table, input_path, label_col, " (choose one with --label-col)") \
-            if label_col else None
-    else:
-        texts, truth = read_texts(input_path, strict=strict), None
-        table = pd.DataFrame({"text": texts})
+    table, texts, truth = read_inputs(input_path, text_col, label_col, strict)
     if wanted is not None and wanted > len(texts):
         raise SpecError(f"k = {wanted} is more than the {len(texts)} texts in {input_path}; "
                         f"choose a smaller k")
@@ -109,3 +92,85 @@ def _print_clusters(described: dict[str, Any], input_path: str) -> None:
     if scores:
         console.print(f"against the labels: V-measure {scores['v_measure']:.4f}, adjusted Rand "
                       f"{scores['adjusted_rand']:.4f}, NMI {scores['nmi']:.4f}")
+
+
+@click.command(
+    "zero-shot",
+    short_help="Sort texts into categories defined only by keywords.",
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf zero-shot news.csv --categories categories.yaml --out sorted.csv
+  bertclf zero-shot news.csv --categories categories.yaml --threshold 0.2 --out sorted.csv
+  bertclf zero-shot posts.csv --categories tags.yaml --multi --threshold 0.3 --out tagged.csv
+  bertclf zero-shot test.csv --categories categories.yaml --label-col label   # scored like a classifier
+
+\b
+categories.yaml maps each category to keywords, a description, or both:
+  sports: [football, match, goal]
+  business:
+    keywords: [market, shares, profit]
+    description: companies, markets and the economy
+\b
+A text goes to the category whose embedding (the mean of its keywords' and description's) is
+most similar to its own (cosine); under --threshold it goes to 'other'. --multi keeps every
+category above the threshold. The output adds 'category' and a 'score_<name>' per category.""",
+)
+@click.argument("input_path", metavar="INPUT")
+@click.option("--categories", "categories_path", required=True, metavar="FILE.yaml",
+              help="Categories and their keywords and/or description (YAML).")
+@click.option("--threshold", type=float, default=None,
+              help="Cosine below which a text is 'other' (with --multi: the cut-off per category).")
+@click.option("--multi", is_flag=True, help="Keep every category above --threshold, joined by ';'.")
+@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--label-col", default=None, help="Known labels: report accuracy and per-class scores.")
+@click.option("--out", "-o", default=None,
+              help="Output table (.csv .tsv .jsonl .parquet). [default: CSV on stdout]")
+@embedding_options
+@input_options
+def zero_shot(input_path: str, categories_path: str, threshold: float | None, multi: bool, text_col: str,
+              label_col: str | None, out: str | None, strict: bool, quiet: bool, **options: Any) -> None:
+    """Assign texts to categories described by keywords, without training."""
+    from .embedder import Embedder
+    from .errors import SpecError
+    from .evaluation import evaluate_predictions, print_report
+    from .textio import TABLE_FORMATS, check_output_path, write_table
+    from .zeroshot import OTHER, ZeroShot, read_categories
+
+    if out is not None:
+        check_output_path(out, tuple(TABLE_FORMATS))
+    if multi and label_col:
+        raise SpecError("--label-col scores one category per text; leave out --multi to evaluate")
+    categories = read_categories(categories_path)
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
+    model = ZeroShot(embedder, categories, threshold, multi)
+    table, texts, truth = read_inputs(input_path, text_col, label_col, strict)
+    scores = model.fit().scores(texts)
+    assigned = model.assign(scores)
+    result = table.reset_index(drop=True).assign(category=assigned)
+    for j, name in enumerate(model.names):
+        result[f"score_{name}"] = scores[:, j]
+    if out is None and truth is None:
+        click.echo(result.to_csv(index=False, float_format="%.4g"), nl=False)
+    elif out is not None:
+        write_table(out, result)
+    if truth is not None:
+        keep = [i for i, t in enumerate(truth) if t is not None]
+        classes = [*model.names, OTHER] if threshold is not None else list(model.names)
+        report = evaluate_predictions([truth[i] for i in keep], [assigned[i] for i in keep], classes)
+        print_report(report, title=f"zero-shot on {input_path} ({len(categories)} categories)")
+
+
+def read_inputs(path: str, text_col: str, label_col: str | None, strict: bool) -> tuple[Any, list[Any], Any]:
+    """(table, texts, labels or None) from a table file, or from one text per line."""
+    import pandas as pd
+
+    from .textio import is_table_path, read_table, read_texts, table_column
+
+    if not is_table_path(path):
+        texts = read_texts(path, strict=strict)
+        return pd.DataFrame({"text": texts}), texts, None
+    table = read_table(path, strict)
+    texts = table_column(table, path, text_col, " (choose one with --text-col)")
+    truth = table_column(table, path, label_col, " (choose one with --label-col)") if label_col else None
+    return table, texts, truth
