@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .cli_classify import evaluate, predict, train
-from .cli_explore import cluster, zero_shot
+from .cli_explore import cluster, projector, zero_shot
 from .cli_finetune import compare, finetune
 from .cli_options import (
     CONTEXT,
@@ -237,6 +237,7 @@ main.add_command(finetune)
 main.add_command(compare)
 main.add_command(cluster)
 main.add_command(zero_shot)
+main.add_command(projector)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

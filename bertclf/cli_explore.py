@@ -1,5 +1,5 @@
-"""`bertclf cluster` and `zero-shot`: thin shells over bertclf.clustering and bertclf.zeroshot
-(texts without labels)."""
+"""`bertclf cluster`, `zero-shot` and `projector`: thin shells over bertclf.clustering,
+bertclf.zeroshot and bertclf.projector (texts without labels, and seeing the embedding space)."""
 
 from __future__ import annotations
 
@@ -159,6 +159,52 @@ def zero_shot(input_path: str, categories_path: str, threshold: float | None, mu
         classes = [*model.names, OTHER] if threshold is not None else list(model.names)
         report = evaluate_predictions([truth[i] for i in keep], [assigned[i] for i in keep], classes)
         print_report(report, title=f"zero-shot on {input_path} ({len(categories)} categories)")
+
+
+@click.command(
+    short_help="Export embeddings for the Embedding Projector.",
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf projector examples/support_tickets.csv --label-col label --out projector/
+  bertclf projector news.csv --clusters 5 --out projector/
+
+\b
+Writes vectors.tsv, metadata.tsv (the text, and the label and/or cluster columns) and
+projector_config.json. Open https://projector.tensorflow.org, choose 'Load', and give it
+vectors.tsv and metadata.tsv; or point TensorBoard's projector at the folder.""",
+)
+@click.argument("input_path", metavar="INPUT")
+@click.option("--out", "-o", required=True, metavar="DIR",
+              help="Folder to write (replaced if it is an earlier export).")
+@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--label-col", default=None, help="Column of labels to colour by in the Projector.")
+@click.option("--clusters", type=int, default=None, metavar="K", help="Also add a k-means 'cluster' column.")
+@click.option("--seed", type=int, default=13, show_default=True)
+@embedding_options
+@input_options
+def projector(input_path: str, out: str, text_col: str, label_col: str | None, clusters: int | None,
+              seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+    """Write an Embedding Projector folder for INPUT's texts."""
+    from .clustering import kmeans, parse_k
+    from .embedder import Embedder
+    from .projector import check_target, write_projector
+
+    check_target(out)
+    k = parse_k(clusters) if clusters is not None else None
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
+    embedder.settings()
+    _, texts, truth = read_inputs(input_path, text_col, label_col, strict)
+    vectors = embedder.transform(texts)
+    metadata: dict[str, list[Any]] = {"text": texts}
+    if truth is not None:
+        metadata["label"] = truth
+    if k is not None:
+        metadata["cluster"] = kmeans(vectors, k, seed)[0].labels_.tolist()
+    write_projector(out, vectors, metadata)
+    if not quiet:
+        click.echo(f"wrote {len(vectors)} x {vectors.shape[1]} vectors and {', '.join(metadata)} to {out}; "
+                   f"load vectors.tsv and metadata.tsv at https://projector.tensorflow.org", err=True)
 
 
 def read_inputs(path: str, text_col: str, label_col: str | None, strict: bool) -> tuple[Any, list[Any], Any]:
