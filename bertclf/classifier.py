@@ -229,6 +229,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise SpecError("extra embeddings need a key to join on, and a key needs extra embeddings "
                             "(give both --extra-embeddings and --join-on)")
 
+    def input_texts(self, X: Any) -> list[str]:
+        """The texts of X as the model reads them (checked and cleaned)."""
+        return self._inputs(X).texts
+
     def input_columns(self) -> list[str]:
         """The table columns this model reads, texts first."""
         return self.columns().inputs

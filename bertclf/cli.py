@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .cli_classify import evaluate, predict, train
-from .cli_explore import cluster, projector, zero_shot
+from .cli_classify import evaluate, predict, report, train
+from .cli_explore import cluster, plot, projector, zero_shot
 from .cli_finetune import compare, finetune
 from .cli_options import (
     CONTEXT,
@@ -63,6 +63,8 @@ Examples:
   bertclf compare train.csv --test test.csv --plot compare.png
   bertclf cluster examples/support_tickets.csv -k auto --out clusters.csv
   bertclf zero-shot news.csv --categories categories.yaml --out sorted.csv
+  bertclf plot examples/support_tickets.csv --color-by label --out map.html
+  bertclf report tickets-model test.csv --out report.html
 
 Run 'bertclf COMMAND --help' for a command's options.""",
 )
@@ -233,11 +235,13 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, strict
 main.add_command(train)
 main.add_command(predict)
 main.add_command(evaluate)
+main.add_command(report)
 main.add_command(finetune)
 main.add_command(compare)
 main.add_command(cluster)
 main.add_command(zero_shot)
 main.add_command(projector)
+main.add_command(plot)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -256,7 +256,6 @@ def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, s
     micro and macro F1, per-label scores, mean ROC-AUC, subset accuracy and Hamming loss.
     """
     from .classifier import TextClassifier
-    from .cli_options import comma_list
     from .data import read_rows
     from .evaluation import PLOT_FORMATS, evaluate_model, plot_confusion, plot_label_scores, print_report
     from .textio import check_output_path
@@ -265,11 +264,7 @@ def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, s
         check_output_path(plot, PLOT_FORMATS)
     model = TextClassifier.load(model_path, strict=strict, progress=_progress(quiet),
                                 **{k: v for k, v in options.items() if k not in COLUMN_FLAGS})
-    if options["label_cols"] is None and options["label_sep"] is None and model.multilabel_:
-        options["label_cols"] = ",".join(map(str, model.classes_))
-    columns = model.columns(text=options["text_col"], label=options["label_col"],
-                            labels=comma_list(options["label_cols"]), label_sep=options["label_sep"])
-    X, labels = read_rows(test_path, columns, strict)
+    X, labels = read_rows(test_path, _test_columns(model, options), strict)
     report = evaluate_model(model, X, labels)
     if as_json:
         report = {"model": model_path, "test": test_path, **report}
@@ -284,3 +279,58 @@ def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, s
 
 
 COLUMN_FLAGS = ("text_col", "label_col", "label_cols", "label_sep")
+
+
+@click.command(
+    short_help="Write one HTML page about a model on labelled texts.",
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf report tickets-model test.csv --out report.html
+  bertclf report news-model test.jsonl --label-col topic --out report.html
+
+\b
+One self-contained page (inline SVG, no script or network): the metrics, per-class precision,
+recall and F1 as bars, the confusion matrix as a heat map, a 2-D map of the test embeddings
+coloured by true label with the mistakes marked (hover a point to read its text; at most 3,000
+points), and the 20 most confidently wrong texts, where label noise tends to hide.""",
+)
+@click.argument("model_path", metavar="MODEL")
+@click.argument("test_path", metavar="TEST")
+@click.option("--out", "-o", required=True, metavar="FILE.html", help="The page to write.")
+@click.option("--text-col", default=None, help="Column holding the texts. [default: the model's]")
+@click.option("--label-col", default="label", show_default=True, help="Column holding the true labels.")
+@click.option("--label-cols", default=None, metavar="A,B,...",
+              help="Multi-label: the 0/1 label columns. [default: the model's labels]")
+@click.option("--label-sep", default=None, metavar="SEP", help="Multi-label: --label-col holds label sets.")
+@runtime_options
+@input_options
+def report(model_path: str, test_path: str, out: str, strict: bool, quiet: bool, **options: Any) -> None:
+    """Score a trained model on TEST and write the report as one HTML page."""
+    from .classifier import TextClassifier
+    from .data import read_rows
+    from .report import build_report
+    from .textio import atomic_path, check_output_path
+
+    check_output_path(out, (".html",))
+    model = TextClassifier.load(model_path, strict=strict, progress=_progress(quiet),
+                                **{k: v for k, v in options.items() if k not in COLUMN_FLAGS})
+    X, labels = read_rows(test_path, _test_columns(model, options), strict)
+    page, result = build_report(model, X, labels, title=f"{model_path} on {test_path}")
+    with atomic_path(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    if not quiet:
+        score = f"accuracy {result['accuracy']:.4f}" if "accuracy" in result \
+            else f"micro-F1 {result['micro_f1']:.4f}"
+        _stderr(f"wrote the report on {result['n']} texts ({score}) to {out}")
+
+
+def _test_columns(model: Any, options: dict[str, Any]) -> Any:
+    """The columns of a labelled test file for ``model``: its inputs, and the label flags given
+    (a multi-label model's own label columns when none are)."""
+    from .cli_options import comma_list
+
+    if options["label_cols"] is None and options["label_sep"] is None and model.multilabel_:
+        options["label_cols"] = ",".join(map(str, model.classes_))
+    return model.columns(text=options["text_col"], label=options["label_col"],
+                         labels=comma_list(options["label_cols"]), label_sep=options["label_sep"])

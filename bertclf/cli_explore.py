@@ -207,6 +207,61 @@ def projector(input_path: str, out: str, text_col: str, label_col: str | None, c
                    f"load vectors.tsv and metadata.tsv at https://projector.tensorflow.org", err=True)
 
 
+@click.command(
+    short_help="Draw a 2-D map of the texts' embeddings (PNG or interactive HTML).",
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf plot examples/support_tickets.csv --color-by label --out map.png
+  bertclf plot examples/support_tickets.csv --color-by label --out map.html
+  bertclf plot news.csv --clusters 5 --out clusters.html
+
+\b
+The projection is UMAP when umap-learn is installed, else PCA to 50 dimensions then t-SNE.
+.html writes one self-contained page (inline SVG, no script or network): hover a point to read
+its text. .png, .svg and .pdf write a static picture with a legend.""",
+)
+@click.argument("input_path", metavar="INPUT")
+@click.option("--out", "-o", required=True, metavar="FILE",
+              help="Picture to write: .png .svg .pdf or .html.")
+@click.option("--color-by", default=None, metavar="COL", help="Column whose values colour the points.")
+@click.option("--clusters", type=int, default=None, metavar="K",
+              help="Colour by k-means clusters instead (when there is no --color-by).")
+@click.option("--projection", type=click.Choice(["auto", "umap", "tsne"]), default="auto",
+              show_default=True)
+@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--seed", type=int, default=13, show_default=True)
+@embedding_options
+@input_options
+def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, projection: str,
+         text_col: str, seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+    """Map INPUT's texts to two dimensions and draw them, coloured by a column or by cluster."""
+    from .clustering import kmeans, parse_k
+    from .embedder import Embedder
+    from .maps import MAP_FORMATS, plot_map, project_2d
+    from .textio import check_output_path
+
+    check_output_path(out, MAP_FORMATS)
+    k = parse_k(clusters) if clusters is not None else None
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
+    embedder.settings()
+    _, texts, groups = read_inputs(input_path, text_col, color_by, strict)
+    if len(texts) < 3:
+        from .errors import InputError
+
+        raise InputError(f"{input_path} has {len(texts)} text{'s' if len(texts) != 1 else ''}: a map needs "
+                         f"at least 3")
+    vectors = embedder.transform(texts)
+    colour_by = color_by or ("cluster" if k else "all texts")
+    if groups is None:
+        groups = kmeans(vectors, k, seed)[0].labels_.tolist() if k else ["text"] * len(texts)
+    coords, method = project_2d(vectors, seed, projection)
+    plot_map(coords, groups, texts, out, title=f"{input_path}: {len(texts)} texts ({method})",
+             method=method, colour_by=colour_by)
+    if not quiet:
+        click.echo(f"wrote the {method} map of {len(texts)} texts to {out}", err=True)
+
+
 def read_inputs(path: str, text_col: str, label_col: str | None, strict: bool) -> tuple[Any, list[Any], Any]:
     """(table, texts, labels or None) from a table file, or from one text per line."""
     import pandas as pd

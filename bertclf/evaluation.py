@@ -109,6 +109,11 @@ def print_report(report: dict[str, Any], title: str = "evaluation", console: Any
 
 def plot_confusion(report: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
     """Confusion-matrix heat map: colour is the share of each true class, numbers are counts."""
+    save_figure(confusion_figure(report, title), path)
+
+
+def confusion_figure(report: dict[str, Any], title: str = "") -> Any:
+    """The confusion-matrix figure (matplotlib), for a file or an HTML report."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -137,17 +142,22 @@ def plot_confusion(report: dict[str, Any], path: str | os.PathLike[str], title: 
     heading = f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}, n = {report['n']}"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=11)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-    save_figure(fig, path)
+    return fig
 
 
 def plot_label_scores(report: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
-    """Multi-label: precision, recall and F1 per label as grouped horizontal bars, support beside."""
+    """Precision, recall and F1 per label (or class) as grouped horizontal bars, support beside."""
+    save_figure(label_scores_figure(report, title), path)
+
+
+def label_scores_figure(report: dict[str, Any], title: str = "") -> Any:
+    """The per-label (multi-label) or per-class (single-label) scores figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = report["per_label"]
+    rows = report.get("per_label") or report["per_class"]
     n = len(rows)
     fig, ax = plt.subplots(figsize=(8, max(3.0, 0.42 * n + 1.6)), dpi=110)
     y = np.arange(n)
@@ -158,13 +168,29 @@ def plot_label_scores(report: dict[str, Any], path: str | os.PathLike[str], titl
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("score")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09 - 1.2 / max(3.0, 0.42 * n + 1.6)), ncol=3,
-              fontsize=8, frameon=False)
-    auc = report["mean_roc_auc"]
-    heading = (f"micro-F1 {report['micro_f1']:.3f}, macro-F1 {report['macro_f1']:.3f}, "
-               f"mean ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'}, n = {report['n']}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    if report.get("task") == "multi-label":
+        auc = report["mean_roc_auc"]
+        heading = (f"micro-F1 {report['micro_f1']:.3f}, macro-F1 {report['macro_f1']:.3f}, "
+                   f"mean ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'}, n = {report['n']}")
+    else:
+        heading = f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}, n = {report['n']}"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=10)
-    save_figure(fig, path)
+    return fig
+
+
+def figure_svg(fig: Any) -> str:
+    """A figure as inline SVG text (for self-contained HTML), then closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg")
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str]) -> None:

@@ -169,3 +169,14 @@ def test_finetune_multilabel_and_pairs(run, tiny_model, multi_csv, write, tmp_pa
     assert run("predict", pairs, path, "-q").exit_code == 0
     chunk = run("finetune", path, "--model", tiny_model, "--long", "chunk", "--out", tmp_path / "c", *fast)
     assert chunk.exit_code == 2
+
+
+def test_report_on_a_multilabel_model(run, tiny_model, multi_csv, tmp_path):
+    out = tmp_path / "m"
+    assert run("train", multi_csv, "--model", tiny_model, "--label-cols", "sport,wet", "--out", out, "-q",
+               "--no-baseline").exit_code == 0
+    page = tmp_path / "report.html"
+    result = run("report", out, multi_csv, "--out", page)
+    assert result.exit_code == 0, result.output
+    text = page.read_text()
+    assert "micro-F1" in result.stderr and "micro f1" in text and "Confusion matrix" not in text

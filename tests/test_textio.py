@@ -99,3 +99,17 @@ def test_interrupted_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
         raise KeyboardInterrupt
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["model.bin"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    import pandas as pd
+
+    from bertclf.textio import write_table
+
+    out = write_table(tmp_path / "t.csv", pd.DataFrame({"a": [1]}))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask

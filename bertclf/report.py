@@ -1,0 +1,80 @@
+"""One self-contained HTML page about a model on labelled texts: the metrics, per-class F1, the
+confusion matrix, a 2-D map of the test embeddings with the mistakes marked, and the most
+confidently wrong examples (often label noise worth a look). Pictures are inline SVG; the page
+loads nothing from the network.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from .evaluation import confusion_figure, evaluate_model, figure_svg, label_scores_figure
+from .maps import html_page, map_svg, project_2d
+
+MAP_SAMPLE = 3000  # t-SNE on more points takes minutes on a small CPU; a seeded sample is drawn
+WRONG_SHOWN = 20
+
+
+def build_report(model: Any, X: Any, y: Any, title: str, seed: int = 13) -> tuple[str, dict[str, Any]]:
+    """(the HTML page, the metrics report) for ``model`` on (X, y)."""
+    report = evaluate_model(model, X, y)
+    sections = [_metrics_table(report), "<h2>Scores per class</h2>", figure_svg(label_scores_figure(report))]
+    if report.get("task") != "multi-label":
+        sections += ["<h2>Confusion matrix</h2>", figure_svg(confusion_figure(report))]
+        sections += _map_and_mistakes(model, X, y, seed)
+    return html_page("\n".join(sections), title), report
+
+
+def _metrics_table(report: dict[str, Any]) -> str:
+    keys = [k for k in ("n", "accuracy", "macro_f1", "weighted_f1", "micro_f1", "mean_roc_auc",
+                        "subset_accuracy", "hamming_loss") if report.get(k) is not None]
+    cells = "".join(f"<tr><th class='text'>{k.replace('_', ' ')}</th><td>"
+                    f"{report[k] if k == 'n' else f'{report[k]:.4f}'}</td></tr>" for k in keys)
+    unseen = report.get("unseen_labels") or {}
+    note = (f"<p class='note'>Test labels the model never saw (always counted wrong): "
+            f"{html.escape(', '.join(f'{k} ({v})' for k, v in unseen.items()))}</p>") if unseen else ""
+    return f"<h2>Metrics</h2><table>{cells}</table>{note}"
+
+
+def _map_and_mistakes(model: Any, X: Any, y: Any, seed: int) -> list[str]:
+    texts = model.input_texts(X)
+    truth = np.asarray([str(v) for v in y])
+    proba = model.predict_proba(X)
+    classes = np.asarray([str(c) for c in model.classes_])
+    predicted = classes[proba.argmax(axis=1)]
+    wrong = predicted != truth
+    rows = np.arange(len(texts))
+    note = ""
+    if len(rows) > MAP_SAMPLE:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), MAP_SAMPLE, replace=False))
+        note = f"<p class='note'>A seeded sample of {MAP_SAMPLE:,} of the {len(texts):,} texts.</p>"
+    out = []
+    if len(rows) >= 3:
+        coords, method = project_2d(model.transform(_take(X, rows)), seed)
+        out += ["<h2>Map of the test embeddings</h2>",
+                f"<p class='note'>Coloured by true label ({method}); crosses are misclassified texts.</p>",
+                note, map_svg(coords, truth[rows].tolist(), [texts[i] for i in rows], method, "true label",
+                              wrong[rows])]
+    index = {c: j for j, c in enumerate(classes)}
+    confidence = proba.max(axis=1)
+    order = [i for i in np.argsort(-confidence, kind="stable") if wrong[i]][:WRONG_SHOWN]
+    lines = ["<tr><th class='text'>text</th><th>true</th><th>predicted</th><th>confidence</th>"
+             "<th>p(true)</th></tr>"]
+    for i in order:
+        p_true = f"{proba[i, index[truth[i]]]:.3f}" if truth[i] in index else "unseen"
+        lines.append(f"<tr><td class='text'>{html.escape(texts[i][:400])}</td>"
+                     f"<td>{html.escape(truth[i])}</td><td>{html.escape(predicted[i])}</td>"
+                     f"<td>{confidence[i]:.3f}</td><td>{p_true}</td></tr>")
+    out += [f"<h2>The most confidently wrong ({len(order)} of {int(wrong.sum())} mistakes)</h2>",
+            "<p class='note'>Texts the model got wrong while most sure of itself: often a wrong or "
+            "ambiguous label rather than a model error.</p>", f"<table>{''.join(lines)}</table>"]
+    return out
+
+
+def _take(X: Any, rows: np.ndarray) -> Any:
+    if hasattr(X, "iloc"):
+        return X.iloc[rows]
+    return [X[i] for i in rows]
