@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from results_md import write_section
+from results_md import publish
 
 from bertclf import Embedder
 from bertclf.clustering import agreement, cluster, kmeans
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = [("bbc_news", ("train", "test")), ("ag_news", ("test",))]
-BEGIN, END = "<!-- clustering.py: begin -->", "<!-- clustering.py: end -->"
 
 
 def main() -> None:
@@ -48,12 +46,8 @@ def main() -> None:
         lines.append(f"| {name} ({'+'.join(splits)}) | {len(frame):,} | {k} | "
                      f"{v.mean():.4f} ± {v.std():.4f} | {ari:.4f} | {nmi:.4f} | {seconds:.0f} | {words} |")
         print(lines[-1], flush=True)
-    text = (f"{BEGIN}\n_Measured {date.today()} on a 2-core CPU by `benchmarks/clustering.py`._\n\n"
-            "Bundled model, its own settings (mean pooling, L2-normalised, 256 tokens).\n\n"
-            + "\n".join(lines) + f"\n{END}")
-    print(text)
-    if not args.no_write:
-        write_section(BEGIN, END, text)
+    body = "Bundled model, its own settings (mean pooling, L2-normalised, 256 tokens).\n\n" + "\n".join(lines)
+    publish("clustering.py", body, "benchmarks/clustering.py", write=not args.no_write)
 
 
 if __name__ == "__main__":

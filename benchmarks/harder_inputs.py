@@ -18,12 +18,11 @@ import argparse
 import re
 import time
 import warnings
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from results_md import write_section
+from results_md import publish
 
 from bertclf import Embedder, TextClassifier
 from bertclf.baseline import baseline_scores, multilabel_baseline_scores
@@ -171,12 +170,8 @@ def main() -> None:
         start = time.perf_counter()
         text = {"long": lambda: part_long(args.max_length), "multilabel": part_multilabel,
                 "meta": part_meta}[part]()
-        begin, end = f"<!-- harder_inputs.py {part}: begin -->", f"<!-- harder_inputs.py {part}: end -->"
-        section = (f"{begin}\n_Measured {date.today()} on a 2-core CPU by `benchmarks/harder_inputs.py "
-                   f"--parts {part}` in {time.perf_counter() - start:.0f} s._\n\n{text}\n{end}")
-        print(section, flush=True)
-        if not args.no_write:
-            write_section(begin, end, section)
+        publish(f"harder_inputs.py {part}", text, f"benchmarks/harder_inputs.py --parts {part}",
+                write=not args.no_write, seconds=time.perf_counter() - start)
 
 
 if __name__ == "__main__":

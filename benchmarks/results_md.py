@@ -21,3 +21,17 @@ def write_section(begin: str, end: str, text: str) -> None:
     tmp = RESULTS.with_suffix(".md.tmp")
     tmp.write_text(new)
     os.replace(tmp, RESULTS)
+
+
+def publish(name: str, body: str, command: str, write: bool = True, seconds: float | None = None) -> str:
+    """Wrap ``body`` in the markers of section ``name`` with a 'measured on ... by ...' line,
+    print it, and (``write``) put it in docs/results.md."""
+    from datetime import date
+
+    took = f" in {seconds:.0f} s" if seconds is not None else ""
+    section = (f"<!-- {name}: begin -->\n_Measured {date.today()} on a 2-core CPU by `{command}`{took}._\n\n"
+               f"{body}\n<!-- {name}: end -->")
+    print(section, flush=True)
+    if write:
+        write_section(f"<!-- {name}: begin -->", f"<!-- {name}: end -->", section)
+    return section

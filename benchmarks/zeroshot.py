@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from results_md import write_section
+from results_md import publish
 from sklearn.linear_model import LogisticRegression
 
 from bertclf import Embedder
@@ -28,7 +27,6 @@ KEYWORDS = {
     "Business": ["market", "company", "shares", "profit", "economy"],
     "Sci/Tech": ["software", "internet", "computer", "science", "technology"],
 }
-BEGIN, END = "<!-- zeroshot.py: begin -->", "<!-- zeroshot.py: end -->"
 
 
 def main() -> None:
@@ -64,13 +62,10 @@ def main() -> None:
     lines = ["| approach | accuracy | sd over 10 draws |", "|---|---|---|"]
     lines += [f"| {name} | {acc * 100:.2f} | {sd} |" for name, acc, sd in rows]
     keywords = "; ".join(f"{k}: {', '.join(v)}" for k, v in KEYWORDS.items())
-    text = (f"{BEGIN}\n_Measured {date.today()} on a 2-core CPU by `benchmarks/zeroshot.py`._\n\n"
-            f"ag_news test split ({len(test):,} texts, 4 balanced classes), bundled model. Keywords (the "
+    body = (f"ag_news test split ({len(test):,} texts, 4 balanced classes), bundled model. Keywords (the "
             f"first 3 or all 5): {keywords}. Embedding the test split took {embed_seconds:.0f} s.\n\n"
-            + "\n".join(lines) + f"\n{END}")
-    print(text)
-    if not args.no_write:
-        write_section(BEGIN, END, text)
+            + "\n".join(lines))
+    publish("zeroshot.py", body, "benchmarks/zeroshot.py", write=not args.no_write)
 
 
 if __name__ == "__main__":
