@@ -7,7 +7,7 @@ vectors joined by key, concatenated with the text embedding before the head.
 
 It is a scikit-learn classifier, so ``clone``, ``Pipeline`` and ``GridSearchCV`` work, with the
 embedder's settings searchable as ``embedder__pooling`` and so on. Embeddings are kept in a
-per-process memo keyed by the embedder's settings, so a grid search over heads and C, or the folds
+per-process memo (``memo``) keyed by the embedder's settings, so a grid search over heads and C, or the folds
 of a cross-validation, embed each text once per embedder setting rather than once per fit.
 """
 
@@ -18,7 +18,6 @@ import math
 import os
 import time
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,58 +28,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__, models
-from .backends import resolve_device
 from .data import encode_labels
-from .embedder import Embedder, as_inputs, clean_pairs
+from .embedder import Embedder, split_inputs
 from .errors import BertclfWarning, InputError, ModelLoadError, SpecError
 from .features import ExtraEmbeddings, MetaEncoder, require_columns
 from .guide import GUIDE_FILE, TextGuide
 from .heads import LOADABLE_HEADS, Head, check_head_params, fit_head, fit_multilabel_head
+from .memo import memo
 from .modelio import ENCODER_FOLDER, read_model_folder, write_model_folder
 from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
-from .textio import clean_texts
 
 EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize", "long", "head_tokens",
                  "stride", "chunk_agg")
-
-
-class EmbeddingMemo:
-    """Vectors already computed in this process, per embedder setting, up to ``max_bytes``."""
-
-    def __init__(self, max_bytes: int = 1 << 30) -> None:
-        self.max_bytes = max_bytes
-        self.groups: OrderedDict[tuple[Any, ...], dict[Any, np.ndarray]] = OrderedDict()
-        self.nbytes = 0
-        self.computed = 0  # texts actually sent to the encoder (tests and curiosity)
-
-    def embed(self, embedder: Embedder, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
-        s = embedder.settings()
-        key = (s.source, s.pooling, s.layers, s.layer_agg, s.max_length, s.normalize, s.long,
-               embedder.backend, resolve_device(embedder.device))
-        group = self.groups.setdefault(key, {})
-        self.groups.move_to_end(key)
-        items = texts if pairs is None else list(zip(texts, pairs, strict=True))
-        todo = list(dict.fromkeys(t for t in items if t not in group))
-        if todo:
-            if pairs is None:
-                vectors = embedder.encode_texts(todo)
-            else:
-                vectors = embedder.encode_texts([a for a, _ in todo], [b for _, b in todo])
-            group.update(zip(todo, vectors, strict=True))
-            self.nbytes += vectors.nbytes
-            self.computed += len(todo)
-        out = np.stack([group[t] for t in items]) if items else np.empty((0, s.dim), np.float32)
-        while self.nbytes > self.max_bytes and self.groups:
-            _, dropped = self.groups.popitem(last=False)  # least recently used first, this one last
-            self.nbytes -= sum(v.nbytes for v in dropped.values())
-        return out
-
-    def clear(self) -> None:
-        self.groups.clear()
-        self.nbytes = 0
-
-
-memo = EmbeddingMemo()
 
 
 @dataclass
@@ -253,24 +212,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def _inputs(self, X: Any, where: str = "input") -> Inputs:
         """Texts, pairs and the metadata table from X, each checked once."""
-        columns = [self.text_col] + [c for c in (self.pair_col,) if c] + list(self.meta_cols or []) \
-            + [c for c in (self.join_on,) if c]
-        if hasattr(X, "columns") and (self.text_col in X.columns or len(columns) > 1):
-            require_columns(X, columns, where, "the model's inputs")
-            texts = X[self.text_col].tolist()
-            pairs = X[self.pair_col].tolist() if self.pair_col else None
-            table = X.reset_index(drop=True)
-        else:
-            if self.meta_cols or self.join_on:
-                raise InputError(f"metadata columns ({', '.join(columns[1:])}) need X as a DataFrame "
-                                 f"holding them beside '{self.text_col}'")
-            texts, pairs = as_inputs(X)
-            table = None
-            if self.pair_col and pairs is None:
-                raise InputError(f"this model reads sentence pairs: give (text, {self.pair_col}) tuples "
-                                 f"or a DataFrame with '{self.text_col}' and '{self.pair_col}'")
-        texts = clean_texts(texts, strict=self.embedder_.strict)
-        return Inputs(texts, None if pairs is None else clean_pairs(pairs), table)
+        others = (*(self.meta_cols or ()), *([self.join_on] if self.join_on else []))
+        return Inputs(*split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)),
+                                    self.embedder_.strict, where))
 
     def _features(self, inputs: Inputs, where: str = "input") -> np.ndarray:
         embedder, texts = self.embedder_, inputs.texts

@@ -193,6 +193,30 @@ def as_inputs(X: Any) -> tuple[list[Any], list[Any] | None]:
     return as_text_list(X), None
 
 
+def split_inputs(X: Any, text_col: str = "text", pair_col: str | None = None, others: tuple[str, ...] = (),
+                 strict: bool = False, where: str = "input") -> tuple[list[str], list[str] | None, Any]:
+    """(texts, second texts of pairs or None, the table or None) from X, checked and cleaned.
+
+    A DataFrame is read by column name when it has ``text_col`` or when pairs or ``others``
+    (metadata, join keys) are wanted; anything else goes through ``as_inputs``."""
+    from .features import require_columns
+
+    columns = [text_col, *([pair_col] if pair_col else []), *others]
+    if hasattr(X, "columns") and (text_col in X.columns or len(columns) > 1):
+        require_columns(X, columns, where, "the model's inputs")
+        texts, table = X[text_col].tolist(), X.reset_index(drop=True)
+        pairs = X[pair_col].tolist() if pair_col else None
+    else:
+        if others:
+            raise InputError(f"metadata columns ({', '.join(others)}) need X as a DataFrame holding them "
+                             f"beside '{text_col}'")
+        (texts, pairs), table = as_inputs(X), None
+        if pair_col and pairs is None:
+            raise InputError(f"this model reads sentence pairs: give (text, {pair_col}) tuples or a "
+                             f"DataFrame with '{text_col}' and '{pair_col}'")
+    return clean_texts(texts, strict=strict), None if pairs is None else clean_pairs(pairs), table
+
+
 def clean_pairs(pairs: list[Any]) -> list[str]:
     """The second texts of sentence pairs; a missing one is an error (a pair with half of it
     gone is not the same input, so nothing is guessed)."""

@@ -28,7 +28,7 @@ from .backends import load_torch_encoder, resolve_device
 from .checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors, write_checkpoint
 from .classifier import model_config
 from .data import encode_labels, holdout_split
-from .embedder import DEFAULT_POOLING, as_inputs, clean_pairs
+from .embedder import DEFAULT_POOLING, split_inputs
 from .errors import InputError, ModelLoadError, SpecError
 from .guide import GUIDE_FILE, TextGuide
 from .heads import Head
@@ -36,7 +36,6 @@ from .modelio import ENCODER_FOLDER, is_encoder_file, write_model_folder
 from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
 from .pooling import check_pooling
 from .progress import should_show
-from .textio import clean_texts
 from .tokenization import check_long, encode, pad_id
 from .training import Network, TrainConfig, TrainData, Trainer, out_of_memory
 
@@ -236,15 +235,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         return source, pooling, max_length
 
     def _inputs(self, X: Any) -> tuple[list[str], list[str] | None]:
-        if hasattr(X, "columns") and self.text_col in X.columns:
-            from .features import require_columns
-
-            require_columns(X, [self.text_col, *([self.pair_col] if self.pair_col else [])], "input",
-                            "the model's inputs")
-            texts, pairs = X[self.text_col].tolist(), X[self.pair_col].tolist() if self.pair_col else None
-        else:
-            texts, pairs = as_inputs(X)
-        return clean_texts(texts, strict=self.strict), None if pairs is None else clean_pairs(pairs)
+        texts, pairs, _ = split_inputs(X, self.text_col, self.pair_col, strict=self.strict)
+        return texts, pairs
 
     def _encode(self, tokenizer: Any, texts: list[str], pairs: list[str] | None, max_length: int) -> Any:
         if getattr(self, "guide_", None) is not None:
