@@ -136,44 +136,45 @@ def read_rows(path: str, columns: Columns, strict: bool = False) -> tuple[Any, A
     """(X, y) from a table: X is the text list, or a DataFrame when pairs or metadata are read
     too; y is a label list, a 0/1 DataFrame (label columns) or a list of label lists."""
     from .features import require_columns
-    from .multilabel import check_binary
 
-    if not columns.multilabel:
-        texts, labels, table = _read_single(path, columns, strict)
-    else:
-        table = read_table(path, strict)
-        table_column(table, path, columns.text, " (choose one with --text-col)")
-        if columns.labels:
-            require_columns(table, list(columns.labels), path, "--label-cols")
-            cells = table[list(columns.labels)]
-            missing = [i for i, row in enumerate(cells.itertuples(index=False))
-                       if any(map(is_missing_label, row))]
-            if missing:
-                flag_rows(f"{path}: {len(missing)} of {len(table)} rows have an empty label cell", missing,
-                          "those rows were dropped", strict)
-                table = table.drop(index=table.index[missing]).reset_index(drop=True)
-            try:
-                labels = pd_frame(check_binary(table[list(columns.labels)].to_numpy(), list(columns.labels)),
-                                  list(columns.labels))
-            except InputError as exc:
-                raise InputError(f"{path}: {exc}") from None
-        else:
-            raw = table_column(table, path, columns.label, " (choose one with --label-col)")
-            labels = [[] if is_missing_label(v) else [p.strip() for p in str(v).split(columns.label_sep)
-                                                      if p.strip()] for v in raw]
-        texts = table_column(table, path, columns.text)
-        if not len(texts):
-            raise InputError(f"{path}: no labelled rows")
+    reader = _read_multi if columns.multilabel else _read_single
+    texts, labels, table = reader(path, columns, strict)
     if len(columns.inputs) == 1:
         return texts, labels
     require_columns(table, columns.inputs, path, "inputs named by --pair-col, --meta-cols or --join-on")
     return table[columns.inputs].reset_index(drop=True), labels
 
 
-def pd_frame(matrix: np.ndarray, names: list[str]) -> Any:
+def _read_multi(path: str, columns: Columns, strict: bool) -> tuple[list[Any], Any, Any]:
+    """Several labels per row: 0/1 columns (rows with an empty cell dropped and counted), or one
+    column of separated label sets (an empty cell is a row with no label)."""
     import pandas as pd
 
-    return pd.DataFrame(matrix, columns=names)
+    from .features import require_columns
+    from .multilabel import check_binary
+
+    table = read_table(path, strict)
+    table_column(table, path, columns.text, " (choose one with --text-col)")
+    if columns.labels:
+        names = list(columns.labels)
+        require_columns(table, names, path, "--label-cols")
+        missing = [i for i, row in enumerate(table[names].itertuples(index=False))
+                   if any(map(is_missing_label, row))]
+        if missing:
+            flag_rows(f"{path}: {len(missing)} of {len(table)} rows have an empty label cell", missing,
+                      "those rows were dropped", strict)
+            table = table.drop(index=table.index[missing]).reset_index(drop=True)
+        try:
+            labels: Any = pd.DataFrame(check_binary(table[names].to_numpy(), names), columns=names)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+    else:
+        raw = table_column(table, path, columns.label, " (choose one with --label-col)")
+        labels = [[] if is_missing_label(v) else [p.strip() for p in str(v).split(columns.label_sep)
+                                                  if p.strip()] for v in raw]
+    if not len(table):
+        raise InputError(f"{path}: no labelled rows")
+    return table_column(table, path, columns.text), labels, table
 
 
 def _read_single(path: str, columns: Columns, strict: bool) -> tuple[list[Any], list[Any], Any]:

@@ -64,15 +64,15 @@ class MetaEncoder:
         frame, steps, kinds = pd.DataFrame(index=range(len(table))), [], {}
         for name in self.columns:
             raw = table[name].tolist()
-            numbers = _numbers(raw)
-            present = [v for v in raw if _strings([v])[0] != MISSING]
-            if present and np.isfinite(numbers).sum() == len(present):
+            numbers, strings = _numbers(raw), _strings(raw)
+            present = sum(s != MISSING for s in strings)
+            if present and np.isfinite(numbers).sum() == present:
                 frame[name] = numbers
                 kinds[name] = "numeric"
                 numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
                 steps.append((name, numeric, [name]))
                 continue
-            frame[name] = _strings(raw)
+            frame[name] = strings
             if len(set(frame[name])) <= self.max_categories:
                 kinds[name] = "onehot"
                 steps.append((name, OneHotEncoder(handle_unknown="ignore"), [name]))
@@ -112,8 +112,8 @@ class MetaEncoder:
             raw = table[spec["name"]].tolist()
             if spec["kind"] == "numeric":
                 values = _numbers(raw)
-                bad = sum(1 for v, x in zip(raw, values, strict=True)
-                          if not np.isfinite(x) and _strings([v])[0] != MISSING)
+                bad = sum(1 for s, x in zip(_strings(raw), values, strict=True)
+                          if not np.isfinite(x) and s != MISSING)
                 if bad:
                     warnings.warn(f"{where}: {bad} values of numeric column '{spec['name']}' are not "
                                   f"numbers; treated as missing", BertclfWarning, stacklevel=2)

@@ -184,11 +184,7 @@ def _multi_svm_proba(t, X) -> np.ndarray:
 
 
 def _multi_mlp_proba(t, X) -> np.ndarray:
-    layers = _mlp_layers(t)
-    h = X
-    for w, b in layers[:-1]:
-        h = np.maximum(h @ w + b, 0.0)
-    return expit(h @ layers[-1][0] + layers[-1][1])
+    return expit(_mlp_scores(t, X))
 
 
 def _linear_proba(t, X, n_classes) -> np.ndarray:
@@ -257,12 +253,17 @@ def _mlp_layers(t: dict[str, np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]
     return [(t[f"layers.{i}.weight"], t[f"layers.{i}.bias"]) for i in range(count)]
 
 
-def _mlp_proba(t, X, n_classes) -> np.ndarray:
+def _mlp_scores(t, X) -> np.ndarray:
+    """The network's output layer before its sigmoid or softmax (ReLU hidden layers)."""
     layers = _mlp_layers(t)
     h = X
     for w, b in layers[:-1]:
         h = np.maximum(h @ w + b, 0.0)
-    scores = h @ layers[-1][0] + layers[-1][1]
+    return h @ layers[-1][0] + layers[-1][1]
+
+
+def _mlp_proba(t, X, n_classes) -> np.ndarray:
+    scores = _mlp_scores(t, X)
     if n_classes == 2:
         p = expit(scores[:, 0])
         return np.column_stack([1.0 - p, p])
