@@ -42,23 +42,17 @@ def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str
     """Cluster texts by their embeddings and describe each cluster."""
     from . import clustering
     from .embedder import Embedder
-    from .errors import SpecError
     from .textio import TABLE_FORMATS, atomic_path, check_output_path, write_table
 
     check_output_path(out, tuple(TABLE_FORMATS))
     if summary is not None:
         check_output_path(summary, (".json",))
     wanted = clustering.parse_k(k)
-    try:
-        low, high = (int(part) for part in k_range.split(".."))
-    except ValueError:
-        raise SpecError(f"--k-range must look like 2..10, got {k_range!r}") from None
+    low, high = clustering.parse_k_range(k_range)
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
     embedder.settings()
     table, texts, truth = read_inputs(input_path, text_col, label_col, strict)
-    if wanted is not None and wanted > len(texts):
-        raise SpecError(f"k = {wanted} is more than the {len(texts)} texts in {input_path}; "
-                        f"choose a smaller k")
+    clustering.check_k(wanted, len(texts))
     vectors = embedder.transform(texts)
     texts = [t if isinstance(t, str) else "" for t in texts]
     result = clustering.cluster(vectors, texts, wanted, seed=seed, k_range=(low, high), truth=truth)
@@ -186,7 +180,7 @@ vectors.tsv and metadata.tsv; or point TensorBoard's projector at the folder."""
 def projector(input_path: str, out: str, text_col: str, label_col: str | None, clusters: int | None,
               seed: int, strict: bool, quiet: bool, **options: Any) -> None:
     """Write an Embedding Projector folder for INPUT's texts."""
-    from .clustering import kmeans, parse_k
+    from .clustering import check_k, kmeans, parse_k
     from .embedder import Embedder
     from .projector import check_target, write_projector
 
@@ -195,6 +189,7 @@ def projector(input_path: str, out: str, text_col: str, label_col: str | None, c
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
     embedder.settings()
     _, texts, truth = read_inputs(input_path, text_col, label_col, strict)
+    check_k(k, len(texts))
     vectors = embedder.transform(texts)
     metadata: dict[str, list[Any]] = {"text": texts}
     if truth is not None:
@@ -236,9 +231,9 @@ its text. .png, .svg and .pdf write a static picture with a legend.""",
 def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, projection: str,
          text_col: str, seed: int, strict: bool, quiet: bool, **options: Any) -> None:
     """Map INPUT's texts to two dimensions and draw them, coloured by a column or by cluster."""
-    from .clustering import kmeans, parse_k
+    from .clustering import check_k, kmeans, parse_k
     from .embedder import Embedder
-    from .maps import MAP_FORMATS, plot_map, project_2d
+    from .maps import MAP_FORMATS, check_map_size, plot_map, project_2d
     from .textio import check_output_path
 
     check_output_path(out, MAP_FORMATS)
@@ -246,11 +241,8 @@ def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, 
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
     embedder.settings()
     _, texts, groups = read_inputs(input_path, text_col, color_by, strict)
-    if len(texts) < 3:
-        from .errors import InputError
-
-        raise InputError(f"{input_path} has {len(texts)} text{'s' if len(texts) != 1 else ''}: a map needs "
-                         f"at least 3")
+    check_map_size(len(texts))
+    check_k(k, len(texts))
     vectors = embedder.transform(texts)
     colour_by = color_by or ("cluster" if k else "all texts")
     if groups is None:

@@ -56,12 +56,28 @@ def parse_k(value: str | int) -> int | None:
     return k
 
 
+def parse_k_range(text: str) -> tuple[int, int]:
+    """'LOW..HIGH' for ``-k auto``: both whole numbers, 2 <= LOW <= HIGH."""
+    try:
+        low, high = (int(part) for part in text.split(".."))
+    except ValueError:
+        raise SpecError(f"--k-range must look like 2..10, got {text!r}") from None
+    if not 2 <= low <= high:
+        raise SpecError(f"--k-range needs 2 <= LOW <= HIGH, got {text!r}")
+    return low, high
+
+
+def check_k(k: int | None, n_texts: int) -> None:
+    """Refuse more clusters than texts (called before embedding, so it fails at once)."""
+    if k is not None and k > n_texts:
+        raise InputError(f"k = {k} is more than the {n_texts} texts to cluster; choose a smaller k")
+
+
 def kmeans(vectors: np.ndarray, k: int, seed: int = 13, minibatch: bool | None = None) -> tuple[Any, str]:
     """A fitted (MiniBatch)KMeans and its name."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
-    if k > len(vectors):
-        raise InputError(f"k = {k} is more than the {len(vectors)} texts to cluster; choose a smaller k")
+    check_k(k, len(vectors))
     small = len(vectors) <= MINIBATCH_FROM if minibatch is None else not minibatch
     model = KMeans(k, n_init="auto", random_state=seed) if small else \
         MiniBatchKMeans(k, batch_size=500, n_init="auto", random_state=seed)

@@ -24,9 +24,7 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 def project_2d(vectors: np.ndarray, seed: int = 13, method: str = "auto") -> tuple[np.ndarray, str]:
     """(n, 2) coordinates and the method's name ('UMAP' or 'PCA + t-SNE')."""
-    if len(vectors) < 3:
-        raise InputError(f"{len(vectors)} text{'s' if len(vectors) != 1 else ''} are too few to map; "
-                         f"give at least 3")
+    check_map_size(len(vectors))
     if method not in ("auto", "umap", "tsne"):
         raise SpecError(f"unknown projection {method!r}: use auto, umap or tsne")
     if method in ("auto", "umap"):
@@ -46,6 +44,13 @@ def project_2d(vectors: np.ndarray, seed: int = 13, method: str = "auto") -> tup
     perplexity = float(min(30, max(1, (len(vectors) - 1) / 3)))
     coords = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(reduced)
     return np.asarray(coords), "PCA + t-SNE"
+
+
+def check_map_size(n_texts: int) -> None:
+    """A map needs at least 3 texts (called before embedding, so it fails at once)."""
+    if n_texts < 3:
+        raise InputError(f"{n_texts} text{'s' if n_texts != 1 else ''} are too few to map: a map needs at "
+                         f"least 3")
 
 
 def _groups(values: list[Any]) -> tuple[list[str], list[str], dict[str, str]]:

@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from .evaluation import confusion_figure, evaluate_model, figure_svg, label_scores_figure
+from .evaluation import (
+    confusion_figure,
+    evaluate_model,
+    evaluate_predictions,
+    figure_svg,
+    label_scores_figure,
+)
 from .maps import html_page, map_svg, project_2d
 
 MAP_SAMPLE = 3000  # t-SNE on more points takes minutes on a small CPU; a seeded sample is drawn
@@ -20,12 +26,17 @@ WRONG_SHOWN = 20
 
 def build_report(model: Any, X: Any, y: Any, title: str, seed: int = 13) -> tuple[str, dict[str, Any]]:
     """(the HTML page, the metrics report) for ``model`` on (X, y)."""
-    report = evaluate_model(model, X, y)
-    sections = [_metrics_table(report), "<h2>Scores per class</h2>", figure_svg(label_scores_figure(report))]
-    if report.get("task") != "multi-label":
-        sections += ["<h2>Confusion matrix</h2>", figure_svg(confusion_figure(report))]
-        sections += _map_and_mistakes(model, X, y, seed)
-    return html_page("\n".join(sections), title), report
+    if getattr(model, "multilabel_", False):
+        report = evaluate_model(model, X, y)
+        return html_page("\n".join(_summary(report)), title), report
+    proba = model.predict_proba(X)  # once: the metrics, the map's crosses and the table share it
+    report = evaluate_predictions(y, model.classes_[proba.argmax(axis=1)], model.classes_)
+    sections = _summary(report) + ["<h2>Confusion matrix</h2>", figure_svg(confusion_figure(report))]
+    return html_page("\n".join(sections + _map_and_mistakes(model, X, y, proba, seed)), title), report
+
+
+def _summary(report: dict[str, Any]) -> list[str]:
+    return [_metrics_table(report), "<h2>Scores per class</h2>", figure_svg(label_scores_figure(report))]
 
 
 def _metrics_table(report: dict[str, Any]) -> str:
@@ -39,10 +50,9 @@ def _metrics_table(report: dict[str, Any]) -> str:
     return f"<h2>Metrics</h2><table>{cells}</table>{note}"
 
 
-def _map_and_mistakes(model: Any, X: Any, y: Any, seed: int) -> list[str]:
+def _map_and_mistakes(model: Any, X: Any, y: Any, proba: np.ndarray, seed: int) -> list[str]:
     texts = model.input_texts(X)
     truth = np.asarray([str(v) for v in y])
-    proba = model.predict_proba(X)
     classes = np.asarray([str(c) for c in model.classes_])
     predicted = classes[proba.argmax(axis=1)]
     wrong = predicted != truth

@@ -73,3 +73,12 @@ def test_cluster_command_writes_the_table_and_summary(run, tiny_model, write, tm
     assert auto.exit_code == 0, auto.output
     too_many = run("cluster", path, "-k", "40", "--model", tiny_model, "--out", out)
     assert_one_line_error(too_many, "k = 40 is more than the 24 texts")
+
+
+def test_k_range_is_checked():
+    from bertclf.clustering import parse_k_range
+
+    assert parse_k_range("3..7") == (3, 7)
+    for bad in ("7..3", "1..4", "two..five", "5"):
+        with pytest.raises(SpecError, match="--k-range"):
+            parse_k_range(bad)
