@@ -155,11 +155,15 @@ Examples:
   bertclf predict tickets-model new_tickets.jsonl --text-col body --top-k 2 --out top2.jsonl
   echo "I was charged twice this month" | bertclf predict tickets-model
   bertclf predict tickets-model notes.txt --out predictions.parquet
+  bertclf predict toxic-model comments.csv --label-sep "|" --out labels.csv   # multi-label sets
+  bertclf predict qa-model qa.csv --out answers.csv    # pairs, metadata: the model's own columns
 
 \b
-Table inputs keep all their columns; plain-text inputs (one text per line, '-' for stdin) get a
-'text' column. Added: 'label' and one 'p_<class>' column per class, or with --top-k K the K best
-labels and their probabilities (top_1, p_top_1, ...). Without --out, CSV goes to stdout.""",
+Multi-label models write 'labels' (the labels over their thresholds, joined by --label-sep) and a
+p_<label> per label. Table inputs keep all their columns; plain-text inputs (one text per line,
+'-' for stdin) get a 'text' column. Added: 'label' and one 'p_<class>' column per class, or with
+--top-k K the K best labels and their probabilities (top_1, p_top_1, ...). Without --out, CSV goes
+to stdout.""",
 )
 @click.argument("model_path", metavar="MODEL")
 @click.argument("input_path", metavar="INPUT", default="-")
@@ -230,6 +234,8 @@ Examples:
   bertclf evaluate tickets-model test.csv
   bertclf evaluate tickets-model test.csv --plot confusion.png
   bertclf evaluate tickets-model test.jsonl --text-col body --label-col topic --json > report.json
+  bertclf evaluate toxic-model test.csv --plot per-label.png     # multi-label: the model's label columns
+  bertclf evaluate tags-model test.csv --label-col tags --label-sep ";"
 
 \b
 Test labels the model never saw are listed and counted as errors, not a crash.""",

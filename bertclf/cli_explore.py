@@ -240,7 +240,7 @@ def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, 
     k = parse_k(clusters) if clusters is not None else None
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
     embedder.settings()
-    _, texts, groups = read_inputs(input_path, text_col, color_by, strict)
+    _, texts, groups = read_inputs(input_path, text_col, color_by, strict, "--color-by")
     check_map_size(len(texts))
     check_k(k, len(texts))
     vectors = embedder.transform(texts)
@@ -254,8 +254,10 @@ def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, 
         click.echo(f"wrote the {method} map of {len(texts)} texts to {out}", err=True)
 
 
-def read_inputs(path: str, text_col: str, label_col: str | None, strict: bool) -> tuple[Any, list[Any], Any]:
-    """(table, texts, labels or None) from a table file, or from one text per line."""
+def read_inputs(path: str, text_col: str, label_col: str | None, strict: bool,
+                label_flag: str = "--label-col") -> tuple[Any, list[Any], Any]:
+    """(table, texts, labels or None) from a table file, or from one text per line; ``label_flag``
+    is the option that named ``label_col``, for the error message."""
     import pandas as pd
 
     from .textio import is_table_path, read_table, read_texts, table_column
@@ -265,5 +267,5 @@ def read_inputs(path: str, text_col: str, label_col: str | None, strict: bool) -
         return pd.DataFrame({"text": texts}), texts, None
     table = read_table(path, strict)
     texts = table_column(table, path, text_col, " (choose one with --text-col)")
-    truth = table_column(table, path, label_col, " (choose one with --label-col)") if label_col else None
+    truth = table_column(table, path, label_col, f" (choose one with {label_flag})") if label_col else None
     return table, texts, truth

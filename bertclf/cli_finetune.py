@@ -49,6 +49,7 @@ Examples:
   bertclf finetune train.csv --out model --batch-size 8 --grad-accum 4 --device cuda
   bertclf finetune comments.csv --label-cols toxic,insult,threat --out toxic-ft
   bertclf finetune qa.csv --text-col question --pair-col answer --out qa-ft
+  bertclf finetune news.csv --long head-tail --max-length 512 --out news-ft
   bertclf finetune --resume model          # continue an interrupted run
 
 \b
