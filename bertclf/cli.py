@@ -15,11 +15,13 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_cache import cache
 from .cli_classify import evaluate, predict, report, train
 from .cli_explore import cluster, plot, projector, zero_shot
 from .cli_finetune import compare, finetune
 from .cli_options import (
     CONTEXT,
+    cache_options,
     embedding_options,
     input_options,
     model_option,
@@ -192,6 +194,7 @@ Layer specs: {LAYER_FORMS}.""",
 @click.option("--out", "-o", "out", required=True, help="Output file: .npy, .parquet or .csv.")
 @pair_option
 @embedding_options
+@cache_options
 @input_options
 def embed(input_path: str, text_col: str, pair_col: str | None, out: str, strict: bool, quiet: bool,
           **options: Any) -> None:
@@ -242,6 +245,7 @@ main.add_command(cluster)
 main.add_command(zero_shot)
 main.add_command(projector)
 main.add_command(plot)
+main.add_command(cache)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

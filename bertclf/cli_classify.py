@@ -10,6 +10,7 @@ import click
 
 from .cli_options import (
     CONTEXT,
+    cache_options,
     embedding_options,
     input_options,
     pop_columns,
@@ -71,6 +72,7 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @click.option("--threshold", default="tune", show_default=True, metavar="tune|P",
               help="Multi-label: per-label cut-offs tuned on 20% of TRAIN for F1, or one probability.")
 @embedding_options
+@cache_options
 @input_options
 def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: float,
           class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str, strict: bool,

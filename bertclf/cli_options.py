@@ -11,7 +11,7 @@ from .models import DEFAULT_MODEL
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 EMBEDDING_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "batch_size", "normalize",
-                  "device", "threads", "long", "head_tokens", "stride", "chunk_agg")
+                  "device", "backend", "dtype", "threads", "long", "head_tokens", "stride", "chunk_agg")
 COLUMN_KEYS = ("text_col", "label_col", "label_cols", "label_sep", "pair_col", "meta_cols", "join_on")
 
 
@@ -34,7 +34,19 @@ def model_option(func: Any) -> Any:
 runtime_options = stack_options(
     click.option("--batch-size", type=int, default=32, show_default=True),
     click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda"),
-    click.option("--threads", type=int, default=None, help="CPU threads for torch. [default: all cores]"),
+    click.option("--backend", type=click.Choice(["auto", "torch", "onnx", "onnx-int8"]), default="auto",
+                 show_default=True,
+                 help="Encoder runtime. auto: onnx-int8 on a CPU (fastest within 0.5 accuracy point, see "
+                      "docs/performance.md), torch on a GPU. The ONNX export is made once and cached."),
+    click.option("--dtype", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+                 help="torch backend only: bf16 autocast (CPUs with AVX-512 BF16, GPUs)."),
+    click.option("--threads", type=int, default=None, help="CPU threads. [default: all cores]"),
+)
+
+cache_options = stack_options(
+    click.option("--cache", "cache_dir", default=None, metavar="DIR",
+                 help="Embedding cache folder. [default: $BERTCLF_CACHE, else ~/.cache/bertclf]"),
+    click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
 )
 
 long_options = stack_options(
@@ -93,8 +105,13 @@ input_options = stack_options(
 
 
 def pop_embedding_options(options: dict[str, Any]) -> dict[str, Any]:
-    """Take the embedding flags out of a command's keyword arguments, as Embedder arguments."""
-    return {key: options.pop(key) for key in EMBEDDING_KEYS if key in options}
+    """Take the embedding flags out of a command's keyword arguments, as Embedder arguments;
+    commands with the cache flags cache by default."""
+    found = {key: options.pop(key) for key in EMBEDDING_KEYS if key in options}
+    if "no_cache" in options:
+        no_cache, folder = options.pop("no_cache"), options.pop("cache_dir")
+        found["cache"] = False if no_cache else (folder or True)
+    return found
 
 
 def comma_list(value: str | None) -> tuple[str, ...]:

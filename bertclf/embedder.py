@@ -6,20 +6,32 @@ cache (see ``backends``), so ``clone``, ``GridSearchCV`` and pickling never copy
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import models
-from .backends import EncoderBackend, get_backend
+from .backends import EncoderBackend, get_backend, resolve_backend
+from .embcache import open_cache, setting_id, text_keys
 from .errors import InputError, SpecError
 from .pooling import LayerSpec, check_layer_agg, check_pooling, l2_normalize, pool_layers, resolve_layers
 from .progress import progress_bar
 from .textio import clean_texts, flag_rows
-from .tokenization import LongSpec, check_long, combine_windows, encode, length_batches, pad_batch, pad_id
+from .tokenization import (
+    LongSpec,
+    check_long,
+    combine_windows,
+    encode,
+    length_batches,
+    pad_batch,
+    pad_id,
+    report_cut,
+)
 
+BLOCK = 4096  # texts embedded (and cached) at a time
 DEFAULT_POOLING = "mean"  # for models without a sentence-transformers config (Reimers & Gurevych)
 
 
@@ -61,8 +73,14 @@ class Embedder(TransformerMixin, BaseEstimator):
         or max), or "guide" (informative sentences, learned from labels by TextClassifier).
     head_tokens: head-tail's start; None is a quarter of the budget (128 + 382 at 512 tokens).
     stride: chunk's step between windows; None is half a window.
-    device: "auto", "cpu" or "cuda". backend: "torch" (more to come).
-    threads: torch CPU threads (process-wide); None keeps torch's default.
+    device: "auto", "cpu" or "cuda".
+    backend: "auto" (onnx-int8 on a CPU when ONNX Runtime is installed, else torch), "torch",
+        "onnx" (ONNX Runtime fp32, same vectors to 1e-6) or "onnx-int8" (dynamic int8: fastest,
+        cosine to fp32 0.99); see docs/performance.md for the measurements behind "auto".
+    dtype: "fp32" or "bf16" (torch autocast; on a CPU with AVX-512 BF16 or a GPU).
+    threads: CPU threads (torch's are process-wide); None keeps the runtime's default.
+    cache: keep vectors on disk and reuse them: False (the default in Python), True (the cache
+        folder: $BERTCLF_CACHE or ~/.cache/bertclf) or a folder. See ``embcache``.
     strict: refuse empty or missing texts instead of embedding them as "".
     progress: show a progress bar; None shows one only when stderr is a terminal.
     """
@@ -81,8 +99,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         stride: int | None = None,
         chunk_agg: str = "mean",
         device: str = "auto",
-        backend: str = "torch",
+        backend: str = "auto",
+        dtype: str = "fp32",
         threads: int | None = None,
+        cache: bool | str = False,
         strict: bool = False,
         progress: bool | None = None,
     ) -> None:
@@ -99,7 +119,9 @@ class Embedder(TransformerMixin, BaseEstimator):
         self.chunk_agg = chunk_agg
         self.device = device
         self.backend = backend
+        self.dtype = dtype
         self.threads = threads
+        self.cache = cache
         self.strict = strict
         self.progress = progress
 
@@ -118,6 +140,9 @@ class Embedder(TransformerMixin, BaseEstimator):
             if (value is not None or name == "batch_size") and not _positive_int(value):
                 raise SpecError(f"{name} must be a positive integer, got {value!r}")
         normalize = defaults.normalize if self.normalize is None else bool(self.normalize)
+        resolve_backend(self.backend, self.device, self.dtype)
+        if not isinstance(self.cache, (bool, str, os.PathLike)):
+            raise SpecError(f"cache must be True, False or a folder, got {self.cache!r}")
         long = check_long(self.long, max_length, self.head_tokens, self.stride, self.chunk_agg)
         return Settings(source, pooling, layers, layer_agg, max_length, normalize,
                         num_layers, int(config.hidden_size), long)
@@ -135,34 +160,74 @@ class Embedder(TransformerMixin, BaseEstimator):
         return self.encode_texts(texts, None if pairs is None else clean_pairs(pairs))
 
     def encode_texts(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
-        """Embed strings already checked by ``clean_texts`` (no second report of empty ones)."""
+        """Embed strings already checked by ``clean_texts`` (no second report of empty ones);
+        with ``cache`` on, only texts the cache lacks reach the encoder."""
         s = self.settings()
         if s.long.mode == "guide":
             raise SpecError("--long guide learns which sentences matter from labelled texts: use it "
                             "with train or finetune (TextClassifier / FineTuner), not on its own")
+        out = np.empty((len(texts), s.dim), dtype=np.float32)
         if not texts:
-            return np.empty((0, s.dim), dtype=np.float32)
+            return out
+        store = open_cache(None if self.cache is True else self.cache) if self.cache else None
+        todo = np.arange(len(texts))
+        with progress_bar(len(texts), "embedding", self.progress) as advance:
+            if store is not None:
+                description = self.cache_setting(s)
+                setting = setting_id(description)
+                keys = text_keys(setting, texts, pairs)
+                found = store.get_many(keys, s.dim)
+                todo = np.asarray([i for i, key in enumerate(keys) if key not in found], dtype=np.int64)
+                for i, key in enumerate(keys):
+                    if key in found:
+                        out[i] = found[key]
+                advance(len(texts) - len(todo))
+            cut = 0
+            for start in range(0, len(todo), BLOCK):  # blocks: an interrupted run keeps its work
+                rows = todo[start:start + BLOCK]
+                block, truncated = self._embed(s, [texts[i] for i in rows],
+                                               None if pairs is None else [pairs[i] for i in rows], advance)
+                out[rows] = block
+                cut += truncated
+                if store is not None:
+                    store.put_many(setting, description, [keys[i] for i in rows], block)
+        report_cut(cut, len(texts), s.max_length, s.long.mode, pairs is not None)
+        return out
+
+    def _embed(self, s: Settings, texts: list[str], pairs: list[str] | None,
+               advance: Any) -> tuple[np.ndarray, int]:
+        """(vectors, texts cut) for texts through the encoder: token-sorted batches, pooled."""
         tokenizer = models.load_tokenizer(s.source)
-        encoded = encode(tokenizer, texts, s.max_length, report=True, pairs=pairs, long=s.long)
+        encoded = encode(tokenizer, texts, s.max_length, pairs=pairs, long=s.long)
         encoder = self.load_encoder()
         padding = pad_id(tokenizer)
         out = np.empty((len(encoded.input_ids), s.dim), dtype=np.float32)
-        with progress_bar(len(out), "embedding", self.progress) as advance:
-            for rows in length_batches(encoded.lengths(), int(self.batch_size)):
-                batch = pad_batch(encoded, rows, padding)
-                hidden = encoder.hidden_states(batch, s.layers)
-                out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
-                advance(len(rows))
+        per_row = len(texts) / max(1, len(out))  # chunk windows: several rows per text
+        for rows in length_batches(encoded.lengths(), int(self.batch_size)):
+            batch = pad_batch(encoded, rows, padding)
+            hidden = encoder.hidden_states(batch, s.layers)
+            out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
+            advance(len(rows) * per_row)
         out = combine_windows(out, encoded.owner, len(texts), s.long.agg)
-        return l2_normalize(out) if s.normalize else out
+        return (l2_normalize(out) if s.normalize else out), encoded.truncated
+
+    def cache_setting(self, s: Settings | None = None) -> dict[str, Any]:
+        """What a cached vector depends on besides its text: the encoder's weights and every
+        setting that changes the numbers (not batch size, threads or progress)."""
+        s = s or self.settings()
+        return {"model": s.source.spec, "weights": models.weights_digest(s.source),
+                "backend": resolve_backend(self.backend, self.device, self.dtype), "dtype": self.dtype,
+                "pooling": s.pooling, "layers": list(s.layers), "layer_agg": s.layer_agg,
+                "max_length": s.max_length, "normalize": s.normalize, "long": asdict(s.long)}
 
     def load_encoder(self) -> EncoderBackend:
         """Load the encoder now (it is shared per process) instead of at the first transform."""
-        if self.threads:
+        backend = resolve_backend(self.backend, self.device, self.dtype)
+        if self.threads and backend == "torch":
             import torch
 
             torch.set_num_threads(int(self.threads))
-        return get_backend(self.backend, models.resolve(self.model), self.device)
+        return get_backend(backend, models.resolve(self.model), self.device, self.dtype, self.threads)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"emb{i}" for i in range(self.settings().dim)], dtype=object)

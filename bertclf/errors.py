@@ -24,5 +24,9 @@ class ModelLoadError(BertclfError, OSError):
     """The encoder or its tokenizer cannot be loaded."""
 
 
+class ExportError(BertclfError):
+    """The encoder cannot be turned into an ONNX graph (an unsupported architecture)."""
+
+
 class BertclfWarning(UserWarning):
     """Something was repaired on the way (empty text, replaced bytes, truncation)."""

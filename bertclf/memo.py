@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import resolve_device
+from .backends import resolve_backend, resolve_device
 from .embedder import Embedder
 
 
@@ -24,7 +24,8 @@ class EmbeddingMemo:
     def embed(self, embedder: Embedder, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         s = embedder.settings()
         key = (s.source, s.pooling, s.layers, s.layer_agg, s.max_length, s.normalize, s.long,
-               embedder.backend, resolve_device(embedder.device))
+               resolve_backend(embedder.backend, embedder.device, embedder.dtype), embedder.dtype,
+               resolve_device(embedder.device))
         group = self.groups.setdefault(key, {})
         self.groups.move_to_end(key)
         items = texts if pairs is None else list(zip(texts, pairs, strict=True))

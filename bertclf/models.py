@@ -6,6 +6,7 @@ checks (config only) stay fast, and so every backend loads from the same resolve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import numbers
 import os
@@ -265,6 +266,32 @@ def max_positions(source: ModelSource) -> int:
     if 0 < tokenizer_limit < 100_000:
         return min(tokenizer_limit, position_limit)
     return position_limit
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".h5", ".msgpack")
+
+
+def weights_digest(source: ModelSource) -> str:
+    """sha256 of the encoder's config and weight files: what caches of its outputs are keyed by.
+    Local folders are hashed once per stamp (a few stat calls then); Hub models by snapshot."""
+    if source.local:
+        return _folder_digest(source.location, source.stamp)
+    from huggingface_hub import hf_hub_download
+
+    snapshot = Path(hf_hub_download(source.location, "config.json")).parent
+    return _folder_digest(str(snapshot), folder_stamp(snapshot))
+
+
+@lru_cache(maxsize=64)
+def _folder_digest(location: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for name, *_ in stamp or folder_stamp(Path(location)):
+        if name == "config.json" or name.endswith(WEIGHT_SUFFIXES):
+            digest.update(name.encode() + b"\0")
+            with open(Path(location) / name, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+    return digest.hexdigest()
 
 
 def portable_spec(source: ModelSource) -> str:

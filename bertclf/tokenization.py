@@ -107,12 +107,19 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool =
     types = [t for _, t in built] if "token_type_ids" in tokenizer.model_input_names else None
     chunked = long.mode == "chunk" and len(owner) != len(first)
     encoded = Encoded(input_ids, types, cut, np.asarray(owner, dtype=np.int64) if chunked else None)
-    if report and cut:
-        verb = {"chunk": "were read in overlapping windows", "head-tail": "kept their start and end"}
-        done = "were cut" if pairs is not None else verb.get(long.mode, "were cut")
-        warnings.warn(f"{cut} of {len(texts)} texts were longer than {max_length} tokens and {done}",
-                      BertclfWarning, stacklevel=3)
+    if report:
+        report_cut(cut, len(texts), max_length, long.mode, pairs is not None, stacklevel=4)
     return encoded
+
+
+def report_cut(cut: int, total: int, max_length: int, mode: str, pairs: bool, stacklevel: int = 3) -> None:
+    """One warning with the count of texts over the token budget and what became of them."""
+    if not cut:
+        return
+    verb = {"chunk": "were read in overlapping windows", "head-tail": "kept their start and end"}
+    done = "were cut" if pairs else verb.get(mode, "were cut")
+    warnings.warn(f"{cut} of {total} texts were longer than {max_length} tokens and {done}",
+                  BertclfWarning, stacklevel=stacklevel)
 
 
 def _content_ids(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:

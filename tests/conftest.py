@@ -30,6 +30,16 @@ def _vocab() -> dict[str, int]:
     return {token: i for i, token in enumerate(tokens)}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test's ONNX exports and embedding cache go to one temporary folder, never ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("bertclf-cache")
+    os.environ["BERTCLF_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 3-layer, 32-dim random BertModel saved as an ordinary Hugging Face folder."""

@@ -40,9 +40,10 @@ def test_tokens_json_reports_what_max_length_cut(run, tiny_model):
 
 def test_embed_runtime_options_are_wired_through(run, tiny_model, write, tmp_path):
     source = write("in.txt", "hello world\nthe cat sat on the mat and the dog sat\ngood\n")
-    default = run("embed", source, "--model", tiny_model, "--out", tmp_path / "a.npy", "-q")
+    default = run("embed", source, "--model", tiny_model, "--backend", "onnx", "--out", tmp_path / "a.npy",
+                  "-q")
     tuned = run("embed", source, "--model", tiny_model, "--out", tmp_path / "b.npy", "--device", "cpu",
-                "--threads", "1", "--batch-size", "2", "--max-length", "6")
+                "--threads", "1", "--batch-size", "2", "--max-length", "6", "--backend", "torch")
     assert default.exit_code == 0 and tuned.exit_code == 0, tuned.output
     assert "max 6 tokens" in tuned.stderr and "1 of 3 texts were longer than 6 tokens" in tuned.stderr
     a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
@@ -59,14 +60,14 @@ def test_tokens_max_length_beyond_the_model_limit(run, tiny_model):
 def test_embed_writes_vectors_in_input_order(run, tiny_model, write, tmp_path, suffix):
     source = write("in.csv", "id,text\n1,hello world\n2,the cat sat on the mat\n3,good\n")
     out = tmp_path / f"v{suffix}"
-    result = run("embed", source, "--model", tiny_model, "--out", out)
+    result = run("embed", source, "--model", tiny_model, "--backend", "onnx", "--out", out)
     assert result.exit_code == 0, result.output
     assert "wrote 3 x 32 vectors" in result.stderr
     vectors = read_vectors(out)
     assert vectors.shape == (3, TINY_HIDDEN)
     # row 2 is the longest text, sorted first internally; order must be the file's
     single = run("embed", write("one.txt", "the cat sat on the mat\n"), "--model", tiny_model,
-                 "--out", tmp_path / "one.npy", "-q")
+                 "--backend", "onnx", "--out", tmp_path / "one.npy", "-q")
     assert single.exit_code == 0 and single.stderr == ""
     np.testing.assert_allclose(vectors[1], np.load(tmp_path / "one.npy")[0], atol=1e-5)
 

@@ -43,24 +43,24 @@ def _reference_mean(model_dir, text, layer=-1):
 
 
 def test_transform_returns_float32_rows_in_input_order(tiny_model):
-    vectors = Embedder(model=tiny_model).transform(TEXTS)
+    vectors = Embedder(model=tiny_model, backend="onnx").transform(TEXTS)
     assert vectors.dtype == np.float32
     assert vectors.shape == (len(TEXTS), TINY_HIDDEN)
     # one text at a time needs no sorting or padding: the batched result must match it row by row
-    singles = np.vstack([Embedder(model=tiny_model).transform([t]) for t in TEXTS])
+    singles = np.vstack([Embedder(model=tiny_model, backend="onnx").transform([t]) for t in TEXTS])
     np.testing.assert_allclose(vectors, singles, atol=1e-5)
 
 
 def test_mean_pooling_matches_a_direct_transformers_computation(tiny_model):
-    vectors = Embedder(model=tiny_model, pooling="mean").transform(TEXTS)
+    vectors = Embedder(model=tiny_model, pooling="mean", backend="torch").transform(TEXTS)
     for text, vector in zip(TEXTS, vectors, strict=True):
         np.testing.assert_allclose(vector, _reference_mean(tiny_model, text), atol=1e-5)
 
 
 def test_second_layer_and_embedding_output_are_selectable(tiny_model):
-    vectors = Embedder(model=tiny_model, layers="1").transform(TEXTS[:2])
+    vectors = Embedder(model=tiny_model, layers="1", backend="torch").transform(TEXTS[:2])
     np.testing.assert_allclose(vectors[0], _reference_mean(tiny_model, TEXTS[0], layer=1), atol=1e-5)
-    embeddings = Embedder(model=tiny_model, layers=0).transform(TEXTS[:2])
+    embeddings = Embedder(model=tiny_model, layers=0, backend="torch").transform(TEXTS[:2])
     np.testing.assert_allclose(embeddings[1], _reference_mean(tiny_model, TEXTS[1], layer=0), atol=1e-5)
 
 
@@ -251,14 +251,14 @@ def test_sentence_pairs_as_tuples_frames_or_arrays(tiny_model):
 def test_long_strategies_change_only_long_texts(tiny_model):
     long_text = " ".join(TEXTS * 6)  # well past 16 tokens
     texts = ["hello", long_text]
-    base = Embedder(model=tiny_model, max_length=16)
+    base = Embedder(model=tiny_model, max_length=16, backend="onnx")
     with pytest.warns(BertclfWarning, match="1 of 2 texts were longer than 16 tokens and were cut"):
         cut = base.transform(texts)
     strategies = ({"long": "head-tail"}, {"long": "chunk", "stride": 5},
                   {"long": "chunk", "chunk_agg": "max"})
     for options in strategies:
         with pytest.warns(BertclfWarning, match="1 of 2 texts were longer"):
-            other = Embedder(model=tiny_model, max_length=16, **options).transform(texts)
+            other = Embedder(model=tiny_model, max_length=16, backend="onnx", **options).transform(texts)
         np.testing.assert_allclose(other[0], cut[0], atol=1e-6)
         assert not np.allclose(other[1], cut[1], atol=1e-3)
 

@@ -63,7 +63,7 @@ def test_saved_model_loads_like_any_model_and_predicts_the_same(tiny_model, tmp_
     texts, labels = toy()
     model = tuner(tiny_model).fit(texts, labels)
     model.save(tmp_path / "m")
-    loaded = TextClassifier.load(tmp_path / "m", progress=False)
+    loaded = TextClassifier.load(tmp_path / "m", progress=False, backend="torch")
     np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
     assert list(loaded.classes_) == ["money", "sport", "water"]
     encoder = AutoModel.from_pretrained(tmp_path / "m" / "encoder")
@@ -97,10 +97,10 @@ def test_saving_again_to_the_same_folder_is_never_served_stale(tiny_model, tmp_p
     texts, labels = toy()
     first = tuner(tiny_model, seed=1).fit(texts, labels)
     first.save(tmp_path / "m")
-    p1 = TextClassifier.load(tmp_path / "m", progress=False).predict_proba(texts)
+    p1 = TextClassifier.load(tmp_path / "m", progress=False, backend="torch").predict_proba(texts)
     second = tuner(tiny_model, seed=2, lr=0.01).fit(texts, labels)
     second.save(tmp_path / "m")
-    p2 = TextClassifier.load(tmp_path / "m", progress=False).predict_proba(texts)
+    p2 = TextClassifier.load(tmp_path / "m", progress=False, backend="torch").predict_proba(texts)
     np.testing.assert_allclose(p2, second.predict_proba(texts), atol=1e-5)
     assert not np.allclose(p1, p2)
 

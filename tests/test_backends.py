@@ -1,0 +1,116 @@
+"""Encoder backends: ONNX Runtime fp32 and int8, torch bf16, the export cache and its faults."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bertclf import Embedder, backends, onnx_export
+from bertclf.errors import BertclfError, BertclfWarning, ExportError, SpecError
+from bertclf.models import resolve
+
+TEXTS = ["hello world", "the cat sat on the mat and the dog sat on the rug", "good",
+         "bank rate money loan water flood city news sport game team play win lost"]
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.mark.parametrize("layers", ["-1", "0", "-2..-1", "all"])
+def test_onnx_fp32_gives_torch_vectors_for_every_layer_choice(tiny_model, layers):
+    torch_vectors = Embedder(model=tiny_model, layers=layers, backend="torch").transform(TEXTS)
+    onnx_vectors = Embedder(model=tiny_model, layers=layers, backend="onnx").transform(TEXTS)
+    np.testing.assert_allclose(onnx_vectors, torch_vectors, atol=1e-5)
+
+
+def test_onnx_reads_sentence_pairs_with_their_segment_ids(tiny_model):
+    pairs = [("the bank rate", "money and loan"), ("hello", "world")]
+    torch_vectors = Embedder(model=tiny_model, backend="torch").transform(pairs)
+    onnx_vectors = Embedder(model=tiny_model, backend="onnx").transform(pairs)
+    np.testing.assert_allclose(onnx_vectors, torch_vectors, atol=1e-5)
+    flipped = Embedder(model=tiny_model, backend="onnx").transform([(b, a) for a, b in pairs])
+    assert not np.allclose(flipped, onnx_vectors, atol=1e-3)  # segment ids reach the graph
+
+
+def test_int8_and_bf16_stay_close_to_fp32(tiny_model):
+    reference = Embedder(model=tiny_model, backend="torch").transform(TEXTS)
+    int8 = Embedder(model=tiny_model, backend="onnx-int8").transform(TEXTS)
+    bf16 = Embedder(model=tiny_model, backend="torch", dtype="bf16").transform(TEXTS)
+    assert not np.allclose(int8, reference, atol=1e-6) and not np.allclose(bf16, reference, atol=1e-6)
+    assert cosine(int8, reference).min() > 0.98
+    assert cosine(bf16, reference).min() > 0.99
+
+
+def test_auto_is_onnx_int8_on_a_cpu_and_bad_combinations_fail_early(tiny_model):
+    assert backends.resolve_backend("auto", "cpu") == backends.AUTO_CPU == "onnx-int8"
+    assert backends.resolve_backend("auto", "cpu", "bf16") == "torch"
+    with pytest.raises(SpecError, match="--dtype bf16 is for the torch backend"):
+        Embedder(model=tiny_model, backend="onnx", dtype="bf16").fit()
+    with pytest.raises(SpecError, match="unknown backend 'tensorrt'"):
+        Embedder(model=tiny_model, backend="tensorrt").fit()
+    with pytest.raises(SpecError, match="unknown dtype 'fp8'"):
+        Embedder(model=tiny_model, dtype="fp8").fit()
+    with pytest.raises(BertclfError):
+        backends.resolve_backend("onnx", "cuda")
+
+
+def test_the_export_is_made_once_and_reused(tiny_model, monkeypatch):
+    source = resolve(tiny_model)
+    path = onnx_export.onnx_model(source, "fp32")
+    stamp = path.stat().st_mtime_ns
+    monkeypatch.setattr(onnx_export, "export", lambda *a: pytest.fail("exported a second time"))
+    assert onnx_export.onnx_model(source, "fp32") == path and path.stat().st_mtime_ns == stamp
+    assert path.parent.name == onnx_export.export_key(source, "fp32")
+    assert "onnx" in path.parts and str(path).startswith(str(resolve(tiny_model).location)) is False
+
+
+def test_a_truncated_export_is_detected_and_rebuilt(tiny_model):
+    source = resolve(tiny_model)
+    path = onnx_export.onnx_model(source, "fp32")
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.warns(BertclfWarning, match="incomplete or changed; rebuilding"):
+        again = onnx_export.onnx_model(source, "fp32")
+    assert again.read_bytes() == whole or len(again.read_bytes()) == len(whole)
+    backends.clear_cache()
+    vectors = Embedder(model=tiny_model, backend="onnx").transform(TEXTS[:2])
+    np.testing.assert_allclose(vectors, Embedder(model=tiny_model, backend="torch").transform(TEXTS[:2]),
+                               atol=1e-5)
+
+
+def test_a_model_that_cannot_be_exported_falls_back_to_torch_with_one_warning(tiny_model, tmp_path,
+                                                                              monkeypatch):
+    config = json.loads((Path(tiny_model) / "config.json").read_text())
+    shutil.copytree(tiny_model, tmp_path / "m")
+    (tmp_path / "m" / "config.json").write_text(json.dumps({**config, "note": "never exported"}))
+    model = str(tmp_path / "m")
+
+    def refuse(source, target):
+        raise ExportError(f"cannot export {source.spec} to ONNX: unsupported operator")
+
+    monkeypatch.setattr(onnx_export, "export", refuse)
+    backends.clear_cache()
+    with pytest.warns(BertclfWarning, match="unsupported operator; using the torch backend instead"):
+        vectors = Embedder(model=model, backend="onnx", max_length=64).transform(TEXTS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the fallback is remembered: no second warning
+        again = Embedder(model=model, backend="onnx", max_length=64).transform(TEXTS)
+    np.testing.assert_allclose(again, vectors)
+    direct = Embedder(model=model, backend="torch", max_length=64).transform(TEXTS)
+    np.testing.assert_allclose(vectors, direct, atol=1e-6)
+    backends.clear_cache()
+
+
+def test_an_unwritable_cache_folder_exports_to_a_temporary_folder(tiny_model, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"  # a file where the folder should be: cannot be written, even by root
+    blocker.write_text("")
+    monkeypatch.setenv("BERTCLF_CACHE", str(blocker / "cache"))
+    with pytest.warns(BertclfWarning, match="cannot be written"):
+        path = onnx_export.onnx_model(resolve(tiny_model), "fp32")
+    assert not str(path).startswith(str(tmp_path)) and path.is_file()
