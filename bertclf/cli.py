@@ -205,7 +205,8 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, strict
     """
     from .embedder import Embedder
     from .errors import SpecError
-    from .textio import check_output_path, read_table, read_texts, table_column, write_vectors
+    from .streaming import embed_file
+    from .textio import check_output_path, read_texts, write_vectors
 
     check_output_path(out)
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
@@ -213,21 +214,19 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, strict
     if settings.long.mode == "guide":
         raise SpecError("--long guide learns from labels: use it with train or finetune; embed takes "
                         "truncate, head-tail or chunk")
-    texts = read_texts(input_path, text_col=text_col, strict=strict)
-    X: Any = texts
-    if pair_col:
-        table = read_table(input_path, strict)
-        pairs = table_column(table, input_path, pair_col, " (choose one with --pair-col)")
-        X = list(zip(texts, pairs, strict=True))
     embedder.load_encoder()
     start = time.perf_counter()
-    vectors = embedder.transform(X)
+    if input_path == "-":  # stdin cannot be read twice: it is read whole
+        vectors = embedder.transform(read_texts(input_path, text_col=text_col, strict=strict))
+        write_vectors(out, vectors)
+        rows, dim = vectors.shape
+    else:
+        rows, dim = embed_file(embedder, input_path, out, text_col, pair_col, strict=strict)
     seconds = time.perf_counter() - start
-    write_vectors(out, vectors)
     if not quiet:
-        rate = len(texts) / seconds if seconds > 0 else float("inf")
+        rate = rows / seconds if seconds > 0 else float("inf")
         click.echo(
-            f"wrote {vectors.shape[0]} x {vectors.shape[1]} vectors to {out} "
+            f"wrote {rows} x {dim} vectors to {out} "
             f"({settings.pooling} pooling, layers {list(settings.layers)} {settings.layer_agg}, "
             f"max {settings.max_length} tokens, {'normalized' if settings.normalize else 'raw'}) "
             f"in {seconds:.1f} s, {rate:,.0f} texts/s",

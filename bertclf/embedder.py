@@ -7,6 +7,7 @@ cache (see ``backends``), so ``clone``, ``GridSearchCV`` and pickling never copy
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from .backends import EncoderBackend, get_backend, resolve_backend
 from .embcache import open_cache, setting_id, text_keys
 from .errors import InputError, SpecError
 from .pooling import LayerSpec, check_layer_agg, check_pooling, l2_normalize, pool_layers, resolve_layers
-from .progress import progress_bar
+from .progress import Advance, progress_bar
 from .textio import clean_texts, flag_rows
 from .tokenization import (
     LongSpec,
@@ -159,9 +160,11 @@ class Embedder(TransformerMixin, BaseEstimator):
         texts = clean_texts(texts, strict=self.strict)
         return self.encode_texts(texts, None if pairs is None else clean_pairs(pairs))
 
-    def encode_texts(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+    def encode_texts(self, texts: list[str], pairs: list[str] | None = None,
+                     advance: Advance | None = None) -> np.ndarray:
         """Embed strings already checked by ``clean_texts`` (no second report of empty ones);
-        with ``cache`` on, only texts the cache lacks reach the encoder."""
+        with ``cache`` on, only texts the cache lacks reach the encoder. ``advance`` drives a
+        caller's progress bar instead of a bar of its own."""
         s = self.settings()
         if s.long.mode == "guide":
             raise SpecError("--long guide learns which sentences matter from labelled texts: use it "
@@ -171,7 +174,8 @@ class Embedder(TransformerMixin, BaseEstimator):
             return out
         store = open_cache(None if self.cache is True else self.cache) if self.cache else None
         todo = np.arange(len(texts))
-        with progress_bar(len(texts), "embedding", self.progress) as advance:
+        own_bar = progress_bar(len(texts), "embedding", self.progress)
+        with own_bar if advance is None else nullcontext(advance) as advance:
             if store is not None:
                 description = self.cache_setting(s)
                 setting = setting_id(description)

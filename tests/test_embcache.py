@@ -102,7 +102,8 @@ def test_several_processes_can_fill_one_cache_at_once(tiny_model, folder):
     expected = Embedder(model=tiny_model).transform([f"hello world {i} the cat sat" for i in (0, 599)])
     cached = Embedder(model=tiny_model, cache=str(folder)).transform(
         [f"hello world {i} the cat sat" for i in (0, 599)])
-    cosine = np.sum(expected * cached, axis=1) / np.linalg.norm(expected, axis=1) / np.linalg.norm(cached, axis=1)
+    cosine = np.sum(expected * cached, axis=1) / np.linalg.norm(expected, axis=1) / np.linalg.norm(
+        cached, axis=1)
     assert cosine.min() > 0.99
 
 
