@@ -10,7 +10,7 @@ $(BIN)/bertclf: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,xgboost]'
+	$(BIN)/pip install --quiet -e '.[dev,xgboost,ray]'
 	touch $@
 
 install: $(BIN)/bertclf

@@ -180,11 +180,17 @@ Examples:
   bertclf embed big.csv --device cpu --threads 2 --batch-size 64 --max-length 128 --out v.npy
   bertclf embed news.csv --long chunk --max-length 512 --stride 256 --out news.npy
   bertclf embed qa.csv --text-col question --pair-col answer --out pairs.npy
+  bertclf embed data.csv --backend onnx --out v.npy          # exact fp32 through ONNX Runtime
+  bertclf embed data.csv --backend torch --dtype bf16 --out v.npy
+  bertclf embed data.csv --no-cache --out v.npy              # neither read nor fill the cache
+  bertclf embed big.parquet --engine ray --out v.parquet     # a local Ray cluster
+  bertclf embed /shared/big.parquet --engine ray --address auto --out v.parquet
 
 \b
 Inputs: .csv .tsv .jsonl .parquet (a column), or any other file with one text per line.
 Outputs by extension: .npy, .parquet (column 'embedding'), .csv (dim_0, dim_1, ...);
-rows are in input order.
+rows are in input order. Files are read and written in chunks: memory stays flat for any size.
+Vectors are cached (see `bertclf cache --help`): a second run on the same texts is instant.
 \b
 Layer specs: {LAYER_FORMS}.""",
 )
@@ -195,9 +201,16 @@ Layer specs: {LAYER_FORMS}.""",
 @pair_option
 @embedding_options
 @cache_options
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this process, streaming the file in chunks. ray: Ray Data with an actor pool, "
+                   "one encoder per actor (pip install 'bertclf[ray]').")
+@click.option("--address", default=None, metavar="ADDR",
+              help="ray: an existing cluster (ray://head:10001, or auto). [default: start a local one]")
+@click.option("--actors", type=int, default=None, metavar="N",
+              help="ray: encoders to run at once. [default: the cluster's CPUs / --threads]")
 @input_options
-def embed(input_path: str, text_col: str, pair_col: str | None, out: str, strict: bool, quiet: bool,
-          **options: Any) -> None:
+def embed(input_path: str, text_col: str, pair_col: str | None, out: str, engine: str, address: str | None,
+          actors: int | None, strict: bool, quiet: bool, **options: Any) -> None:
     """Embed texts into vectors, one per text.
 
     Reads the texts of INPUT, batches them by token length, pools each into one vector and writes
@@ -214,9 +227,23 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, strict
     if settings.long.mode == "guide":
         raise SpecError("--long guide learns from labels: use it with train or finetune; embed takes "
                         "truncate, head-tail or chunk")
-    embedder.load_encoder()
+    if engine == "ray":
+        from .distributed import embed_with_ray, import_ray
+
+        import_ray()
+        if input_path == "-":
+            raise SpecError("--engine ray reads a file that every node can see, not stdin")
+        if actors is not None and actors < 1:
+            raise SpecError(f"--actors must be a positive integer, got {actors}")
+    elif address or actors:
+        raise SpecError("--address and --actors are for --engine ray")
+    else:
+        embedder.load_encoder()  # not timed: the rate is the encoder's
     start = time.perf_counter()
-    if input_path == "-":  # stdin cannot be read twice: it is read whole
+    if engine == "ray":
+        rows, dim = embed_with_ray(embedder, input_path, out, text_col, pair_col, address, actors,
+                                   strict=strict)
+    elif input_path == "-":  # stdin cannot be read twice: it is read whole
         vectors = embedder.transform(read_texts(input_path, text_col=text_col, strict=strict))
         write_vectors(out, vectors)
         rows, dim = vectors.shape

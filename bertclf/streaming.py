@@ -72,6 +72,23 @@ def scan(path: str, text_col: str = "text", pair_col: str | None = None,
     return total, empty, gone, _replaced[0]
 
 
+def check_scan(path: str, found: tuple[int, list[int], list[int], int], strict: bool) -> int:
+    """Report what ``scan`` found (an error for missing pairs, or for empty texts when strict),
+    once, with file row numbers; returns the row count."""
+    from .errors import BertclfWarning
+
+    total, empty, gone, replaced = found
+    if gone:
+        flag_rows(f"{len(gone)} of {total} sentence pairs have no second text", gone, "", strict=True)
+    if empty:
+        flag_rows(f"{len(empty)} of {total} texts are empty or missing", empty, "embedded as empty strings",
+                  strict)
+    if replaced:
+        warnings.warn(f"{path}: {replaced} undecodable byte sequence(s) (not UTF-8) replaced by U+FFFD",
+                      BertclfWarning, stacklevel=3)
+    return total
+
+
 def _parquet_chunks(path: str, columns: list[str], chunk_rows: int) -> Iterator[Chunk]:
     import pyarrow.parquet as pq
 
@@ -126,17 +143,9 @@ def embed_file(embedder: Any, path: str, out: str, text_col: str = "text", pair_
 
     target = check_output_path(out)
     dim = embedder.settings().dim
-    total, empty, gone, replaced = scan(path, text_col, pair_col, strict)
-    if gone:
-        flag_rows(f"{len(gone)} of {total} sentence pairs have no second text", gone, "", strict=True)
-    if empty:
-        flag_rows(f"{len(empty)} of {total} texts are empty or missing", empty, "embedded as empty strings",
-                  strict)
-    if replaced:
-        warnings.warn(f"{path}: {replaced} undecodable byte sequence(s) (not UTF-8) replaced by U+FFFD",
-                      BertclfWarning, stacklevel=2)
+    total = check_scan(path, scan(path, text_col, pair_col, strict), strict)
     reports: dict[str, int] = {}
-    with atomic_path(target) as tmp, _Writer(tmp, target.suffix.lower(), total, dim) as writer, \
+    with atomic_path(target) as tmp, Writer(tmp, target.suffix.lower(), total, dim) as writer, \
             progress_bar(total, "embedding", embedder.progress) as advance:
         for texts, pairs in iter_chunks(path, text_col, pair_col, chunk_rows, strict):
             texts = ["" if is_missing(v) else v if isinstance(v, str) else str(v) for v in texts]
@@ -155,13 +164,13 @@ def embed_file(embedder: Any, path: str, out: str, text_col: str = "text", pair_
     return rows, dim
 
 
-class _Writer:
+class Writer:
     """Appends chunks of vectors to a .npy memory map, a Parquet file or a CSV file."""
 
     def __init__(self, path: Path, suffix: str, total: int, dim: int) -> None:
         self.path, self.suffix, self.total, self.dim, self.rows = path, suffix, total, dim, 0
 
-    def __enter__(self) -> _Writer:
+    def __enter__(self) -> Writer:
         if self.suffix == ".npy":
             self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32,
                                                    shape=(self.total, self.dim))

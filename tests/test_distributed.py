@@ -1,0 +1,64 @@
+"""`embed --engine ray` on a local 2-CPU Ray cluster: same vectors, same order, clear errors."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bertclf import Embedder
+from bertclf.errors import BertclfError
+from tests.conftest import assert_one_line_error
+
+TEXTS = [f"text {i} the cat sat on the mat" if i % 4 else f"hello {i} bank rate money loan water flood"
+         for i in range(300)]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_embeds_a_file_in_input_order_like_a_local_run(ray_cluster, run, tiny_model, tmp_path):
+    from bertclf.distributed import embed_with_ray
+
+    path = tmp_path / "in.csv"
+    frame = pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS, "pair": ["good"] * len(TEXTS)})
+    frame.to_csv(path, index=False)
+    embedder = Embedder(model=tiny_model, backend="onnx", progress=False)
+    rows, dim = embed_with_ray(embedder, str(path), str(tmp_path / "v.npy"), batch_rows=64)
+    assert (rows, dim) == (len(TEXTS), 32)
+    np.testing.assert_allclose(np.load(tmp_path / "v.npy"), embedder.transform(TEXTS), atol=1e-5)
+    result = run("embed", path, "--model", tiny_model, "--backend", "onnx", "--engine", "ray", "--pair-col",
+                 "pair", "--out", tmp_path / "p.parquet", "-q")
+    assert result.exit_code == 0, result.output
+    from bertclf.textio import read_vectors
+
+    np.testing.assert_allclose(read_vectors(tmp_path / "p.parquet"),
+                               embedder.transform(list(zip(TEXTS, frame.pair, strict=True))), atol=1e-5)
+
+
+def test_engine_flags_are_checked(run, tiny_model, write, tmp_path, monkeypatch):
+    source = write("in.txt", "hello\n")
+    assert_one_line_error(run("embed", source, "--model", tiny_model, "--actors", "2", "--out",
+                              tmp_path / "v.npy"), "--address and --actors are for --engine ray")
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    assert_one_line_error(run("embed", source, "--model", tiny_model, "--engine", "ray", "--out",
+                              tmp_path / "v.npy"), "pip install 'bertclf[ray]'")
+    from bertclf.distributed import import_ray
+
+    with pytest.raises(BertclfError, match="Ray Data, which is not installed"):
+        import_ray()
