@@ -1,25 +1,44 @@
-"""Embedding speed and peak memory: bertclf versus SentenceTransformer.encode, same run.
+"""Embedding speed, start-up, peak memory and quality: bertclf's backends versus
+sentence-transformers' ``encode``, in one run, on the same real texts.
 
-Both embed the same texts with the bundled all-MiniLM-L6-v2 (mean pooling, normalised, 256
-tokens, batch size 32). Each measurement runs in its own process so peak RSS is its own.
+Every tool embeds the same texts with the bundled all-MiniLM-L6-v2 (mean pooling, normalised,
+256 tokens, every core; sentence-transformers at its default batch size 32, bertclf at its own
+defaults: 16 through ONNX Runtime, 32 through torch). Each measurement runs in its own process, so start-up
+(imports + model load, timed from the worker's first line) and peak RSS are its own. Cosine is
+to bertclf's torch fp32 vectors. A last part times the embedding cache: the same texts embedded
+a second time by a new Embedder. Writes the "Embedding speed" section of docs/performance.md.
 
     python benchmarks/embed_speed.py [--data ../shared/data] [--limit 2000] [--repeats 3]
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
-import resource
-import subprocess
-import sys
 import time
-from pathlib import Path
+
+STARTED = time.perf_counter()  # before any heavy import: start-up counts imports too
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_md import PERFORMANCE, publish  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CASES = [("short", "sms_spam"), ("long", "bbc_news")]
-TOOLS = ("sentence-transformers", "bertclf")
+CASES = [("short", "sms_spam"), ("256-token", "bbc_news")]
+TOOLS = {  # name: (backend, dtype) for bertclf; None for sentence-transformers
+    "sentence-transformers encode": None,
+    "bertclf torch fp32": ("torch", "fp32"),
+    "bertclf torch bf16": ("torch", "bf16"),
+    "bertclf onnx fp32": ("onnx", "fp32"),
+    "bertclf onnx-int8 (default)": ("onnx-int8", "fp32"),
+}
+REFERENCE = "bertclf torch fp32"
 
 
 def load_texts(data: Path, name: str, limit: int) -> list[str]:
@@ -27,90 +46,113 @@ def load_texts(data: Path, name: str, limit: int) -> list[str]:
         return [row["text"] for row in csv.DictReader(handle)][:limit]
 
 
-def worker(tool: str, data: Path, name: str, limit: int, threads: int | None, repeats: int) -> dict:
-    """Runs in a child process: load, warm up, time the best of ``repeats`` passes, peak RSS."""
-    import torch
+def worker(tool: str, texts: list[str], repeats: int, vectors_out: str) -> dict:
+    """In a child process: load, warm up, time the best of ``repeats`` passes."""
+    import numpy as np
 
-    from bertclf.models import bundled_model_dir, load_tokenizer, resolve
-
-    if threads:
-        torch.set_num_threads(threads)
-    texts = load_texts(data, name, limit)
-    start = time.perf_counter()
-    if tool == "bertclf":
-        from bertclf import Embedder
-
-        embedder = Embedder(batch_size=32, progress=False)
-        embedder.load_encoder()
-
-        def run(items: list[str]):
-            return embedder.transform(items)
-
-        tok = load_tokenizer(resolve(None))
-    else:
+    if TOOLS[tool] is None:
         from sentence_transformers import SentenceTransformer
+
+        from bertclf.models import bundled_model_dir
 
         model = SentenceTransformer(str(bundled_model_dir()), device="cpu")
 
         def run(items: list[str]):
             return model.encode(items, batch_size=32, convert_to_numpy=True)
+    else:
+        from bertclf import Embedder
 
-        tok = model.tokenizer
-    load_s = time.perf_counter() - start
+        backend, dtype = TOOLS[tool]
+        embedder = Embedder(backend=backend, dtype=dtype, progress=False, device="cpu")
+        embedder.load_encoder()
+
+        def run(items: list[str]):
+            return embedder.transform(items)
+    run(texts[:8])
+    startup = time.perf_counter() - STARTED
     run(texts[:64])  # warm-up
     seconds = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         vectors = run(texts)
         seconds = min(seconds, time.perf_counter() - start)
-    tokens = sum(min(len(ids), 256) for ids in tok(texts)["input_ids"])
-    return {
-        "tool": tool,
-        "texts": len(texts),
-        "mean_tokens": tokens / len(texts),
-        "load_s": load_s,
-        "texts_per_s": len(texts) / seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "dim": int(vectors.shape[1]),
-    }
+    np.save(vectors_out, np.asarray(vectors, dtype=np.float32))
+    return {"texts": len(texts), "startup_s": startup, "texts_per_s": len(texts) / seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def measure(tool: str, data: Path, name: str, limit: int, threads: int | None,
-            repeats: int) -> dict:
-    cmd = [sys.executable, __file__, "--worker", tool, "--case", name, "--data", str(data),
-           "--limit", str(limit), "--repeats", str(repeats)]
-    cmd += ["--threads", str(threads)] if threads else []
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+def cache_worker(texts: list[str], folder: str) -> dict:
+    """First pass fills the cache; a new Embedder then reads the same texts back."""
+    from bertclf import Embedder, embcache
+
+    first = Embedder(cache=folder, progress=False, device="cpu")
+    first.load_encoder()
+    start = time.perf_counter()
+    first.transform(texts)
+    cold = time.perf_counter() - start
+    embcache.forget_open_caches()  # the second pass opens the database afresh
+    start = time.perf_counter()
+    Embedder(cache=folder, progress=False, device="cpu").transform(texts)
+    warm = time.perf_counter() - start
+    return {"texts": len(texts), "cold_s": cold, "warm_s": warm}
+
+
+def child(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=2000, help="texts per dataset (test split)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--limit", type=int, default=2000, help="texts per case, at most (test split)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
-    parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--vectors", help=argparse.SUPPRESS)
+    parser.add_argument("--cache-folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.case, args.limit, args.threads, args.repeats)))
+        texts = load_texts(args.data, args.case, args.limit)
+        result = (cache_worker(texts, args.cache_folder) if args.worker == "cache"
+                  else worker(args.worker, texts, args.repeats, args.vectors))
+        print(json.dumps(result))
         return
     if not (args.data / "sms_spam").is_dir():
         sys.exit(f"datasets not found under {args.data}: pass --data")
-    header = f"{'texts':<7} {'dataset':<10} {'n':>5} {'tokens':>6}  {'tool':<22} {'load s':>6} " \
-             f"{'texts/s':>8} {'peak MB':>8}  {'speed vs ST':>11}"
-    print(header)
-    print("-" * len(header))
-    for kind, name in CASES:
-        results = {tool: measure(tool, args.data, name, args.limit, args.threads, args.repeats)
-                   for tool in TOOLS}
-        base = results["sentence-transformers"]["texts_per_s"]
-        for tool, r in results.items():
-            print(f"{kind:<7} {name:<10} {r['texts']:>5} {r['mean_tokens']:>6.0f}  {tool:<22} "
-                  f"{r['load_s']:>6.1f} {r['texts_per_s']:>8.1f} {r['peak_rss_mb']:>8.0f}  "
-                  f"{r['texts_per_s'] / base:>10.2f}x")
+    import numpy as np
+
+    began = time.perf_counter()
+    common = ["--data", str(args.data), "--limit", str(args.limit), "--repeats", str(args.repeats)]
+    lines = ["| texts | tool | start-up s | texts/s | × sentence-transformers | peak RSS MB | "
+             "mean cosine | worst cosine |", "|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, name in CASES:
+            results, vectors = {}, {}
+            for tool in TOOLS:
+                path = f"{tmp}/{kind}-{len(vectors)}.npy"
+                results[tool] = child(["--worker", tool, "--case", name, "--vectors", path, *common])
+                vectors[tool] = np.load(path)
+                print(kind, tool, results[tool], flush=True)
+            base = results["sentence-transformers encode"]["texts_per_s"]
+            ref = vectors[REFERENCE]
+            for tool, r in results.items():
+                v = vectors[tool]
+                cos = np.sum(v * ref, axis=1) / np.linalg.norm(v, axis=1) / np.linalg.norm(ref, axis=1)
+                lines.append(f"| {kind} ({name}, {r['texts']:,}) | {tool} | {r['startup_s']:.1f} | "
+                             f"{r['texts_per_s']:,.0f} | {r['texts_per_s'] / base:.2f}× | "
+                             f"{r['peak_rss_mb']:,.0f} | {cos.mean():.4f} | {cos.min():.4f} |")
+        cache_lines = ["| texts | first pass s | second pass s (from the cache) | speed-up |",
+                       "|---|---|---|---|"]
+        for kind, name in CASES:
+            r = child(["--worker", "cache", "--case", name, "--cache-folder", f"{tmp}/cache-{kind}", *common])
+            cache_lines.append(f"| {kind} ({name}, {r['texts']:,}) | {r['cold_s']:.2f} | {r['warm_s']:.3f} | "
+                               f"{r['cold_s'] / r['warm_s']:,.0f}× |")
+    body = "\n".join(["### Backends", "", *lines, "", "### Embedding cache (default backend)", "",
+                      *cache_lines])
+    publish("embed-speed", body, "python benchmarks/embed_speed.py", not args.no_write,
+            time.perf_counter() - began, doc=PERFORMANCE)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Replacing one marked section of docs/results.md, so each benchmark rewrites only its own."""
+"""Replacing one marked section of docs/results.md (or docs/performance.md), so each benchmark
+rewrites only its own."""
 
 from __future__ import annotations
 
@@ -6,24 +7,26 @@ import os
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
+PERFORMANCE = RESULTS.with_name("performance.md")
 
 
-def write_section(begin: str, end: str, text: str) -> None:
+def write_section(begin: str, end: str, text: str, doc: Path = RESULTS) -> None:
     """Put ``text`` (which starts with ``begin`` and ends with ``end``) in place of the old
     section, or at the end of the file; written to a temporary file, then renamed."""
-    RESULTS.parent.mkdir(exist_ok=True)
-    old = (RESULTS.read_text() if RESULTS.exists() else
-           "# Results\n\nMeasured figures; each section names the script that writes it.\n")
+    doc.parent.mkdir(exist_ok=True)
+    old = (doc.read_text() if doc.exists() else
+           f"# {doc.stem.title()}\n\nMeasured figures; each section names the script that writes it.\n")
     if begin in old and end in old:
         new = old[: old.index(begin)] + text + old[old.index(end) + len(end):]
     else:
         new = old.rstrip() + "\n\n" + text + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp = doc.with_suffix(".md.tmp")
     tmp.write_text(new)
-    os.replace(tmp, RESULTS)
+    os.replace(tmp, doc)
 
 
-def publish(name: str, body: str, command: str, write: bool = True, seconds: float | None = None) -> str:
+def publish(name: str, body: str, command: str, write: bool = True, seconds: float | None = None,
+            doc: Path = RESULTS) -> str:
     """Wrap ``body`` in the markers of section ``name`` with a 'measured on ... by ...' line,
     print it, and (``write``) put it in docs/results.md."""
     from datetime import date
@@ -33,5 +36,5 @@ def publish(name: str, body: str, command: str, write: bool = True, seconds: flo
                f"{body}\n<!-- {name}: end -->")
     print(section, flush=True)
     if write:
-        write_section(f"<!-- {name}: begin -->", f"<!-- {name}: end -->", section)
+        write_section(f"<!-- {name}: begin -->", f"<!-- {name}: end -->", section, doc)
     return section

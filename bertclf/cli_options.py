@@ -32,7 +32,8 @@ def model_option(func: Any) -> Any:
 
 
 runtime_options = stack_options(
-    click.option("--batch-size", type=int, default=32, show_default=True),
+    click.option("--batch-size", type=int, default=None,
+                 help="Texts per encoder call. [default: 16 with ONNX Runtime, 32 with torch]"),
     click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda"),
     click.option("--backend", type=click.Choice(["auto", "torch", "onnx", "onnx-int8"]), default="auto",
                  show_default=True,

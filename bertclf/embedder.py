@@ -74,6 +74,8 @@ class Embedder(TransformerMixin, BaseEstimator):
         or max), or "guide" (informative sentences, learned from labels by TextClassifier).
     head_tokens: head-tail's start; None is a quarter of the budget (128 + 382 at 512 tokens).
     stride: chunk's step between windows; None is half a window.
+    batch_size: texts per encoder call; None: 16 with ONNX Runtime (measured faster than 32 on a
+        CPU: activations stay in cache), 32 with torch.
     device: "auto", "cpu" or "cuda".
     backend: "auto" (onnx-int8 on a CPU when ONNX Runtime is installed, else torch), "torch",
         "onnx" (ONNX Runtime fp32, same vectors to 1e-6) or "onnx-int8" (dynamic int8: fastest,
@@ -93,7 +95,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         layers: LayerSpec = -1,
         layer_agg: str = "mean",
         max_length: int | None = None,
-        batch_size: int = 32,
+        batch_size: int | None = None,
         normalize: bool | None = None,
         long: str = "truncate",
         head_tokens: int | None = None,
@@ -138,7 +140,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         max_length = models.check_max_length(source, self.max_length, defaults.max_length)
         for name in ("batch_size", "threads"):
             value = getattr(self, name)
-            if (value is not None or name == "batch_size") and not _positive_int(value):
+            if value is not None and not _positive_int(value):
                 raise SpecError(f"{name} must be a positive integer, got {value!r}")
         normalize = defaults.normalize if self.normalize is None else bool(self.normalize)
         resolve_backend(self.backend, self.device, self.dtype)
@@ -207,7 +209,7 @@ class Embedder(TransformerMixin, BaseEstimator):
         padding = pad_id(tokenizer)
         out = np.empty((len(encoded.input_ids), s.dim), dtype=np.float32)
         per_row = len(texts) / max(1, len(out))  # chunk windows: several rows per text
-        for rows in length_batches(encoded.lengths(), int(self.batch_size)):
+        for rows in length_batches(encoded.lengths(), self.batch_size or default_batch_size(encoder.name)):
             batch = pad_batch(encoded, rows, padding)
             hidden = encoder.hidden_states(batch, s.layers)
             out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
@@ -242,6 +244,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.requires_fit = False
         return tags
+
+
+def default_batch_size(backend: str) -> int:
+    return 16 if backend.startswith("onnx") else 32
 
 
 def _positive_int(value: Any) -> bool:
