@@ -114,3 +114,11 @@ def test_an_unwritable_cache_folder_exports_to_a_temporary_folder(tiny_model, tm
     with pytest.warns(BertclfWarning, match="cannot be written"):
         path = onnx_export.onnx_model(resolve(tiny_model), "fp32")
     assert not str(path).startswith(str(tmp_path)) and path.is_file()
+
+
+def test_on_a_gpu_auto_picks_torch_and_onnx_is_refused(monkeypatch):
+    monkeypatch.setattr(backends, "resolve_device", lambda device: "cuda")
+    assert backends.resolve_backend("auto", "cuda") == "torch"
+    assert backends.resolve_backend("auto", "cuda", "bf16") == "torch"
+    with pytest.raises(SpecError, match="backend onnx-int8 runs on the CPU: use --backend torch on cuda"):
+        backends.resolve_backend("onnx-int8", "cuda")
