@@ -12,6 +12,7 @@ docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import resource
 import subprocess
@@ -27,12 +28,13 @@ WORDS = ("order parcel refund invoice card account login password delivery payme
 
 
 def write_input(path: Path, rows: int) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("id,text\n")
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["id", "text"])
         for i in range(rows):
             a, b, c = WORDS[i % 20], WORDS[(i // 20) % 20], WORDS[(i // 400) % 20]
-            handle.write(f"{i},ticket {i}: my {a} and the {b} are wrong again, "
-                         f"nobody answered about the {c}\n")
+            out.writerow([i, f"ticket {i}: my {a} and the {b} are wrong again, nobody answered about "
+                             f"the {c}"])
 
 
 def worker(source: str, out: str) -> dict:
