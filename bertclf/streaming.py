@@ -1,8 +1,8 @@
 """Embed a file of any size with flat memory: read a chunk, embed it, write it, repeat.
 
-Only one chunk of texts and its vectors are in memory at a time. ``.npy`` output is a memory map
-sized by a first, cheap counting pass; ``.parquet`` is written a row group per chunk; ``.csv``
-is appended to. Every output goes to a temporary file renamed into place at the end, so an
+Only one chunk of texts and its vectors are in memory at a time. ``.npy`` output gets its header
+from a first, cheap counting pass, then rows are appended; ``.parquet`` is written a row group
+per chunk; ``.csv`` is appended to. Every output goes to a temporary file renamed into place at the end, so an
 interrupted run leaves no half-written file (and, with the cache on, keeps the vectors it made).
 Reports (empty texts, texts cut) are added up over chunks and given once, with file row numbers.
 """
@@ -165,15 +165,17 @@ def embed_file(embedder: Any, path: str, out: str, text_col: str = "text", pair_
 
 
 class Writer:
-    """Appends chunks of vectors to a .npy memory map, a Parquet file or a CSV file."""
+    """Appends chunks of vectors to a .npy file (its header written first), a Parquet file or a
+    CSV file."""
 
     def __init__(self, path: Path, suffix: str, total: int, dim: int) -> None:
         self.path, self.suffix, self.total, self.dim, self.rows = path, suffix, total, dim, 0
 
     def __enter__(self) -> Writer:
-        if self.suffix == ".npy":
-            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.float32,
-                                                   shape=(self.total, self.dim))
+        if self.suffix == ".npy":  # not a memory map: its dirty pages count as resident memory
+            self.npy = open(self.path, "wb")  # noqa: SIM115
+            np.lib.format.write_array_header_1_0(
+                self.npy, {"descr": "<f4", "fortran_order": False, "shape": (self.total, self.dim)})
         elif self.suffix == ".parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -187,7 +189,7 @@ class Writer:
 
     def write(self, vectors: np.ndarray) -> None:
         if self.suffix == ".npy":
-            self.array[self.rows:self.rows + len(vectors)] = vectors
+            self.npy.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
         elif self.suffix == ".parquet":
             import pyarrow as pa
 
@@ -200,8 +202,7 @@ class Writer:
 
     def __exit__(self, *exc: object) -> None:
         if self.suffix == ".npy":
-            self.array.flush()
-            del self.array
+            self.npy.close()
         elif self.suffix == ".parquet":
             self.parquet.close()
         else:
