@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, first_line
 from .progress import progress_bar
 from .textio import TABLE_FORMATS, atomic_path, check_output_path, flag_rows, is_missing
 
@@ -56,6 +56,10 @@ def iter_chunks(path: str, text_col: str = "text", pair_col: str | None = None,
             yield from _pandas_chunks(path, kind, columns, chunk_rows, strict)
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: undecodable bytes at offset {exc.start} (not UTF-8)") from None
+    except (InputError, GeneratorExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - parsers raise many types; the message is what matters
+        raise InputError(f"{path}: cannot parse as {kind}: {first_line(exc)}") from None
 
 
 def scan(path: str, text_col: str = "text", pair_col: str | None = None,

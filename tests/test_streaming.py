@@ -66,3 +66,14 @@ def test_undecodable_bytes_are_counted_across_chunks_or_refused_when_strict(embe
         embed_file(embedder, str(path), str(tmp_path / "v.npy"), chunk_rows=1)
     with pytest.raises(InputError, match="undecodable bytes at offset 3"):
         embed_file(embedder, str(path), str(tmp_path / "w.npy"), strict=True)
+
+
+def test_a_malformed_table_is_one_clear_error(embedder, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text('text,label\n"an unclosed quote,a\nfine,b\n')
+    with pytest.raises(InputError, match="in.csv: cannot parse as csv"):
+        embed_file(embedder, str(path), str(tmp_path / "v.npy"))
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"text": "ok"}\n{"text": \n')
+    with pytest.raises(InputError, match="in.jsonl: cannot parse as jsonl"):
+        embed_file(embedder, str(jsonl), str(tmp_path / "v.npy"))
