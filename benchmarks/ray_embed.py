@@ -42,6 +42,7 @@ def main() -> None:
         a, b = np.load(f"{tmp}/local.npy"), np.load(f"{tmp}/ray.npy")
         cosine = float(np.min(np.sum(a * b, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)))
     body = "\n".join([
+        "### Ray against the local engine", "",
         "| engine | texts | wall s (whole command, start-up included) | texts/s |", "|---|---|---|---|",
         f"| local | {args.rows:,} | {local:.0f} | {args.rows / local:,.0f} |",
         f"| ray (a new local cluster: 2 actors × 1 thread) | {args.rows:,} | {ray:.0f} | "

@@ -58,7 +58,8 @@ def main() -> None:
         print(json.dumps(worker(*args.worker)))
         return
     began = time.perf_counter()
-    lines = ["| texts | input MB | output MB | peak RSS MB | the vectors alone, in memory, MB | seconds | "
+    lines = ["### Streaming: peak memory by file size", "",
+             "| texts | input MB | output MB | peak RSS MB | the vectors alone, in memory, MB | seconds | "
              "texts/s |",
              "|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
