@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from . import __version__, models
+from .calibration import Calibrator, check_method, out_of_fold_proba
 from .data import encode_labels
 from .embedder import Embedder, split_inputs
 from .errors import BertclfWarning, InputError, ModelLoadError, SpecError
@@ -76,6 +77,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ``join_on``, looked up by X's column of that name and fused too.
     thresholds: multi-label only: "tune" picks each label's cut-off on a validation split of
         ``val_fraction`` of the training rows (maximising its F1), a number fixes one for all.
+    calibrate: None, "sigmoid" or "isotonic": map the head's probabilities through calibrators
+        fitted on 5-fold out-of-fold probabilities of the same head (one label per text only).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         join_on: str | None = None,
         thresholds: str | float = "tune",
         val_fraction: float = 0.2,
+        calibrate: str | None = None,
     ) -> None:
         self.embedder = embedder
         self.head = head
@@ -109,6 +113,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.join_on = join_on
         self.thresholds = thresholds
         self.val_fraction = val_fraction
+        self.calibrate = calibrate
 
     # -- scikit-learn API -------------------------------------------------------------------------
 
@@ -124,6 +129,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if len(inputs.texts) != len(y):
             raise InputError(f"got {len(inputs.texts)} texts but {len(y)} labels")
         self.multilabel_ = is_multilabel(y)
+        if self.multilabel_ and self.calibrate:
+            raise SpecError("--calibrate is for one label per text; multi-label models tune a threshold "
+                            "per label instead")
         if self.multilabel_:
             classes, target = encode_multilabel(y)
             report_label_counts(target, classes, "training labels")
@@ -149,6 +157,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         else:
             self.head_ = fit_head(self.head, features, target, len(classes), **options)
             counts = np.bincount(target)
+        self.calibration_ = None
+        if self.calibrate:
+            held_out = out_of_fold_proba(lambda f, t: fit_head(self.head, f, t, len(classes), **options),
+                                         features, target, len(classes), self.random_state)
+            self.calibration_ = Calibrator.fit(self.calibrate, held_out, target)
         self.classes_ = classes
         self.training_ = {
             "texts": len(inputs.texts),
@@ -162,7 +175,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Probability of each class in ``classes_`` order, shape (n, n_classes); for multi-label
         models, each label's own probability."""
         check_is_fitted(self, "head_")
-        return self.head_.predict_proba(self._features(self._inputs(X)))
+        proba = self.head_.predict_proba(self._features(self._inputs(X)))
+        calibration = getattr(self, "calibration_", None)
+        return calibration.apply(proba) if calibration is not None else proba
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels; for multi-label models an (n, n_labels) 0/1 matrix, as scikit-learn does."""
@@ -182,6 +197,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                                               and not isinstance(self.thresholds, bool)
                                               and 0 < self.thresholds < 1):
             raise SpecError(f"thresholds must be 'tune' or a number between 0 and 1, got {self.thresholds!r}")
+        check_method(self.calibrate)
         if not 0 < self.val_fraction < 1:
             raise SpecError(f"val_fraction must be between 0 and 1, got {self.val_fraction!r}")
         if (self.extra_embeddings is None) != (self.join_on is None):
@@ -278,6 +294,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="frozen",
             multilabel=self.multilabel_, thresholds=getattr(self, "thresholds_", None),
             inputs=self._input_schema())
+        calibration = getattr(self, "calibration_", None)
+        config["calibration"] = calibration.to_json() if calibration is not None else None
         write_model_folder(path, config, files)
 
     def _input_schema(self) -> dict[str, Any]:
@@ -318,6 +336,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             thresholds = np.asarray(config["thresholds"], dtype=np.float64) if multilabel else None
             if thresholds is not None and thresholds.shape != (len(labels),):
                 raise ValueError("one threshold per label is needed")
+            calibration = Calibrator.from_json(config["calibration"], len(labels)) \
+                if config.get("calibration") else None
         except (KeyError, TypeError, ValueError) as exc:
             detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
             raise ModelLoadError(f"{path}: config.json does not match the model ({detail}); "
@@ -326,8 +346,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     class_weight=head_info.get("class_weight"), head_params=head_info.get("params") or None,
                     random_state=head_info.get("random_state"), text_col=schema.get("text_col", "text"),
                     pair_col=schema.get("pair_col"), meta_cols=meta.columns if meta else None,
-                    join_on=schema.get("join_on"))
-        model.head_, model.embedder_ = head, clone(embedder)
+                    join_on=schema.get("join_on"), calibrate=calibration.method if calibration else None)
+        model.head_, model.embedder_, model.calibration_ = head, clone(embedder), calibration
         model.meta_, model.extra_, model.guide_ = meta, extra, guide
         model.multilabel_ = multilabel
         if multilabel:

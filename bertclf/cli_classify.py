@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -35,6 +36,7 @@ def _stderr(message: str) -> None:
 Examples:
   bertclf train examples/support_tickets.csv --out tickets-model
   bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
+  bertclf train train.csv --test test.csv --out model --calibrate isotonic   # trustworthy probabilities
   bertclf train reviews.jsonl --text-col body --label-col stars --out model --head xgboost
   bertclf train train.csv --out model --pooling cls --layers -4..-1 --layer-agg concat -C 0.5
   bertclf train comments.csv --label-cols toxic,insult,threat --out toxic-model
@@ -71,12 +73,15 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
               help="Key column shared by TRAIN and --extra-embeddings; unknown keys get zeros.")
 @click.option("--threshold", default="tune", show_default=True, metavar="tune|P",
               help="Multi-label: per-label cut-offs tuned on 20% of TRAIN for F1, or one probability.")
+@click.option("--calibrate", type=click.Choice(["sigmoid", "isotonic"]), default=None,
+              help="Calibrate probabilities on 5-fold out-of-fold predictions of TRAIN (the report "
+                   "shows the expected calibration error, ECE).")
 @embedding_options
 @cache_options
 @input_options
 def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: float,
-          class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str, strict: bool,
-          quiet: bool, **options: Any) -> None:
+          class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str,
+          calibrate: str | None, strict: bool, quiet: bool, **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
 
     Reads texts and labels from TRAIN (.csv .tsv .jsonl .parquet), embeds them, fits the head,
@@ -101,7 +106,8 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     model = TextClassifier(embedder, head=head, C=C, random_state=seed,
                            class_weight=None if class_weight == "none" else class_weight,
                            text_col=columns.text, pair_col=columns.pair, meta_cols=list(columns.meta) or None,
-                           extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut)
+                           extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut,
+                           calibrate=calibrate)
     model.check_params()
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
     start = time.perf_counter()
@@ -284,6 +290,14 @@ def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, s
         draw(report, plot, title=f"{model_path} on {test_path}")
         if not quiet:
             _stderr(f"wrote the {'per-label scores' if model.multilabel_ else 'confusion matrix'} to {plot}")
+        if "calibration" in report:
+            from .calibration import reliability_figure
+            from .evaluation import save_figure
+
+            beside = Path(plot).with_name(f"{Path(plot).stem}-reliability{Path(plot).suffix}")
+            save_figure(reliability_figure(report["calibration"], f"{model_path} on {test_path}"), beside)
+            if not quiet:
+                _stderr(f"wrote the reliability diagram (ECE {report['ece']:.4f}) to {beside}")
 
 
 COLUMN_FLAGS = ("text_col", "label_col", "label_cols", "label_sep")

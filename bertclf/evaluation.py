@@ -50,7 +50,14 @@ def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any) -> dict[str, An
 def evaluate_model(model: Any, X: Any, y: Any) -> dict[str, Any]:
     """The report of a fitted model on (X, y), single- or multi-label as the model is."""
     if not getattr(model, "multilabel_", False):
-        return evaluate_predictions(y, model.predict(X), model.classes_)
+        from .calibration import reliability
+
+        proba = model.predict_proba(X)
+        report = evaluate_predictions(y, model.classes_[np.argmax(proba, axis=1)], model.classes_)
+        index = {str(c): i for i, c in enumerate(model.classes_)}
+        report["calibration"] = reliability(proba, np.array([index.get(str(v), -1) for v in y]))
+        report["ece"] = report["calibration"]["ece"]
+        return report
     from .multilabel import evaluate_multilabel, truth_matrix
 
     truth, unseen = truth_matrix(y, model.classes_)
@@ -61,8 +68,8 @@ def evaluate_model(model: Any, X: Any, y: Any) -> dict[str, Any]:
 def headline(report: dict[str, Any]) -> dict[str, Any]:
     """The few numbers a model folder keeps from a report."""
     keys = ("n", "micro_f1", "macro_f1", "mean_roc_auc", "subset_accuracy", "hamming_loss") \
-        if report.get("task") == "multi-label" else ("n", "accuracy", "macro_f1", "weighted_f1")
-    return {k: report[k] for k in keys}
+        if report.get("task") == "multi-label" else ("n", "accuracy", "macro_f1", "weighted_f1", "ece")
+    return {k: report[k] for k in keys if k in report}
 
 
 def print_report(report: dict[str, Any], title: str = "evaluation", console: Any = None) -> None:
@@ -76,8 +83,9 @@ def print_report(report: dict[str, Any], title: str = "evaluation", console: Any
     from rich.table import Table
 
     console = console or Console(highlight=False)
+    ece = f", ECE {report['ece']:.4f}" if "ece" in report else ""
     console.print(f"[bold]{escape(title)}[/]: {report['n']} texts, accuracy {report['accuracy']:.4f}, "
-                  f"macro-F1 {report['macro_f1']:.4f}", soft_wrap=True)
+                  f"macro-F1 {report['macro_f1']:.4f}{ece}", soft_wrap=True)
     table = Table(title_justify="left")
     for name in ("label", "precision", "recall", "f1", "support"):
         table.add_column(name, justify="left" if name == "label" else "right")
