@@ -77,17 +77,18 @@ class Calibrator:
 
 
 def out_of_fold_proba(fit: Callable[[np.ndarray, np.ndarray], Any], features: np.ndarray,
-                      target: np.ndarray, n_classes: int, seed: int | None) -> np.ndarray:
+                      target: np.ndarray, n_classes: int, seed: int | None,
+                      purpose: str = "calibration", fix: str = "train without --calibrate") -> np.ndarray:
     """Each training text's probabilities from a head that never saw it (stratified folds)."""
     from sklearn.model_selection import StratifiedKFold
 
     smallest = int(np.bincount(target, minlength=n_classes).min())
     if smallest < 2:
-        raise InputError("calibration needs at least 2 training texts of every label (cross-validated); "
-                         "one label has fewer: train without --calibrate")
+        raise InputError(f"{purpose} needs at least 2 training texts of every label (cross-validated); "
+                         f"one label has fewer: {fix}")
     folds = min(FOLDS, smallest)
     if folds < FOLDS:
-        warnings.warn(f"the smallest label has {smallest} training texts: calibrating with {folds} folds "
+        warnings.warn(f"the smallest label has {smallest} training texts: {purpose} uses {folds} folds "
                       f"instead of {FOLDS}", BertclfWarning, stacklevel=3)
     proba = np.zeros((len(target), n_classes))
     for train, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(features, target):

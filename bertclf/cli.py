@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_audit import audit
 from .cli_cache import cache
 from .cli_classify import evaluate, predict, report, train
 from .cli_explore import cluster, plot, projector, zero_shot
@@ -67,6 +68,8 @@ Examples:
   bertclf zero-shot news.csv --categories categories.yaml --out sorted.csv
   bertclf plot examples/support_tickets.csv --color-by label --out map.html
   bertclf report tickets-model test.csv --out report.html
+  bertclf audit train.csv --out suspects.csv
+  bertclf cache info
 
 Run 'bertclf COMMAND --help' for a command's options.""",
 )
@@ -272,6 +275,7 @@ main.add_command(zero_shot)
 main.add_command(projector)
 main.add_command(plot)
 main.add_command(cache)
+main.add_command(audit)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
