@@ -139,6 +139,7 @@ def _forget(path) -> None:  # noqa: ANN001
 BACKENDS: dict[str, type[EncoderBackend]] = {"torch": TorchBackend, "onnx": OnnxBackend,
                                              "onnx-int8": OnnxInt8Backend}
 DTYPES = ("fp32", "bf16")
+AUTO_CPU = "onnx-int8"  # the fastest CPU backend within 0.5 accuracy point: see docs/performance.md
 
 _cache: dict[tuple[str, ModelSource, str, str, int | None], EncoderBackend] = {}
 _lock = threading.Lock()
@@ -180,8 +181,6 @@ def resolve_backend(name: str, device: str, dtype: str = "fp32") -> str:
             raise BertclfError(f"backend {name} needs ONNX Runtime: pip install 'bertclf[onnx]'")
     return name
 
-
-AUTO_CPU = "onnx-int8"
 
 
 def _has_onnxruntime() -> bool:

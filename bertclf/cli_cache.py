@@ -10,7 +10,7 @@ import click
 from .cli_options import CONTEXT
 
 folder_option = click.option("--cache", "cache_dir", default=None, metavar="DIR",
-                             help="Cache folder. [default: $BERTCLF_CACHE, else ~/.cache/bertclf]")
+                             help="Embedding cache folder. [default: $BERTCLF_CACHE, else ~/.cache/bertclf]")
 
 
 @click.group(context_settings=CONTEXT, epilog="""\b
@@ -33,16 +33,9 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def info(cache_dir: str | None, as_json: bool) -> None:
     """Where the cache is, how big, and how many vectors per embedding setting."""
-    from . import cachedir
-    from .embcache import FILENAME, open_cache
-
-    root = cachedir.root(cache_dir)
-    store = open_cache(cache_dir) if (root / FILENAME).exists() else None
-    figures = store.info() if store else {"path": str(root / FILENAME), "bytes": 0, "vectors": 0,
-                                          "settings": []}
-    exports = sorted(p.parent for p in (root / "onnx").glob("*/model.onnx"))
-    figures["onnx_exports"] = [{"path": str(p), "bytes": _size(p),
-                                **_read_meta(p)} for p in exports]
+    path, store = _existing(cache_dir)
+    figures = store.info() if store else {"path": str(path), "bytes": 0, "vectors": 0, "settings": []}
+    figures["onnx_exports"] = [{"path": str(p), "bytes": _size(p), **_read_meta(p)} for p in _exports()]
     if as_json:
         click.echo(json.dumps(figures, indent=2))
         return
@@ -51,7 +44,7 @@ def info(cache_dir: str | None, as_json: bool) -> None:
     for s in figures["settings"]:
         click.echo(f"  {s['vectors']:>9,}  {s['model']}  {s['backend']}/{s['dtype']}  {s['pooling']} "
                    f"layers {s['layers']}  max {s['max_length']}  long {s['long']['mode']}")
-    click.echo(f"ONNX exports: {len(exports)}")
+    click.echo(f"ONNX exports: {len(figures['onnx_exports'])}")
     for e in figures["onnx_exports"]:
         click.echo(f"  {e.get('model', '?')}  {e.get('quantization', '?')}  {e['bytes'] / 1e6:,.1f} MB  "
                    f"{e['path']}")
@@ -62,16 +55,31 @@ def info(cache_dir: str | None, as_json: bool) -> None:
 @click.option("--onnx", "with_onnx", is_flag=True, help="Delete the ONNX exports too.")
 def clear(cache_dir: str | None, with_onnx: bool) -> None:
     """Delete every cached vector (and with --onnx the ONNX exports); they are rebuilt on demand."""
+    path, store = _existing(cache_dir)
+    count = store.clear() if store else 0
+    click.echo(f"removed {count:,} cached vectors from {path}", err=True)
+    exports = _exports()
+    if with_onnx and exports:
+        for folder in exports:
+            shutil.rmtree(folder, ignore_errors=True)
+        click.echo(f"removed {len(exports)} ONNX exports from {exports[0].parent}", err=True)
+
+
+def _existing(cache_dir: str | None):  # noqa: ANN202
+    """(the database's path, the cache or None): an absent database is not created by a look."""
     from . import cachedir
     from .embcache import FILENAME, open_cache
 
-    root = cachedir.root(cache_dir)
-    store = open_cache(cache_dir) if (root / FILENAME).exists() else None
-    count = store.clear() if store else 0
-    click.echo(f"removed {count:,} cached vectors from {root / FILENAME}", err=True)
-    if with_onnx and (root / "onnx").is_dir():
-        shutil.rmtree(root / "onnx")
-        click.echo(f"removed the ONNX exports in {root / 'onnx'}", err=True)
+    path = cachedir.root(cache_dir) / FILENAME
+    return path, open_cache(cache_dir) if path.exists() else None
+
+
+def _exports() -> list:
+    """The ONNX export folders; they live under $BERTCLF_CACHE (or the default), whatever --cache
+    says, since --cache moves only the embedding database."""
+    from . import cachedir
+
+    return sorted(p.parent for p in (cachedir.root() / "onnx").glob("*/model.onnx"))
 
 
 def _size(folder) -> int:  # noqa: ANN001

@@ -240,7 +240,7 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     epilog="""\b
 Examples:
   bertclf evaluate tickets-model test.csv
-  bertclf evaluate tickets-model test.csv --plot confusion.png
+  bertclf evaluate tickets-model test.csv --plot confusion.png   # and confusion-reliability.png
   bertclf evaluate tickets-model test.jsonl --text-col body --label-col topic --json > report.json
   bertclf evaluate toxic-model test.csv --plot per-label.png     # multi-label: the model's label columns
   bertclf evaluate tags-model test.csv --label-col tags --label-sep ";"
@@ -258,7 +258,8 @@ Test labels the model never saw are listed and counted as errors, not a crash.""
               help="Multi-label: --label-col holds label sets separated by SEP.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--plot", default=None, metavar="FILE",
-              help="Write the confusion matrix (per-label scores for multi-label) as .png, .svg or .pdf.")
+              help="Write the confusion matrix (per-label scores for multi-label) as .png, .svg or .pdf, "
+                   "and the reliability diagram beside it as FILE-reliability.png.")
 @runtime_options
 @input_options
 def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, strict: bool, quiet: bool,

@@ -33,10 +33,10 @@ class EmbedActor:
         self.text_col, self.pair_col = text_col, pair_col
 
     def __call__(self, batch: Any) -> dict[str, np.ndarray]:
-        from .textio import is_missing
+        from .textio import as_text
 
-        texts = ["" if is_missing(v) else str(v) for v in batch[self.text_col]]
-        pairs = [str(v) for v in batch[self.pair_col]] if self.pair_col else None
+        texts = [as_text(v) for v in batch[self.text_col]]
+        pairs = [as_text(v) for v in batch[self.pair_col]] if self.pair_col else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the driver's scan has reported the input's problems
             return {"embedding": self.embedder.encode_texts(texts, pairs)}

@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import InputError, first_line
 from .progress import progress_bar
-from .textio import TABLE_FORMATS, atomic_path, check_output_path, flag_rows, is_missing
+from .textio import TABLE_FORMATS, as_text, atomic_path, check_output_path, flag_rows, is_missing
 
 CHUNK_ROWS = 8192
 _COUNTED = re.compile(r"^(\d+) of \d+ (texts .*)$")
@@ -69,7 +69,7 @@ def scan(path: str, text_col: str = "text", pair_col: str | None = None,
     _replaced[0] = 0
     total, empty, gone = 0, [], []
     for texts, pairs in iter_chunks(path, text_col, pair_col, 65536, strict):
-        empty += [total + i for i, v in enumerate(texts) if is_missing(v) or not str(v).strip()]
+        empty += [total + i for i, v in enumerate(texts) if not as_text(v).strip()]
         if pairs is not None:
             gone += [total + i for i, v in enumerate(pairs) if is_missing(v)]
         total += len(texts)
@@ -152,8 +152,8 @@ def embed_file(embedder: Any, path: str, out: str, text_col: str = "text", pair_
     with atomic_path(target) as tmp, Writer(tmp, target.suffix.lower(), total, dim) as writer, \
             progress_bar(total, "embedding", embedder.progress) as advance:
         for texts, pairs in iter_chunks(path, text_col, pair_col, chunk_rows, strict):
-            texts = ["" if is_missing(v) else v if isinstance(v, str) else str(v) for v in texts]
-            pairs = None if pairs is None else [v if isinstance(v, str) else str(v) for v in pairs]
+            texts = [as_text(v) for v in texts]
+            pairs = None if pairs is None else [as_text(v) for v in pairs]
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 vectors = embedder.encode_texts(texts, pairs, advance)

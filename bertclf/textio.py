@@ -33,12 +33,7 @@ def clean_texts(values: list[Any], strict: bool = False) -> list[str]:
     texts: list[str] = []
     empty_rows: list[int] = []
     for row, value in enumerate(values):
-        if is_missing(value):
-            text = ""
-        elif isinstance(value, bytes):
-            text = value.decode("utf-8", errors="replace")
-        else:
-            text = value if isinstance(value, str) else str(value)
+        text = as_text(value)
         if not text.strip():
             empty_rows.append(row)
         texts.append(text)
@@ -46,6 +41,15 @@ def clean_texts(values: list[Any], strict: bool = False) -> list[str]:
         flag_rows(f"{len(empty_rows)} of {len(texts)} texts are empty or missing", empty_rows,
                   "embedded as empty strings", strict)
     return texts
+
+
+def as_text(value: Any) -> str:
+    """A cell as the string to embed: missing is "", bytes are decoded, numbers are written out."""
+    if is_missing(value):
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value if isinstance(value, str) else str(value)
 
 
 def flag_rows(message: str, rows: list[int], repair: str, strict: bool) -> None:

@@ -117,6 +117,7 @@ def test_the_cli_caches_by_default_and_reports_and_clears(run, tiny_model, write
     info = run("cache", "info", "--cache", folder, "--json")
     figures = json.loads(info.stdout)
     assert figures["vectors"] == 3 and figures["settings"][0]["backend"] == "onnx-int8"
+    assert "int8" in {e["quantization"] for e in figures["onnx_exports"]}  # where they live, not --cache
     readable = run("cache", "info", "--cache", folder)
     assert "3 vectors" in readable.stdout and "onnx-int8/fp32" in readable.stdout
     cleared = run("cache", "clear", "--cache", folder)
