@@ -37,6 +37,7 @@ Examples:
   bertclf train examples/support_tickets.csv --out tickets-model
   bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
   bertclf train train.csv --test test.csv --out model --calibrate isotonic   # trustworthy probabilities
+  bertclf train train.csv --out model --backend onnx --no-cache    # exact fp32 vectors, no cache
   bertclf train reviews.jsonl --text-col body --label-col stars --out model --head xgboost
   bertclf train train.csv --out model --pooling cls --layers -4..-1 --layer-agg concat -C 0.5
   bertclf train comments.csv --label-cols toxic,insult,threat --out toxic-model
@@ -163,6 +164,7 @@ Examples:
   bertclf predict tickets-model new_tickets.jsonl --text-col body --top-k 2 --out top2.jsonl
   echo "I was charged twice this month" | bertclf predict tickets-model
   bertclf predict tickets-model notes.txt --out predictions.parquet
+  bertclf predict tuned-model new.csv --backend torch --out p.csv   # finetune's own numbers
   bertclf predict toxic-model comments.csv --label-sep "|" --out labels.csv   # multi-label sets
   bertclf predict qa-model qa.csv --out answers.csv    # pairs, metadata: the model's own columns
 
