@@ -38,7 +38,19 @@ from .heads import LOADABLE_HEADS, Head, check_head_params, fit_head, fit_multil
 from .memo import memo
 from .modelio import ENCODER_FOLDER, read_model_folder, write_model_folder
 from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
+from .pooling import l2_normalize
+from .tfidf import Standardizer, TfidfFeatures, check_kind
+from .tuning import TUNED_HEADS, choose_C
 
+FEATURES = ("embedding", "tfidf", "hybrid")
+# Measured on seven real sets (docs/results.md): the hybrid beat frozen embeddings on every one
+# and TF-IDF on six, at no cost in C or scaling choices.
+DEFAULT_FEATURES = "hybrid"
+DEFAULT_C: float | str = 1.0
+DEFAULT_SCALING = "none"
+SCALINGS = ("none", "l2", "standard")
+APPROACH = {"embedding": "frozen", "tfidf": "tfidf", "hybrid": "hybrid"}  # config.json's "approach"
+TFIDF_FILE, SCALING_FILE = "tfidf.json", "scaling.safetensors"
 EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize", "long", "head_tokens",
                  "stride", "chunk_agg")
 
@@ -79,13 +91,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         ``val_fraction`` of the training rows (maximising its F1), a number fixes one for all.
     calibrate: None, "sigmoid" or "isotonic": map the head's probabilities through calibrators
         fitted on 5-fold out-of-fold probabilities of the same head (one label per text only).
+    features: what the head reads: "embedding" (frozen BERT vectors), "tfidf" (sparse TF-IDF
+        n-grams; no encoder is run at all) or "hybrid" (both side by side, the standardised
+        embedding scaled to the TF-IDF rows' unit length so neither drowns the other).
+    tfidf: the TF-IDF n-grams of "tfidf" and "hybrid": "word" (uni- and bigrams) or "word+char"
+        (plus character 2- to 5-grams).
+    scaling: "standard" standardises each embedding dimension with the training mean and spread
+        before the head (stored with the model), "l2" scales each vector to unit length, "none"
+        feeds the vectors as the embedder gives them. Hybrids always standardise.
     """
 
     def __init__(
         self,
         embedder: Embedder | None = None,
         head: str = "logreg",
-        C: float = 1.0,
+        C: float | str = DEFAULT_C,
         class_weight: str | None = None,
         head_params: dict[str, Any] | None = None,
         random_state: int | None = 13,
@@ -98,6 +118,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         thresholds: str | float = "tune",
         val_fraction: float = 0.2,
         calibrate: str | None = None,
+        features: str = DEFAULT_FEATURES,
+        tfidf: str = "word",
+        scaling: str = DEFAULT_SCALING,
     ) -> None:
         self.embedder = embedder
         self.head = head
@@ -114,13 +137,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.thresholds = thresholds
         self.val_fraction = val_fraction
         self.calibrate = calibrate
+        self.features = features
+        self.tfidf = tfidf
+        self.scaling = scaling
 
     # -- scikit-learn API -------------------------------------------------------------------------
 
     def fit(self, X: Any, y: Any) -> TextClassifier:
         """Embed X and fit the head on (vectors, y). Labels may be strings or numbers; several
         labels per text come as a 0/1 matrix or DataFrame, or as a list of label lists."""
-        check_head_params(self.head, self.C, self.class_weight)
+        check_head_params(self.head, 1.0 if self.C == "auto" else self.C, self.class_weight)
         self.check_params()
         embedder = clone(self.embedder) if self.embedder is not None else Embedder()
         embedder.settings()  # a bad pooling or layer spec fails before any work
@@ -146,9 +172,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.extra_ = ExtraEmbeddings.read(self.extra_embeddings, self.join_on, embedder.strict) \
             if self.extra_embeddings is not None else None
         start = time.perf_counter()
-        features = self._features(inputs, "training data")
+        self.tfidf_ = TfidfFeatures.fit(self.tfidf, self._tfidf_texts(inputs)) \
+            if self.features != "embedding" else None
+        vectors = self._embed(inputs) if self.features != "tfidf" else None
+        standardize = vectors is not None and (self.scaling == "standard" or self.features == "hybrid")
+        self.scaler_ = Standardizer.fit(vectors) if standardize else None
+        features = self._assemble(inputs, vectors, "training data")
         embedded = time.perf_counter()
-        options = {"C": self.C, "class_weight": self.class_weight, "params": self.head_params,
+        self.C_ = self.C
+        if self.C == "auto":
+            self.C_ = 1.0 if self.multilabel_ or self.head not in TUNED_HEADS else choose_C(
+                self.head, features, target, len(classes), self.class_weight, self.head_params,
+                self.random_state)
+        options = {"C": self.C_, "class_weight": self.class_weight, "params": self.head_params,
                    "random_state": self.random_state}
         if self.multilabel_:
             self.thresholds_ = self._thresholds(features, target, options)
@@ -168,6 +204,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
             "embed_seconds": round(embedded - start, 3),
             "head_seconds": round(time.perf_counter() - embedded, 3),
+            "C": self.C_,
         }
         return self
 
@@ -198,6 +235,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                                               and 0 < self.thresholds < 1):
             raise SpecError(f"thresholds must be 'tune' or a number between 0 and 1, got {self.thresholds!r}")
         check_method(self.calibrate)
+        if self.features not in FEATURES:
+            raise SpecError(f"unknown features {self.features!r}: use one of {', '.join(FEATURES)}")
+        check_kind(self.tfidf)
+        if self.scaling not in SCALINGS:
+            raise SpecError(f"unknown scaling {self.scaling!r}: use one of {', '.join(SCALINGS)}")
         if not 0 < self.val_fraction < 1:
             raise SpecError(f"val_fraction must be between 0 and 1, got {self.val_fraction!r}")
         if (self.extra_embeddings is None) != (self.join_on is None):
@@ -232,7 +274,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return Inputs(*split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)),
                                     self.embedder_.strict, where))
 
-    def _features(self, inputs: Inputs, where: str = "input") -> np.ndarray:
+    def _features(self, inputs: Inputs, where: str = "input") -> Any:
+        vectors = self._embed(inputs) if self.features != "tfidf" else None
+        return self._assemble(inputs, vectors, where)
+
+    def _embed(self, inputs: Inputs) -> np.ndarray:
+        """The frozen embedding of each text (from this process's memo when allowed)."""
         embedder, texts = self.embedder_, inputs.texts
         if self.guide_ is not None:
             from . import models
@@ -241,26 +288,52 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             texts = self.guide_.select(texts, models.load_tokenizer(s.source), s.max_length - 2)
             embedder = clone(embedder).set_params(long="truncate")
         if self.reuse_embeddings:
-            vectors = memo.embed(embedder, texts, inputs.pairs)
-        else:
-            vectors = embedder.encode_texts(texts, inputs.pairs)
-        blocks = [vectors]
+            return memo.embed(embedder, texts, inputs.pairs)
+        return embedder.encode_texts(texts, inputs.pairs)
+
+    def _assemble(self, inputs: Inputs, vectors: np.ndarray | None, where: str) -> Any:
+        """What the head reads: TF-IDF columns (sparse) first, then the embedding, metadata and
+        joined vectors. In a hybrid, the standardised embedding is divided by the square root of
+        its width, so its rows have about unit length like the TF-IDF rows."""
+        blocks = []
+        if vectors is not None:
+            if self.scaler_ is not None:
+                vectors = self.scaler_.transform(vectors)
+            elif self.scaling == "l2":
+                vectors = l2_normalize(vectors)
+            if self.tfidf_ is not None:
+                vectors = vectors / math.sqrt(vectors.shape[1])
+            blocks.append(vectors)
         if self.meta_ is not None:
             blocks.append(self.meta_.transform(inputs.table, where))
         if self.extra_ is not None:
             blocks.append(self.extra_.lookup(inputs.table[self.join_on].tolist(), where))
-        return np.hstack(blocks) if len(blocks) > 1 else vectors
+        dense = (np.hstack(blocks) if len(blocks) > 1 else blocks[0]) if blocks else None
+        if self.tfidf_ is None:
+            return dense
+        from scipy import sparse
+
+        words = self.tfidf_.transform(self._tfidf_texts(inputs))
+        return words if dense is None else sparse.hstack([words, sparse.csr_matrix(dense)], format="csr")
+
+    @staticmethod
+    def _tfidf_texts(inputs: Inputs) -> list[str]:
+        """What TF-IDF reads of a row: its text, and its pair's text after it."""
+        if inputs.pairs is None:
+            return inputs.texts
+        return [f"{a} {b}" for a, b in zip(inputs.texts, inputs.pairs, strict=True)]
 
     def _thresholds(self, features: np.ndarray, target: np.ndarray, options: dict[str, Any]) -> np.ndarray:
         """Per-label cut-offs: fixed, or tuned on a seeded validation split of the training rows."""
         if self.thresholds != "tune":
             return np.full(target.shape[1], float(self.thresholds))
-        n_val = math.ceil(len(features) * self.val_fraction)
-        if n_val < 2 or len(features) - n_val < 2:
-            warnings.warn(f"{len(features)} training rows are too few to tune thresholds; using 0.5",
+        n_rows = features.shape[0]
+        n_val = math.ceil(n_rows * self.val_fraction)
+        if n_val < 2 or n_rows - n_val < 2:
+            warnings.warn(f"{n_rows} training rows are too few to tune thresholds; using 0.5",
                           BertclfWarning, stacklevel=3)
             return np.full(target.shape[1], 0.5)
-        order = np.random.default_rng(self.random_state).permutation(len(features))
+        order = np.random.default_rng(self.random_state).permutation(n_rows)
         val, train = order[:n_val], order[n_val:]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BertclfWarning)  # constant labels in a part are expected
@@ -284,18 +357,29 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             files[GUIDE_FILE] = json.dumps(self.guide_.to_json()).encode()
         if self.extra_ is not None:
             files.update(self.extra_.files())
+        if self.tfidf_ is not None:
+            files[TFIDF_FILE] = json.dumps(self.tfidf_.to_json()).encode()
+        if self.scaler_ is not None:
+            from safetensors.numpy import save
+
+            files[SCALING_FILE] = save(self.scaler_.tensors())
         config = model_config(
             embedder=embedder_config(self.embedder_, models.portable_spec(s.source)),
             encoder={"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
                      "num_layers": s.num_layers, "embedding_dim": s.dim},
-            head={"name": self.head_.name, "file": self.head_.filename, "C": self.C,
+            head={"name": self.head_.name, "file": self.head_.filename, "C": self.C_,
+                  "C_chosen": "by cross-validation" if self.C == "auto" else "given",
                   "class_weight": self.class_weight, "params": self.head_params or {},
                   "random_state": self.random_state},
-            labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="frozen",
+            labels=self.classes_.tolist(), training=self.training_, metrics=metrics,
+            approach=APPROACH[self.features],
             multilabel=self.multilabel_, thresholds=getattr(self, "thresholds_", None),
             inputs=self._input_schema())
         calibration = getattr(self, "calibration_", None)
         config["calibration"] = calibration.to_json() if calibration is not None else None
+        config["features"] = {"kind": self.features, "tfidf": self.tfidf_.kind if self.tfidf_ else None,
+                              "tfidf_dim": self.tfidf_.dim if self.tfidf_ else 0,
+                              "scaling": self.scaling}
         write_model_folder(path, config, files)
 
     def _input_schema(self) -> dict[str, Any]:
@@ -330,8 +414,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             meta = MetaEncoder.from_json(schema["meta"]) if schema.get("meta") else None
             extra = ExtraEmbeddings.from_files(files, schema["join_on"]) if schema.get("extra_dim") else None
             guide = TextGuide.from_json(json.loads(files[GUIDE_FILE])) if schema.get("guide") else None
+            shape = config.get("features") or {"kind": "embedding", "scaling": "none"}
+            if shape["kind"] not in FEATURES:
+                raise ValueError(f"unknown features {shape['kind']!r}")
+            tfidf = TfidfFeatures.from_json(json.loads(files[TFIDF_FILE])) if shape["kind"] != "embedding" \
+                else None
+            scaler = None
+            if shape["scaling"] not in SCALINGS:
+                raise ValueError(f"unknown scaling {shape['scaling']!r}")
+            if shape["scaling"] == "standard" or shape["kind"] == "hybrid":
+                from safetensors.numpy import load as load_tensors
+
+                scaler = Standardizer.from_tensors(load_tensors(files[SCALING_FILE]))
             head = Head.from_bytes(head_info["name"], len(labels), files[head_info["file"]], multilabel)
-            head.check(embedder.settings().dim + (meta.dim if meta else 0)
+            head.check((embedder.settings().dim if shape["kind"] != "tfidf" else 0)
+                       + (tfidf.dim if tfidf else 0) + (meta.dim if meta else 0)
                        + (extra.vectors.shape[1] if extra else 0))
             thresholds = np.asarray(config["thresholds"], dtype=np.float64) if multilabel else None
             if thresholds is not None and thresholds.shape != (len(labels),):
@@ -346,8 +443,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                     class_weight=head_info.get("class_weight"), head_params=head_info.get("params") or None,
                     random_state=head_info.get("random_state"), text_col=schema.get("text_col", "text"),
                     pair_col=schema.get("pair_col"), meta_cols=meta.columns if meta else None,
-                    join_on=schema.get("join_on"), calibrate=calibration.method if calibration else None)
+                    join_on=schema.get("join_on"), calibrate=calibration.method if calibration else None,
+                    features=shape["kind"], tfidf=tfidf.kind if tfidf else "word",
+                    scaling=shape["scaling"])
         model.head_, model.embedder_, model.calibration_ = head, clone(embedder), calibration
+        model.tfidf_, model.scaler_, model.C_ = tfidf, scaler, model.C
         model.meta_, model.extra_, model.guide_ = meta, extra, guide
         model.multilabel_ = multilabel
         if multilabel:

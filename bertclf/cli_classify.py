@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 
+from .autosearch import DEFAULT_BUDGET, DEFAULT_FOLDS
+from .classifier import DEFAULT_C, DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
 from .cli_options import (
     CONTEXT,
     cache_options,
@@ -20,6 +22,7 @@ from .cli_options import (
     split_options,
 )
 from .heads import HEADS
+from .tfidf import KINDS
 
 
 def _progress(quiet: bool) -> bool | None:
@@ -59,8 +62,24 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @click.option("--seed", type=int, default=13, show_default=True, help="Seed for the split and the head.")
 @click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True,
               help="Classifier on the embeddings.")
-@click.option("-C", "--C", "C", type=float, default=1.0, show_default=True,
-              help="Inverse regularisation strength (logreg, svm; mlp penalty 1e-4/C).")
+@click.option("-C", "--C", "C", type=str, default=str(DEFAULT_C), show_default=True, metavar="auto|C",
+              help="Inverse regularisation strength (logreg, svm; mlp penalty 1e-4/C); 'auto' picks "
+                   "it by a quick 3-fold cross-validation on TRAIN.")
+@click.option("--features", type=click.Choice(FEATURES), default=DEFAULT_FEATURES, show_default=True,
+              help="What the head reads: BERT embeddings, TF-IDF n-grams (no encoder), or both (hybrid).")
+@click.option("--tfidf", type=click.Choice(KINDS), default="word", show_default=True,
+              help="TF-IDF n-grams of --features tfidf|hybrid: words, or words and characters.")
+@click.option("--scaling", type=click.Choice(SCALINGS), default=DEFAULT_SCALING, show_default=True,
+              help="Embedding scaling before the head: per-dimension standardisation, unit length, none.")
+@click.option("--auto", is_flag=True,
+              help="Choose TF-IDF, frozen embeddings or a hybrid (and scaling, layers, C) by k-fold "
+                   "cross-validation on TRAIN; prints a leaderboard and saves the winner.")
+@click.option("--budget", default=DEFAULT_BUDGET, show_default=True, metavar="TIME",
+              help="--auto's time budget: 90s, 10m, 1h.")
+@click.option("--folds", type=click.IntRange(2, 20), default=DEFAULT_FOLDS, show_default=True,
+              help="--auto's cross-validation folds (fewer when the rarest label has fewer texts).")
+@click.option("--auto-finetune", is_flag=True,
+              help="Let --auto also fine-tune the encoder (scored on one fold; slow on a CPU).")
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none",
               show_default=True, help="'balanced' weighs classes inversely to their frequency.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
@@ -80,7 +99,8 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @embedding_options
 @cache_options
 @input_options
-def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: float,
+def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: str,
+          features: str, tfidf: str, scaling: str, auto: bool, budget: str, folds: int, auto_finetune: bool,
           class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str,
           calibrate: str | None, strict: bool, quiet: bool, **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
@@ -104,24 +124,66 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
         cut: str | float = threshold if threshold == "tune" else float(threshold)
     except ValueError:
         raise SpecError(f"--threshold must be 'tune' or a probability, got {threshold!r}") from None
-    model = TextClassifier(embedder, head=head, C=C, random_state=seed,
+    if auto:
+        context = click.get_current_context()
+        searched = [flag for name, flag in (("head", "--head"), ("C", "-C"), ("features", "--features"),
+                                            ("tfidf", "--tfidf"), ("scaling", "--scaling"))
+                    if context.get_parameter_source(name).name == "COMMANDLINE"]
+        if searched:
+            raise SpecError(f"--auto chooses {', '.join(searched)} itself: drop it, or train without --auto")
+    model = TextClassifier(embedder, head=head, C=parse_C(C), random_state=seed,
                            class_weight=None if class_weight == "none" else class_weight,
                            text_col=columns.text, pair_col=columns.pair, meta_cols=list(columns.meta) or None,
                            extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut,
-                           calibrate=calibrate)
+                           calibrate=calibrate, features=features, tfidf=tfidf, scaling=scaling)
     model.check_params()
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
     start = time.perf_counter()
-    model.fit(split.texts, split.labels)
+    search = None
+    if auto:
+        from .autosearch import auto_train, parse_budget, print_leaderboard
+
+        parse_budget(budget)  # a bad budget fails before any work
+        model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,
+                                   finetune=auto_finetune, log=(lambda m: None) if quiet else _stderr)
+        if not quiet:
+            print_leaderboard(search)
+    else:
+        model.fit(split.texts, split.labels)
     train_seconds = time.perf_counter() - start
-    metrics = report_on_split(model, split, train_seconds, head, baseline, seed)
+    name = search.winner.name if search and search.winner else describe(model)
+    metrics = report_on_split(model, split, train_seconds, name, baseline, seed)
+    if search is not None:
+        metrics = {**(metrics or {}), "auto": search.summary()}
     model.save(out, metrics=metrics)
     if not quiet:
-        kind = "multi-label " if model.multilabel_ else ""
-        _stderr(f"saved {kind}{head} model ({len(model.classes_)} labels, {settings.dim}-dim "
-                f"{settings.pooling} "
-                f"embeddings of layers {list(settings.layers)}) to {out}; trained on {len(split.texts)} "
-                f"texts in {train_seconds:.1f} s")
+        kind = "multi-label " if getattr(model, "multilabel_", False) else ""
+        reads = "TF-IDF n-grams" if getattr(model, "features", "") == "tfidf" else \
+            f"{settings.pooling} embeddings of layers {list(model.embedder_.settings().layers)}"
+        _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
+                f"{len(split.texts)} texts in {train_seconds:.1f} s")
+
+
+def parse_C(text: str | float) -> str | float:
+    """-C's value: 'auto' or a positive number (one error line otherwise)."""
+    from .errors import SpecError
+
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise SpecError(f"-C must be 'auto' or a positive number, got {text!r}")
+    return value
+
+
+def describe(model: Any) -> str:
+    """'logreg', or 'hybrid logreg' / 'TF-IDF logreg' for the models that read TF-IDF."""
+    features = getattr(model, "features", "embedding")
+    prefix = {"tfidf": "TF-IDF ", "hybrid": "hybrid "}.get(features, "")
+    return f"{prefix}{getattr(model, 'head', 'fine-tuned')}"
 
 
 def report_on_split(model: Any, split: Any, train_seconds: float, name: str, baseline: bool,

@@ -206,7 +206,7 @@ def compare(train_path: str, test_path: str | None, holdout: float, approaches: 
     check_head_params(head, C)
     progress = _progress(quiet)
     embedder = Embedder(model, batch_size=batch_size, device=device, strict=strict, progress=progress)
-    classifier = TextClassifier(embedder, head=head, C=C, random_state=seed)
+    classifier = TextClassifier(embedder, head=head, C=C, random_state=seed, features="embedding")
     tuner = FineTuner(model, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       device=device, seed=seed, strict=strict, progress=progress, verbose=not quiet)
     if "frozen" in chosen:

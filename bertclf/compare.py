@@ -93,7 +93,8 @@ def _fit_frozen(texts, labels, folder, classifier, finetuner, seed):
 
     from .classifier import TextClassifier
 
-    model = clone(classifier) if classifier is not None else TextClassifier(random_state=seed)
+    model = clone(classifier) if classifier is not None else \
+        TextClassifier(random_state=seed, features="embedding")
     model.set_params(reuse_embeddings=False)  # time the real work, not this process's memo
     model.fit(texts, labels)
     model.save(folder)

@@ -40,8 +40,8 @@ class Head:
         # One memory layout before saving and after loading: BLAS may round F- and C-order apart.
         self.tensors = {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in self.tensors.items()}
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
+    def predict_proba(self, X: Any) -> np.ndarray:
+        X = as_matrix(X)
         if self.name == "xgboost":
             return _xgboost_proba(self, X)
         if self.multilabel:
@@ -112,7 +112,7 @@ def fit_head(
 ) -> Head:
     """Fit head ``name`` on vectors X and class indices y (0..n_classes-1, all present)."""
     check_head_params(name, C, class_weight)
-    X = np.asarray(X, dtype=np.float64)
+    X = as_matrix(X)
     return _FIT[name](X, np.asarray(y), n_classes, float(C), class_weight, dict(params or {}),
                       random_state)
 
@@ -130,7 +130,7 @@ def fit_multilabel_head(
     logreg and svm, one network with a sigmoid per label for mlp and xgboost. A label never or
     always present gets a constant probability (its prevalence)."""
     check_head_params(name, C, class_weight)
-    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.int64)
+    X, Y = as_matrix(X), np.asarray(Y, dtype=np.int64)
     n_labels = Y.shape[1]
     if name == "mlp":
         if class_weight is not None:
@@ -299,14 +299,23 @@ def _load_booster(head: Head) -> Head:
 def _xgboost_proba(head: Head, X: np.ndarray) -> np.ndarray:
     p = np.asarray(head._booster.inplace_predict(X.astype(np.float32)), dtype=np.float64)
     if head.multilabel:
-        return p.reshape(len(X), head.n_classes)
+        return p.reshape(X.shape[0], head.n_classes)
     if head.n_classes == 2:
         p = p.reshape(-1)
         return np.column_stack([1.0 - p, p])
-    return p.reshape(len(X), head.n_classes)
+    return p.reshape(X.shape[0], head.n_classes)
 
 
 # -- shared --------------------------------------------------------------------------------------
+
+
+def as_matrix(X: Any) -> Any:
+    """float64 rows for the heads: dense stays dense, and sparse TF-IDF stays sparse (CSR)."""
+    from scipy import sparse
+
+    if sparse.issparse(X):
+        return sparse.csr_matrix(X, dtype=np.float64)
+    return np.asarray(X, dtype=np.float64)
 
 
 def _balanced_weights(y: np.ndarray, class_weight: str | None) -> np.ndarray | None:

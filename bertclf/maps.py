@@ -23,8 +23,16 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 
 def project_2d(vectors: np.ndarray, seed: int = 13, method: str = "auto") -> tuple[np.ndarray, str]:
-    """(n, 2) coordinates and the method's name ('UMAP' or 'PCA + t-SNE')."""
-    check_map_size(len(vectors))
+    """(n, 2) coordinates and the method's name ('UMAP' or 'PCA + t-SNE'). Sparse features (a
+    model reading TF-IDF) are first reduced to 50 dimensions by truncated SVD."""
+    from scipy import sparse
+
+    check_map_size(vectors.shape[0])
+    if sparse.issparse(vectors):
+        from sklearn.decomposition import TruncatedSVD
+
+        width = max(1, min(50, vectors.shape[1] - 1, vectors.shape[0] - 1))
+        vectors = TruncatedSVD(width, random_state=seed).fit_transform(vectors)
     if method not in ("auto", "umap", "tsne"):
         raise SpecError(f"unknown projection {method!r}: use auto, umap or tsne")
     if method in ("auto", "umap"):

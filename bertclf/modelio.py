@@ -25,7 +25,7 @@ CONFIG = "config.json"
 FORMAT = "bertclf-model"
 FORMAT_VERSION = 1
 ALLOWED_FILES = ("head.safetensors", "head.xgboost.json", "guide.json", "extra_embeddings.safetensors",
-                 "extra_embeddings_keys.json")
+                 "extra_embeddings_keys.json", "tfidf.json", "scaling.safetensors")
 ENCODER_FOLDER = "encoder"
 # A fine-tuned encoder's files: configs, vocabularies and safetensors weights; never pickles.
 _ENCODER_FILE = re.compile(rf"^{ENCODER_FOLDER}/[A-Za-z0-9_.-]+\.(json|txt|safetensors|model)$")

@@ -46,7 +46,9 @@ def test_every_head_fits_predicts_and_round_trips_to_the_bit(embedder, head, tmp
     assert np.array_equal(loaded.predict_proba(TEXTS), proba)
     assert list(loaded.predict(TEXTS)) == list(model.predict(TEXTS))
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
-    assert files == ["config.json", "head.xgboost.json" if head == "xgboost" else "head.safetensors"]
+    head_file = "head.xgboost.json" if head == "xgboost" else "head.safetensors"
+    # the hybrid default also stores its TF-IDF vocabulary and the embedding's scaling
+    assert files == sorted(["config.json", head_file, "scaling.safetensors", "tfidf.json"])
 
 
 @pytest.mark.parametrize("head", ["logreg", "svm", "mlp", "xgboost"])
@@ -68,7 +70,7 @@ def test_linear_heads_match_scikit_learn(embedder):
 
     vectors = embedder.transform(TEXTS).astype(np.float64)
     reference = LogisticRegression(C=1.0, max_iter=2000, random_state=13).fit(vectors, LABELS)
-    model = TextClassifier(embedder).fit(TEXTS, LABELS)
+    model = TextClassifier(embedder, features="embedding").fit(TEXTS, LABELS)
     np.testing.assert_allclose(model.predict_proba(TEXTS), reference.predict_proba(vectors), atol=1e-10)
 
 

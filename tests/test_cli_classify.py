@@ -35,7 +35,7 @@ def test_train_reports_holdout_and_baseline_then_saves(run, tiny_model, train_cs
     assert result.exit_code == 0, result.output
     assert "20% hold-out" in result.stdout and "accuracy" in result.stdout and "macro-F1" in result.stdout
     assert "TF-IDF + logistic regression on the same split" in result.stdout
-    assert "saved svm model (3 labels" in result.stderr
+    assert "saved hybrid svm model (3 labels" in result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["metrics"]["n"] == 10  # ceil(48 * 0.2), stratified
     assert config["head"]["class_weight"] == "balanced"
@@ -94,7 +94,8 @@ def test_train_empty_texts_warn_and_strict_refuses(run, tiny_model, write, tmp_p
         ("text,label\na,x\nb,y\n", ["--head", "forest"], []),
         ("text,label\na,x\nb,y\n", ["--holdout", "1.5"], ["--holdout must be at least 0 and below 1"]),
         ("text,label\na,x\nb,y\n", ["--holdout", "-0.2"], ["--holdout must be"]),
-        ("text,label\na,x\nb,y\n", ["-C", "-1", "--holdout", "0"], ["C must be a positive number"]),
+        ("text,label\na,x\nb,y\n", ["-C", "-1", "--holdout", "0"],
+         ["-C must be 'auto' or a positive number"]),
     ],
 )
 def test_train_bad_input_is_one_line_and_exit_2(run, tiny_model, write, tmp_path, content, args, fragments):

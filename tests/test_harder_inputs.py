@@ -121,7 +121,7 @@ def test_metadata_and_extra_vectors_are_fused_and_checked(embedder, tmp_path, wr
     assert plain.score(frame[["text"]], LABELS) < 0.5  # the texts alone say nothing
     fused = TextClassifier(embedder, meta_cols=["source", "pages"]).fit(frame, LABELS)
     assert fused.score(frame, LABELS) == 1.0
-    assert fused.transform(frame).shape[1] == embedder.settings().dim + 3 + 1
+    assert fused.transform(frame).shape[1] == fused.tfidf_.dim + embedder.settings().dim + 3 + 1
     joined = TextClassifier(embedder, extra_embeddings=vectors, join_on="author").fit(frame, LABELS)
     assert joined.score(frame, LABELS) == 1.0
     joined.save(tmp_path / "m")

@@ -1,0 +1,401 @@
+"""``train --auto``: TF-IDF, frozen embeddings or both, chosen by cross-validation on TRAIN.
+
+Which approach wins is a property of the data set (TF-IDF wins on spam and news, embeddings on
+intents and tweets), so the search scores a small, measured space of candidates by stratified
+k-fold cross-validation on the training rows only, within a time budget:
+
+* TF-IDF word n-grams, and word plus character n-grams, under logistic regression;
+* frozen embeddings (the model's pooling of the last layer, then the mean of the last four
+  layers), L2-normalised or standardised, under logistic regression at a few C;
+* hybrids: the TF-IDF columns beside the standardised embedding;
+* a fine-tuned encoder, only when asked (``finetune=True``), scored on one fold.
+
+Successive halving keeps it cheap: every candidate is first scored on one fold, and only the
+best few go on to the others. Each text is embedded once per embedder setting (through this
+process's memo and the embedding cache); unsupervised steps (TF-IDF vocabularies, the
+standardisation) see TRAIN's texts but never their labels. The winner is refitted on all of TRAIN
+as an ordinary ``TextClassifier`` (or ``FineTuner``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from .errors import BertclfWarning, InputError, SpecError
+
+DEFAULT_BUDGET = "10m"
+DEFAULT_FOLDS = 5
+FINALISTS = 4  # candidates scored on every fold after the one-fold screen
+LAYER_SETTINGS = (("last", -1), ("last4", "-4..-1"))  # short names for the leaderboard
+
+
+@dataclass
+class Candidate:
+    """One point of the search space and what cross-validation made of it."""
+
+    features: str  # "tfidf", "embedding", "hybrid" or "finetune"
+    tfidf: str = "word"
+    layers: Any = -1
+    scaling: str = "none"
+    C: float = 1.0
+    head: str = "logreg"
+    scores: list[float] = field(default_factory=list)
+    fit_seconds: list[float] = field(default_factory=list)
+    status: str = "not run"
+
+    @property
+    def name(self) -> str:
+        """Short enough for an 80-column leaderboard: 'hybrid word + last, C=10'."""
+        layers = dict((v, k) for k, v in LAYER_SETTINGS).get(self.layers, f"layers {self.layers}")
+        head = "" if self.head == "logreg" else f" {self.head}"
+        if self.features == "finetune":
+            return "fine-tuned encoder"
+        if self.features == "tfidf":
+            return f"TF-IDF {self.tfidf},{head} C={self.C:g}"
+        if self.features == "hybrid":
+            return f"hybrid {self.tfidf} + {layers},{head} C={self.C:g}"
+        return f"frozen {layers}, {_SCALING_NAMES[self.scaling]},{head} C={self.C:g}"
+
+    @property
+    def score(self) -> float:
+        return float(np.mean(self.scores)) if self.scores else float("nan")
+
+    @property
+    def spread(self) -> float:
+        return float(np.std(self.scores)) if len(self.scores) > 1 else float("nan")
+
+    def row(self) -> dict[str, Any]:
+        return {"candidate": self.name, "features": self.features, "tfidf": self.tfidf,
+                "layers": self.layers, "scaling": self.scaling, "head": self.head, "C": self.C,
+                "cv_accuracy": round(self.score, 4) if self.scores else None,
+                "spread": round(self.spread, 4) if len(self.scores) > 1 else None,
+                "folds": len(self.scores), "fit_seconds": round(float(np.mean(self.fit_seconds)), 2)
+                if self.fit_seconds else None, "status": self.status}
+
+
+_SCALING_NAMES = {"l2": "L2", "standard": "std", "none": "raw"}
+
+
+def search_space(finetune: bool = False) -> list[Candidate]:
+    """The candidates in screening order: cheap and often-best first, so a short budget still
+    sees one of each family. The C values are those that won somewhere on our sets."""
+    space = [Candidate("tfidf", "word", C=10.0)]
+    space += [Candidate("embedding", layers=-1, scaling="standard", C=c) for c in (0.1, 1.0)]
+    space += [Candidate("hybrid", "word", layers=-1, C=c) for c in (1.0, 10.0)]
+    space += [Candidate("embedding", layers=-1, scaling="l2", C=c) for c in (1.0, 10.0)]
+    space += [Candidate("tfidf", "word+char", C=c) for c in (10.0, 100.0)]
+    space += [Candidate("tfidf", "word", C=100.0)]
+    space += [Candidate("embedding", layers=-1, scaling="standard", C=0.01)]
+    space += [Candidate("hybrid", "word+char", layers=-1, C=10.0)]
+    space += [Candidate("embedding", layers="-4..-1", scaling="standard", C=c) for c in (0.1, 1.0)]
+    space += [Candidate("hybrid", "word", layers="-4..-1", C=10.0)]
+    if finetune:
+        space.append(Candidate("finetune", head="linear"))
+    return space
+
+
+def parse_budget(text: str | float | int) -> float:
+    """Seconds from '90s', '10m', '1.5h' or a plain number of seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text).lower())
+        if not match:
+            raise SpecError(f"--budget must be a duration such as 90s, 10m or 1h, got {text!r}")
+        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if not seconds > 0:
+        raise SpecError(f"--budget must be positive, got {text!r}")
+    return seconds
+
+
+@dataclass
+class SearchResult:
+    candidates: list[Candidate]
+    winner: Candidate | None
+    folds: int
+    budget_seconds: float
+    seconds: float
+    note: str | None = None
+
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """Scored candidates best first (more folds before fewer), then those not run."""
+        scored = [c for c in self.candidates if c.scores]
+        scored.sort(key=lambda c: (-len(c.scores) if c.features != "finetune" else -self.folds, -c.score))
+        return [c.row() for c in scored] + [c.row() for c in self.candidates if not c.scores]
+
+    def summary(self) -> dict[str, Any]:
+        return {"folds": self.folds, "budget_seconds": self.budget_seconds, "seconds": round(self.seconds, 1),
+                "chosen": self.winner.name if self.winner else None, "note": self.note,
+                "leaderboard": self.leaderboard()}
+
+
+def cv_folds(target: np.ndarray, wanted: int, log: Callable[[str], None]) -> int:
+    """``wanted`` folds, or fewer when the smallest class has fewer texts (said once)."""
+    smallest = int(np.bincount(target).min())
+    if smallest < 2:
+        raise InputError("--auto needs at least 2 training texts of every label to cross-validate; "
+                         "add texts to the rarest label or train without --auto")
+    if smallest < wanted:
+        log(f"the rarest label has {smallest} training texts: cross-validating with {smallest} folds, "
+            f"not {wanted}")
+        return smallest
+    return wanted
+
+
+class Search:
+    """Runs the screen and the finals over ``search_space`` for one training set."""
+
+    def __init__(self, texts: list[str], target: np.ndarray, n_classes: int, base: Any,
+                 budget_seconds: float, folds: int, seed: int, log: Callable[[str], None],
+                 finetuner: Any = None) -> None:
+        from sklearn.model_selection import StratifiedKFold
+
+        self.texts, self.target, self.n_classes, self.base = texts, target, n_classes, base
+        self.budget, self.seed, self.log, self.finetuner = budget_seconds, seed, log, finetuner
+        self.start = time.perf_counter()
+        self.k = cv_folds(target, folds, log)
+        self.splits = list(StratifiedKFold(self.k, shuffle=True, random_state=seed)
+                           .split(np.zeros(len(target)), target))
+        self._matrices: dict[tuple[Any, ...], Any] = {}
+        self._vectors: dict[Any, np.ndarray] = {}
+        self._tfidf: dict[str, Any] = {}
+
+    def left(self) -> float:
+        return self.budget - (time.perf_counter() - self.start)
+
+    # -- features --------------------------------------------------------------------------------
+
+    def vectors(self, layers: Any) -> np.ndarray:
+        """Raw (unnormalised) embeddings of every training text for one layer setting."""
+        if layers not in self._vectors:
+            from .memo import memo
+
+            embedder = clone(self.base.embedder_).set_params(layers=layers, normalize=False)
+            self._vectors[layers] = memo.embed(embedder, self.texts, None)
+        return self._vectors[layers]
+
+    def matrix(self, c: Candidate) -> Any:
+        key = (c.features, c.tfidf, c.layers, c.scaling)
+        if key not in self._matrices:
+            from scipy import sparse
+
+            from .pooling import l2_normalize
+            from .tfidf import Standardizer, TfidfFeatures
+
+            blocks = []
+            if c.features in ("tfidf", "hybrid"):
+                if c.tfidf not in self._tfidf:
+                    self._tfidf[c.tfidf] = TfidfFeatures.fit(c.tfidf, self.texts).transform(self.texts)
+                blocks.append(self._tfidf[c.tfidf])
+            if c.features in ("embedding", "hybrid"):
+                v = self.vectors(c.layers)
+                v = l2_normalize(v) if c.scaling == "l2" else Standardizer.fit(v).transform(v) \
+                    if c.scaling == "standard" or c.features == "hybrid" else v
+                blocks.append(v / math.sqrt(v.shape[1]) if c.features == "hybrid" else v)
+            self._matrices[key] = sparse.hstack([blocks[0], sparse.csr_matrix(blocks[1])], format="csr") \
+                if len(blocks) > 1 else blocks[0]
+        return self._matrices[key]
+
+    def embedding_cost(self, layers: Any) -> float:
+        """Seconds a first embedding pass would take, from timing a small sample (0 when done)."""
+        if layers in self._vectors:
+            return 0.0
+        from .memo import memo
+
+        sample = self.texts[:: max(1, len(self.texts) // 64)][:64]
+        embedder = clone(self.base.embedder_).set_params(layers=layers, normalize=False, progress=False)
+        start = time.perf_counter()
+        memo.embed(embedder, sample, None)
+        return (time.perf_counter() - start) * len(self.texts) / max(1, len(sample))
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def score_fold(self, c: Candidate, fold: int) -> None:
+        from .heads import fit_head
+
+        X = self.matrix(c)
+        train, test = self.splits[fold]
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            head = fit_head(c.head, X[train], self.target[train], self.n_classes, C=c.C,
+                            random_state=self.seed)
+        c.fit_seconds.append(time.perf_counter() - start)
+        c.scores.append(float((head.predict_proba(X[test]).argmax(axis=1) == self.target[test]).mean()))
+
+    def affordable(self, c: Candidate, folds: int) -> bool:
+        """Whether ``folds`` more fits of ``c`` (and any embedding pass it needs) fit the budget."""
+        if c.features in ("embedding", "hybrid"):
+            cost = self.embedding_cost(c.layers)
+            if cost > self.left():
+                c.status = f"skipped: embedding would take ~{cost:.0f} s"
+                return False
+        kind = (c.features, c.tfidf, c.layers)
+        similar = [s for s in self._done if (s.features, s.tfidf, s.layers) == kind]
+        per_fit = float(np.mean([t for s in similar for t in s.fit_seconds])) if similar else 0.0
+        if per_fit * folds > self.left() or self.left() <= 0:
+            c.status = "skipped: over budget"
+            return False
+        return True
+
+    def run(self, space: list[Candidate]) -> SearchResult:
+        self._done: list[Candidate] = []
+        self.log(f"searching {len(space)} candidates by {self.k}-fold cross-validation on "
+                 f"{len(self.texts)} texts, budget {self.budget:.0f} s")
+        for c in space:
+            if c.features == "finetune":
+                continue
+            if not self.affordable(c, 1):
+                continue
+            self.matrix(c)
+            if self.left() <= 0:
+                c.status = "skipped: over budget"
+                continue
+            self.score_fold(c, 0)
+            c.status = "screened on 1 fold"
+            self._done.append(c)
+            self.log(f"  {c.name}: fold 1 accuracy {c.scores[0]:.4f}")
+        finalists = sorted(self._done, key=lambda c: -c.score)[:FINALISTS]
+        for c in finalists:
+            if not self.affordable(c, self.k - 1):
+                c.status = "screened on 1 fold (no budget for the rest)"
+                continue
+            for fold in range(1, self.k):
+                self.score_fold(c, fold)
+            c.status = f"{self.k}-fold"
+            self.log(f"  {c.name}: {self.k}-fold accuracy {c.score:.4f} ± {c.spread:.4f}")
+        for c in space:
+            if c.features == "finetune":
+                self.finetune(c)
+        full = [c for c in self._done if len(c.scores) == self.k]
+        pool = full or self._done
+        winner = max(pool, key=lambda c: c.score) if pool else None
+        tuned = next((c for c in space if c.features == "finetune" and c.scores), None)
+        if tuned is not None and winner is not None and tuned.score > winner.scores[0]:
+            winner = tuned  # compared on the fold both were scored on
+        return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start)
+
+    def finetune(self, c: Candidate) -> None:
+        """Fine-tune on the first fold's training rows and score on its test rows: one fold, as
+        a CPU cannot afford k (its time is estimated from an embedding pass, times 3 per epoch)."""
+        model = default_finetuner(self.base, self.finetuner)
+        train, test = self.splits[0]
+        estimate = 3 * model.epochs * self.embedding_cost_any() * len(train) / len(self.texts)
+        if estimate > self.left():
+            c.status = f"skipped: fine-tuning would take ~{estimate:.0f} s"
+            return
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BertclfWarning)
+            model.fit([self.texts[i] for i in train], self.target[train])
+        c.fit_seconds.append(time.perf_counter() - start)
+        predicted = model.predict([self.texts[i] for i in test])
+        c.scores.append(float((np.asarray(predicted) == self.target[test]).mean()))
+        c.status = "1 fold"
+        self.log(f"  {c.name}: fold 1 accuracy {c.scores[0]:.4f}")
+
+    def embedding_cost_any(self) -> float:
+        """Seconds for one forward pass over TRAIN, timed on a sample with the torch backend."""
+        from .memo import memo
+
+        sample = self.texts[:: max(1, len(self.texts) // 64)][:64]
+        embedder = clone(self.base.embedder_).set_params(backend="torch", progress=False)
+        start = time.perf_counter()
+        memo.embed(embedder, sample, None)
+        return (time.perf_counter() - start) * len(self.texts) / max(1, len(sample))
+
+
+def default_finetuner(base: Any, finetuner: Any = None) -> Any:
+    """The given ``FineTuner`` (unfitted copy), or one starting from the base's encoder."""
+    from .finetune import FineTuner
+
+    if finetuner is not None:
+        return clone(finetuner)
+    embedder = base.embedder_
+    return FineTuner(model=embedder.model, max_length=embedder.max_length, device=embedder.device,
+                     seed=base.random_state if base.random_state is not None else 13,
+                     progress=embedder.progress)
+
+
+def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
+    """An unfitted model configured as the winning candidate: a ``TextClassifier`` with the
+    base's embedder and columns, or a ``FineTuner``."""
+    if winner.features == "finetune":
+        return default_finetuner(base, finetuner)
+    embedder = clone(base.embedder_ if hasattr(base, "embedder_") else base.embedder)
+    embedder.set_params(layers=winner.layers, normalize=False)
+    return clone(base).set_params(embedder=embedder, features=winner.features, tfidf=winner.tfidf,
+                                  scaling=winner.scaling,
+                                  head=winner.head, C=winner.C)
+
+
+def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: str | float = DEFAULT_BUDGET,
+               folds: int = DEFAULT_FOLDS, finetune: bool = False, finetuner: Any = None,
+               log: Callable[[str], None] | None = None) -> tuple[Any, SearchResult]:
+    """Search, then refit the winner on all the texts: (fitted model, search result).
+
+    ``base`` is a ``TextClassifier`` whose embedder, columns and seed the candidates share. With a
+    budget too small for even one candidate, the default model is trained instead (and said so).
+    """
+    from .classifier import TextClassifier
+    from .data import encode_labels
+    from .embedder import Embedder
+    from .multilabel import is_multilabel
+
+    log = log or (lambda message: None)
+    base = base if base is not None else TextClassifier()
+    if is_multilabel(labels):
+        raise SpecError("--auto is for one label per text; multi-label models are trained without it")
+    if base.meta_cols or base.extra_embeddings is not None or base.pair_col:
+        raise SpecError("--auto searches single texts; train without it for pairs, metadata or extra "
+                        "embeddings")
+    seconds = parse_budget(budget)
+    probe = clone(base)
+    probe.embedder_ = clone(base.embedder) if base.embedder is not None else Embedder()
+    probe.embedder_.settings()
+    inputs = probe._inputs(texts, "training data")
+    _, target = encode_labels(labels)
+    search = Search(inputs.texts, target, int(target.max()) + 1, probe, seconds, folds,
+                    base.random_state if base.random_state is not None else 0, log, finetuner)
+    result = search.run(search_space(finetune))
+    if result.winner is None:
+        result.note = (f"the budget of {seconds:g} s is too small for even one candidate; "
+                       f"trained the default model instead")
+        warnings.warn(result.note, BertclfWarning, stacklevel=2)
+        model = clone(base)
+    else:
+        model = winner_model(result.winner, probe, finetuner)
+    model.fit(texts, labels)
+    return model, result
+
+
+def print_leaderboard(result: SearchResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"--auto: {result.folds}-fold cross-validation on TRAIN, {result.seconds:.0f} s "
+                        f"of a {result.budget_seconds:.0f} s budget")
+    for name in ("#", "candidate", "CV accuracy", "± spread", "folds", "fit s"):
+        table.add_column(name, justify="left" if name == "candidate" else "right")
+    for rank, r in enumerate(result.leaderboard(), 1):
+        if r["cv_accuracy"] is None:
+            continue
+        chosen = result.winner is not None and r["candidate"] == result.winner.name
+        name = f"[bold]{r['candidate']}[/] (chosen)" if chosen else r["candidate"]
+        table.add_row(str(rank), name, f"{r['cv_accuracy']:.4f}",
+                      f"{r['spread']:.4f}" if r["spread"] is not None else "–", str(r["folds"]),
+                      f"{r['fit_seconds']:.1f}")
+    console = Console(stderr=True)
+    console.print(table)
+    skipped = [r for r in result.leaderboard() if r["cv_accuracy"] is None]
+    if skipped:
+        console.print(f"not scored: {len(skipped)} candidates ({skipped[0]['status']})", soft_wrap=True)

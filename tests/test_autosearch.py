@@ -1,0 +1,235 @@
+"""TF-IDF and hybrid features, C="auto", and the --auto search (issue 8, parts 1 and 2)."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from bertclf import Embedder, TextClassifier
+from bertclf.autosearch import Candidate, auto_train, parse_budget, search_space
+from bertclf.classifier import DEFAULT_FEATURES, memo
+from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
+from bertclf.finetune import FineTuner
+from bertclf.tuning import C_GRID, choose_C
+from tests.conftest import assert_one_line_error
+from tests.test_classifier import LABELS, TEXTS
+from tests.test_cli_classify import _csv
+
+NEW = ["the game of the team", "a loan at the bank", "water in the river", "the flood rate"]
+
+
+@pytest.fixture
+def embedder(tiny_model):
+    return Embedder(tiny_model, progress=False)
+
+
+@pytest.mark.parametrize("features,scaling", [
+    ("tfidf", "none"), ("hybrid", "none"), ("embedding", "standard"), ("embedding", "l2"),
+    ("embedding", "none")])
+def test_every_feature_kind_round_trips_to_the_bit(embedder, features, scaling, tmp_path):
+    model = TextClassifier(embedder, features=features, scaling=scaling, tfidf="word+char")
+    model.fit(TEXTS, LABELS)
+    model.save(tmp_path / "m")
+    back = TextClassifier.load(tmp_path / "m")
+    assert back.features == features and back.scaling == scaling
+    np.testing.assert_array_equal(model.predict_proba(NEW), back.predict_proba(NEW))
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["approach"] == {"tfidf": "tfidf", "hybrid": "hybrid", "embedding": "frozen"}[features]
+    assert config["features"]["kind"] == features
+    assert ("tfidf.json" in config["files"]) == (features != "embedding")
+    assert ("scaling.safetensors" in config["files"]) == (features == "hybrid" or scaling == "standard")
+
+
+def test_tfidf_models_never_run_the_encoder(embedder):
+    before = memo.computed
+    model = TextClassifier(embedder, features="tfidf", reuse_embeddings=True).fit(TEXTS, LABELS)
+    model.predict(NEW)
+    assert memo.computed == before
+    assert sparse.issparse(model.transform(NEW))
+    assert model.predict(["the team won the game"])[0] == "sport"
+
+
+def test_hybrid_puts_tfidf_first_and_scales_the_embedding_to_unit_length(embedder):
+    model = TextClassifier(embedder, features="hybrid").fit(TEXTS, LABELS)
+    X = model.transform(TEXTS)
+    words = model.tfidf_.dim
+    assert X.shape[1] == words + embedder.settings().dim
+    tfidf_norms = sparse.linalg.norm(X[:, :words], axis=1)
+    np.testing.assert_allclose(tfidf_norms, 1.0, rtol=1e-9)  # TF-IDF rows are unit length
+    dense = X[:, words:].toarray()
+    # and so is the embedding, on average over the training rows
+    assert np.mean((dense ** 2).sum(axis=1)) == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("head", ["svm", "mlp", "xgboost"])
+def test_other_heads_read_sparse_features(embedder, head, tmp_path):
+    params = {"n_estimators": 10} if head == "xgboost" else None
+    model = TextClassifier(embedder, features="tfidf", head=head, head_params=params).fit(TEXTS, LABELS)
+    model.save(tmp_path / "m")
+    back = TextClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(model.predict_proba(NEW), back.predict_proba(NEW), atol=1e-6)
+
+
+def test_C_auto_picks_from_the_grid_and_is_saved(embedder, tmp_path):
+    model = TextClassifier(embedder, C="auto", scaling="standard").fit(TEXTS * 2, LABELS * 2)
+    assert model.C_ in C_GRID
+    model.save(tmp_path / "m")
+    head = json.loads((tmp_path / "m" / "config.json").read_text())["head"]
+    assert head["C"] == model.C_ and head["C_chosen"] == "by cross-validation"
+    assert TextClassifier.load(tmp_path / "m").C == model.C_
+
+
+def test_choose_C_follows_the_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 50))
+    y = (X @ rng.normal(size=50) > 0).astype(int)  # separable: only the penalty limits the fit
+    # The same data at a smaller scale needs a larger C for the same fit, and the search sees it.
+    assert choose_C("logreg", X * 0.05, y, 2) > choose_C("logreg", X * 20, y, 2)
+    assert choose_C("logreg", X[:3], np.array([0, 1, 1]), 2) == 1.0  # too few to fold
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"features": "words"}, "unknown features"), ({"scaling": "minmax"}, "unknown scaling"),
+    ({"tfidf": "bigram"}, "unknown TF-IDF kind"), ({"C": "best"}, "C must be a positive number"),
+])
+def test_bad_feature_settings_fail_before_any_work(embedder, params, message):
+    with pytest.raises(SpecError, match=message):
+        TextClassifier(embedder, **params).fit(TEXTS, LABELS)
+
+
+def test_an_edited_vocabulary_is_refused(embedder, tmp_path):
+    TextClassifier(embedder, features="tfidf").fit(TEXTS, LABELS).save(tmp_path / "m")
+    vocabulary = json.loads((tmp_path / "m" / "tfidf.json").read_text())
+    vocabulary["parts"][0]["idf"].pop()
+    (tmp_path / "m" / "tfidf.json").write_text(json.dumps(vocabulary))
+    with pytest.raises(ModelLoadError, match="checksum"):  # every file is hashed in config.json
+        TextClassifier.load(tmp_path / "m")
+
+
+@pytest.mark.parametrize("text,seconds", [("90s", 90), ("10m", 600), ("1.5h", 5400), ("45", 45), (30, 30)])
+def test_budgets(text, seconds):
+    assert parse_budget(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "0", "-5m", "10 minutes"])
+def test_bad_budgets(text):
+    with pytest.raises(SpecError, match="budget"):
+        parse_budget(text)
+
+
+def test_search_space_covers_every_family():
+    space = search_space()
+    assert {c.features for c in space} == {"tfidf", "embedding", "hybrid"}
+    assert {c.scaling for c in space if c.features == "embedding"} >= {"l2", "standard"}
+    assert len({c.layers for c in space if c.features != "tfidf"}) == 2
+    assert {c.tfidf for c in space if c.features == "tfidf"} == {"word", "word+char"}
+    assert search_space(finetune=True)[-1].features == "finetune"
+    assert len({c.name for c in space}) == len(space)
+
+
+def test_auto_trains_the_cross_validated_winner(embedder, tmp_path):
+    messages = []
+    base = TextClassifier(embedder)
+    model, result = auto_train(TEXTS * 2, LABELS * 2, base=base, budget="5m", log=messages.append)
+    assert result.folds == 5 and result.winner is not None
+    board = result.leaderboard()
+    finals = [r for r in board if r["folds"] == 5]
+    assert 1 <= len(finals) <= 4 and all(r["spread"] is not None for r in finals)
+    assert finals[0]["candidate"] == result.winner.name  # best of those scored on every fold
+    assert finals[0]["cv_accuracy"] == max(r["cv_accuracy"] for r in finals)
+    assert all(r["folds"] == 1 for r in board[len(finals):] if r["cv_accuracy"] is not None)
+    assert model.features == result.winner.features and model.C == result.winner.C
+    assert model.embedder_.model == embedder.model  # the user's encoder, not the bundled one
+    model.save(tmp_path / "m")
+    back = TextClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict_proba(NEW), model.predict_proba(NEW))
+    assert any("searching" in m for m in messages)
+
+
+def test_auto_embeds_each_text_once_per_layer_setting(embedder):
+    memo.clear()
+    before = memo.computed
+    texts = [f"{t} {i}" for i, t in enumerate(TEXTS * 2)]  # new texts: nothing memoised yet
+    auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="5m")
+    # two layer settings are searched; the sample timed before each pass is part of the texts
+    assert memo.computed - before == 2 * len(texts)
+
+
+def test_a_budget_too_small_trains_the_default_and_says_so(embedder):
+    with pytest.warns(BertclfWarning, match="too small for even one candidate"):
+        model, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget=1e-6)
+    assert result.winner is None and "default" in result.note
+    assert model.features == DEFAULT_FEATURES and model.predict(NEW).shape == (4,)
+
+
+def test_small_sets_use_fewer_folds_and_say_so(embedder):
+    messages = []
+    texts, labels = TEXTS[:3] + TEXTS[8:11] + TEXTS[16:19], LABELS[:3] + LABELS[8:11] + LABELS[16:19]
+    _, result = auto_train(texts, labels, base=TextClassifier(embedder), budget="5m", log=messages.append)
+    assert result.folds == 3
+    assert any("3 folds, not 5" in m for m in messages)
+
+
+def test_auto_refuses_what_it_cannot_search(embedder):
+    with pytest.raises(InputError, match="at least 2 training texts of every label"):
+        auto_train(TEXTS[:8] + TEXTS[8:9], LABELS[:8] + LABELS[8:9], base=TextClassifier(embedder))
+    with pytest.raises(SpecError, match="one label per text"):
+        auto_train(TEXTS, [[x] for x in LABELS], base=TextClassifier(embedder))
+
+
+def test_auto_finetune_joins_on_one_fold(tiny_model, embedder):
+    tuner = FineTuner(tiny_model, epochs=1, batch_size=8, progress=False, verbose=False)
+    _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetune=True,
+                           finetuner=tuner)
+    tuned = [c for c in result.candidates if c.features == "finetune"][0]
+    assert tuned.status == "1 fold" and len(tuned.scores) == 1 and tuned.fit_seconds
+
+
+def test_candidate_names_are_short():
+    assert Candidate("hybrid", "word", layers="-4..-1", C=10.0).name == "hybrid word + last4, C=10"
+    assert all(len(c.name) <= 30 for c in search_space(finetune=True))
+
+
+# -- the CLI --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def train_csv(write):
+    return write("train.csv", _csv(list(zip(TEXTS * 2, LABELS * 2, strict=True))))
+
+
+def test_train_auto_prints_a_leaderboard_and_saves_the_winner(run, tiny_model, train_csv, tmp_path):
+    out = tmp_path / "model"
+    result = run("train", train_csv, "--model", tiny_model, "--auto", "--budget", "2m", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "CV accuracy" in result.stderr and "(chosen)" in result.stderr
+    config = json.loads((out / "config.json").read_text())
+    auto = config["metrics"]["auto"]
+    assert auto["chosen"] and auto["folds"] == 5 and auto["budget_seconds"] == 120
+    assert auto["leaderboard"][0]["cv_accuracy"] is not None
+    assert config["approach"] in ("tfidf", "frozen", "hybrid")
+    predicted = run("predict", out, "-", stdin="the team won the game\n")
+    assert predicted.exit_code == 0, predicted.output
+
+
+def test_train_with_features_and_C_auto(run, tiny_model, train_csv, tmp_path):
+    out = tmp_path / "model"
+    result = run("train", train_csv, "--model", tiny_model, "--features", "hybrid", "-C", "auto",
+                 "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["approach"] == "hybrid" and config["head"]["C"] in C_GRID
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--auto", "-C", "2"], "--auto chooses -C itself"),
+    (["--auto", "--features", "tfidf"], "--auto chooses --features"),
+    (["--auto", "--budget", "soon"], "--budget must be a duration"),
+    (["-C", "lots"], "-C must be 'auto' or a positive number"),
+    (["-C", "0"], "-C must be 'auto' or a positive number"),
+])
+def test_train_auto_bad_usage(run, tiny_model, train_csv, tmp_path, args, fragment):
+    result = run("train", train_csv, "--model", tiny_model, "--out", tmp_path / "m", *args)
+    assert_one_line_error(result, fragment)
+    assert not (tmp_path / "m").exists()
