@@ -35,7 +35,7 @@ def run_set(folder: Path, head: str) -> dict[str, object]:
         warnings.simplefilter("ignore")
         train_texts, train_labels = read_labelled(str(folder / "train.csv"), "text", "label")
         test_texts, test_labels = read_labelled(str(folder / "test.csv"), "text", "label")
-    model = TextClassifier(Embedder(progress=False), head=head, reuse_embeddings=False)
+    model = TextClassifier(Embedder(progress=False), head=head, reuse_embeddings=False, features="embedding")
     model.embedder.load_encoder()  # shared per process: train time is not model loading
     start = time.perf_counter()
     model.fit(train_texts, train_labels)

@@ -31,7 +31,7 @@ def score(folder: Path, backend: str, dtype: str) -> dict[str, float]:
         test_texts, test_labels = read_labelled(str(folder / "test.csv"), "text", "label")
         embedder = Embedder(backend=backend, dtype=dtype, progress=False, device="cpu")
         embedder.load_encoder()
-        model = TextClassifier(embedder, reuse_embeddings=False)
+        model = TextClassifier(embedder, reuse_embeddings=False, features="embedding")
         start = time.perf_counter()
         model.fit(train_texts, train_labels)
         predicted = model.predict(test_texts)

@@ -44,7 +44,8 @@ def main() -> None:
             test_texts, test_labels = read_labelled(str(args.data / name / "test.csv"), "text", "label")
         for method in (None, "sigmoid", "isotonic"):
             start = time.perf_counter()
-            model = TextClassifier(Embedder(progress=False), calibrate=method).fit(train_texts, train_labels)
+            model = TextClassifier(Embedder(progress=False), calibrate=method,
+                                   features="embedding").fit(train_texts, train_labels)
             seconds = time.perf_counter() - start
             proba = model.predict_proba(test_texts)
             index = {str(c): i for i, c in enumerate(model.classes_)}

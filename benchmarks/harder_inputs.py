@@ -55,7 +55,7 @@ def part_long(max_length: int) -> str:
         memo.clear()
         embedder = Embedder(max_length=max_length, long=mode, progress=False, **extra)
         embedder.load_encoder()
-        model = TextClassifier(embedder, reuse_embeddings=False)
+        model = TextClassifier(embedder, reuse_embeddings=False, features="embedding")
         start = time.perf_counter()
         quietly(model.fit, train["text"].tolist(), train["label"].tolist())
         fitted = time.perf_counter()
@@ -95,7 +95,7 @@ def part_multilabel() -> str:
         memo.clear()
         head = f"| {name} | {y_train.shape[1]} | {len(train):,} / {len(test):,} |"
         for thresholds in ("tune", 0.5):
-            model = TextClassifier(Embedder(progress=False), thresholds=thresholds)
+            model = TextClassifier(Embedder(progress=False), thresholds=thresholds, features="embedding")
             start = time.perf_counter()
             quietly(model.fit, train["text"].tolist(), y_train)
             seconds = time.perf_counter() - start
@@ -139,7 +139,7 @@ def part_meta() -> str:
         X_train, X_test = derived_meta(train["text"]), derived_meta(test["text"])
         scores = []
         for meta in (None, columns):
-            model = TextClassifier(Embedder(progress=False), meta_cols=meta)
+            model = TextClassifier(Embedder(progress=False), meta_cols=meta, features="embedding")
             quietly(model.fit, X_train, train["label"].tolist())
             r = quietly(evaluate_model, model, X_test, test["label"].tolist())
             scores.append(r)
