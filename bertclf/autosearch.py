@@ -209,10 +209,15 @@ class Search:
         """Seconds a first embedding pass would take, from timing a small sample (0 when done)."""
         if layers in self._vectors:
             return 0.0
+        return self._pass_seconds(clone(self.base.embedder_).set_params(layers=layers, normalize=False,
+                                                                         progress=False))
+
+    def _pass_seconds(self, embedder: Any) -> float:
+        """Seconds ``embedder`` would take over all the texts, timed on 64 of them (memoised, so
+        the timed vectors are not computed again)."""
         from .memo import memo
 
         sample = self.texts[:: max(1, len(self.texts) // 64)][:64]
-        embedder = clone(self.base.embedder_).set_params(layers=layers, normalize=False, progress=False)
         start = time.perf_counter()
         memo.embed(embedder, sample, None)
         return (time.perf_counter() - start) * len(self.texts) / max(1, len(sample))
@@ -228,7 +233,7 @@ class Search:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             head = fit_head(c.head, X[train], self.target[train], self.n_classes, C=c.C,
-                            random_state=self.seed)
+                            class_weight=self.base.class_weight, random_state=self.seed)
         c.fit_seconds.append(time.perf_counter() - start)
         c.scores.append(float((head.predict_proba(X[test]).argmax(axis=1) == self.target[test]).mean()))
 
@@ -280,7 +285,7 @@ class Search:
         pool = full or self._done
         winner = max(pool, key=lambda c: c.score) if pool else None
         tuned = next((c for c in space if c.features == "finetune" and c.scores), None)
-        if tuned is not None and winner is not None and tuned.score > winner.scores[0]:
+        if tuned is not None and (winner is None or tuned.score > winner.scores[0]):
             winner = tuned  # compared on the fold both were scored on
         return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start)
 
@@ -305,13 +310,7 @@ class Search:
 
     def embedding_cost_any(self) -> float:
         """Seconds for one forward pass over TRAIN, timed on a sample with the torch backend."""
-        from .memo import memo
-
-        sample = self.texts[:: max(1, len(self.texts) // 64)][:64]
-        embedder = clone(self.base.embedder_).set_params(backend="torch", progress=False)
-        start = time.perf_counter()
-        memo.embed(embedder, sample, None)
-        return (time.perf_counter() - start) * len(self.texts) / max(1, len(sample))
+        return self._pass_seconds(clone(self.base.embedder_).set_params(backend="torch", progress=False))
 
 
 def default_finetuner(base: Any, finetuner: Any = None) -> Any:
@@ -362,6 +361,8 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     probe = clone(base)
     probe.embedder_ = clone(base.embedder) if base.embedder is not None else Embedder()
     probe.embedder_.settings()
+    if probe.embedder_.long == "guide":
+        raise SpecError("--auto does not search with --long guide; use truncate, head-tail or chunk")
     inputs = probe._inputs(texts, "training data")
     _, target = encode_labels(labels)
     search = Search(inputs.texts, target, int(target.max()) + 1, probe, seconds, folds,
@@ -396,6 +397,10 @@ def print_leaderboard(result: SearchResult) -> None:
                       f"{r['fit_seconds']:.1f}")
     console = Console(stderr=True)
     console.print(table)
+    if any(r["folds"] == 1 for r in result.leaderboard()) and result.folds > 1:
+        console.print(f"Rows with 1 fold were screened on the first fold and did not reach the final "
+                      f"{FINALISTS}; the winner is the best of those scored on all {result.folds}.",
+                      soft_wrap=True)
     skipped = [r for r in result.leaderboard() if r["cv_accuracy"] is None]
     if skipped:
         console.print(f"not scored: {len(skipped)} candidates ({skipped[0]['status']})", soft_wrap=True)

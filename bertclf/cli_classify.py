@@ -283,7 +283,8 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
             _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
         X = read_texts(input_path, strict=strict)
         table = pd.DataFrame({"text": X})
-    model.embedder_.load_encoder()  # so the rate below is about predicting, not loading
+    if model.features != "tfidf":  # a TF-IDF model never needs the encoder
+        model.embedder_.load_encoder()  # so the rate below is about predicting, not loading
     start = time.perf_counter()
     proba = model.predict_proba(X)
     seconds = time.perf_counter() - start

@@ -178,6 +178,24 @@ def test_auto_refuses_what_it_cannot_search(embedder):
         auto_train(TEXTS, [[x] for x in LABELS], base=TextClassifier(embedder))
 
 
+def test_auto_keeps_the_users_class_weight_and_refuses_guide(embedder, monkeypatch):
+    import bertclf.heads
+
+    seen = []
+    real = bertclf.heads.fit_head
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("class_weight"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bertclf.heads, "fit_head", spy)
+    base = TextClassifier(embedder, class_weight="balanced")
+    model, _ = auto_train(TEXTS * 2, LABELS * 2, base=base, budget="5m")
+    assert seen and set(seen) == {"balanced"} and model.class_weight == "balanced"
+    with pytest.raises(SpecError, match="--long guide"):
+        auto_train(TEXTS, LABELS, base=TextClassifier(Embedder(embedder.model, long="guide")))
+
+
 def test_auto_finetune_joins_on_one_fold(tiny_model, embedder):
     tuner = FineTuner(tiny_model, epochs=1, batch_size=8, progress=False, verbose=False)
     _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetune=True,
@@ -233,3 +251,17 @@ def test_train_auto_bad_usage(run, tiny_model, train_csv, tmp_path, args, fragme
     result = run("train", train_csv, "--model", tiny_model, "--out", tmp_path / "m", *args)
     assert_one_line_error(result, fragment)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_tfidf_model_predicts_without_its_encoder(run, tiny_model, train_csv, tmp_path):
+    import shutil
+
+    encoder = tmp_path / "encoder-copy"
+    shutil.copytree(tiny_model, encoder)
+    out = tmp_path / "model"
+    trained = run("train", train_csv, "--model", encoder, "--features", "tfidf", "--out", out, "-q")
+    assert trained.exit_code == 0, trained.output
+    shutil.rmtree(encoder)  # a TF-IDF model must not need it
+    result = run("predict", out, "-", stdin="the team won the game\n")
+    assert result.exit_code == 0, result.output
+    assert "sport" in result.stdout
