@@ -30,6 +30,8 @@ bench: install
 
 accuracy: install
 	$(BIN)/python benchmarks/accuracy.py
+	$(BIN)/python benchmarks/defaults.py
+	$(BIN)/python benchmarks/auto.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache .ruff_cache *.egg-info

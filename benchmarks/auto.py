@@ -2,11 +2,11 @@
 single-label shared set (issue 8).
 
 For each set: the full train split, scored on the test split. ``--auto`` searches on the train
-split only (5-fold CV, the given budget) and refits its winner there. Every row is appended to
-a JSON-lines file as it is done, so a long run can be resumed; at the end the table goes to
-docs/results.md (section "auto").
+split only (5-fold CV, the given budget) and refits its winner there. With ``--rows FILE``
+every row is appended to a JSON-lines file as it is done, so a long run can be resumed; at the
+end the table goes to docs/results.md (section "auto").
 
-    python benchmarks/auto.py [--sets sms_spam,banking77] [--budget 10m] [--data ../shared/data]
+    python benchmarks/auto.py [--sets sms_spam,banking77] [--budget 10m] [--rows rows.jsonl]
 """
 
 from __future__ import annotations
@@ -66,12 +66,12 @@ def table(rows: list[dict[str, object]]) -> str:
         best = max(r["tfidf"], r["frozen"])  # type: ignore[type-var]
         lines.append(
             f"| {r['set']} | {r['train']:,} / {r['test']:,} | {100 * r['plain']:.2f} "
-            f"| **{100 * r['auto']:.2f}** "
+            f"| {100 * r['auto']:.2f} "
             f"| {r['chosen']} ({100 * (r['cv'] or 0):.2f}) | {r['auto_s']:.0f} | {100 * r['tfidf']:.2f} "
             f"| {100 * r['frozen']:.2f} | {100 * (r['auto'] - best):+.2f} |")
     n = len(rows)
     mean = {k: sum(r[k] for r in rows) / n for k in ("plain", "auto", "tfidf", "frozen")}  # type: ignore[misc]
-    lines.append(f"| **mean** | | {100 * mean['plain']:.2f} | **{100 * mean['auto']:.2f}** | | "
+    lines.append(f"| **mean** | | {100 * mean['plain']:.2f} | {100 * mean['auto']:.2f} | | "
                  f"| {100 * mean['tfidf']:.2f} | {100 * mean['frozen']:.2f} | |")
     return "\n".join(lines)
 
@@ -81,12 +81,12 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--budget", default="10m")
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--rows", default="/tmp/bertclf-auto-rows.jsonl",
-                        help="JSON-lines file of finished sets (kept between runs)")
+    parser.add_argument("--rows", default=None,
+                        help="JSON-lines file of finished sets: sets already there are not run again")
     args = parser.parse_args()
     done = {}
-    rows_file = Path(args.rows)
-    if rows_file.exists():
+    rows_file = Path(args.rows) if args.rows else None
+    if rows_file is not None and rows_file.exists():
         done = {r["set"]: r for r in map(json.loads, rows_file.read_text().splitlines()) if r}
     start = time.perf_counter()
     for name in args.sets.split(","):
@@ -94,12 +94,12 @@ def main() -> None:
             continue
         row = run_set(Path(args.data) / name, args.budget)
         print(json.dumps(row), flush=True)
-        with rows_file.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        if rows_file is not None:
+            with rows_file.open("a") as f:
+                f.write(json.dumps(row) + "\n")
         done[name] = row
     rows = [done[name] for name in args.sets.split(",")]
     body = "\n".join([
-        "## `train --auto` beside the defaults and TF-IDF (`benchmarks/auto.py`)", "",
         f"Test accuracy (%), full train split. `--auto` cross-validates on the train split only, "
         f"within a {args.budget} budget, and its time includes refitting the winner. \"Frozen, old "
         "default\" is `train` before issue 8 (L2-normalised embeddings, logistic regression, C = 1); "
