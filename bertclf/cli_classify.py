@@ -158,8 +158,12 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     model.save(out, metrics=metrics)
     if not quiet:
         kind = "multi-label " if getattr(model, "multilabel_", False) else ""
-        reads = "TF-IDF n-grams" if getattr(model, "features", "") == "tfidf" else \
-            f"{settings.pooling} embeddings of layers {list(model.embedder_.settings().layers)}"
+        if not hasattr(model, "embedder_"):
+            reads = "a fine-tuned encoder"
+        elif model.features == "tfidf":
+            reads = "TF-IDF n-grams"
+        else:
+            reads = f"{settings.pooling} embeddings of layers {list(model.embedder_.settings().layers)}"
         _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
                 f"{len(split.texts)} texts in {train_seconds:.1f} s")
 

@@ -265,3 +265,26 @@ def test_a_tfidf_model_predicts_without_its_encoder(run, tiny_model, train_csv, 
     result = run("predict", out, "-", stdin="the team won the game\n")
     assert result.exit_code == 0, result.output
     assert "sport" in result.stdout
+
+
+@pytest.mark.parametrize("finetune_wins", [False, True])
+def test_train_auto_finetune_from_the_command_line(run, tiny_model, train_csv, tmp_path, monkeypatch,
+                                                   finetune_wins):
+    import bertclf.autosearch
+
+    if finetune_wins:  # every other candidate scores below anything fine-tuning can score
+        monkeypatch.setattr(bertclf.autosearch.Search, "score_fold",
+                            lambda self, c, fold: (c.scores.append(-1.0), c.fit_seconds.append(0.0)))
+    out = tmp_path / "model"
+    result = run("train", train_csv, "--model", tiny_model, "--auto", "--auto-finetune", "--budget", "5m",
+                 "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "fine-tuned encoder" in result.stderr  # on the leaderboard
+    if finetune_wins:
+        assert "saved fine-tuned encoder model (3 labels, a fine-tuned encoder)" in result.stderr
+    board = json.loads((out / "config.json").read_text())["metrics"]["auto"]["leaderboard"]
+    tuned = [r for r in board if r["features"] == "finetune"]
+    assert tuned and tuned[0]["folds"] == 1 and tuned[0]["cv_accuracy"] is not None
+    config = json.loads((out / "config.json").read_text())
+    assert (config["approach"] == "finetune") == finetune_wins
+    assert TextClassifier.load(out).predict(NEW).shape == (4,)  # whichever won, it loads
