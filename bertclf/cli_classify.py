@@ -38,6 +38,8 @@ def _stderr(message: str) -> None:
     epilog="""\b
 Examples:
   bertclf train examples/support_tickets.csv --out tickets-model
+  bertclf train train.csv --test test.csv --auto --budget 10m --out model   # TF-IDF, frozen or both, by CV
+  bertclf train train.csv --out model --features embedding -C auto   # frozen embeddings alone, C by CV
   bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
   bertclf train train.csv --test test.csv --out model --calibrate isotonic   # trustworthy probabilities
   bertclf train train.csv --out model --backend onnx --no-cache    # exact fp32 vectors, no cache
@@ -105,10 +107,12 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
           calibrate: str | None, strict: bool, quiet: bool, **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
 
-    Reads texts and labels from TRAIN (.csv .tsv .jsonl .parquet), embeds them, fits the head,
-    prints accuracy, macro-F1 and per-class scores on the held-out or --test rows (micro/macro-F1,
-    ROC-AUC, subset accuracy and Hamming loss for multi-label tasks), and writes config.json plus
-    the head's weights (safetensors or XGBoost JSON; never pickle) to --out.
+    Reads texts and labels from TRAIN (.csv .tsv .jsonl .parquet), embeds them (by default beside
+    their TF-IDF n-grams: --features hybrid, the measured best default; --auto chooses by
+    cross-validation), fits the head, prints accuracy, macro-F1 and per-class scores on the
+    held-out or --test rows (micro/macro-F1, ROC-AUC, subset accuracy and Hamming loss for
+    multi-label tasks), and writes config.json plus the head's weights (safetensors or XGBoost
+    JSON; never pickle) to --out.
     """
     from .classifier import TextClassifier
     from .data import read_split

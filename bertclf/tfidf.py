@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from .errors import SpecError
+from .errors import InputError, SpecError
 
 KINDS = ("word", "word+char")
 _SETTINGS = {
@@ -58,7 +58,12 @@ class TfidfFeatures:
             try:
                 vectorizer.fit(texts)
             except ValueError:  # min_df=2 left no terms: a tiny set; keep every term instead
-                vectorizer = _vectorizer(part).set_params(min_df=1).fit(texts)
+                try:
+                    vectorizer = _vectorizer(part).set_params(min_df=1).fit(texts)
+                except ValueError:
+                    raise InputError("the training texts have no words for TF-IDF to read (it needs "
+                                     "words of two or more letters or digits); use --features "
+                                     "embedding") from None
             vectorizers.append(vectorizer)
         return cls(kind, vectorizers)
 

@@ -98,6 +98,12 @@ def test_bad_feature_settings_fail_before_any_work(embedder, params, message):
         TextClassifier(embedder, **params).fit(TEXTS, LABELS)
 
 
+def test_texts_without_words_for_tfidf_are_one_clear_error(embedder):
+    with pytest.raises(InputError, match="no words for TF-IDF"):
+        TextClassifier(embedder).fit(["a", "b", "!", "?"] * 3, ["x", "y"] * 6)
+    TextClassifier(embedder, features="embedding").fit(["a", "b", "!", "?"] * 3, ["x", "y"] * 6)
+
+
 def test_an_edited_vocabulary_is_refused(embedder, tmp_path):
     TextClassifier(embedder, features="tfidf").fit(TEXTS, LABELS).save(tmp_path / "m")
     vocabulary = json.loads((tmp_path / "m" / "tfidf.json").read_text())
