@@ -1,6 +1,6 @@
-"""Accuracy of `train`'s defaults on the shared real datasets, beside a TF-IDF + LR baseline.
+"""Accuracy of frozen embeddings alone on the shared real datasets, beside a TF-IDF + LR baseline.
 
-For each set: the full train split, the test split, default settings (bundled model, its mean
+For each set: the full train split, the test split, `--features embedding` (bundled model, its mean
 pooling, logistic regression, C = 1). Reports accuracy, macro-F1, train time and predict texts/s
 for bertclf and for the baseline (bertclf.baseline, scikit-learn, same split), prints the table
 and writes it to docs/results.md (section "Frozen embeddings + head").
@@ -88,7 +88,8 @@ def main() -> None:
         BEGIN,
         "## Frozen embeddings + head vs TF-IDF + logistic regression (`benchmarks/accuracy.py`)",
         "",
-        f"`train`'s defaults: bundled all-MiniLM-L6-v2, mean pooling, 256 tokens, L2-normalised, "
+        f"Frozen embeddings alone (`--features embedding`; `train`'s default before issue 8): "
+        f"bundled all-MiniLM-L6-v2, mean pooling, 256 tokens, L2-normalised, "
         f"{args.head}, C = 1. Full train split, scored on the test split. TF-IDF + LR is "
         "`bertclf.baseline` (word 1–2-grams, sublinear tf, min_df 2, C = 10) on the same split. "
         "Train time includes embedding the train split; predict texts/s includes embedding.",
