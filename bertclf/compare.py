@@ -72,7 +72,7 @@ def compare(
         rows.append({
             "approach": approach, "description": description,
             "accuracy": report["accuracy"], "macro_f1": report["macro_f1"],
-            "train_seconds": round(train_seconds, 2),
+            "train_seconds": round(train_seconds, 2) or float(f"{train_seconds:.2g}"),  # never 0
             "predict_texts_per_second": round(len(test_texts) / max(predict_seconds, 1e-9), 1),
             "size_bytes": size, "shared_encoder_bytes": shared, "details": details,
         })
