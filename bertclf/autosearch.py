@@ -8,6 +8,8 @@ k-fold cross-validation on the training rows only, within a time budget:
 * frozen embeddings (the model's pooling of the last layer, then the mean of the last four
   layers), L2-normalised or standardised, under logistic regression at a few C;
 * hybrids: the TF-IDF columns beside the standardised embedding;
+* last, as they rarely won: a linear SVM head, and one other pooling (CLS for a mean-pooled
+  model, mean otherwise);
 * a fine-tuned encoder, only when asked (``finetune=True``), scored on one fold.
 
 Successive halving keeps it cheap: every candidate is first scored on one fold, and only the
@@ -45,6 +47,7 @@ class Candidate:
     features: str  # "tfidf", "embedding", "hybrid" or "finetune"
     tfidf: str = "word"
     layers: Any = -1
+    pooling: str | None = None  # None: the model's own pooling
     scaling: str = "none"
     C: float = 1.0
     head: str = "logreg"
@@ -56,6 +59,8 @@ class Candidate:
     def name(self) -> str:
         """Short enough for an 80-column leaderboard: 'hybrid word + last, C=10'."""
         layers = dict((v, k) for k, v in LAYER_SETTINGS).get(self.layers, f"layers {self.layers}")
+        if self.pooling is not None:
+            layers = f"{self.pooling} {layers}"
         head = "" if self.head == "logreg" else f" {self.head}"
         if self.features == "finetune":
             return "fine-tuned encoder"
@@ -75,7 +80,8 @@ class Candidate:
 
     def row(self) -> dict[str, Any]:
         return {"candidate": self.name, "features": self.features, "tfidf": self.tfidf,
-                "layers": self.layers, "scaling": self.scaling, "head": self.head, "C": self.C,
+                "layers": self.layers, "pooling": self.pooling, "scaling": self.scaling,
+                "head": self.head, "C": self.C,
                 "cv_accuracy": round(self.score, 4) if self.scores else None,
                 "spread": round(self.spread, 4) if len(self.scores) > 1 else None,
                 "folds": len(self.scores), "fit_seconds": round(float(np.mean(self.fit_seconds)), 2)
@@ -85,9 +91,14 @@ class Candidate:
 _SCALING_NAMES = {"l2": "L2", "standard": "std", "none": "raw"}
 
 
-def search_space(finetune: bool = False) -> list[Candidate]:
+OTHER_POOLING = {"mean": "cls", "cls": "mean", "max": "mean"}  # the one alternative searched
+
+
+def search_space(finetune: bool = False, pooling: str = "mean") -> list[Candidate]:
     """The candidates in screening order: cheap and often-best first, so a short budget still
-    sees one of each family. The C values are those that won somewhere on our sets."""
+    sees one of each family. The C values are those that won somewhere on our sets. ``pooling``
+    is the model's own; one other pooling and the linear SVM come last, as they rarely won
+    (docs/results.md) and the other pooling costs a further embedding pass."""
     space = [Candidate("tfidf", "word", C=10.0)]
     space += [Candidate("embedding", layers=-1, scaling="standard", C=c) for c in (0.1, 1.0)]
     space += [Candidate("hybrid", "word", layers=-1, C=c) for c in (1.0, 10.0)]
@@ -98,6 +109,11 @@ def search_space(finetune: bool = False) -> list[Candidate]:
     space += [Candidate("hybrid", "word+char", layers=-1, C=10.0)]
     space += [Candidate("embedding", layers="-4..-1", scaling="standard", C=c) for c in (0.1, 1.0)]
     space += [Candidate("hybrid", "word", layers="-4..-1", C=10.0)]
+    space += [Candidate("hybrid", "word", layers=-1, head="svm", C=0.1),
+              Candidate("embedding", layers=-1, scaling="l2", head="svm", C=1.0)]
+    other = OTHER_POOLING[pooling]
+    space += [Candidate("embedding", layers=-1, pooling=other, scaling="standard", C=0.1),
+              Candidate("hybrid", "word", layers=-1, pooling=other, C=1.0)]
     if finetune:
         space.append(Candidate("finetune", head="linear"))
     return space
@@ -174,17 +190,24 @@ class Search:
 
     # -- features --------------------------------------------------------------------------------
 
-    def vectors(self, layers: Any) -> np.ndarray:
-        """Raw (unnormalised) embeddings of every training text for one layer setting."""
-        if layers not in self._vectors:
+    def _embedder(self, c: Candidate) -> Any:
+        """The base embedder set to read ``c``'s layers (and pooling), unnormalised."""
+        settings = {"layers": c.layers, "normalize": False}
+        if c.pooling is not None:
+            settings["pooling"] = c.pooling
+        return clone(self.base.embedder_).set_params(**settings)
+
+    def vectors(self, c: Candidate) -> np.ndarray:
+        """Raw (unnormalised) embeddings of every training text for ``c``'s embedder setting."""
+        key = (c.pooling, c.layers)
+        if key not in self._vectors:
             from .memo import memo
 
-            embedder = clone(self.base.embedder_).set_params(layers=layers, normalize=False)
-            self._vectors[layers] = memo.embed(embedder, self.texts, None)
-        return self._vectors[layers]
+            self._vectors[key] = memo.embed(self._embedder(c), self.texts, None)
+        return self._vectors[key]
 
     def matrix(self, c: Candidate) -> Any:
-        key = (c.features, c.tfidf, c.layers, c.scaling)
+        key = (c.features, c.tfidf, c.pooling, c.layers, c.scaling)
         if key not in self._matrices:
             from scipy import sparse
 
@@ -197,7 +220,7 @@ class Search:
                     self._tfidf[c.tfidf] = TfidfFeatures.fit(c.tfidf, self.texts).transform(self.texts)
                 blocks.append(self._tfidf[c.tfidf])
             if c.features in ("embedding", "hybrid"):
-                v = self.vectors(c.layers)
+                v = self.vectors(c)
                 v = l2_normalize(v) if c.scaling == "l2" else Standardizer.fit(v).transform(v) \
                     if c.scaling == "standard" or c.features == "hybrid" else v
                 blocks.append(v / math.sqrt(v.shape[1]) if c.features == "hybrid" else v)
@@ -205,12 +228,12 @@ class Search:
                 if len(blocks) > 1 else blocks[0]
         return self._matrices[key]
 
-    def embedding_cost(self, layers: Any) -> float:
-        """Seconds a first embedding pass would take, from timing a small sample (0 when done)."""
-        if layers in self._vectors:
+    def embedding_cost(self, c: Candidate) -> float:
+        """Seconds a first embedding pass for ``c`` would take, from timing a small sample (0 when
+        done)."""
+        if (c.pooling, c.layers) in self._vectors:
             return 0.0
-        return self._pass_seconds(clone(self.base.embedder_).set_params(layers=layers, normalize=False,
-                                                                         progress=False))
+        return self._pass_seconds(self._embedder(c).set_params(progress=False))
 
     def _pass_seconds(self, embedder: Any) -> float:
         """Seconds ``embedder`` would take over all the texts, timed on 64 of them (memoised, so
@@ -240,12 +263,12 @@ class Search:
     def affordable(self, c: Candidate, folds: int) -> bool:
         """Whether ``folds`` more fits of ``c`` (and any embedding pass it needs) fit the budget."""
         if c.features in ("embedding", "hybrid"):
-            cost = self.embedding_cost(c.layers)
+            cost = self.embedding_cost(c)
             if cost > self.left():
                 c.status = f"skipped: embedding would take ~{cost:.0f} s"
                 return False
-        kind = (c.features, c.tfidf, c.layers)
-        similar = [s for s in self._done if (s.features, s.tfidf, s.layers) == kind]
+        kind = (c.features, c.tfidf, c.pooling, c.layers, c.head)
+        similar = [s for s in self._done if (s.features, s.tfidf, s.pooling, s.layers, s.head) == kind]
         per_fit = float(np.mean([t for s in similar for t in s.fit_seconds])) if similar else 0.0
         if per_fit * folds > self.left() or self.left() <= 0:
             c.status = "skipped: over budget"
@@ -332,6 +355,8 @@ def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
         return default_finetuner(base, finetuner)
     embedder = clone(base.embedder_ if hasattr(base, "embedder_") else base.embedder)
     embedder.set_params(layers=winner.layers, normalize=False)
+    if winner.pooling is not None:
+        embedder.set_params(pooling=winner.pooling)
     return clone(base).set_params(embedder=embedder, features=winner.features, tfidf=winner.tfidf,
                                   scaling=winner.scaling,
                                   head=winner.head, C=winner.C)
@@ -367,7 +392,7 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     _, target = encode_labels(labels)
     search = Search(inputs.texts, target, int(target.max()) + 1, probe, seconds, folds,
                     base.random_state if base.random_state is not None else 0, log, finetuner)
-    result = search.run(search_space(finetune))
+    result = search.run(search_space(finetune, probe.embedder_.settings().pooling))
     if result.winner is None:
         result.note = (f"the budget of {seconds:g} s is too small for even one candidate; "
                        f"trained the default model instead")

@@ -123,7 +123,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     check_model_target(out)
     columns = pop_columns(options)
     embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=_progress(quiet))
-    settings = embedder.settings()
+    embedder.settings()  # a bad embedding option fails before the data is read
     try:
         cut: str | float = threshold if threshold == "tune" else float(threshold)
     except ValueError:
@@ -167,7 +167,8 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
         elif model.features == "tfidf":
             reads = "TF-IDF n-grams"
         else:
-            reads = f"{settings.pooling} embeddings of layers {list(model.embedder_.settings().layers)}"
+            used = model.embedder_.settings()  # --auto may have chosen other layers or pooling
+            reads = f"{used.pooling} embeddings of layers {list(used.layers)}"
         _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
                 f"{len(split.texts)} texts in {train_seconds:.1f} s")
 

@@ -130,6 +130,9 @@ def test_search_space_covers_every_family():
     assert {c.scaling for c in space if c.features == "embedding"} >= {"l2", "standard"}
     assert len({c.layers for c in space if c.features != "tfidf"}) == 2
     assert {c.tfidf for c in space if c.features == "tfidf"} == {"word", "word+char"}
+    assert {c.head for c in space} == {"logreg", "svm"}
+    assert {c.pooling for c in space} == {None, "cls"}  # the model's own (mean), and one other
+    assert {c.pooling for c in search_space(pooling="cls")} == {None, "mean"}
     assert search_space(finetune=True)[-1].features == "finetune"
     assert len({c.name for c in space}) == len(space)
 
@@ -153,13 +156,36 @@ def test_auto_trains_the_cross_validated_winner(embedder, tmp_path):
     assert any("searching" in m for m in messages)
 
 
-def test_auto_embeds_each_text_once_per_layer_setting(embedder):
+def test_auto_embeds_each_text_once_per_embedder_setting(embedder):
     memo.clear()
     before = memo.computed
     texts = [f"{t} {i}" for i, t in enumerate(TEXTS * 2)]  # new texts: nothing memoised yet
     auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="5m")
-    # two layer settings are searched; the sample timed before each pass is part of the texts
-    assert memo.computed - before == 2 * len(texts)
+    # last layer, last four and the other pooling are searched (the winner's refit finds its
+    # vectors memoised); the sample timed before each pass is part of the texts
+    assert memo.computed - before == 3 * len(texts)
+
+
+def _cls_hybrid_wins(monkeypatch):
+    """Make the CLS-pooled hybrid win the search, whatever the tiny model says."""
+    import bertclf.autosearch
+
+    def score(self, c, fold):
+        c.scores.append(1.0 if c.pooling == "cls" and c.features == "hybrid" else 0.5)
+        c.fit_seconds.append(0.0)
+
+    monkeypatch.setattr(bertclf.autosearch.Search, "score_fold", score)
+
+
+def test_a_winner_with_the_other_pooling_is_saved_with_it(embedder, monkeypatch, tmp_path):
+    _cls_hybrid_wins(monkeypatch)
+    model, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m")
+    assert result.winner.name == "hybrid word + cls last, C=1"
+    assert model.embedder_.settings().pooling == "cls" and model.features == "hybrid"
+    model.save(tmp_path / "m")
+    back = TextClassifier.load(tmp_path / "m")
+    assert back.embedder_.settings().pooling == "cls"
+    np.testing.assert_array_equal(back.predict_proba(NEW), model.predict_proba(NEW))
 
 
 def test_a_budget_too_small_trains_the_default_and_says_so(embedder):
@@ -235,6 +261,16 @@ def test_train_auto_prints_a_leaderboard_and_saves_the_winner(run, tiny_model, t
     assert config["approach"] in ("tfidf", "frozen", "hybrid")
     predicted = run("predict", out, "-", stdin="the team won the game\n")
     assert predicted.exit_code == 0, predicted.output
+
+
+def test_train_auto_names_the_pooling_it_chose(run, tiny_model, train_csv, tmp_path, monkeypatch):
+    _cls_hybrid_wins(monkeypatch)
+    out = tmp_path / "model"
+    result = run("train", train_csv, "--model", tiny_model, "--auto", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "cls embeddings of layers" in result.stderr
+    board = json.loads((out / "config.json").read_text())["metrics"]["auto"]["leaderboard"]
+    assert board[0]["pooling"] == "cls"
 
 
 def test_train_with_features_and_C_auto(run, tiny_model, train_csv, tmp_path):
