@@ -71,6 +71,11 @@ class Candidate:
         return f"frozen {layers}, {_SCALING_NAMES[self.scaling]},{head} C={self.C:g}"
 
     @property
+    def setting(self) -> tuple[Any, Any]:
+        """What the embedding pass depends on: candidates sharing it share the vectors."""
+        return self.pooling, self.layers
+
+    @property
     def score(self) -> float:
         return float(np.mean(self.scores)) if self.scores else float("nan")
 
@@ -190,21 +195,14 @@ class Search:
 
     # -- features --------------------------------------------------------------------------------
 
-    def _embedder(self, c: Candidate) -> Any:
-        """The base embedder set to read ``c``'s layers (and pooling), unnormalised."""
-        settings = {"layers": c.layers, "normalize": False}
-        if c.pooling is not None:
-            settings["pooling"] = c.pooling
-        return clone(self.base.embedder_).set_params(**settings)
-
     def vectors(self, c: Candidate) -> np.ndarray:
         """Raw (unnormalised) embeddings of every training text for ``c``'s embedder setting."""
-        key = (c.pooling, c.layers)
-        if key not in self._vectors:
+        if c.setting not in self._vectors:
             from .memo import memo
 
-            self._vectors[key] = memo.embed(self._embedder(c), self.texts, None)
-        return self._vectors[key]
+            embedder = candidate_embedder(self.base.embedder_, c)
+            self._vectors[c.setting] = memo.embed(embedder, self.texts, None)
+        return self._vectors[c.setting]
 
     def matrix(self, c: Candidate) -> Any:
         key = (c.features, c.tfidf, c.pooling, c.layers, c.scaling)
@@ -231,9 +229,9 @@ class Search:
     def embedding_cost(self, c: Candidate) -> float:
         """Seconds a first embedding pass for ``c`` would take, from timing a small sample (0 when
         done)."""
-        if (c.pooling, c.layers) in self._vectors:
+        if c.setting in self._vectors:
             return 0.0
-        return self._pass_seconds(self._embedder(c).set_params(progress=False))
+        return self._pass_seconds(candidate_embedder(self.base.embedder_, c).set_params(progress=False))
 
     def _pass_seconds(self, embedder: Any) -> float:
         """Seconds ``embedder`` would take over all the texts, timed on 64 of them (memoised, so
@@ -267,8 +265,10 @@ class Search:
             if cost > self.left():
                 c.status = f"skipped: embedding would take ~{cost:.0f} s"
                 return False
-        kind = (c.features, c.tfidf, c.pooling, c.layers, c.head)
-        similar = [s for s in self._done if (s.features, s.tfidf, s.pooling, s.layers, s.head) == kind]
+        def kind(x: Candidate) -> tuple[Any, ...]:
+            return x.features, x.tfidf, x.setting, x.head
+
+        similar = [s for s in self._done if kind(s) == kind(c)]
         per_fit = float(np.mean([t for s in similar for t in s.fit_seconds])) if similar else 0.0
         if per_fit * folds > self.left() or self.left() <= 0:
             c.status = "skipped: over budget"
@@ -348,15 +348,21 @@ def default_finetuner(base: Any, finetuner: Any = None) -> Any:
                      progress=embedder.progress)
 
 
+def candidate_embedder(embedder: Any, c: Candidate) -> Any:
+    """A copy of ``embedder`` reading ``c``'s layers (and pooling), unnormalised: the search
+    scales the vectors itself, so the winner must read them the same way."""
+    settings = {"layers": c.layers, "normalize": False}
+    if c.pooling is not None:
+        settings["pooling"] = c.pooling
+    return clone(embedder).set_params(**settings)
+
+
 def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
     """An unfitted model configured as the winning candidate: a ``TextClassifier`` with the
     base's embedder and columns, or a ``FineTuner``."""
     if winner.features == "finetune":
         return default_finetuner(base, finetuner)
-    embedder = clone(base.embedder_ if hasattr(base, "embedder_") else base.embedder)
-    embedder.set_params(layers=winner.layers, normalize=False)
-    if winner.pooling is not None:
-        embedder.set_params(pooling=winner.pooling)
+    embedder = candidate_embedder(base.embedder_ if hasattr(base, "embedder_") else base.embedder, winner)
     return clone(base).set_params(embedder=embedder, features=winner.features, tfidf=winner.tfidf,
                                   scaling=winner.scaling,
                                   head=winner.head, C=winner.C)
@@ -385,14 +391,14 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     seconds = parse_budget(budget)
     probe = clone(base)
     probe.embedder_ = clone(base.embedder) if base.embedder is not None else Embedder()
-    probe.embedder_.settings()
+    own = probe.embedder_.settings()
     if probe.embedder_.long == "guide":
         raise SpecError("--auto does not search with --long guide; use truncate, head-tail or chunk")
     inputs = probe._inputs(texts, "training data")
     _, target = encode_labels(labels)
     search = Search(inputs.texts, target, int(target.max()) + 1, probe, seconds, folds,
                     base.random_state if base.random_state is not None else 0, log, finetuner)
-    result = search.run(search_space(finetune, probe.embedder_.settings().pooling))
+    result = search.run(search_space(finetune, own.pooling))
     if result.winner is None:
         result.note = (f"the budget of {seconds:g} s is too small for even one candidate; "
                        f"trained the default model instead")

@@ -74,8 +74,8 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @click.option("--scaling", type=click.Choice(SCALINGS), default=DEFAULT_SCALING, show_default=True,
               help="Embedding scaling before the head: per-dimension standardisation, unit length, none.")
 @click.option("--auto", is_flag=True,
-              help="Choose TF-IDF, frozen embeddings or a hybrid (and scaling, layers, C) by k-fold "
-                   "cross-validation on TRAIN; prints a leaderboard and saves the winner.")
+              help="Choose TF-IDF, frozen embeddings or a hybrid (and scaling, layers, pooling, head, C) "
+                   "by k-fold cross-validation on TRAIN; prints a leaderboard and saves the winner.")
 @click.option("--budget", default=DEFAULT_BUDGET, show_default=True, metavar="TIME",
               help="--auto's time budget: 90s, 10m, 1h.")
 @click.option("--folds", type=click.IntRange(2, 20), default=DEFAULT_FOLDS, show_default=True,
