@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .autosearch import DEFAULT_BUDGET, DEFAULT_FOLDS
+from .autosearch import DEFAULT_FOLDS
 from .classifier import DEFAULT_C, DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
 from .cli_options import (
     CONTEXT,
@@ -22,6 +22,7 @@ from .cli_options import (
     split_options,
 )
 from .heads import HEADS
+from .searchspace import DEFAULT_BUDGET
 from .tfidf import KINDS
 
 
@@ -145,7 +146,8 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     start = time.perf_counter()
     search = None
     if auto:
-        from .autosearch import auto_train, parse_budget, print_leaderboard
+        from .autosearch import auto_train, print_leaderboard
+        from .searchspace import parse_budget
 
         parse_budget(budget)  # a bad budget fails before any work
         model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,

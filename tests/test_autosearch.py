@@ -7,10 +7,11 @@ import pytest
 from scipy import sparse
 
 from bertclf import Embedder, TextClassifier
-from bertclf.autosearch import Candidate, auto_train, parse_budget, search_space
+from bertclf.autosearch import auto_train
 from bertclf.classifier import DEFAULT_FEATURES, memo
 from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
 from bertclf.finetune import FineTuner
+from bertclf.searchspace import Candidate, parse_budget, search_space
 from bertclf.tuning import C_GRID, choose_C
 from tests.conftest import assert_one_line_error
 from tests.test_classifier import LABELS, TEXTS
