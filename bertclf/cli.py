@@ -17,7 +17,7 @@ import click
 from . import __version__
 from .cli_audit import audit
 from .cli_cache import cache
-from .cli_classify import evaluate, predict, report, train
+from .cli_classify import evaluate, predict, report
 from .cli_explore import cluster, plot, projector, zero_shot
 from .cli_finetune import compare, finetune
 from .cli_options import (
@@ -29,6 +29,7 @@ from .cli_options import (
     pair_option,
     pop_embedding_options,
 )
+from .cli_train import train
 from .errors import BertclfError, BertclfWarning
 from .pooling import LAYER_FORMS
 

@@ -10,16 +10,18 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from .cli_classify import _progress, _stderr, report_on_split
 from .cli_options import (
     COLUMN_KEYS,
     CONTEXT,
+    _progress,
+    _stderr,
     input_options,
     model_option,
     pop_columns,
     split_options,
     stack_options,
 )
+from .cli_train import report_on_split
 from .heads import HEADS
 
 # CLI option -> FineTuner parameter, for the options that shape the run (recorded in checkpoints).

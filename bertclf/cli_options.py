@@ -132,3 +132,11 @@ def pop_columns(options: dict[str, Any]) -> Any:
     return Columns(text=found["text_col"] or "text", label=found["label_col"] or "label",
                    labels=comma_list(found["label_cols"]), label_sep=found["label_sep"],
                    pair=found["pair_col"], meta=comma_list(found["meta_cols"]), join_on=found["join_on"])
+
+
+def _progress(quiet: bool) -> bool | None:
+    return False if quiet else None
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
