@@ -19,7 +19,6 @@ import os
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from . import __version__, models
+from . import models
 from .calibration import Calibrator, check_method, out_of_fold_proba
 from .data import encode_labels
 from .embedder import Embedder, split_inputs
@@ -36,7 +35,7 @@ from .features import ExtraEmbeddings, MetaEncoder, require_columns
 from .guide import GUIDE_FILE, TextGuide
 from .heads import LOADABLE_HEADS, Head, check_head_params, fit_head, fit_multilabel_head
 from .memo import memo
-from .modelio import ENCODER_FOLDER, read_model_folder, write_model_folder
+from .modelio import ENCODER_FOLDER, embedder_config, model_config, read_model_folder, write_model_folder
 from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
 from .pooling import l2_normalize
 from .tfidf import Standardizer, TfidfFeatures, check_kind
@@ -459,33 +458,3 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     from_pretrained = load  # Hugging Face habits
     save_pretrained = save
-
-
-def embedder_config(embedder: Embedder, model: str) -> dict[str, Any]:
-    """The embedder settings a model folder records (what the head was trained on)."""
-    s = embedder.settings()
-    return {"model": model, "pooling": s.pooling, "layers": list(s.layers), "layer_agg": s.layer_agg,
-            "max_length": s.max_length, "normalize": s.normalize, "long": s.long.mode,
-            "head_tokens": s.long.head, "stride": s.long.stride, "chunk_agg": s.long.agg}
-
-
-def model_config(embedder: dict[str, Any], encoder: dict[str, Any], head: dict[str, Any], labels: list[Any],
-                 training: dict[str, Any], metrics: dict[str, Any] | None, approach: str,
-                 multilabel: bool = False, thresholds: Any = None,
-                 inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The readable part of a model folder's config.json, shared by frozen and fine-tuned models."""
-    return {
-        "bertclf_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "task": "multi-label" if multilabel else "single-label",
-        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
-        "inputs": inputs or {"text_col": "text", "pair_col": None, "meta": None, "join_on": None,
-                             "guide": False, "extra_dim": 0},
-        "approach": approach,
-        "embedder": embedder,
-        "encoder": encoder,
-        "head": head,
-        "labels": labels,
-        "training": training,
-        "metrics": metrics,
-    }

@@ -26,13 +26,12 @@ from sklearn.utils.validation import check_is_fitted
 from . import models
 from .backends import load_torch_encoder, resolve_device
 from .checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors, write_checkpoint
-from .classifier import model_config
 from .data import encode_labels, holdout_split
 from .embedder import DEFAULT_POOLING, split_inputs
 from .errors import InputError, ModelLoadError, SpecError
 from .guide import GUIDE_FILE, TextGuide
 from .heads import Head
-from .modelio import ENCODER_FOLDER, is_encoder_file, write_model_folder
+from .modelio import ENCODER_FOLDER, is_encoder_file, model_config, write_model_folder
 from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
 from .pooling import check_pooling
 from .progress import should_show

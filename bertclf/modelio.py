@@ -16,9 +16,11 @@ import re
 import shutil
 import tempfile
 from contextlib import suppress
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .errors import InputError, ModelLoadError
 
 CONFIG = "config.json"
@@ -175,3 +177,33 @@ def _read(folder: Path, name: str, missing: str) -> bytes:
         raise ModelLoadError(missing) from None
     except OSError as exc:
         raise ModelLoadError(f"{folder}: cannot read {name}: {exc.strerror or exc}") from None
+
+
+def embedder_config(embedder: Any, model: str) -> dict[str, Any]:
+    """The embedder settings a model folder records (what the head was trained on)."""
+    s = embedder.settings()
+    return {"model": model, "pooling": s.pooling, "layers": list(s.layers), "layer_agg": s.layer_agg,
+            "max_length": s.max_length, "normalize": s.normalize, "long": s.long.mode,
+            "head_tokens": s.long.head, "stride": s.long.stride, "chunk_agg": s.long.agg}
+
+
+def model_config(embedder: dict[str, Any], encoder: dict[str, Any], head: dict[str, Any], labels: list[Any],
+                 training: dict[str, Any], metrics: dict[str, Any] | None, approach: str,
+                 multilabel: bool = False, thresholds: Any = None,
+                 inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The readable part of a model folder's config.json, shared by frozen and fine-tuned models."""
+    return {
+        "bertclf_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "task": "multi-label" if multilabel else "single-label",
+        "thresholds": None if thresholds is None else [float(t) for t in thresholds],
+        "inputs": inputs or {"text_col": "text", "pair_col": None, "meta": None, "join_on": None,
+                             "guide": False, "extra_dim": 0},
+        "approach": approach,
+        "embedder": embedder,
+        "encoder": encoder,
+        "head": head,
+        "labels": labels,
+        "training": training,
+        "metrics": metrics,
+    }
