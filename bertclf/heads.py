@@ -207,9 +207,11 @@ def _fit_svm(X, y, n_classes, C, class_weight, params, seed) -> Head:
     if smallest >= 2:
         calibrated = CalibratedClassifierCV(svc, method="sigmoid", cv=min(3, smallest), ensemble=False)
         _fit_quietly(calibrated.fit, X, y)
-    else:  # a class with one example: calibrate on the training scores themselves
+    else:  # a class with one example: calibrate on the training scores themselves (one "split"
+        # whose both halves are every row: scikit-learn 1.9 cross-validates even a frozen one)
         _fit_quietly(svc.fit, X, y)
-        calibrated = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid")
+        everything = [(np.arange(len(y)), np.arange(len(y)))]
+        calibrated = CalibratedClassifierCV(FrozenEstimator(svc), method="sigmoid", cv=everything)
         _fit_quietly(calibrated.fit, X, y)
     inner = calibrated.calibrated_classifiers_[0]
     svc = getattr(inner.estimator, "estimator", inner.estimator)  # unwrap FrozenEstimator

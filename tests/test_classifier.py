@@ -138,6 +138,13 @@ def test_svm_with_a_single_example_class_still_gives_probabilities(embedder):
     model = TextClassifier(embedder, head="svm").fit(TEXTS + ["the cat sat"], LABELS + ["cat"])
     proba = model.predict_proba(TEXTS)
     assert proba.shape == (24, 4) and np.isfinite(proba).all()
+    # every class smaller than scikit-learn's default 5 folds, one of them a single text (a fold
+    # of --auto's search on a small set looks like this)
+    texts, labels = TEXTS[:2] + TEXTS[8:10] + ["the cat sat"], LABELS[:2] + LABELS[8:10] + ["cat"]
+    few = TextClassifier(embedder, head="svm", features="embedding").fit(texts, labels)
+    proba = few.predict_proba(TEXTS)
+    assert proba.shape == (24, 3) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
 @pytest.fixture
