@@ -38,6 +38,7 @@ from .memo import memo
 from .modelio import ENCODER_FOLDER, embedder_config, model_config, read_model_folder, write_model_folder
 from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
 from .pooling import l2_normalize
+from .textio import is_blank
 from .tfidf import Standardizer, TfidfFeatures, check_kind
 from .tuning import TUNED_HEADS, choose_C
 
@@ -211,7 +212,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """Probability of each class in ``classes_`` order, shape (n, n_classes); for multi-label
         models, each label's own probability."""
         check_is_fitted(self, "head_")
-        proba = self.head_.predict_proba(self._features(self._inputs(X)))
+        inputs = self._inputs(X)
+        if not inputs.texts:  # an empty file is an empty answer, not an error
+            return np.zeros((0, len(self.classes_)))
+        proba = self.head_.predict_proba(self._features(inputs))
         calibration = getattr(self, "calibration_", None)
         return calibration.apply(proba) if calibration is not None else proba
 
@@ -264,6 +268,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def table_inputs(self, table: Any, where: str) -> Any:
         """X for ``predict`` from a table: the text column, or the DataFrame of every input."""
         needed = self.input_columns()
+        if is_blank(table):  # an empty file: no rows, of whatever columns the model reads
+            table = table.reindex(columns=needed)
         require_columns(table, needed, where, "the model's inputs")
         return table[needed[0]].tolist() if len(needed) == 1 else table[needed]
 

@@ -28,9 +28,10 @@ from .cli_options import (
     model_option,
     pair_option,
     pop_embedding_options,
+    reading_options,
 )
 from .cli_train import train
-from .errors import BertclfError, BertclfWarning
+from .errors import BertclfError, BertclfWarning, EmptyTextWarning
 from .pooling import LAYER_FORMS
 
 
@@ -38,11 +39,14 @@ class _Group(click.Group):
     """Turns user-facing errors into one stderr line and exit code 2, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .sniff import reading
+
         warnings.simplefilter("ignore")
         warnings.simplefilter("always", BertclfWarning)
-        warnings.showwarning = _show_warning
+        warnings.showwarning = _WarningPrinter()
         try:
-            return super().invoke(ctx)
+            with reading():  # --encoding/--sep set it for this command alone
+                return super().invoke(ctx)
         except BertclfError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
@@ -51,8 +55,19 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
-def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-    click.echo(f"warning: {message}", err=True)
+class _WarningPrinter:
+    """Prints warnings as 'warning: ...' lines. Empty texts are reported once: by the reader of
+    the file, with its line numbers, not again by the embedder with list positions."""
+
+    def __init__(self) -> None:
+        self.empty_reported = False
+
+    def __call__(self, message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, EmptyTextWarning):
+            if self.empty_reported and "(counting from 0)" in str(message):
+                return
+            self.empty_reported = True
+        click.echo(f"warning: {message}", err=True)
 
 
 @click.group(
@@ -103,6 +118,7 @@ Examples:
               help="Cut the input at this many tokens (pairs: longest side first). [default: model limit]")
 @click.option("--pad-to", type=int, default=None, help="Pad on the right to this length, as a batch would.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@reading_options
 def tokens(text: str | None, pair: str | None, input_path: str | None, row: int, text_col: str,
            pair_col: str | None, model: str, max_length: int | None, pad_to: int | None,
            as_json: bool) -> None:
@@ -133,6 +149,8 @@ def _table_row(path: str, row: int, text_col: str, pair_col: str | None) -> tupl
     from .textio import read_table, table_column
 
     table = read_table(path)
+    if not len(table):
+        raise InputError(f"{path} has no rows: nothing to show")
     if not 1 <= row <= len(table):
         raise InputError(f"{path}: --row must be between 1 and {len(table)}, got {row}")
     text = table_column(table, path, text_col, " (choose one with --text-col)")[row - 1]

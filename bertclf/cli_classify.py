@@ -34,8 +34,8 @@ Examples:
 Multi-label models write 'labels' (the labels over their thresholds, joined by --label-sep) and a
 p_<label> per label. Table inputs keep all their columns; plain-text inputs (one text per line,
 '-' for stdin) get a 'text' column. Added: 'label' and one 'p_<class>' column per class, or with
---top-k K the K best labels and their probabilities (top_1, p_top_1, ...). Without --out, CSV goes
-to stdout.""",
+--top-k K the label's probability 'p_label' and the next best labels (top_2, p_top_2, ... top_K).
+Without --out, CSV goes to stdout. Empty input writes the header alone.""",
 )
 @click.argument("model_path", metavar="MODEL")
 @click.argument("input_path", metavar="INPUT", default="-")
@@ -56,6 +56,7 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     the columns the model was trained on) or a file with one text per line; without INPUT,
     texts are read from stdin.
     """
+    began = time.perf_counter()  # loading counts the imports it needs too: that is what a user waits for
     import pandas as pd
 
     from .classifier import TextClassifier
@@ -83,7 +84,7 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
             _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
         X = read_texts(input_path, strict=strict)
         table = pd.DataFrame({"text": X})
-    if model.features != "tfidf":  # a TF-IDF model never needs the encoder
+    if model.features != "tfidf" and len(X):  # a TF-IDF model never needs the encoder
         model.embedder_.load_encoder()  # so the rate below is about predicting, not loading
     start = time.perf_counter()
     proba = model.predict_proba(X)
@@ -95,9 +96,22 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     else:
         write_table(out, result)
     if not quiet:
-        where = f" to {out}" if out else ""
-        _stderr(f"predicted {len(proba)} text{'s' if len(proba) != 1 else ''}{where} in {seconds:.1f} s "
-                f"({len(proba) / max(seconds, 1e-9):,.0f} texts/s)")
+        _stderr(prediction_summary(len(proba), out, start - began, seconds))
+
+
+def prediction_summary(n: int, out: str | None, load_seconds: float, predict_seconds: float) -> str:
+    """What `predict` did and where the time went: loading (imports, model, encoder) apart from
+    predicting, since a user who waits 5 s for one text should see why."""
+    where = f" to {out}" if out else ""
+    if n == 0:
+        return f"0 texts in the input: wrote the header only{where} (loading took {load_seconds:.1f} s)"
+    rate = f", {n / predict_seconds:,.0f} texts/s" if predict_seconds > 0 else ""
+    return (f"predicted {n} text{'s' if n != 1 else ''}{where} in {_seconds(predict_seconds)}{rate}, "
+            f"after {load_seconds:.1f} s loading the model")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value >= 0.1 else f"{value * 1000:.0f} ms"
 
 
 @click.command(

@@ -108,7 +108,10 @@ categories.yaml maps each category to keywords, a description, or both:
 \b
 A text goes to the category whose embedding (the mean of its keywords' and description's) is
 most similar to its own (cosine); under --threshold it goes to 'other'. --multi keeps every
-category above the threshold. The output adds 'category' and a 'score_<name>' per category.""",
+category above the threshold. The output adds 'category' and a 'score_<name>' per category
+(CSV on stdout without --out). With --label-col the scores against the labels are printed too
+(on stderr when the assignments go to stdout); macro-F1 averages the labels the file has, so
+'other' counts only as a miss.""",
 )
 @click.argument("input_path", metavar="INPUT")
 @click.option("--categories", "categories_path", required=True, metavar="FILE.yaml",
@@ -144,15 +147,19 @@ def zero_shot(input_path: str, categories_path: str, threshold: float | None, mu
     result = table.reset_index(drop=True).assign(category=assigned)
     for j, name in enumerate(model.names):
         result[f"score_{name}"] = scores[:, j]
-    if out is None and truth is None:
-        click.echo(result.to_csv(index=False, float_format="%.4g"), nl=False)
-    elif out is not None:
+    if out is None:  # the assignments always go somewhere; with --label-col the scores go to stderr
+        click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
+    else:
         write_table(out, result)
     if truth is not None:
+        from rich.console import Console
+
         keep = [i for i, t in enumerate(truth) if t is not None]
         classes = [*model.names, OTHER] if threshold is not None else list(model.names)
-        report = evaluate_predictions([truth[i] for i in keep], [assigned[i] for i in keep], classes)
-        print_report(report, title=f"zero-shot on {input_path} ({len(categories)} categories)")
+        report = evaluate_predictions([truth[i] for i in keep], [assigned[i] for i in keep], classes,
+                                      macro_over_truth=True)
+        print_report(report, title=f"zero-shot on {input_path} ({len(categories)} categories)",
+                     console=None if out else Console(stderr=True, highlight=False))
 
 
 @click.command(

@@ -98,10 +98,30 @@ split_options = stack_options(  # labelled input, and where its report comes fro
                  help="Share of TRAIN held out for the report when there is no --test; 0: no report."),
 )
 
+def _set_reading(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--encoding and --sep hold for every file the command reads (bertclf.sniff)."""
+    from .sniff import current, set_reading
+
+    now = current()
+    if param.name == "encoding":
+        set_reading(value, now.sep)
+    else:
+        set_reading(now.encoding, value)
+
+
+reading_options = stack_options(
+    click.option("--encoding", default=None, metavar="NAME", expose_value=False, callback=_set_reading,
+                 help="Encoding of the input files (latin-1, cp1252, utf-16, ...). [default: UTF-8]"),
+    click.option("--sep", default=None, metavar="CHAR", expose_value=False, callback=_set_reading,
+                 help="Field separator of .csv/.tsv inputs (';', tab, '|'). [default: ',' for .csv, "
+                      "tab for .tsv]"),
+)
+
 input_options = stack_options(
     click.option("--strict", is_flag=True,
                  help="Refuse empty or missing texts (and labels), and undecodable bytes."),
     click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
+    reading_options,
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BertclfWarning, InputError, SpecError
-from .textio import flag_rows, read_table, table_column
+from .textio import check_texts, flag_rows, is_blank, read_table, table_column
 
 
 def is_missing_label(value: Any) -> bool:
@@ -56,12 +56,13 @@ def read_labelled(path: str, text_col: str, label_col: str, strict: bool = False
     keep = [i for i, value in enumerate(labels) if not is_missing_label(value)]
     if len(keep) < len(labels):
         missing = sorted(set(range(len(labels))) - set(keep))
-        flag_rows(f"{path}: {len(missing)} of {len(labels)} rows have no label", missing,
-                  "those rows were dropped", strict)
+        flag_rows(f"{len(missing)} of {len(labels)} rows have no label", missing,
+                  "those rows were dropped", strict, table.attrs.get("source"))
         texts = [texts[i] for i in keep]
         labels = [labels[i] for i in keep]
     if not labels:
-        raise InputError(f"{path}: no labelled rows")
+        raise InputError(f"{path}: no labelled rows{' (the file is empty)' if is_blank(table) else ''}")
+    check_texts(texts, table.attrs.get("source"), keep, strict)
     return (texts, normalize_labels(labels), keep) if with_rows else (texts, normalize_labels(labels))
 
 
@@ -154,6 +155,7 @@ def _read_multi(path: str, columns: Columns, strict: bool) -> tuple[list[Any], A
     from .multilabel import check_binary
 
     table = read_table(path, strict)
+    source, rows = table.attrs.get("source"), list(range(len(table)))
     table_column(table, path, columns.text, " (choose one with --text-col)")
     if columns.labels:
         names = list(columns.labels)
@@ -161,9 +163,10 @@ def _read_multi(path: str, columns: Columns, strict: bool) -> tuple[list[Any], A
         missing = [i for i, row in enumerate(table[names].itertuples(index=False))
                    if any(map(is_missing_label, row))]
         if missing:
-            flag_rows(f"{path}: {len(missing)} of {len(table)} rows have an empty label cell", missing,
-                      "those rows were dropped", strict)
+            flag_rows(f"{len(missing)} of {len(table)} rows have an empty label cell", missing,
+                      "those rows were dropped", strict, table.attrs.get("source"))
             table = table.drop(index=table.index[missing]).reset_index(drop=True)
+            rows = sorted(set(rows) - set(missing))
         try:
             labels: Any = pd.DataFrame(check_binary(table[names].to_numpy(), names), columns=names)
         except InputError as exc:
@@ -174,7 +177,9 @@ def _read_multi(path: str, columns: Columns, strict: bool) -> tuple[list[Any], A
                                                   if p.strip()] for v in raw]
     if not len(table):
         raise InputError(f"{path}: no labelled rows")
-    return table_column(table, path, columns.text), labels, table
+    texts = table_column(table, path, columns.text)
+    check_texts(texts, source, rows, strict)
+    return texts, labels, table
 
 
 def _read_single(path: str, columns: Columns, strict: bool) -> tuple[list[Any], list[Any], Any]:

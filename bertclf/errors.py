@@ -32,6 +32,11 @@ class BertclfWarning(UserWarning):
     """Something was repaired on the way (empty text, replaced bytes, truncation)."""
 
 
+class EmptyTextWarning(BertclfWarning):
+    """Empty or missing texts, embedded as empty strings. Readers of files report them by line;
+    the CLI then drops the embedder's later report of the same texts by position."""
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (libraries' messages run to many lines)."""
     text = str(exc).strip()

@@ -14,13 +14,18 @@ from typing import Any
 
 import numpy as np
 
+from .figures import wrap_title
 from .textio import atomic_path
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
-def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any) -> dict[str, Any]:
-    """A JSON-ready report of predictions ``y_pred`` against ``y_true`` for a model with ``classes``."""
+def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any,
+                         macro_over_truth: bool = False) -> dict[str, Any]:
+    """A JSON-ready report of predictions ``y_pred`` against ``y_true`` for a model with ``classes``.
+
+    ``macro_over_truth`` averages macro-F1 over the labels the truth has: for a predicted-only
+    class such as zero-shot's 'other', whose F1 is 0 by definition and says nothing new."""
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     known = [str(c) for c in classes]
@@ -35,7 +40,7 @@ def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any) -> dict[str, An
     return {
         "n": len(truth),
         "accuracy": float(accuracy_score(truth, pred)),
-        "macro_f1": float(np.mean(f1)) if len(f1) else 0.0,
+        "macro_f1": float(np.mean(f1[support > 0] if macro_over_truth else f1)) if support.sum() else 0.0,
         "weighted_f1": float(np.average(f1, weights=support)) if support.sum() else 0.0,
         "per_class": [
             {"label": label, "precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
@@ -57,6 +62,7 @@ def evaluate_model(model: Any, X: Any, y: Any) -> dict[str, Any]:
         index = {str(c): i for i, c in enumerate(model.classes_)}
         report["calibration"] = reliability(proba, np.array([index.get(str(v), -1) for v in y]))
         report["ece"] = report["calibration"]["ece"]
+        report["calibrated"] = getattr(model, "calibrate", None)
         return report
     from .multilabel import evaluate_multilabel, truth_matrix
 
@@ -94,10 +100,17 @@ def print_report(report: dict[str, Any], title: str = "evaluation", console: Any
         table.add_row(escape(row["label"]) + (" [dim](unseen)[/]" if unseen else ""),
                       f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
                       str(row["support"]))
+    if "ece" in report:
+        from .calibration import ECE_MEANING, ece_hint
+
+        console.print(f"[dim]{ECE_MEANING}\nECE {report['ece']:.4f}: "
+                      f"{ece_hint(report.get('calibrated'))}[/]", soft_wrap=True)
     console.print(table)
     labels, matrix = report["confusion_matrix"]["labels"], report["confusion_matrix"]["matrix"]
     if len(labels) <= 12:
-        cm = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+        # the title is a line of its own: as a table title it would wrap at the narrow table's width
+        console.print("confusion matrix (rows: true, columns: predicted)", soft_wrap=True)
+        cm = Table()
         cm.add_column("")
         for label in labels:
             cm.add_column(escape(label[:12]), justify="right")
@@ -148,7 +161,7 @@ def confusion_figure(report: dict[str, Any], title: str = "") -> Any:
                     ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
                             color="white" if share[i, j] > 0.5 else "black")
     heading = f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}, n = {report['n']}"
-    ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=11)
+    ax.set_title(f"{wrap_title(title, size)}\n{heading}" if title else heading, fontsize=11)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     return fig
 
@@ -183,7 +196,8 @@ def label_scores_figure(report: dict[str, Any], title: str = "") -> Any:
                    f"mean ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'}, n = {report['n']}")
     else:
         heading = f"accuracy {report['accuracy']:.3f}, macro-F1 {report['macro_f1']:.3f}, n = {report['n']}"
-    ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=10)
+    shown = wrap_title(title, fig.get_figwidth())
+    ax.set_title(f"{shown}\n{heading}" if title else heading, fontsize=10)
     return fig
 
 

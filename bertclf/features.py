@@ -28,7 +28,8 @@ def require_columns(table: Any, columns: list[str], where: str, what: str) -> No
     if missing:
         have = ", ".join(map(str, table.columns)) or "(none)"
         raise InputError(f"{where}: no column{'s' if len(missing) > 1 else ''} "
-                         f"{', '.join(repr(c) for c in missing)} ({what}); its columns are: {have}")
+                         f"{', '.join(repr(c) for c in missing)} ({what}); its columns are: {have}"
+                         f"{table.attrs.get('hint', '')}")  # read_table's guess at the separator
 
 
 def _numbers(values: Any) -> np.ndarray:

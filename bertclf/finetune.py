@@ -265,6 +265,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         """Probability of each class in ``classes_`` order, shape (n, n_classes)."""
         check_is_fitted(self, "trainer_")
         texts, pairs = self._inputs(X)
+        if not texts:
+            return np.zeros((0, len(self.classes_)))
         tokenizer = models.load_tokenizer(self.source_)
         encoded = self._encode(tokenizer, texts, pairs, self.max_length_)
         logits = self.trainer_.logits(encoded, np.arange(len(texts)), pad_id(tokenizer)).astype(np.float64)

@@ -12,7 +12,8 @@ from .errors import BertclfWarning
 
 def prediction_table(table: Any, classes: np.ndarray, proba: np.ndarray, top_k: int | None = None,
                      thresholds: np.ndarray | None = None, label_sep: str = ";") -> Any:
-    """``table`` plus 'label' and 'p_<class>' per class, or top_1, p_top_1, ... with ``top_k``.
+    """``table`` plus 'label' and 'p_<class>' per class, or with ``top_k`` the label's own
+    probability 'p_label' and the next best, top_2, p_top_2, ...
     A multi-label model (``thresholds`` given) writes 'labels': the labels that pass their
     thresholds, joined by ``label_sep``.
 
@@ -35,9 +36,12 @@ def prediction_table(table: Any, classes: np.ndarray, proba: np.ndarray, top_k: 
     if top_k is None:
         for i, name in enumerate(classes):
             added[f"p_{name}"] = proba[:, i]
-    else:
+    else:  # the label column is the first of the K: top_1 would repeat it
         rows = np.arange(len(proba))
         for k in range(top_k):
+            if k == 0 and thresholds is None:
+                added[f"p_{label_col}"] = proba[rows, best[:, 0]]
+                continue
             added[f"top_{k + 1}"] = classes[best[:, k]]
             added[f"p_top_{k + 1}"] = proba[rows, best[:, k]]
     clashes = [name for name in added if name in result.columns]

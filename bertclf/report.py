@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .calibration import ECE_MEANING, ece_hint, reliability, reliability_figure
 from .evaluation import (
     confusion_figure,
     evaluate_model,
@@ -31,7 +32,12 @@ def build_report(model: Any, X: Any, y: Any, title: str, seed: int = 13) -> tupl
         return html_page("\n".join(_summary(report)), title), report
     proba = model.predict_proba(X)  # once: the metrics, the map's crosses and the table share it
     report = evaluate_predictions(y, model.classes_[proba.argmax(axis=1)], model.classes_)
-    sections = _summary(report) + ["<h2>Confusion matrix</h2>", figure_svg(confusion_figure(report))]
+    index = {str(c): i for i, c in enumerate(model.classes_)}
+    report["calibration"] = reliability(proba, np.array([index.get(str(v), -1) for v in y]))
+    report["ece"], report["calibrated"] = report["calibration"]["ece"], getattr(model, "calibrate", None)
+    sections = _summary(report) + ["<h2>Confusion matrix</h2>", figure_svg(confusion_figure(report)),
+                                   "<h2>Calibration</h2>", f"<p class='note'>{html.escape(ECE_MEANING)}</p>",
+                                   figure_svg(reliability_figure(report["calibration"]))]
     return html_page("\n".join(sections + _map_and_mistakes(model, X, y, proba, seed)), title), report
 
 
@@ -41,13 +47,18 @@ def _summary(report: dict[str, Any]) -> list[str]:
 
 def _metrics_table(report: dict[str, Any]) -> str:
     keys = [k for k in ("n", "accuracy", "macro_f1", "weighted_f1", "micro_f1", "mean_roc_auc",
-                        "subset_accuracy", "hamming_loss") if report.get(k) is not None]
-    cells = "".join(f"<tr><th class='text'>{k.replace('_', ' ')}</th><td>"
-                    f"{report[k] if k == 'n' else f'{report[k]:.4f}'}</td></tr>" for k in keys)
+                        "subset_accuracy", "hamming_loss", "ece") if report.get(k) is not None]
+    cells = "".join(f"<tr><th class='text'>{'ECE' if k == 'ece' else k.replace('_', ' ')}</th><td>"
+                    f"{report[k] if k == 'n' else f'{report[k]:.4f}'}</td>"
+                    f"{_ece_note(report) if k == 'ece' else ''}</tr>" for k in keys)
     unseen = report.get("unseen_labels") or {}
     note = (f"<p class='note'>Test labels the model never saw (always counted wrong): "
             f"{html.escape(', '.join(f'{k} ({v})' for k, v in unseen.items()))}</p>") if unseen else ""
     return f"<h2>Metrics</h2><table>{cells}</table>{note}"
+
+
+def _ece_note(report: dict[str, Any]) -> str:
+    return f"<td class='text note'>{html.escape(ece_hint(report.get('calibrated')))}</td>"
 
 
 def _map_and_mistakes(model: Any, X: Any, y: Any, proba: np.ndarray, seed: int) -> list[str]:
@@ -78,6 +89,9 @@ def _map_and_mistakes(model: Any, X: Any, y: Any, proba: np.ndarray, seed: int) 
         lines.append(f"<tr><td class='text'>{html.escape(texts[i][:400])}</td>"
                      f"<td>{html.escape(truth[i])}</td><td>{html.escape(predicted[i])}</td>"
                      f"<td>{confidence[i]:.3f}</td><td>{p_true}</td></tr>")
+    if not wrong.any():
+        return [*out, "<h2>Mistakes</h2>",
+                f"<p>No mistakes: all {len(texts):,} texts got their true label.</p>"]
     out += [f"<h2>The most confidently wrong ({len(order)} of {int(wrong.sum())} mistakes)</h2>",
             "<p class='note'>Texts the model got wrong while most sure of itself: often a wrong or "
             "ambiguous label rather than a model error.</p>", f"<table>{''.join(lines)}</table>"]

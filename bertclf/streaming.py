@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, first_line
+from .errors import EmptyTextWarning, InputError, first_line
 from .progress import progress_bar
+from .sniff import FEW_BAD_BYTES, current, encoding_hint, sep_hint
 from .textio import TABLE_FORMATS, as_text, atomic_path, check_output_path, flag_rows, is_missing
 
 CHUNK_ROWS = 8192
@@ -55,11 +56,16 @@ def iter_chunks(path: str, text_col: str = "text", pair_col: str | None = None,
         else:
             yield from _pandas_chunks(path, kind, columns, chunk_rows, strict)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: undecodable bytes at offset {exc.start} (not UTF-8)") from None
+        hint = encoding_hint(_head(path, 1 << 20), FEW_BAD_BYTES)
+        raise InputError(f"{path}: undecodable bytes at offset {exc.start} (not "
+                         f"{current().encoding or 'UTF-8'}){hint}") from None
     except (InputError, GeneratorExit):
         raise
     except Exception as exc:  # noqa: BLE001 - parsers raise many types; the message is what matters
-        raise InputError(f"{path}: cannot parse as {kind}: {first_line(exc)}") from None
+        hint = ""
+        if kind in ("csv", "tsv"):
+            hint = sep_hint(_head(path).decode("utf-8", errors="replace"), current().separator(kind))
+        raise InputError(f"{path}: cannot parse as {kind}: {first_line(exc)}{hint}") from None
 
 
 def scan(path: str, text_col: str = "text", pair_col: str | None = None,
@@ -82,14 +88,18 @@ def check_scan(path: str, found: tuple[int, list[int], list[int], int], strict: 
     from .errors import BertclfWarning
 
     total, empty, gone, replaced = found
+    kind = TABLE_FORMATS.get(Path(path).suffix.lower(), "lines")
+    source = {"path": path, "kind": kind, "sep": current().separator(kind)}
     if gone:
-        flag_rows(f"{len(gone)} of {total} sentence pairs have no second text", gone, "", strict=True)
+        flag_rows(f"{len(gone)} of {total} sentence pairs have no second text", gone, "", True, source)
     if empty:
         flag_rows(f"{len(empty)} of {total} texts are empty or missing", empty, "embedded as empty strings",
-                  strict)
+                  strict, source, EmptyTextWarning)
     if replaced:
-        warnings.warn(f"{path}: {replaced} undecodable byte sequence(s) (not UTF-8) replaced by U+FFFD",
-                      BertclfWarning, stacklevel=3)
+        hint = encoding_hint(_head(path, 1 << 20), replaced)
+        encoding = current().encoding or "UTF-8"
+        warnings.warn(f"{path}: {replaced} undecodable byte sequence(s) (not {encoding}) replaced by U+FFFD"
+                      f"{hint}", BertclfWarning, stacklevel=3)
     return total
 
 
@@ -107,13 +117,17 @@ def _pandas_chunks(path: str, kind: str, columns: list[str], chunk_rows: int,
     import pandas as pd
 
     errors = "strict" if strict else "bertclf-replace"
+    encoding, sep = current().codec, current().separator(kind)
+    if Path(path).stat().st_size == 0:  # an empty file: no rows
+        return
     if kind == "jsonl":
-        reader = pd.read_json(path, lines=True, dtype=False, chunksize=chunk_rows, encoding_errors=errors)
+        reader = pd.read_json(path, lines=True, dtype=False, chunksize=chunk_rows, encoding=encoding,
+                              encoding_errors=errors)
     else:
-        header = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", nrows=0, encoding_errors=errors)
-        _require(path, columns, list(header.columns))
-        reader = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=False,
-                             na_values=[""], usecols=columns, chunksize=chunk_rows, encoding_errors=errors)
+        header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding, encoding_errors=errors)
+        _require(path, columns, list(header.columns), sep)
+        reader = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], usecols=columns,
+                             chunksize=chunk_rows, encoding=encoding, encoding_errors=errors)
     with reader:
         for frame in reader:
             _require(path, columns, list(frame.columns))
@@ -121,7 +135,7 @@ def _pandas_chunks(path: str, kind: str, columns: list[str], chunk_rows: int,
 
 
 def _line_chunks(path: str, chunk_rows: int, strict: bool) -> Iterator[tuple[list, None]]:
-    with open(path, encoding="utf-8-sig", errors="strict" if strict else "bertclf-replace",
+    with open(path, encoding=current().codec, errors="strict" if strict else "bertclf-replace",
               newline="\n") as handle:
         chunk: list[str] = []
         for line in handle:
@@ -133,10 +147,20 @@ def _line_chunks(path: str, chunk_rows: int, strict: bool) -> Iterator[tuple[lis
             yield chunk, None
 
 
-def _require(path: str, columns: list[str], present: list[str]) -> None:
+def _require(path: str, columns: list[str], present: list[str], sep: str | None = None) -> None:
     missing = [c for c in columns if c not in present]
     if missing:
-        raise InputError(f"{path}: no column '{missing[0]}'; its columns are: {', '.join(map(str, present))}")
+        hint = ""
+        if sep is not None and len(present) == 1:  # one column: perhaps the wrong separator
+            hint = sep_hint(_head(path).decode("utf-8", errors="replace"), sep)
+        raise InputError(f"{path}: no column '{missing[0]}'; its columns are: "
+                         f"{', '.join(map(str, present))}{hint}")
+
+
+def _head(path: str, size: int = 1 << 16) -> bytes:
+    """The first bytes of a file, for guessing its encoding or separator."""
+    with open(path, "rb") as handle:
+        return handle.read(size)
 
 
 def embed_file(embedder: Any, path: str, out: str, text_col: str = "text", pair_col: str | None = None,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BertclfWarning, InputError, SpecError, first_line
+from .errors import BertclfWarning, EmptyTextWarning, InputError, SpecError, first_line
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".parquet": "parquet", ".pq": "parquet"}
@@ -30,17 +30,21 @@ _REPLACEMENT = "\ufffd"
 
 def clean_texts(values: list[Any], strict: bool = False) -> list[str]:
     """Strings ready to tokenize: None/NaN become "" and, with whitespace-only texts, are counted."""
-    texts: list[str] = []
-    empty_rows: list[int] = []
-    for row, value in enumerate(values):
-        text = as_text(value)
-        if not text.strip():
-            empty_rows.append(row)
-        texts.append(text)
-    if empty_rows:
-        flag_rows(f"{len(empty_rows)} of {len(texts)} texts are empty or missing", empty_rows,
-                  "embedded as empty strings", strict)
+    texts = [as_text(value) for value in values]
+    check_texts(texts, strict=strict)
     return texts
+
+
+def check_texts(values: list[Any], source: dict[str, Any] | None = None, rows: list[int] | None = None,
+                strict: bool = False) -> None:
+    """Count empty or missing texts and report them once: an error with ``strict``, else a warning.
+    ``source`` (a table's ``attrs["source"]``) and ``rows`` (each text's row there) let the
+    message name the lines an editor shows."""
+    empty = [i for i, value in enumerate(values) if not as_text(value).strip()]
+    if empty:
+        flag_rows(f"{len(empty)} of {len(values)} texts are empty or missing",
+                  [rows[i] for i in empty] if rows is not None else empty, "embedded as empty strings",
+                  strict, source, EmptyTextWarning)
 
 
 def as_text(value: Any) -> str:
@@ -52,27 +56,76 @@ def as_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def flag_rows(message: str, rows: list[int], repair: str, strict: bool) -> None:
+def flag_rows(message: str, rows: list[int], repair: str, strict: bool, source: dict[str, Any] | None = None,
+              category: type[Warning] = BertclfWarning) -> None:
     """Report bad rows (0-based) in one line: an InputError with ``strict``, else a warning that
-    says how they were repaired."""
-    shown = ", ".join(str(r + 1) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
-    message = f"{message} (rows {shown})"
+    says how they were repaired. With ``source`` they are named as lines of that file."""
+    message = f"{message} ({where(rows, source)})"
     if strict:
         raise InputError(message)
-    warnings.warn(f"{message}; {repair}", BertclfWarning, stacklevel=3)
+    warnings.warn(f"{message}; {repair}", category, stacklevel=3)
+
+
+def where(rows: list[int], source: dict[str, Any] | None = None) -> str:
+    """Rows (0-based, in the order read) as a person finds them: 'lines 3, 8 of FILE' as an editor
+    numbers them (a header is line 1; a quoted text may span lines), 'rows 2, 7 of FILE' for
+    Parquet, or 'positions 1, 6 (counting from 0)' for texts that came from no file."""
+    shown, more = rows[:5], ", ..." if len(rows) > 5 else ""
+    plural = "s" if len(rows) > 1 else ""
+    if source is None:
+        return f"position{plural} {', '.join(map(str, shown))}{more} (counting from 0)"
+    path = "stdin" if source["path"] == "-" else source["path"]
+    if source["kind"] == "parquet":
+        return f"row{plural} {', '.join(str(r + 1) for r in shown)}{more} of {path}"
+    lines = line_numbers(source, max(shown) + 1)
+    return f"line{plural} {', '.join(str(lines[r]) for r in shown)}{more} of {path}"
+
+
+def line_numbers(source: dict[str, Any], count: int) -> list[int]:
+    """The line (1-based) on which each of the first ``count`` rows of a file starts: a text file
+    has one row a line; CSV and JSONL skip blank lines and the CSV header, and a quoted CSV cell
+    may hold line breaks."""
+    kind = source["kind"]
+    if kind == "lines" or source["path"] == "-":
+        return list(range(1, count + 1))
+    from .sniff import current
+
+    text = Path(source["path"]).read_bytes().decode(current().codec, errors="replace")
+    if kind == "jsonl":
+        return [i + 1 for i, line in enumerate(text.splitlines()) if line.strip()][:count]
+    import csv
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=source.get("sep") or ",")
+    starts, before, header = [], 0, True
+    for record in reader:
+        if record and not (header and not any(record)):
+            if header:
+                header = False
+            else:
+                starts.append(before + 1)
+                if len(starts) == count:
+                    break
+        before = reader.line_num
+    return starts + [0] * (count - len(starts))
 
 
 def _decode(raw: bytes, name: str, strict: bool) -> str:
+    """Text in the chosen encoding (UTF-8 unless --encoding); undecodable bytes are replaced and
+    counted, with the likely encoding named when there are more than a few."""
+    from .sniff import current, encoding_hint
+
+    codec = current().codec
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode(codec)
     except UnicodeDecodeError:
         pass
-    text = raw.decode("utf-8-sig", errors="replace")
-    bad = text.count(_REPLACEMENT) - raw.count(_REPLACEMENT.encode("utf-8"))
-    message = f"{name}: {bad} undecodable byte sequence(s) (not UTF-8)"
+    text = raw.decode(codec, errors="replace")
+    bad = text.count(_REPLACEMENT) - (raw.count(_REPLACEMENT.encode("utf-8")) if "utf" in codec else 0)
+    message = f"{name}: {bad} undecodable byte sequence(s) (not {current().encoding or 'UTF-8'})"
+    hint = encoding_hint(raw, bad)
     if strict:
-        raise InputError(message)
-    warnings.warn(f"{message} replaced by U+FFFD", BertclfWarning, stacklevel=3)
+        raise InputError(message + hint)
+    warnings.warn(f"{message} replaced by U+FFFD{hint}", BertclfWarning, stacklevel=3)
     return text
 
 
@@ -91,26 +144,41 @@ def _read_bytes(path: str) -> bytes:
 
 
 def read_table(path: str, strict: bool = False) -> Any:
-    """A pandas DataFrame from CSV, TSV, JSONL or Parquet, every cell kept as read (no type guess)."""
+    """A pandas DataFrame from CSV, TSV, JSONL or Parquet, every cell kept as read (no type guess).
+
+    An empty file is a table with no rows (and no columns). ``attrs["source"]`` says where the
+    rows came from, so problems can be reported by the line an editor shows."""
     import pandas as pd
+
+    from .sniff import current, sep_hint
 
     kind = TABLE_FORMATS.get(Path(path).suffix.lower())
     if kind is None:
         raise InputError(f"{path}: not a table file (use one of {', '.join(TABLE_FORMATS)})")
     raw = _read_bytes(path)
+    sep = current().separator(kind)
+    text = ""
     try:
         if kind == "parquet":
-            return pd.read_parquet(io.BytesIO(raw))
-        text = _decode(raw, path, strict)
-        if kind == "jsonl":
-            return pd.read_json(io.StringIO(text), lines=True, dtype=False)
-        return pd.read_csv(io.StringIO(text), sep="\t" if kind == "tsv" else ",", dtype=str,
-                           keep_default_na=False, na_values=[""])
+            table = pd.read_parquet(io.BytesIO(raw))
+        else:
+            text = _decode(raw, path, strict)
+            if not text.strip():
+                table = pd.DataFrame()
+            elif kind == "jsonl":
+                table = pd.read_json(io.StringIO(text), lines=True, dtype=False)
+            else:
+                table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                                    na_values=[""])
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - parsers raise many types; the message is what matters
-        first = first_line(exc)
-        raise InputError(f"{path}: cannot parse as {kind}: {first}") from None
+        hint = sep_hint(text, sep) if kind in ("csv", "tsv") else ""
+        raise InputError(f"{path}: cannot parse as {kind}: {first_line(exc)}{hint}") from None
+    table.attrs["source"] = {"path": path, "kind": kind, "sep": sep}
+    if kind in ("csv", "tsv") and len(table.columns) == 1:
+        table.attrs["hint"] = sep_hint(text, sep)  # one column: perhaps the wrong separator
+    return table
 
 
 def read_texts(path: str, text_col: str = "text", strict: bool = False) -> list[str | None]:
@@ -120,11 +188,15 @@ def read_texts(path: str, text_col: str = "text", strict: bool = False) -> list[
     them, so each problem is reported once.
     """
     if is_table_path(path):
-        return table_column(read_table(path, strict), path, text_col)
+        table = read_table(path, strict)
+        texts = table_column(table, path, text_col)
+        check_texts(texts, table.attrs["source"], strict=strict)
+        return texts
     text = _decode(_read_bytes(path), "stdin" if path == "-" else path, strict)
     lines = text.replace("\r\n", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    check_texts(lines, {"path": path, "kind": "lines"}, strict=strict)
     return list(lines)
 
 
@@ -133,11 +205,20 @@ def is_table_path(path: str) -> bool:
 
 
 def table_column(table: Any, path: str, column: str, hint: str = "") -> list[Any]:
-    """One column's values (missing cells as None), or an error that lists the columns there are."""
+    """One column's values (missing cells as None), or an error that lists the columns there are.
+    A table with neither rows nor columns (an empty file) has every column, empty."""
     if column not in table.columns:
+        if is_blank(table):
+            return []
         columns = ", ".join(map(str, table.columns)) or "(none)"
-        raise InputError(f"{path}: no column '{column}'; its columns are: {columns}{hint}")
+        raise InputError(f"{path}: no column '{column}'; its columns are: {columns}{hint}"
+                         f"{table.attrs.get('hint', '')}")
     return [None if is_missing(v) else v for v in table[column].tolist()]
+
+
+def is_blank(table: Any) -> bool:
+    """An empty file read as a table: no rows and no columns."""
+    return len(table) == 0 and len(table.columns) == 0
 
 
 def is_missing(value: Any) -> bool:

@@ -58,7 +58,9 @@ def test_report_command(run, tiny_model, write, tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     headings = re.findall(r"<h2>(.*?)</h2>", page)
-    assert headings[:4] == ["Metrics", "Scores per class", "Confusion matrix", "Map of the test embeddings"]
-    assert headings[4].startswith("The most confidently wrong")
-    assert page.count("<svg") == 3 and not re.search(r'(src|href)="https?:', page)
+    assert headings[:5] == ["Metrics", "Scores per class", "Confusion matrix", "Calibration",
+                            "Map of the test embeddings"]
+    assert headings[5].startswith("The most confidently wrong") or headings[5] == "Mistakes"
+    assert page.count("<svg") == 4 and not re.search(r'(src|href)="https?:', page)
+    assert "<th class='text'>ECE</th>" in page
     assert "wrote the report on 48 texts" in result.stderr

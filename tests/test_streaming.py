@@ -50,9 +50,9 @@ def test_problems_are_found_before_any_work_with_file_row_numbers(embedder, tmp_
     path = tmp_path / "in.csv"
     pd.DataFrame({"text": TEXTS[:7] + [""] + TEXTS[8:], "pair": ["x"] * 9 + [None]}).to_csv(path, index=False)
     assert scan(str(path), "text", "pair")[:3] == (10, [7], [9])
-    with pytest.raises(InputError, match=r"1 of 10 texts are empty or missing \(rows 8\)"):
+    with pytest.raises(InputError, match=r"1 of 10 texts are empty or missing \(line 9 of .*in\.csv\)"):
         embed_file(embedder, str(path), str(tmp_path / "v.npy"), chunk_rows=3, strict=True)
-    with pytest.raises(InputError, match=r"1 of 10 sentence pairs have no second text \(rows 10\)"):
+    with pytest.raises(InputError, match=r"1 of 10 sentence pairs have no second text \(line 11 of "):
         embed_file(embedder, str(path), str(tmp_path / "v.npy"), pair_col="pair", chunk_rows=3)
     with pytest.raises(InputError, match="no column 'body'; its columns are: text, pair"):
         embed_file(embedder, str(path), str(tmp_path / "v.npy"), text_col="body")
