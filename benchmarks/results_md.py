@@ -38,3 +38,22 @@ def publish(name: str, body: str, command: str, write: bool = True, seconds: flo
     if write:
         write_section(f"<!-- {name}: begin -->", f"<!-- {name}: end -->", section, doc)
     return section
+
+
+def cpu_line() -> str:
+    """The CPU's name and widest vector instruction set, to print beside speed figures (machines
+    differ between sessions: AVX-512 VNNI one day, AVX2 only the next)."""
+    import platform
+
+    name, flags = platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name == platform.machine():
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    widest = ("AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-512" if "avx512f" in flags
+              else "AVX2" if "avx2" in flags else "no AVX2")
+    return f"{name}, {os.cpu_count()} cores, {widest}"
