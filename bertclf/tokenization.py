@@ -80,7 +80,8 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool =
                         f"first (--long truncate)")
     template = _template(tokenizer, pairs is not None)
     budget = max_length - template.specials
-    first = _content_ids(tokenizer, texts)
+    keeps_start = pairs is None and long.mode in ("truncate", "guide")
+    first = _content_ids(tokenizer, texts, budget if keeps_start else None)
     second = _content_ids(tokenizer, pairs) if pairs is not None else None
     rows: list[tuple[list[int], list[int] | None]] = []
     owner: list[int] = []
@@ -122,10 +123,40 @@ def report_cut(cut: int, total: int, max_length: int, mode: str, pairs: bool, st
                   BertclfWarning, stacklevel=stacklevel)
 
 
-def _content_ids(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+def _content_ids(tokenizer: Any, texts: Sequence[str], keep: int | None = None) -> list[list[int]]:
+    """Every text's token ids; with ``keep``, only what is needed to know its first ``keep`` ids
+    and whether there are more. A text far longer than that is tokenized up to a whitespace
+    (so no word is split and the ids of its start are exactly those of the whole text): a 5 MB
+    line then costs milliseconds instead of seconds. Should the start hold too few tokens (long
+    runs of spaces), the whole text is tokenized after all."""
     if not len(texts):
         return []
-    return tokenizer(list(texts), add_special_tokens=False, truncation=False, return_attention_mask=False,
+    starts = [_start(text, keep) for text in texts] if keep is not None else list(texts)
+    ids = _tokenize(tokenizer, starts)
+    again = [i for i, (text, start) in enumerate(zip(texts, starts, strict=True))
+             if start is not text and len(ids[i]) <= keep + _MARGIN_TOKENS]
+    for i, whole in zip(again, _tokenize(tokenizer, [texts[i] for i in again]), strict=True):
+        ids[i] = whole
+    return ids
+
+
+_CHARS_PER_TOKEN = 16  # generous: WordPiece averages 4-5 characters a token in English
+_MARGIN_TOKENS = 8  # the cut start must hold this many more tokens than are kept
+
+
+def _start(text: str, keep: int) -> str:
+    """The text itself, or its start up to the last whitespace before keep x 16 characters."""
+    limit = (keep + _MARGIN_TOKENS) * _CHARS_PER_TOKEN + 64
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(space, 0, limit) for space in (" ", "\n", "\t"))
+    return text[:cut] if cut > 0 else text
+
+
+def _tokenize(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    if not texts:
+        return []
+    return tokenizer(texts, add_special_tokens=False, truncation=False, return_attention_mask=False,
                      return_token_type_ids=False, verbose=False)["input_ids"]
 
 

@@ -129,3 +129,19 @@ def test_bad_long_settings_are_refused(tokenizer):
         check_long("head-tail", 12, head_tokens=11)
     with pytest.raises(SpecError, match="sentence pairs are cut longest side first"):
         encode(tokenizer, ["a"], 12, pairs=["b"], long=check_long("chunk", 12))
+
+
+def test_a_huge_text_is_tokenized_only_as_far_as_it_is_kept(tokenizer):
+    from bertclf.tokenization import _content_ids
+
+    words = "the cat sat on the mat, tokenization is unaffordable! "
+    texts = ["short text", words * 3000, words * 3000 + "x" * 500, " " * 20000 + words * 50,
+             "z" * 30000, words * 20]
+    full = _content_ids(tokenizer, texts)
+    kept = _content_ids(tokenizer, texts, keep=62)
+    for whole, start in zip(full, kept, strict=True):
+        assert start[:62] == whole[:62] and (len(start) > 62) == (len(whole) > 62)
+    assert len(kept[1]) < len(full[1]) / 10  # the huge text was not tokenized to its end
+    assert kept[3] == full[3]  # a start of spaces alone holds too few tokens: all of it is read
+    encoded = encode(tokenizer, texts, 64, report=False)
+    assert encoded.truncated == sum(len(ids) > 62 for ids in full)
