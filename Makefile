@@ -6,11 +6,21 @@ TORCH  := torch==2.13.0
 
 .PHONY: install demo test lint bench accuracy clean
 
+# setuptools warns on every editable install about folders named like the package: not a user's concern.
+PIP    := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet
+TESTED := $(VENV)/.test-extras
+
+# What bertclf needs (about 1.9 GB, most of it torch); the demo needs nothing more.
 $(BIN)/bertclf: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev,xgboost,ray]'
+	$(PIP) $(TORCH)
+	$(PIP) -e .
+	touch $@
+
+# The tests also cover the xgboost head and the Ray engine, and compare with sentence-transformers.
+$(TESTED): $(BIN)/bertclf
+	$(PIP) -e '.[dev,xgboost,ray]'
 	touch $@
 
 install: $(BIN)/bertclf
@@ -21,14 +31,14 @@ demo: install
 	$(BIN)/bertclf predict demo_out/tickets-model examples/new_tickets.txt --top-k 2
 	$(BIN)/python examples/demo.py
 
-test: install
+test: $(TESTED)
 	$(BIN)/ruff check bertclf tests benchmarks examples
 	$(BIN)/python -m pytest -q
 
-bench: install
+bench: $(TESTED)
 	$(BIN)/python benchmarks/embed_speed.py
 
-accuracy: install
+accuracy: $(TESTED)
 	$(BIN)/python benchmarks/accuracy.py
 	$(BIN)/python benchmarks/defaults.py
 	$(BIN)/python benchmarks/auto.py
