@@ -255,6 +255,11 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, engine
         import_ray()
         if input_path == "-":
             raise SpecError("--engine ray reads a file that every node can see, not stdin")
+        from .sniff import current
+
+        if current().encoding or current().sep:
+            raise SpecError("--engine ray reads UTF-8 files split as their extension says: leave out "
+                            "--encoding and --sep, or use --engine local")
         if actors is not None and actors < 1:
             raise SpecError(f"--actors must be a positive integer, got {actors}")
     elif address or actors:

@@ -48,6 +48,8 @@ def test_engine_flags_are_checked(run, tiny_model, write, tmp_path, monkeypatch)
     source = write("in.txt", "hello\n")
     assert_one_line_error(run("embed", source, "--model", tiny_model, "--actors", "2", "--out",
                               tmp_path / "v.npy"), "--address and --actors are for --engine ray")
+    assert_one_line_error(run("embed", source, "--model", tiny_model, "--engine", "ray", "--encoding",
+                              "latin-1", "--out", tmp_path / "v.npy"), "leave out --encoding and --sep")
     real_import = builtins.__import__
 
     def no_ray(name, *args, **kwargs):
