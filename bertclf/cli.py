@@ -64,7 +64,7 @@ class _WarningPrinter:
 
     def __call__(self, message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
         if issubclass(category, EmptyTextWarning):
-            if self.empty_reported and "(counting from 0)" in str(message):
+            if self.empty_reported and ", counting from 0)" in str(message):
                 return
             self.empty_reported = True
         click.echo(f"warning: {message}", err=True)

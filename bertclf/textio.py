@@ -69,11 +69,11 @@ def flag_rows(message: str, rows: list[int], repair: str, strict: bool, source: 
 def where(rows: list[int], source: dict[str, Any] | None = None) -> str:
     """Rows (0-based, in the order read) as a person finds them: 'lines 3, 8 of FILE' as an editor
     numbers them (a header is line 1; a quoted text may span lines), 'rows 2, 7 of FILE' for
-    Parquet, or 'positions 1, 6 (counting from 0)' for texts that came from no file."""
+    Parquet, or 'positions 1, 6, counting from 0' for texts that came from no file."""
     shown, more = rows[:5], ", ..." if len(rows) > 5 else ""
     plural = "s" if len(rows) > 1 else ""
     if source is None:
-        return f"position{plural} {', '.join(map(str, shown))}{more} (counting from 0)"
+        return f"position{plural} {', '.join(map(str, shown))}{more}, counting from 0"
     path = "stdin" if source["path"] == "-" else source["path"]
     if source["kind"] == "parquet":
         return f"row{plural} {', '.join(str(r + 1) for r in shown)}{more} of {path}"

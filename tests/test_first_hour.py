@@ -195,5 +195,5 @@ def test_line_numbers_of_each_format(write):
     assert line_numbers({"path": csv_path, "kind": "csv", "sep": ","}, 2) == [3, 5]
     jsonl = write("a.jsonl", '{"text": "a"}\n\n{"text": "b"}\n')
     assert line_numbers({"path": jsonl, "kind": "jsonl"}, 2) == [1, 3]
-    assert where([0, 2], None) == "positions 0, 2 (counting from 0)"
+    assert where([0, 2], None) == "positions 0, 2, counting from 0"
     assert where([1], {"path": "x.parquet", "kind": "parquet"}) == "row 2 of x.parquet"

@@ -1,0 +1,31 @@
+"""Model folders written by bertclf 0.1.0 (format 1) load and predict as they did when saved.
+
+The folders under tests/fixtures/v1 were made once by tests/fixtures/make_v1.py on the tiny
+random BERT, with the probabilities they gave then; a later format must keep reading them."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bertclf import TextClassifier
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v1"
+EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED["models"]))
+def test_format_1_folders_load_and_predict_as_saved(name, tiny_model, tmp_path):
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / name, folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["format_version"] == 1
+    if config["embedder"]["model"] == "<tiny-bert>":  # frozen models name their encoder, by path
+        config["embedder"]["model"] = tiny_model
+        (folder / "config.json").write_text(json.dumps(config))
+    model = TextClassifier.load(folder, backend="torch", progress=False)
+    with pytest.warns(UserWarning, match="empty"):
+        proba = model.predict_proba(EXPECTED["probe"])
+    np.testing.assert_allclose(proba, np.asarray(EXPECTED["models"][name]), atol=1e-6)
