@@ -15,7 +15,6 @@ as an ordinary ``TextClassifier`` (or ``FineTuner``).
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
@@ -99,25 +98,20 @@ class Search:
         return self._vectors[c.setting]
 
     def matrix(self, c: Candidate) -> Any:
+        """Every training text's features for ``c``, assembled as the refitted model will do it."""
         key = (c.features, c.tfidf, c.pooling, c.layers, c.scaling)
         if key not in self._matrices:
-            from scipy import sparse
+            from .assembly import assemble, fit_scaler
+            from .tfidf import TfidfFeatures
 
-            from .pooling import l2_normalize
-            from .tfidf import Standardizer, TfidfFeatures
-
-            blocks = []
+            words = None
             if c.features in ("tfidf", "hybrid"):
                 if c.tfidf not in self._tfidf:
                     self._tfidf[c.tfidf] = TfidfFeatures.fit(c.tfidf, self.texts).transform(self.texts)
-                blocks.append(self._tfidf[c.tfidf])
-            if c.features in ("embedding", "hybrid"):
-                v = self.vectors(c)
-                v = l2_normalize(v) if c.scaling == "l2" else Standardizer.fit(v).transform(v) \
-                    if c.scaling == "standard" or c.features == "hybrid" else v
-                blocks.append(v / math.sqrt(v.shape[1]) if c.features == "hybrid" else v)
-            self._matrices[key] = sparse.hstack([blocks[0], sparse.csr_matrix(blocks[1])], format="csr") \
-                if len(blocks) > 1 else blocks[0]
+                words = self._tfidf[c.tfidf]
+            vectors = self.vectors(c) if c.features in ("embedding", "hybrid") else None
+            self._matrices[key] = assemble(words, vectors, fit_scaler(vectors, c.features, c.scaling),
+                                           c.scaling)
         return self._matrices[key]
 
     def embedding_cost(self, c: Candidate) -> float:

@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from . import models
+from .assembly import assemble, fit_scaler
 from .calibration import Calibrator, check_method, out_of_fold_proba
 from .data import encode_labels
 from .embedder import Embedder, split_inputs
@@ -37,7 +38,6 @@ from .heads import LOADABLE_HEADS, Head, check_head_params, fit_head, fit_multil
 from .memo import memo
 from .modelio import ENCODER_FOLDER, embedder_config, model_config, read_model_folder, write_model_folder
 from .multilabel import encode_multilabel, is_multilabel, report_label_counts, tune_thresholds
-from .pooling import l2_normalize
 from .textio import is_blank
 from .tfidf import Standardizer, TfidfFeatures, check_kind
 from .tuning import TUNED_HEADS, choose_C
@@ -175,8 +175,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.tfidf_ = TfidfFeatures.fit(self.tfidf, self._tfidf_texts(inputs)) \
             if self.features != "embedding" else None
         vectors = self._embed(inputs) if self.features != "tfidf" else None
-        standardize = vectors is not None and (self.scaling == "standard" or self.features == "hybrid")
-        self.scaler_ = Standardizer.fit(vectors) if standardize else None
+        self.scaler_ = fit_scaler(vectors, self.features, self.scaling)
         features = self._assemble(inputs, vectors, "training data")
         embedded = time.perf_counter()
         self.C_ = self.C
@@ -297,29 +296,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return embedder.encode_texts(texts, inputs.pairs)
 
     def _assemble(self, inputs: Inputs, vectors: np.ndarray | None, where: str) -> Any:
-        """What the head reads: TF-IDF columns (sparse) first, then the embedding, metadata and
-        joined vectors. In a hybrid, the standardised embedding is divided by the square root of
-        its width, so its rows have about unit length like the TF-IDF rows."""
-        blocks = []
-        if vectors is not None:
-            if self.scaler_ is not None:
-                vectors = self.scaler_.transform(vectors)
-            elif self.scaling == "l2":
-                vectors = l2_normalize(vectors)
-            if self.tfidf_ is not None:
-                vectors = vectors / math.sqrt(vectors.shape[1])
-            blocks.append(vectors)
+        """What the head reads (``assembly.assemble``, shared with the --auto search)."""
+        extras = []
         if self.meta_ is not None:
-            blocks.append(self.meta_.transform(inputs.table, where))
+            extras.append(self.meta_.transform(inputs.table, where))
         if self.extra_ is not None:
-            blocks.append(self.extra_.lookup(inputs.table[self.join_on].tolist(), where))
-        dense = (np.hstack(blocks) if len(blocks) > 1 else blocks[0]) if blocks else None
-        if self.tfidf_ is None:
-            return dense
-        from scipy import sparse
-
-        words = self.tfidf_.transform(self._tfidf_texts(inputs))
-        return words if dense is None else sparse.hstack([words, sparse.csr_matrix(dense)], format="csr")
+            extras.append(self.extra_.lookup(inputs.table[self.join_on].tolist(), where))
+        words = self.tfidf_.transform(self._tfidf_texts(inputs)) if self.tfidf_ is not None else None
+        return assemble(words, vectors, self.scaler_, self.scaling, extras)
 
     @staticmethod
     def _tfidf_texts(inputs: Inputs) -> list[str]:

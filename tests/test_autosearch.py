@@ -331,3 +331,24 @@ def test_train_auto_finetune_from_the_command_line(run, tiny_model, train_csv, t
     config = json.loads((out / "config.json").read_text())
     assert (config["approach"] == "finetune") == finetune_wins
     assert TextClassifier.load(out).predict(NEW).shape == (4,)  # whichever won, it loads
+
+
+def test_cross_validation_reads_the_features_the_refitted_model_reads(embedder):
+    """One assembly: for every kind of candidate, the search's feature matrix on TRAIN equals the
+    features of the model --auto would save, refitted on the same rows."""
+    from bertclf.autosearch import Search, winner_model
+    from bertclf.data import encode_labels
+
+    probe = TextClassifier(embedder)
+    probe.embedder_ = embedder
+    _, target = encode_labels(LABELS)
+    search = Search(TEXTS, target, 3, probe, 600, 3, 0, lambda message: None)
+    kinds = {}
+    for c in search_space(False, "mean"):
+        kinds.setdefault((c.features, c.tfidf, c.scaling, c.pooling), c)
+    assert {k[0] for k in kinds} == {"tfidf", "embedding", "hybrid"} and len(kinds) >= 5
+    for c in kinds.values():
+        searched = search.matrix(c)
+        refitted = winner_model(c, probe).fit(TEXTS, LABELS).transform(TEXTS)
+        dense = (lambda m: m.toarray() if sparse.issparse(m) else m)
+        np.testing.assert_allclose(dense(searched), dense(refitted), rtol=0, atol=1e-12, err_msg=c.name)
