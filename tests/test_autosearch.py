@@ -348,7 +348,10 @@ def test_cross_validation_reads_the_features_the_refitted_model_reads(embedder):
         kinds.setdefault((c.features, c.tfidf, c.scaling, c.pooling), c)
     assert {k[0] for k in kinds} == {"tfidf", "embedding", "hybrid"} and len(kinds) >= 5
     for c in kinds.values():
-        searched = search.matrix(c)
-        refitted = winner_model(c, probe).fit(TEXTS, LABELS).transform(TEXTS)
-        dense = (lambda m: m.toarray() if sparse.issparse(m) else m)
-        np.testing.assert_allclose(dense(searched), dense(refitted), rtol=0, atol=1e-12, err_msg=c.name)
+        searched = _dense(search.matrix(c))
+        refitted = _dense(winner_model(c, probe).fit(TEXTS, LABELS).transform(TEXTS))
+        np.testing.assert_allclose(searched, refitted, rtol=0, atol=1e-12, err_msg=c.name)
+
+
+def _dense(matrix):
+    return matrix.toarray() if sparse.issparse(matrix) else matrix
