@@ -18,7 +18,8 @@ $(BIN)/bertclf: pyproject.toml
 	$(PIP) -e .
 	touch $@
 
-# The tests also cover the xgboost head and the Ray engine, and compare with sentence-transformers.
+# The tests also cover the xgboost head and the Ray engine, compare with sentence-transformers, and
+# check the layering with import-linter.
 $(TESTED): $(BIN)/bertclf
 	$(PIP) -e '.[dev,xgboost,ray]'
 	touch $@
@@ -33,6 +34,7 @@ demo: install
 
 test: $(TESTED)
 	$(BIN)/ruff check bertclf tests benchmarks examples
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 bench: $(TESTED)

@@ -21,9 +21,9 @@ from pathlib import Path
 from results_md import RESULTS, write_section
 
 from bertclf import Embedder, TextClassifier
-from bertclf.baseline import baseline_scores
-from bertclf.data import read_labelled
-from bertclf.evaluation import evaluate_predictions
+from bertclf.evaluate.metrics import evaluate_predictions
+from bertclf.io.labels import read_labelled
+from bertclf.search.baseline import baseline_scores
 
 SETS = ["sms_spam", "banking77", "sst2", "ag_news", "disaster_tweets", "bbc_news", "tweepfake"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from pathlib import Path
 from results_md import publish
 
 from bertclf import Embedder
-from bertclf.audit import audit_labels
-from bertclf.data import read_labelled
+from bertclf.evaluate.audit import audit_labels
+from bertclf.io.labels import read_labelled
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

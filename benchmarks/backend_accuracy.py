@@ -16,8 +16,8 @@ from pathlib import Path
 from results_md import PERFORMANCE, publish
 
 from bertclf import Embedder, TextClassifier
-from bertclf.data import read_labelled
-from bertclf.evaluation import evaluate_predictions
+from bertclf.evaluate.metrics import evaluate_predictions
+from bertclf.io.labels import read_labelled
 
 SETS = ["sms_spam", "banking77", "ag_news"]
 BACKENDS = [("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx-int8", "fp32")]

@@ -23,9 +23,9 @@ import numpy as np
 from results_md import cpu_line, publish
 
 from bertclf import Embedder, TextClassifier
-from bertclf.calibration import reliability, reliability_figure
-from bertclf.data import read_labelled
-from bertclf.evaluation import save_figure
+from bertclf.evaluate.ece import reliability
+from bertclf.io.labels import read_labelled
+from bertclf.render.figures import reliability_figure, save_figure
 
 SETS = ["sms_spam", "banking77", "sst2", "ag_news", "disaster_tweets", "bbc_news", "tweepfake"]
 METHODS = (None, "sigmoid", "isotonic")

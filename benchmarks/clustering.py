@@ -16,7 +16,7 @@ import pandas as pd
 from results_md import publish
 
 from bertclf import Embedder
-from bertclf.clustering import agreement, cluster, kmeans
+from bertclf.explore.clustering import agreement, cluster, kmeans
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = [("bbc_news", ("train", "test")), ("ag_news", ("test",))]

@@ -19,7 +19,7 @@ from pathlib import Path
 from results_md import publish
 
 from bertclf import Embedder, TextClassifier
-from bertclf.data import read_labelled
+from bertclf.io.labels import read_labelled
 
 SETS = ["sms_spam", "banking77", "sst2", "ag_news", "disaster_tweets", "bbc_news", "tweepfake"]
 ROOT = Path(__file__).resolve().parents[1]

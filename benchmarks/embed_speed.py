@@ -53,7 +53,7 @@ def worker(tool: str, texts: list[str], repeats: int, vectors_out: str) -> dict:
     if TOOLS[tool] is None:
         from sentence_transformers import SentenceTransformer
 
-        from bertclf.models import bundled_model_dir
+        from bertclf.encode.sources import bundled_model_dir
 
         model = SentenceTransformer(str(bundled_model_dir()), device="cpu")
 
@@ -83,7 +83,8 @@ def worker(tool: str, texts: list[str], repeats: int, vectors_out: str) -> dict:
 
 def cache_worker(texts: list[str], folder: str) -> dict:
     """First pass fills the cache; a new Embedder then reads the same texts back."""
-    from bertclf import Embedder, embcache
+    from bertclf import Embedder
+    from bertclf.encode import embcache
 
     first = Embedder(cache=folder, progress=False, device="cpu")
     first.load_encoder()

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from results_md import RESULTS, write_section
 
-from bertclf.compare import compare, human_bytes
-from bertclf.data import read_labelled
-from bertclf.finetune import FineTuner
+from bertclf.finetune.finetuner import FineTuner
+from bertclf.io.labels import read_labelled
+from bertclf.search.comparison import compare, human_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 

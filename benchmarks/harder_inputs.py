@@ -25,10 +25,10 @@ import pandas as pd
 from results_md import publish
 
 from bertclf import Embedder, TextClassifier
-from bertclf.baseline import baseline_scores, multilabel_baseline_scores
-from bertclf.classifier import memo
-from bertclf.evaluation import evaluate_model
-from bertclf.models import DEFAULT_MODEL, load_tokenizer, resolve
+from bertclf.classify.classifier import memo
+from bertclf.encode.sources import DEFAULT_MODEL, load_tokenizer, resolve
+from bertclf.evaluate.metrics import evaluate_model
+from bertclf.search.baseline import baseline_scores, multilabel_baseline_scores
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 STRATEGIES = [("truncate", {}), ("head-tail", {}), ("chunk", {"chunk_agg": "mean"}),
@@ -148,7 +148,7 @@ def part_meta() -> str:
             scores.append(r)
         from sklearn.linear_model import LogisticRegression
 
-        from bertclf.features import MetaEncoder
+        from bertclf.classify.features import MetaEncoder
 
         encoder = MetaEncoder(columns).fit(X_train)
         alone = LogisticRegression(max_iter=2000).fit(encoder.transform(X_train), train["label"])

@@ -14,9 +14,9 @@ import warnings
 from pathlib import Path
 
 from bertclf import Embedder
-from bertclf.data import encode_labels, read_labelled
-from bertclf.evaluation import evaluate_predictions
-from bertclf.heads import HEADS, fit_head
+from bertclf.classify.heads import HEADS, fit_head
+from bertclf.evaluate.metrics import evaluate_predictions
+from bertclf.io.labels import encode_labels, read_labelled
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,8 +17,8 @@ from results_md import publish
 from sklearn.linear_model import LogisticRegression
 
 from bertclf import Embedder
-from bertclf.baseline import baseline_scores
-from bertclf.zeroshot import ZeroShot, parse_categories
+from bertclf.explore.zeroshot import ZeroShot, parse_categories
+from bertclf.search.baseline import baseline_scores
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ag_news"
 KEYWORDS = {

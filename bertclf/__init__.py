@@ -1,10 +1,9 @@
 """bertclf: BERT embeddings and the classifiers built on them."""
 
-__version__ = "0.1.0"
-
-from .classifier import TextClassifier  # noqa: E402 - needs __version__
-from .embedder import Embedder  # noqa: E402
-from .errors import BertclfError, BertclfWarning  # noqa: E402
+from bertclf._version import __version__
+from bertclf.classify.classifier import TextClassifier
+from bertclf.encode.embedder import Embedder
+from bertclf.errors import BertclfError, BertclfWarning
 
 __all__ = ["BertclfError", "BertclfWarning", "Embedder", "FineTuner", "TextClassifier", "__version__"]
 
@@ -12,7 +11,7 @@ __all__ = ["BertclfError", "BertclfWarning", "Embedder", "FineTuner", "TextClass
 def __getattr__(name: str) -> object:
     """``FineTuner`` imports torch at once; load it on first use so ``import bertclf`` stays light."""
     if name == "FineTuner":
-        from .finetune import FineTuner
+        from bertclf.finetune.finetuner import FineTuner
 
         return FineTuner
     raise AttributeError(f"module 'bertclf' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from .cli import main
+from bertclf.cli import main
 
 main()

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from bertclf import Embedder
-from bertclf.audit import audit_labels
 from bertclf.errors import InputError, SpecError
+from bertclf.evaluate.audit import audit_labels
 from tests.conftest import assert_one_line_error
 
 MONEY = ["the bank rate money loan", "money and the bank rate", "my loan rate at the bank"]

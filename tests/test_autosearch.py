@@ -7,12 +7,12 @@ import pytest
 from scipy import sparse
 
 from bertclf import Embedder, TextClassifier
-from bertclf.autosearch import auto_train
-from bertclf.classifier import DEFAULT_FEATURES, memo
+from bertclf.classify.choose_c import C_GRID, choose_C
+from bertclf.classify.classifier import DEFAULT_FEATURES, memo
 from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
-from bertclf.finetune import FineTuner
-from bertclf.searchspace import Candidate, parse_budget, search_space
-from bertclf.tuning import C_GRID, choose_C
+from bertclf.finetune.finetuner import FineTuner
+from bertclf.search.auto import auto_train
+from bertclf.search.space import Candidate, parse_budget, search_space
 from tests.conftest import assert_one_line_error
 from tests.test_classifier import LABELS, TEXTS
 from tests.test_cli_classify import _csv
@@ -169,13 +169,13 @@ def test_auto_embeds_each_text_once_per_embedder_setting(embedder):
 
 def _cls_hybrid_wins(monkeypatch):
     """Make the CLS-pooled hybrid win the search, whatever the tiny model says."""
-    import bertclf.autosearch
+    import bertclf.search.auto
 
     def score(self, c, fold):
         c.scores.append(1.0 if c.pooling == "cls" and c.features == "hybrid" else 0.5)
         c.fit_seconds.append(0.0)
 
-    monkeypatch.setattr(bertclf.autosearch.Search, "score_fold", score)
+    monkeypatch.setattr(bertclf.search.auto.Search, "score_fold", score)
 
 
 def test_a_winner_with_the_other_pooling_is_saved_with_it(embedder, monkeypatch, tmp_path):
@@ -212,16 +212,16 @@ def test_auto_refuses_what_it_cannot_search(embedder):
 
 
 def test_auto_keeps_the_users_class_weight_and_refuses_guide(embedder, monkeypatch):
-    import bertclf.heads
+    import bertclf.classify.heads
 
     seen = []
-    real = bertclf.heads.fit_head
+    real = bertclf.classify.heads.fit_head
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("class_weight"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bertclf.heads, "fit_head", spy)
+    monkeypatch.setattr(bertclf.classify.heads, "fit_head", spy)
     base = TextClassifier(embedder, class_weight="balanced")
     model, _ = auto_train(TEXTS * 2, LABELS * 2, base=base, budget="5m")
     assert seen and set(seen) == {"balanced"} and model.class_weight == "balanced"
@@ -313,10 +313,10 @@ def test_a_tfidf_model_predicts_without_its_encoder(run, tiny_model, train_csv, 
 @pytest.mark.parametrize("finetune_wins", [False, True])
 def test_train_auto_finetune_from_the_command_line(run, tiny_model, train_csv, tmp_path, monkeypatch,
                                                    finetune_wins):
-    import bertclf.autosearch
+    import bertclf.search.auto
 
     if finetune_wins:  # every other candidate scores below anything fine-tuning can score
-        monkeypatch.setattr(bertclf.autosearch.Search, "score_fold",
+        monkeypatch.setattr(bertclf.search.auto.Search, "score_fold",
                             lambda self, c, fold: (c.scores.append(-1.0), c.fit_seconds.append(0.0)))
     out = tmp_path / "model"
     result = run("train", train_csv, "--model", tiny_model, "--auto", "--auto-finetune", "--budget", "5m",
@@ -336,8 +336,8 @@ def test_train_auto_finetune_from_the_command_line(run, tiny_model, train_csv, t
 def test_cross_validation_reads_the_features_the_refitted_model_reads(embedder):
     """One assembly: for every kind of candidate, the search's feature matrix on TRAIN equals the
     features of the model --auto would save, refitted on the same rows."""
-    from bertclf.autosearch import Search, winner_model
-    from bertclf.data import encode_labels
+    from bertclf.io.labels import encode_labels
+    from bertclf.search.auto import Search, winner_model
 
     probe = TextClassifier(embedder)
     probe.embedder_ = embedder

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bertclf import Embedder, backends, onnx_export
+from bertclf import Embedder
+from bertclf.encode import backends, onnx_export
+from bertclf.encode.sources import resolve
 from bertclf.errors import BertclfError, BertclfWarning, ExportError, SpecError
-from bertclf.models import resolve
 
 TEXTS = ["hello world", "the cat sat on the mat and the dog sat on the rug", "good",
          "bank rate money loan water flood city news sport game team play win lost"]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from bertclf import Embedder, TextClassifier
-from bertclf.calibration import Calibrator, reliability
+from bertclf.classify.calibration import Calibrator
 from bertclf.errors import SpecError
+from bertclf.evaluate.ece import reliability
 from tests.conftest import assert_one_line_error
 
 

@@ -9,9 +9,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from bertclf import Embedder, TextClassifier
-from bertclf.classifier import memo
+from bertclf.classify.classifier import memo
+from bertclf.classify.heads import HEADS
 from bertclf.errors import InputError, ModelLoadError, SpecError
-from bertclf.heads import HEADS
 
 SPORT = ["the team won the game", "a great game for the team", "they play a fast game", "the team lost",
          "win the game", "we play with the team", "a slow game was lost", "good team play"]
@@ -224,7 +224,7 @@ def test_interrupted_save_leaves_the_old_model_intact(embedder, saved, monkeypat
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bertclf.modelio.os.fsync", boom)
+    monkeypatch.setattr("bertclf.io.modelio.os.fsync", boom)
     with pytest.raises(KeyboardInterrupt):
         model.save(saved)
     assert {p.name: p.read_bytes() for p in Path(saved).iterdir()} == before

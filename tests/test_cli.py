@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from bertclf.textio import read_vectors
+from bertclf.io.files import read_vectors
 from tests.conftest import TINY_HIDDEN, assert_one_line_error
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bertclf.clustering import agreement, class_tfidf, cluster, parse_k
 from bertclf.errors import InputError, SpecError
+from bertclf.explore.clustering import agreement, class_tfidf, cluster, parse_k
 from tests.conftest import assert_one_line_error
 from tests.test_classifier import LABELS, TEXTS
 
@@ -76,7 +76,7 @@ def test_cluster_command_writes_the_table_and_summary(run, tiny_model, write, tm
 
 
 def test_k_range_is_checked():
-    from bertclf.clustering import parse_k_range
+    from bertclf.explore.clustering import parse_k_range
 
     assert parse_k_range("3..7") == (3, 7)
     for bad in ("7..3", "1..4", "two..five", "5"):

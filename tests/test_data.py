@@ -4,8 +4,8 @@ import warnings
 import numpy as np
 import pytest
 
-from bertclf.data import encode_labels, holdout_split, normalize_labels, read_labelled
 from bertclf.errors import BertclfWarning, InputError
+from bertclf.io.labels import encode_labels, holdout_split, normalize_labels, read_labelled
 
 
 def test_labels_may_be_strings_or_numbers():

@@ -26,7 +26,7 @@ def ray_cluster():
 
 
 def test_ray_embeds_a_file_in_input_order_like_a_local_run(ray_cluster, run, tiny_model, tmp_path):
-    from bertclf.distributed import embed_with_ray
+    from bertclf.encode.distributed import embed_with_ray
 
     path = tmp_path / "in.csv"
     frame = pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS, "pair": ["good"] * len(TEXTS)})
@@ -38,7 +38,7 @@ def test_ray_embeds_a_file_in_input_order_like_a_local_run(ray_cluster, run, tin
     result = run("embed", path, "--model", tiny_model, "--backend", "onnx", "--engine", "ray", "--pair-col",
                  "pair", "--out", tmp_path / "p.parquet", "-q")
     assert result.exit_code == 0, result.output
-    from bertclf.textio import read_vectors
+    from bertclf.io.files import read_vectors
 
     np.testing.assert_allclose(read_vectors(tmp_path / "p.parquet"),
                                embedder.transform(list(zip(TEXTS, frame.pair, strict=True))), atol=1e-5)
@@ -60,7 +60,7 @@ def test_engine_flags_are_checked(run, tiny_model, write, tmp_path, monkeypatch)
     monkeypatch.setattr(builtins, "__import__", no_ray)
     assert_one_line_error(run("embed", source, "--model", tiny_model, "--engine", "ray", "--out",
                               tmp_path / "v.npy"), "pip install 'bertclf[ray]'")
-    from bertclf.distributed import import_ray
+    from bertclf.encode.distributed import import_ray
 
     with pytest.raises(BertclfError, match="Ray Data, which is not installed"):
         import_ray()

@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from bertclf import Embedder, embcache
+from bertclf import Embedder
+from bertclf.encode import embcache
 from bertclf.errors import BertclfWarning
 
 TEXTS = ["hello world", "the cat sat on the mat", "good", "bank rate money", "hello world"]

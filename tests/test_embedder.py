@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from bertclf import BertclfWarning, Embedder
-from bertclf import backends as backends_module
+from bertclf.encode import backends as backends_module
 from bertclf.errors import InputError, ModelLoadError, SpecError
 from tests.conftest import TINY_HIDDEN, TINY_LAYERS, TINY_MAX_POSITIONS
 
@@ -264,7 +264,7 @@ def test_long_strategies_change_only_long_texts(tiny_model):
 
 
 def test_chunk_mean_is_the_mean_of_its_windows(tiny_model):
-    from bertclf.models import load_tokenizer, resolve
+    from bertclf.encode.sources import load_tokenizer, resolve
 
     tokenizer = load_tokenizer(resolve(tiny_model))
     words = [w for w in "the cat sat on mat and dog was fast slow bank river".split()

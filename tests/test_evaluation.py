@@ -2,7 +2,9 @@ import io
 
 from rich.console import Console
 
-from bertclf.evaluation import evaluate_predictions, plot_confusion, print_report
+from bertclf.evaluate.metrics import evaluate_predictions
+from bertclf.render.console import print_report
+from bertclf.render.figures import plot_confusion
 
 
 def test_report_numbers():

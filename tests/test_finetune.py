@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from bertclf import FineTuner, TextClassifier
-from bertclf.checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors
 from bertclf.errors import BertclfError, SpecError
-from bertclf.training import Interrupted, epoch_batches, lr_factor
+from bertclf.finetune.checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors
+from bertclf.finetune.loop import Interrupted, epoch_batches, lr_factor
 
 TOPICS = {
     "money": "bank rate money loan",
@@ -155,7 +155,7 @@ def test_resume_refuses_other_settings_data_model_and_non_checkpoints(tiny_model
 
 
 def test_an_interrupted_checkpoint_write_leaves_the_previous_one(tiny_model, tmp_path, monkeypatch):
-    import bertclf.modelio as modelio
+    import bertclf.io.modelio as modelio
 
     texts, labels = toy()
     out = tmp_path / "run"
@@ -190,7 +190,7 @@ def test_bad_settings_fail_before_any_work(tiny_model):
 
 
 def test_gpu_out_of_memory_becomes_one_clear_error(tiny_model, monkeypatch):
-    from bertclf import training
+    from bertclf.finetune import loop as training
 
     def boom(self, *args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -87,7 +87,7 @@ def test_zero_shot_with_labels_and_no_out_prints_assignments_and_scores(run, tin
 
 
 def test_zero_shot_macro_f1_leaves_out_other_without_support():
-    from bertclf.evaluation import evaluate_predictions
+    from bertclf.evaluate.metrics import evaluate_predictions
 
     truth, predicted = ["a", "a", "b", "b"], ["a", "other", "b", "b"]
     everyone = evaluate_predictions(truth, predicted, ["a", "b", "other"])
@@ -119,7 +119,7 @@ class _PerfectModel:
 
 
 def test_html_report_gives_ece_and_says_no_mistakes():
-    from bertclf.report import build_report
+    from bertclf.render.report import build_report
 
     page, report = build_report(_PerfectModel(LABELS), TEXTS, LABELS, title="perfect")
     assert report["accuracy"] == 1.0 and report["ece"] == pytest.approx(0.2)
@@ -139,7 +139,7 @@ def test_evaluate_explains_ece_and_keeps_the_matrix_title_whole(run, model_dir, 
 
 
 def test_long_figure_titles_break_between_words():
-    from bertclf.figures import wrap_title
+    from bertclf.render.figures import wrap_title
 
     title = "models/support-tickets-hybrid on data/support_tickets_held_out_2026.csv"
     assert wrap_title(title, 6) == "models/support-tickets-hybrid\non data/support_tickets_held_out_2026.csv"
@@ -189,7 +189,7 @@ def test_warnings_name_lines_as_an_editor_shows_them(run, model_dir, write):  # 
 
 
 def test_line_numbers_of_each_format(write):
-    from bertclf.textio import line_numbers, where
+    from bertclf.io.files import line_numbers, where
 
     csv_path = write("a.csv", 'text\n\n"one\ntwo"\nthree\n')
     assert line_numbers({"path": csv_path, "kind": "csv", "sep": ","}, 2) == [3, 5]

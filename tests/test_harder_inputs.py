@@ -6,12 +6,14 @@ import pytest
 from sklearn.base import clone
 
 from bertclf import BertclfWarning, Embedder, TextClassifier
+from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
+from bertclf.classify.guide import TextGuide
+from bertclf.classify.heads import HEADS
+from bertclf.classify.thresholds import tune_thresholds
+from bertclf.encode.sources import load_tokenizer, resolve
 from bertclf.errors import InputError, SpecError
-from bertclf.features import ExtraEmbeddings, MetaEncoder
-from bertclf.guide import TextGuide
-from bertclf.heads import HEADS
-from bertclf.models import load_tokenizer, resolve
-from bertclf.multilabel import encode_multilabel, evaluate_multilabel, tune_thresholds
+from bertclf.evaluate.multilabel import evaluate_multilabel
+from bertclf.io.labels import encode_multilabel
 from tests.test_classifier import LABELS, TEXTS
 
 # sport+money texts carry both labels; water texts neither (allowed, and counted)

@@ -9,7 +9,7 @@ from sklearn.base import clone
 
 from bertclf import BertclfWarning, Embedder
 from bertclf.cli import main
-from bertclf.models import bundled_model_dir
+from bertclf.encode.sources import bundled_model_dir
 
 pytestmark = [
     pytest.mark.integration,
@@ -118,7 +118,7 @@ def test_finetune_the_bundled_model_on_the_shipped_tickets(tmp_path):
     from transformers import AutoModel
 
     from bertclf import FineTuner, TextClassifier
-    from bertclf.data import holdout_split
+    from bertclf.io.labels import holdout_split
 
     tickets = pd.read_csv(EXAMPLES)
     train_rows, test_rows = holdout_split(tickets.label.tolist(), 0.2, 13)

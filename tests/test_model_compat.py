@@ -29,3 +29,17 @@ def test_format_1_folders_load_and_predict_as_saved(name, tiny_model, tmp_path):
     with pytest.warns(UserWarning, match="empty"):
         proba = model.predict_proba(EXPECTED["probe"])
     np.testing.assert_allclose(proba, np.asarray(EXPECTED["models"][name]), atol=1e-6)
+
+
+@pytest.mark.parametrize(("old", "name", "new"), [
+    ("bertclf.autosearch", "auto_train", "bertclf.search"),
+    ("bertclf.autosearch", "print_leaderboard", "bertclf.render"),
+    ("bertclf.compare", "compare", "bertclf.search"), ("bertclf.streaming", "embed_file", "bertclf.encode"),
+    ("bertclf.audit", "audit_labels", "bertclf.evaluate")])
+def test_import_paths_the_old_readme_taught_still_work_with_a_warning(old, name, new):
+    import importlib
+
+    module = importlib.import_module(old)
+    with pytest.warns(DeprecationWarning, match=f"import {name} from {new}"):
+        found = getattr(module, name)
+    assert found is getattr(importlib.import_module(new), name)

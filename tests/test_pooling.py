@@ -1,14 +1,8 @@
 import numpy as np
 import pytest
 
+from bertclf.encode.pooling import l2_normalize, parse_layers, pool_layers, pool_tokens, resolve_layers
 from bertclf.errors import SpecError
-from bertclf.pooling import (
-    l2_normalize,
-    parse_layers,
-    pool_layers,
-    pool_tokens,
-    resolve_layers,
-)
 
 # Two texts: the first has 3 real tokens, the second 1 real token and 2 padding positions whose
 # values are large, so any pooling that lets padding count gives a visibly wrong answer.

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from bertclf import Embedder
+from bertclf.encode.streaming import embed_file, scan
 from bertclf.errors import BertclfWarning, InputError
-from bertclf.streaming import embed_file, scan
-from bertclf.textio import read_vectors
+from bertclf.io.files import read_vectors
 
 TEXTS = [f"text {i} the cat sat on the mat" if i % 3 else f"hello {i} bank rate money loan water flood city"
          for i in range(10)]

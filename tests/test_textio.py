@@ -6,7 +6,7 @@ import pytest
 
 from bertclf import BertclfWarning
 from bertclf.errors import InputError, SpecError
-from bertclf.textio import atomic_path, read_texts, read_vectors, write_vectors
+from bertclf.io.files import atomic_path, read_texts, read_vectors, write_vectors
 
 
 def test_reads_every_table_format_and_keeps_text_as_text(write, tmp_path):
@@ -109,7 +109,7 @@ def test_written_files_get_the_usual_permissions(tmp_path):
 
     import pandas as pd
 
-    from bertclf.textio import write_table
+    from bertclf.io.files import write_table
 
     out = write_table(tmp_path / "t.csv", pd.DataFrame({"a": [1]}))
     mask = os.umask(0o022)

@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
 
+from bertclf.encode.sources import load_tokenizer, resolve
+from bertclf.encode.tokenization import (
+    check_long,
+    combine_windows,
+    encode,
+    explain,
+    length_batches,
+    pad_batch,
+)
 from bertclf.errors import SpecError
-from bertclf.models import load_tokenizer, resolve
-from bertclf.tokenization import check_long, combine_windows, encode, explain, length_batches, pad_batch
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +139,7 @@ def test_bad_long_settings_are_refused(tokenizer):
 
 
 def test_a_huge_text_is_tokenized_only_as_far_as_it_is_kept(tokenizer):
-    from bertclf.tokenization import _content_ids
+    from bertclf.encode.tokenization import _content_ids
 
     words = "the cat sat on the mat, tokenization is unaffordable! "
     texts = ["short text", words * 3000, words * 3000 + "x" * 500, " " * 20000 + words * 50,

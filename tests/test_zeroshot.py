@@ -6,7 +6,7 @@ import pytest
 
 from bertclf import Embedder
 from bertclf.errors import InputError, SpecError
-from bertclf.zeroshot import OTHER, ZeroShot, parse_categories, read_categories
+from bertclf.explore.zeroshot import OTHER, ZeroShot, parse_categories, read_categories
 from tests.conftest import assert_one_line_error
 from tests.test_classifier import LABELS, TEXTS
 

@@ -1,0 +1,456 @@
+"""``TextClassifier``: texts in, labels out; a head (logreg, svm, xgboost, mlp) on frozen embeddings.
+
+Beyond one short text and one label: several labels per text (one-vs-rest heads with per-label
+thresholds tuned on a validation split), sentence pairs, long texts (see ``Embedder.long``; the
+``guide`` strategy is learned here, from the labels), and metadata columns or precomputed
+vectors joined by key, concatenated with the text embedding before the head.
+
+It is a scikit-learn classifier, so ``clone``, ``Pipeline`` and ``GridSearchCV`` work, with the
+embedder's settings searchable as ``embedder__pooling`` and so on. Embeddings are kept in a
+per-process memo (``memo``) keyed by the embedder's settings, so a grid search over heads and C, or the folds
+of a cross-validation, embed each text once per embedder setting rather than once per fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from bertclf.classify.assembly import assemble, fit_scaler
+from bertclf.classify.calibration import Calibrator, check_method, out_of_fold_proba
+from bertclf.classify.choose_c import TUNED_HEADS, choose_C
+from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
+from bertclf.classify.guide import GUIDE_FILE, TextGuide
+from bertclf.classify.heads import LOADABLE_HEADS, Head, check_head_params, fit_head, fit_multilabel_head
+from bertclf.classify.tfidf import Standardizer, TfidfFeatures, check_kind
+from bertclf.classify.thresholds import tune_thresholds
+from bertclf.encode import sources as models
+from bertclf.encode.embedder import Embedder, split_inputs
+from bertclf.encode.memo import memo
+from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
+from bertclf.io.files import is_blank, require_columns
+from bertclf.io.labels import encode_labels, encode_multilabel, is_multilabel, report_label_counts
+from bertclf.io.modelio import (
+    ENCODER_FOLDER,
+    embedder_config,
+    model_config,
+    read_model_folder,
+    write_model_folder,
+)
+
+FEATURES = ("embedding", "tfidf", "hybrid")
+# Measured on seven real sets (benchmarks/defaults.py, docs/results.md): the hybrid beat frozen
+# embeddings on all seven and TF-IDF on six; C = 10 averaged 0.16 points more but lost 1.2 on one.
+DEFAULT_FEATURES = "hybrid"
+DEFAULT_C: float | str = 1.0
+DEFAULT_SCALING = "none"
+SCALINGS = ("none", "l2", "standard")
+APPROACH = {"embedding": "frozen", "tfidf": "tfidf", "hybrid": "hybrid"}  # config.json's "approach"
+TFIDF_FILE, SCALING_FILE = "tfidf.json", "scaling.safetensors"
+EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize", "long", "head_tokens",
+                 "stride", "chunk_agg")
+
+
+@dataclass
+class Inputs:
+    """What one batch of rows gives the model: texts, second texts of pairs, the table for
+    metadata columns and join keys."""
+
+    texts: list[str]
+    pairs: list[str] | None
+    table: Any | None
+
+
+class TextClassifier(ClassifierMixin, BaseEstimator):
+    """A classifier head on frozen BERT embeddings.
+
+    Parameters
+    ----------
+    embedder: the ``Embedder`` that turns texts into vectors; None means ``Embedder()`` (the
+        bundled model with its own pooling). Its ``long`` setting says how long texts are read.
+    head: "logreg" (logistic regression), "svm" (linear SVM with Platt-scaled probabilities),
+        "xgboost" (gradient-boosted trees; needs xgboost-cpu) or "mlp" (one hidden layer).
+    C: inverse regularisation strength for logreg and svm; the mlp's L2 penalty is 1e-4 / C;
+        xgboost ignores it.
+    class_weight: None or "balanced" (weights classes inversely to their frequency).
+    head_params: extra keyword arguments for the underlying estimator (e.g. {"max_depth": 4}).
+    random_state: seed for every random choice in the head.
+    reuse_embeddings: keep vectors in this process's memo so refits and grid searches embed
+        each text once per embedder setting.
+    text_col, pair_col: when X is a DataFrame, the column of texts and (for sentence pairs) of
+        second texts; X may also be a list of texts or of (text, pair) tuples.
+    meta_cols: DataFrame columns fused with the text embedding (numbers standardised,
+        categories one-hot or hashed, gaps imputed).
+    extra_embeddings, join_on: a table (file or DataFrame) of vectors keyed by column
+        ``join_on``, looked up by X's column of that name and fused too.
+    thresholds: multi-label only: "tune" picks each label's cut-off on a validation split of
+        ``val_fraction`` of the training rows (maximising its F1), a number fixes one for all.
+    calibrate: None, "sigmoid" or "isotonic": map the head's probabilities through calibrators
+        fitted on 5-fold out-of-fold probabilities of the same head (one label per text only).
+    features: what the head reads: "embedding" (frozen BERT vectors), "tfidf" (sparse TF-IDF
+        n-grams; no encoder is run at all) or "hybrid" (both side by side, the standardised
+        embedding scaled to the TF-IDF rows' unit length so neither drowns the other).
+    tfidf: the TF-IDF n-grams of "tfidf" and "hybrid": "word" (uni- and bigrams) or "word+char"
+        (plus character 2- to 5-grams).
+    scaling: "standard" standardises each embedding dimension with the training mean and spread
+        before the head (stored with the model), "l2" scales each vector to unit length, "none"
+        feeds the vectors as the embedder gives them. Hybrids always standardise.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        head: str = "logreg",
+        C: float | str = DEFAULT_C,
+        class_weight: str | None = None,
+        head_params: dict[str, Any] | None = None,
+        random_state: int | None = 13,
+        reuse_embeddings: bool = True,
+        text_col: str = "text",
+        pair_col: str | None = None,
+        meta_cols: list[str] | None = None,
+        extra_embeddings: Any = None,
+        join_on: str | None = None,
+        thresholds: str | float = "tune",
+        val_fraction: float = 0.2,
+        calibrate: str | None = None,
+        features: str = DEFAULT_FEATURES,
+        tfidf: str = "word",
+        scaling: str = DEFAULT_SCALING,
+    ) -> None:
+        self.embedder = embedder
+        self.head = head
+        self.C = C
+        self.class_weight = class_weight
+        self.head_params = head_params
+        self.random_state = random_state
+        self.reuse_embeddings = reuse_embeddings
+        self.text_col = text_col
+        self.pair_col = pair_col
+        self.meta_cols = meta_cols
+        self.extra_embeddings = extra_embeddings
+        self.join_on = join_on
+        self.thresholds = thresholds
+        self.val_fraction = val_fraction
+        self.calibrate = calibrate
+        self.features = features
+        self.tfidf = tfidf
+        self.scaling = scaling
+
+    # -- scikit-learn API -------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any) -> TextClassifier:
+        """Embed X and fit the head on (vectors, y). Labels may be strings or numbers; several
+        labels per text come as a 0/1 matrix or DataFrame, or as a list of label lists."""
+        check_head_params(self.head, 1.0 if self.C == "auto" else self.C, self.class_weight)
+        self.check_params()
+        embedder = clone(self.embedder) if self.embedder is not None else Embedder()
+        embedder.settings()  # a bad pooling or layer spec fails before any work
+        self.embedder_ = embedder
+        inputs = self._inputs(X, "training data")
+        if len(inputs.texts) != len(y):
+            raise InputError(f"got {len(inputs.texts)} texts but {len(y)} labels")
+        self.multilabel_ = is_multilabel(y)
+        if self.multilabel_ and self.calibrate:
+            raise SpecError("--calibrate is for one label per text; multi-label models tune a threshold "
+                            "per label instead")
+        if self.multilabel_:
+            classes, target = encode_multilabel(y)
+            report_label_counts(target, classes, "training labels")
+        else:
+            classes, target = encode_labels(y)
+        self.guide_ = None
+        if embedder.long == "guide":
+            if inputs.pairs is not None:
+                raise SpecError("--long guide selects sentences of single texts, not of sentence pairs")
+            self.guide_ = TextGuide().fit(inputs.texts, target)
+        self.meta_ = MetaEncoder(list(self.meta_cols)).fit(inputs.table) if self.meta_cols else None
+        self.extra_ = ExtraEmbeddings.read(self.extra_embeddings, self.join_on, embedder.strict) \
+            if self.extra_embeddings is not None else None
+        start = time.perf_counter()
+        self.tfidf_ = TfidfFeatures.fit(self.tfidf, self._tfidf_texts(inputs)) \
+            if self.features != "embedding" else None
+        vectors = self._embed(inputs) if self.features != "tfidf" else None
+        self.scaler_ = fit_scaler(vectors, self.features, self.scaling)
+        features = self._assemble(inputs, vectors, "training data")
+        embedded = time.perf_counter()
+        self.C_ = self.C
+        if self.C == "auto":
+            self.C_ = 1.0 if self.multilabel_ or self.head not in TUNED_HEADS else choose_C(
+                self.head, features, target, len(classes), self.class_weight, self.head_params,
+                self.random_state)
+        options = {"C": self.C_, "class_weight": self.class_weight, "params": self.head_params,
+                   "random_state": self.random_state}
+        if self.multilabel_:
+            self.thresholds_ = self._thresholds(features, target, options)
+            self.head_ = fit_multilabel_head(self.head, features, target, **options)
+            counts = target.sum(axis=0)
+        else:
+            self.head_ = fit_head(self.head, features, target, len(classes), **options)
+            counts = np.bincount(target)
+        self.calibration_ = None
+        if self.calibrate:
+            held_out = out_of_fold_proba(lambda f, t: fit_head(self.head, f, t, len(classes), **options),
+                                         features, target, len(classes), self.random_state)
+            self.calibration_ = Calibrator.fit(self.calibrate, held_out, target)
+        self.classes_ = classes
+        self.training_ = {
+            "texts": len(inputs.texts),
+            "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
+            "embed_seconds": round(embedded - start, 3),
+            "head_seconds": round(time.perf_counter() - embedded, 3),
+            "C": self.C_,
+        }
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each class in ``classes_`` order, shape (n, n_classes); for multi-label
+        models, each label's own probability."""
+        check_is_fitted(self, "head_")
+        inputs = self._inputs(X)
+        if not inputs.texts:  # an empty file is an empty answer, not an error
+            return np.zeros((0, len(self.classes_)))
+        proba = self.head_.predict_proba(self._features(inputs))
+        calibration = getattr(self, "calibration_", None)
+        return calibration.apply(proba) if calibration is not None else proba
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels; for multi-label models an (n, n_labels) 0/1 matrix, as scikit-learn does."""
+        proba = self.predict_proba(X)
+        if getattr(self, "multilabel_", False):
+            return (proba >= self.thresholds_).astype(np.int64)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The features the head sees: embeddings, then any metadata (handy for plots)."""
+        check_is_fitted(self, "head_")
+        return self._features(self._inputs(X))
+
+    def check_params(self) -> None:
+        """Refuse bad multi-label and join settings before any embedding is done."""
+        if self.thresholds != "tune" and not (isinstance(self.thresholds, (int, float))
+                                              and not isinstance(self.thresholds, bool)
+                                              and 0 < self.thresholds < 1):
+            raise SpecError(f"thresholds must be 'tune' or a number between 0 and 1, got {self.thresholds!r}")
+        check_method(self.calibrate)
+        if self.features not in FEATURES:
+            raise SpecError(f"unknown features {self.features!r}: use one of {', '.join(FEATURES)}")
+        check_kind(self.tfidf)
+        if self.scaling not in SCALINGS:
+            raise SpecError(f"unknown scaling {self.scaling!r}: use one of {', '.join(SCALINGS)}")
+        if not 0 < self.val_fraction < 1:
+            raise SpecError(f"val_fraction must be between 0 and 1, got {self.val_fraction!r}")
+        if (self.extra_embeddings is None) != (self.join_on is None):
+            raise SpecError("extra embeddings need a key to join on, and a key needs extra embeddings "
+                            "(give both --extra-embeddings and --join-on)")
+
+    def input_texts(self, X: Any) -> list[str]:
+        """The texts of X as the model reads them (checked and cleaned)."""
+        return self._inputs(X).texts
+
+    def input_columns(self) -> list[str]:
+        """The table columns this model reads, texts first."""
+        return self.columns().inputs
+
+    def columns(self, **labels: Any) -> Any:
+        """This model's input columns as a ``data.Columns``, with the label columns given."""
+        from bertclf.io.labels import Columns
+
+        text = labels.pop("text", None) or self.text_col
+        return Columns(text=text, pair=self.pair_col, meta=tuple(self.meta_cols or ()), join_on=self.join_on,
+                       **labels)
+
+    def table_inputs(self, table: Any, where: str) -> Any:
+        """X for ``predict`` from a table: the text column, or the DataFrame of every input."""
+        needed = self.input_columns()
+        if is_blank(table):  # an empty file: no rows, of whatever columns the model reads
+            table = table.reindex(columns=needed)
+        require_columns(table, needed, where, "the model's inputs")
+        return table[needed[0]].tolist() if len(needed) == 1 else table[needed]
+
+    def _inputs(self, X: Any, where: str = "input") -> Inputs:
+        """Texts, pairs and the metadata table from X, each checked once."""
+        others = (*(self.meta_cols or ()), *([self.join_on] if self.join_on else []))
+        return Inputs(*split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)),
+                                    self.embedder_.strict, where))
+
+    def _features(self, inputs: Inputs, where: str = "input") -> Any:
+        vectors = self._embed(inputs) if self.features != "tfidf" else None
+        return self._assemble(inputs, vectors, where)
+
+    def _embed(self, inputs: Inputs) -> np.ndarray:
+        """The frozen embedding of each text (from this process's memo when allowed)."""
+        embedder, texts = self.embedder_, inputs.texts
+        if self.guide_ is not None:
+            from bertclf.encode import sources as models
+
+            s = embedder.settings()
+            texts = self.guide_.select(texts, models.load_tokenizer(s.source), s.max_length - 2)
+            embedder = clone(embedder).set_params(long="truncate")
+        if self.reuse_embeddings:
+            return memo.embed(embedder, texts, inputs.pairs)
+        return embedder.encode_texts(texts, inputs.pairs)
+
+    def _assemble(self, inputs: Inputs, vectors: np.ndarray | None, where: str) -> Any:
+        """What the head reads (``assembly.assemble``, shared with the --auto search)."""
+        extras = []
+        if self.meta_ is not None:
+            extras.append(self.meta_.transform(inputs.table, where))
+        if self.extra_ is not None:
+            extras.append(self.extra_.lookup(inputs.table[self.join_on].tolist(), where))
+        words = self.tfidf_.transform(self._tfidf_texts(inputs)) if self.tfidf_ is not None else None
+        return assemble(words, vectors, self.scaler_, self.scaling, extras)
+
+    @staticmethod
+    def _tfidf_texts(inputs: Inputs) -> list[str]:
+        """What TF-IDF reads of a row: its text, and its pair's text after it."""
+        if inputs.pairs is None:
+            return inputs.texts
+        return [f"{a} {b}" for a, b in zip(inputs.texts, inputs.pairs, strict=True)]
+
+    def _thresholds(self, features: np.ndarray, target: np.ndarray, options: dict[str, Any]) -> np.ndarray:
+        """Per-label cut-offs: fixed, or tuned on a seeded validation split of the training rows."""
+        if self.thresholds != "tune":
+            return np.full(target.shape[1], float(self.thresholds))
+        n_rows = features.shape[0]
+        n_val = math.ceil(n_rows * self.val_fraction)
+        if n_val < 2 or n_rows - n_val < 2:
+            warnings.warn(f"{n_rows} training rows are too few to tune thresholds; using 0.5",
+                          BertclfWarning, stacklevel=3)
+            return np.full(target.shape[1], 0.5)
+        order = np.random.default_rng(self.random_state).permutation(n_rows)
+        val, train = order[:n_val], order[n_val:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BertclfWarning)  # constant labels in a part are expected
+            head = fit_multilabel_head(self.head, features[train], target[train], **options)
+        return tune_thresholds(target[val], head.predict_proba(features[val]))
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+    # -- saving and loading ----------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> None:
+        """Write the model folder atomically: config.json plus the head's weights (no pickle)."""
+        check_is_fitted(self, "head_")
+        s = self.embedder_.settings()
+        files = {self.head_.filename: self.head_.to_bytes()}
+        if self.guide_ is not None:
+            files[GUIDE_FILE] = json.dumps(self.guide_.to_json()).encode()
+        if self.extra_ is not None:
+            files.update(self.extra_.files())
+        if self.tfidf_ is not None:
+            files[TFIDF_FILE] = json.dumps(self.tfidf_.to_json()).encode()
+        if self.scaler_ is not None:
+            from safetensors.numpy import save
+
+            files[SCALING_FILE] = save(self.scaler_.tensors())
+        config = model_config(
+            embedder=embedder_config(self.embedder_, models.portable_spec(s.source)),
+            encoder={"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
+                     "num_layers": s.num_layers, "embedding_dim": s.dim},
+            head={"name": self.head_.name, "file": self.head_.filename, "C": self.C_,
+                  "C_chosen": "by cross-validation" if self.C == "auto" else "given",
+                  "class_weight": self.class_weight, "params": self.head_params or {},
+                  "random_state": self.random_state},
+            labels=self.classes_.tolist(), training=self.training_, metrics=metrics,
+            approach=APPROACH[self.features],
+            multilabel=self.multilabel_, thresholds=getattr(self, "thresholds_", None),
+            inputs=self._input_schema())
+        calibration = getattr(self, "calibration_", None)
+        config["calibration"] = calibration.to_json() if calibration is not None else None
+        config["features"] = {"kind": self.features, "tfidf": self.tfidf_.kind if self.tfidf_ else None,
+                              "tfidf_dim": self.tfidf_.dim if self.tfidf_ else 0,
+                              "scaling": self.scaling}
+        write_model_folder(path, config, files)
+
+    def _input_schema(self) -> dict[str, Any]:
+        return {"text_col": self.text_col, "pair_col": self.pair_col,
+                "meta": self.meta_.to_json() if self.meta_ is not None else None,
+                "join_on": self.join_on, "guide": self.guide_ is not None,
+                "extra_dim": int(self.extra_.vectors.shape[1]) if self.extra_ is not None else 0}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **embedder_options: Any) -> TextClassifier:
+        """Load a saved model folder; ``embedder_options`` set runtime choices such as
+        device, batch_size or progress (not the settings the head was trained on)."""
+        clashing = set(embedder_options) & set(EMBEDDER_KEYS)
+        if clashing:
+            raise InputError(f"cannot change {', '.join(sorted(clashing))} of a trained model")
+        config, files = read_model_folder(path)
+        try:
+            saved, head_info, labels = config["embedder"], config["head"], config["labels"]
+            multilabel = config.get("task", "single-label") == "multi-label"
+            if not isinstance(labels, list) or len(set(map(repr, labels))) != len(labels) \
+                    or len(labels) < (1 if multilabel else 2):
+                raise ValueError("'labels' must list distinct labels (two or more for one label per text)")
+            if head_info["name"] not in LOADABLE_HEADS or head_info["file"] not in files:
+                raise ValueError(f"unknown head {head_info['name']!r} or file {head_info['file']!r}")
+            folder = (config.get("encoder") or {}).get("folder")
+            if folder is not None:  # a fine-tuned encoder, stored inside the model folder
+                if folder != ENCODER_FOLDER:
+                    raise ValueError(f"unexpected encoder folder {folder!r}")
+                saved = {**saved, "model": str(Path(path).resolve() / folder)}
+            embedder = Embedder(**{k: saved[k] for k in EMBEDDER_KEYS if k in saved}, **embedder_options)
+            schema = config.get("inputs") or {}
+            meta = MetaEncoder.from_json(schema["meta"]) if schema.get("meta") else None
+            extra = ExtraEmbeddings.from_files(files, schema["join_on"]) if schema.get("extra_dim") else None
+            guide = TextGuide.from_json(json.loads(files[GUIDE_FILE])) if schema.get("guide") else None
+            shape = config.get("features") or {"kind": "embedding", "scaling": "none"}
+            if shape["kind"] not in FEATURES:
+                raise ValueError(f"unknown features {shape['kind']!r}")
+            tfidf = TfidfFeatures.from_json(json.loads(files[TFIDF_FILE])) if shape["kind"] != "embedding" \
+                else None
+            scaler = None
+            if shape["scaling"] not in SCALINGS:
+                raise ValueError(f"unknown scaling {shape['scaling']!r}")
+            if shape["scaling"] == "standard" or shape["kind"] == "hybrid":
+                from safetensors.numpy import load as load_tensors
+
+                scaler = Standardizer.from_tensors(load_tensors(files[SCALING_FILE]))
+            head = Head.from_bytes(head_info["name"], len(labels), files[head_info["file"]], multilabel)
+            head.check((embedder.settings().dim if shape["kind"] != "tfidf" else 0)
+                       + (tfidf.dim if tfidf else 0) + (meta.dim if meta else 0)
+                       + (extra.vectors.shape[1] if extra else 0))
+            thresholds = np.asarray(config["thresholds"], dtype=np.float64) if multilabel else None
+            if thresholds is not None and thresholds.shape != (len(labels),):
+                raise ValueError("one threshold per label is needed")
+            calibration = Calibrator.from_json(config["calibration"], len(labels)) \
+                if config.get("calibration") else None
+        except (KeyError, TypeError, ValueError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ModelLoadError(f"{path}: config.json does not match the model ({detail}); "
+                                 f"was it edited?") from None
+        model = cls(embedder=embedder, head=head.name, C=head_info.get("C", 1.0),
+                    class_weight=head_info.get("class_weight"), head_params=head_info.get("params") or None,
+                    random_state=head_info.get("random_state"), text_col=schema.get("text_col", "text"),
+                    pair_col=schema.get("pair_col"), meta_cols=meta.columns if meta else None,
+                    join_on=schema.get("join_on"), calibrate=calibration.method if calibration else None,
+                    features=shape["kind"], tfidf=tfidf.kind if tfidf else "word",
+                    scaling=shape["scaling"])
+        model.head_, model.embedder_, model.calibration_ = head, clone(embedder), calibration
+        model.tfidf_, model.scaler_, model.C_ = tfidf, scaler, model.C
+        model.meta_, model.extra_, model.guide_ = meta, extra, guide
+        model.multilabel_ = multilabel
+        if multilabel:
+            model.thresholds_ = thresholds
+        model.classes_ = np.asarray(labels)
+        model.training_ = config.get("training") or {}
+        model.metrics_ = config.get("metrics")
+        return model
+
+    from_pretrained = load  # Hugging Face habits
+    save_pretrained = save

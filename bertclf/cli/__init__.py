@@ -1,0 +1,132 @@
+"""The ``bertclf`` command: a thin shell over the Python API, one module per command.
+
+Bad usage and bad input exit with code 2 and one line on stderr (``error: ...``); repairs made on
+the way are reported as ``warning: ...`` lines; results go to stdout or to the --out file.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from bertclf._version import __version__
+from bertclf.cli._common import CONTEXT
+from bertclf.cli.audit import audit
+from bertclf.cli.cache import cache
+from bertclf.cli.compare import compare
+from bertclf.cli.embed import embed
+from bertclf.cli.evaluate import evaluate, report
+from bertclf.cli.explore import cluster, plot, projector, zero_shot
+from bertclf.cli.finetune import finetune
+from bertclf.cli.predict import predict
+from bertclf.cli.tokens import tokens
+from bertclf.cli.train import train
+from bertclf.errors import BertclfError, BertclfWarning, EmptyTextWarning
+
+
+class _Group(click.Group):
+    """Turns user-facing errors into one stderr line and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from bertclf.io.sniff import reading
+
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", BertclfWarning)
+        warnings.showwarning = _WarningPrinter()
+        try:
+            with reading():  # --encoding/--sep set it for this command alone
+                return super().invoke(ctx)
+        except BertclfError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt as exc:  # fine-tuning says where its checkpoint went
+            click.echo(f"interrupted: {exc}" if str(exc) else "interrupted: nothing was written", err=True)
+            ctx.exit(130)
+
+
+class _WarningPrinter:
+    """Prints warnings as 'warning: ...' lines. Empty texts are reported once: by the reader of
+    the file, with its line numbers, not again by the embedder with list positions."""
+
+    def __init__(self) -> None:
+        self.empty_reported = False
+
+    def __call__(self, message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, EmptyTextWarning):
+            if self.empty_reported and ", counting from 0)" in str(message):
+                return
+            self.empty_reported = True
+        click.echo(f"warning: {message}", err=True)
+
+
+@click.group(
+    cls=_Group,
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf tokens "The bank raised rates." "And the river bank flooded."
+  bertclf embed examples/support_tickets.csv --text-col text --out vectors.npy
+  bertclf train examples/support_tickets.csv --out tickets-model
+  bertclf finetune train.csv --test test.csv --out tuned-model --epochs 3
+  bertclf compare train.csv --test test.csv --plot compare.png
+  bertclf cluster examples/support_tickets.csv -k auto --out clusters.csv
+  bertclf zero-shot news.csv --categories categories.yaml --out sorted.csv
+  bertclf plot examples/support_tickets.csv --color-by label --out map.html
+  bertclf report tickets-model test.csv --out report.html
+  bertclf audit train.csv --out suspects.csv
+  bertclf cache info
+
+Run 'bertclf COMMAND --help' for a command's options.""",
+)
+@click.version_option(__version__, prog_name="bertclf")
+def main() -> None:
+    """BERT embeddings for text classification: see how BERT reads text, embed it, train on
+    frozen embeddings or fine-tune the encoder, compare both with a TF-IDF baseline, and cluster
+    texts that have no labels."""
+
+
+main.add_command(tokens)
+
+main.add_command(embed)
+
+main.add_command(train)
+
+
+main.add_command(predict)
+
+
+main.add_command(evaluate)
+
+
+main.add_command(report)
+
+
+main.add_command(finetune)
+
+
+main.add_command(compare)
+
+
+main.add_command(cluster)
+
+
+main.add_command(zero_shot)
+
+
+main.add_command(projector)
+
+
+main.add_command(plot)
+
+
+main.add_command(cache)
+
+
+main.add_command(audit)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

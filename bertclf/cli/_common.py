@@ -1,0 +1,250 @@
+"""What the commands share: options spelled the same everywhere, and the report printed after
+training (train, finetune)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from bertclf.encode.sources import DEFAULT_MODEL
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+EMBEDDING_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "batch_size", "normalize",
+                  "device", "backend", "dtype", "threads", "long", "head_tokens", "stride", "chunk_agg")
+
+
+COLUMN_KEYS = ("text_col", "label_col", "label_cols", "label_sep", "pair_col", "meta_cols", "join_on")
+
+
+def stack_options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def model_option(func: Any) -> Any:
+    return click.option(
+        "--model", default=DEFAULT_MODEL, show_default=True, metavar="ID|PATH",
+        help="Encoder: the bundled all-MiniLM-L6-v2, a Hugging Face id, or a local model folder.",
+    )(func)
+
+
+runtime_options = stack_options(
+    click.option("--batch-size", type=int, default=None,
+                 help="Texts per encoder call. [default: 16 with ONNX Runtime, 32 with torch]"),
+    click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda"),
+    click.option("--backend", type=click.Choice(["auto", "torch", "onnx", "onnx-int8"]), default="auto",
+                 show_default=True,
+                 help="Encoder runtime. auto: onnx-int8 on a CPU (fastest within 0.5 accuracy point, see "
+                      "docs/performance.md), torch on a GPU. The ONNX export is made once and cached."),
+    click.option("--dtype", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+                 help="torch backend only: bf16 autocast (CPUs with AVX-512 BF16, GPUs)."),
+    click.option("--threads", type=int, default=None, help="CPU threads. [default: all cores]"),
+)
+
+
+cache_options = stack_options(
+    click.option("--cache", "cache_dir", default=None, metavar="DIR",
+                 help="Embedding cache folder. [default: $BERTCLF_CACHE, else ~/.cache/bertclf]"),
+    click.option("--no-cache", is_flag=True, help="Neither read nor write the embedding cache."),
+)
+
+
+long_options = stack_options(
+    click.option("--long", type=click.Choice(["truncate", "head-tail", "chunk", "guide"]), default="truncate",
+                 show_default=True,
+                 help="Texts over --max-length: keep the start (and count them), the start and end, "
+                      "every token in overlapping windows, or the most informative sentences "
+                      "(guide: learned from the labels; train and finetune only)."),
+    click.option("--head-tokens", type=int, default=None, metavar="N",
+                 help="head-tail: tokens from the start; the rest of the budget comes from the end. "
+                      "[default: a quarter: 128 + 382 at 512 tokens]"),
+    click.option("--stride", type=int, default=None, metavar="N",
+                 help="chunk: tokens from one window's start to the next. [default: half a window]"),
+    click.option("--chunk-agg", type=click.Choice(["mean", "max"]), default="mean", show_default=True,
+                 help="chunk: how the windows' vectors become one."),
+)
+
+
+pair_option = click.option(
+    "--pair-col", default=None, metavar="COL",
+    help="Column of second texts: each row is read as the pair [CLS] text [SEP] pair [SEP].")
+
+
+embedding_options = stack_options(
+    model_option,
+    click.option("--pooling", default=None, metavar="cls|mean|max",
+                 help="How token vectors become one vector. [default: the model's own, else mean]"),
+    click.option("--layers", default="-1", show_default=True, metavar="SPEC",
+                 help="Hidden layers to use: -1, -2, -4..-1, all, or a list like -1,-4."),
+    click.option("--layer-agg", default="mean", show_default=True, metavar="mean|concat",
+                 help="Average the chosen layers, or concatenate them (dim x layers)."),
+    click.option("--max-length", type=int, default=None,
+                 help="Tokens kept per text. [default: the model's own, at most its limit]"),
+    click.option("--normalize/--no-normalize", default=None,
+                 help="L2-normalise the vectors. [default: as the model's config says]"),
+    long_options,
+    runtime_options,
+)
+
+
+split_options = stack_options(  # labelled input, and where its report comes from (train, finetune, compare)
+    click.option("--text-col", default="text", show_default=True, help="Column holding the texts."),
+    click.option("--label-col", default="label", show_default=True, help="Column holding the labels."),
+    click.option("--label-cols", default=None, metavar="A,B,...",
+                 help="Several 0/1 columns, one per label: a multi-label task."),
+    click.option("--label-sep", default=None, metavar="SEP",
+                 help="--label-col holds sets of labels separated by SEP (e.g. ';'): a multi-label task."),
+    pair_option,
+    click.option("--test", "test_path", default=None, metavar="TEST", help="Labelled file for the report."),
+    click.option("--holdout", type=float, default=0.2, show_default=True,
+                 help="Share of TRAIN held out for the report when there is no --test; 0: no report."),
+)
+
+
+def _set_reading(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--encoding and --sep hold for every file the command reads (bertclf.sniff)."""
+    from bertclf.io.sniff import current, set_reading
+
+    now = current()
+    if param.name == "encoding":
+        set_reading(value, now.sep)
+    else:
+        set_reading(now.encoding, value)
+
+
+reading_options = stack_options(
+    click.option("--encoding", default=None, metavar="NAME", expose_value=False, callback=_set_reading,
+                 help="Encoding of the input files (latin-1, cp1252, utf-16, ...). [default: UTF-8]"),
+    click.option("--sep", default=None, metavar="CHAR", expose_value=False, callback=_set_reading,
+                 help="Field separator of .csv/.tsv inputs (';', tab, '|'). [default: ',' for .csv, "
+                      "tab for .tsv]"),
+)
+
+
+input_options = stack_options(
+    click.option("--strict", is_flag=True,
+                 help="Refuse empty or missing texts (and labels), and undecodable bytes."),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
+    reading_options,
+)
+
+
+def pop_embedding_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Take the embedding flags out of a command's keyword arguments, as Embedder arguments;
+    commands with the cache flags cache by default."""
+    found = {key: options.pop(key) for key in EMBEDDING_KEYS if key in options}
+    if "no_cache" in options:
+        no_cache, folder = options.pop("no_cache"), options.pop("cache_dir")
+        found["cache"] = False if no_cache else (folder or True)
+    return found
+
+
+def comma_list(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
+
+
+def pop_columns(options: dict[str, Any]) -> Any:
+    """Take the column flags out of a command's keyword arguments, as one ``Columns``."""
+    from bertclf.errors import SpecError
+    from bertclf.io.labels import Columns
+
+    found = {key: options.pop(key, None) for key in COLUMN_KEYS}
+    if found["label_cols"] and found["label_sep"]:
+        raise SpecError("give --label-cols (0/1 columns) or --label-sep (one column of label sets), not both")
+    if found["label_sep"] == "":
+        raise SpecError("--label-sep must not be empty")
+    return Columns(text=found["text_col"] or "text", label=found["label_col"] or "label",
+                   labels=comma_list(found["label_cols"]), label_sep=found["label_sep"],
+                   pair=found["pair_col"], meta=comma_list(found["meta_cols"]), join_on=found["join_on"])
+
+
+def _progress(quiet: bool) -> bool | None:
+    return False if quiet else None
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def parse_C(text: str | float) -> str | float:
+    """-C's value: 'auto' or a positive number (one error line otherwise)."""
+    from bertclf.errors import SpecError
+
+    if str(text).strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise SpecError(f"-C must be 'auto' or a positive number, got {text!r}")
+    return value
+
+
+def describe(model: Any) -> str:
+    """'logreg', or 'hybrid logreg' / 'TF-IDF logreg' for the models that read TF-IDF."""
+    features = getattr(model, "features", "embedding")
+    prefix = {"tfidf": "TF-IDF ", "hybrid": "hybrid "}.get(features, "")
+    return f"{prefix}{getattr(model, 'head', 'fine-tuned')}"
+
+
+def report_on_split(model: Any, split: Any, train_seconds: float, name: str, baseline: bool,
+                    seed: int) -> dict[str, Any] | None:
+    """Print the report (and the TF-IDF baseline) on the split's evaluation rows; the metrics
+    to store in the model folder, or None when nothing was held out."""
+    from bertclf.evaluate.metrics import evaluate_model, headline
+    from bertclf.render.console import print_report
+    from bertclf.search.baseline import baseline_scores, baseline_texts, multilabel_baseline_scores
+
+    if split.eval_texts is None:
+        return None
+    start = time.perf_counter()
+    report = evaluate_model(model, split.eval_texts, split.eval_labels)
+    rate = report["n"] / max(time.perf_counter() - start, 1e-9)
+    print_report(report, title=f"{name} on {split.description}")
+    metrics = {"evaluated_on": split.description, **headline(report),
+               "train_seconds": round(train_seconds, 2), "predict_texts_per_second": round(rate, 1)}
+    if baseline:
+        cols = (getattr(model, "text_col", "text"), getattr(model, "pair_col", None))
+        train_texts, eval_texts = baseline_texts(split.texts, *cols), baseline_texts(split.eval_texts, *cols)
+        if getattr(model, "multilabel_", False):
+            scores = multilabel_baseline_scores(train_texts, split.labels, eval_texts, split.eval_labels,
+                                                seed)
+            summary = (f"micro-F1 {scores['micro_f1']:.4f}, macro-F1 {scores['macro_f1']:.4f} at a 0.5 "
+                       f"cut-off, mean ROC-AUC {scores['mean_roc_auc'] or float('nan'):.4f}")
+        else:
+            scores = baseline_scores(train_texts, split.labels, eval_texts, split.eval_labels, seed)
+            summary = f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}"
+        metrics["tfidf_logreg_baseline"] = scores
+        click.echo(f"TF-IDF + logistic regression on the same split: {summary} "
+                   f"(trained in {scores['train_seconds']:.1f} s)")
+    return metrics
+
+
+# CLI option -> FineTuner parameter, for the options that shape the run (recorded in checkpoints).
+TUNER_OPTIONS = ("model", "pooling", "max_length", "epochs", "lr", "batch_size", "warmup", "weight_decay",
+                 "val_fraction", "early_stopping", "grad_accum", "precision", "seed", "long", "head_tokens")
+
+
+FILE_OPTIONS = ("train_path", "test_path", "text_col", "label_col", "label_cols", "label_sep", "pair_col",
+                "holdout")
+
+
+tuning_options = stack_options(
+    click.option("--epochs", type=int, default=3, show_default=True, help="Passes over the training texts."),
+    click.option("--lr", type=float, default=5e-5, show_default=True, help="Peak learning rate (AdamW)."),
+    click.option("--batch-size", type=int, default=32, show_default=True, help="Texts per micro-batch."),
+    click.option("--max-length", type=int, default=None,
+                 help="Tokens kept per text. [default: 128, or the model's limit if lower]"),
+    click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
+                 help="Where to run; auto picks a GPU when torch sees one."),
+)

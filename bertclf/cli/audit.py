@@ -1,0 +1,82 @@
+"""`bertclf audit`: a thin shell over ``bertclf.audit``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from bertclf.classify.heads import HEADS
+from bertclf.cli._common import (
+    CONTEXT,
+    cache_options,
+    embedding_options,
+    input_options,
+    pop_embedding_options,
+)
+
+
+@click.command(context_settings=CONTEXT, epilog="""\b
+Examples:
+  bertclf audit examples/support_tickets.csv
+  bertclf audit train.csv --label-col intent --out suspects.csv --top 50
+  bertclf audit tweets.csv --head svm --out suspects.parquet""")
+@click.argument("train_path", metavar="TRAIN")
+@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@click.option("--label-col", default="label", show_default=True, help="Column holding the labels.")
+@click.option("--out", "-o", "out", default=None, metavar="FILE",
+              help="Every row, suspects first: .csv .tsv .jsonl or .parquet.")
+@click.option("--top", type=int, default=20, show_default=True, help="Rows shown in the table.")
+@click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True)
+@click.option("-C", "--C", "C", type=float, default=1.0, show_default=True)
+@click.option("--seed", type=int, default=13, show_default=True, help="Seed of the folds and the head.")
+@embedding_options
+@cache_options
+@input_options
+def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: int, head: str, C: float,
+          seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+    """List the training rows whose label looks wrong.
+
+    Every row of TRAIN is predicted by a model that never saw it (5-fold cross-validation on
+    frozen embeddings). A row is a likely label issue when another label is predicted with at
+    least that label's average confidence (confident learning); flagged rows come first, then
+    every row by the probability of its given label, lowest first.
+    """
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from bertclf.encode.embedder import Embedder
+    from bertclf.errors import SpecError
+    from bertclf.evaluate.audit import audit_labels
+    from bertclf.io.files import TABLE_FORMATS, check_output_path, write_table
+    from bertclf.io.labels import read_labelled
+
+    if top < 0:
+        raise SpecError(f"--top must be 0 or more, got {top}")
+    if out is not None:
+        check_output_path(out, tuple(TABLE_FORMATS))
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
+    embedder.settings()
+    texts, labels, rows = read_labelled(train_path, text_col, label_col, strict, with_rows=True)
+    found = audit_labels(texts, labels, embedder, head, C, seed, rows)
+    if out is not None:
+        write_table(out, found)
+    flagged = int(found["issue"].sum())
+    console = Console(highlight=False)
+    console.print(f"[bold]{flagged} of {len(found)} rows[/] of {escape(train_path)} look mislabelled "
+                  f"(another label predicted at least as confidently as that label usually is)",
+                  soft_wrap=True)
+    if top:
+        table = Table(title_justify="left")
+        for name in ("row", "given", "suggested", "p(given)", "confidence", "text"):
+            table.add_column(name, justify="right" if name in ("row", "p(given)", "confidence") else "left",
+                             overflow="fold" if name == "text" else "ellipsis")
+        for r in found.head(top).itertuples():
+            text = r.text if len(r.text) <= 90 else r.text[:87] + "..."
+            mark = "" if r.issue else "[dim]"
+            table.add_row(str(r.row), escape(str(r.given)), f"{mark}{escape(str(r.suggested))}",
+                          f"{r.p_given:.3f}", f"{r.p_suggested:.3f}", escape(text))
+        console.print(table)
+    if out is not None and not quiet:
+        click.echo(f"wrote {len(found)} rows (suspects first) to {out}", err=True)

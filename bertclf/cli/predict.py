@@ -1,0 +1,113 @@
+"""`bertclf predict`: label texts with a saved model."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from bertclf.cli._common import CONTEXT, _progress, _stderr, input_options, runtime_options
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf predict tickets-model new_tickets.csv --out predictions.csv
+  bertclf predict tickets-model new_tickets.jsonl --text-col body --top-k 2 --out top2.jsonl
+  echo "I was charged twice this month" | bertclf predict tickets-model
+  bertclf predict tickets-model notes.txt --out predictions.parquet
+  bertclf predict tuned-model new.csv --backend torch --out p.csv   # finetune's own numbers
+  bertclf predict toxic-model comments.csv --label-sep "|" --out labels.csv   # multi-label sets
+  bertclf predict qa-model qa.csv --out answers.csv    # pairs, metadata: the model's own columns
+
+\b
+Multi-label models write 'labels' (the labels over their thresholds, joined by --label-sep) and a
+p_<label> per label. Table inputs keep all their columns; plain-text inputs (one text per line,
+'-' for stdin) get a 'text' column. Added: 'label' and one 'p_<class>' column per class, or with
+--top-k K the label's probability 'p_label' and the next best labels (top_2, p_top_2, ... top_K).
+Without --out, CSV goes to stdout. Empty input writes the header alone.""",
+)
+@click.argument("model_path", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT", default="-")
+@click.option("--text-col", default=None, help="Column holding the texts. [default: the model's]")
+@click.option("--out", "-o", default=None,
+              help="Output: .csv .tsv .jsonl .parquet. [default: CSV on stdout]")
+@click.option("--top-k", type=int, default=None, metavar="K",
+              help="Write the K best labels instead of every p_<class>.")
+@click.option("--label-sep", default=";", show_default=True, metavar="SEP",
+              help="Multi-label models: separator of the predicted label sets.")
+@runtime_options
+@input_options
+def predict(model_path: str, input_path: str, text_col: str | None, out: str | None, top_k: int | None,
+            label_sep: str, strict: bool, quiet: bool, **options: Any) -> None:
+    """Label texts with a trained model.
+
+    MODEL is a folder written by `bertclf train`; INPUT a table (.csv .tsv .jsonl .parquet, with
+    the columns the model was trained on) or a file with one text per line; without INPUT,
+    texts are read from stdin.
+    """
+    began = time.perf_counter()  # loading counts the imports it needs too: that is what a user waits for
+    import pandas as pd
+
+    from bertclf.classify.classifier import TextClassifier
+    from bertclf.errors import InputError, SpecError
+    from bertclf.io.files import (
+        TABLE_FORMATS,
+        check_output_path,
+        is_table_path,
+        read_table,
+        read_texts,
+        write_table,
+    )
+    from bertclf.io.predictions import prediction_table
+
+    if out is not None:
+        check_output_path(out, tuple(TABLE_FORMATS))
+    model = TextClassifier.load(model_path, strict=strict, progress=_progress(quiet), **options)
+    if text_col:
+        model.text_col = text_col
+    if top_k is not None and not 1 <= top_k <= len(model.classes_):
+        raise SpecError(f"--top-k must be between 1 and {len(model.classes_)} (the model's labels), "
+                        f"got {top_k}")
+    needed = model.input_columns()
+    if is_table_path(input_path):
+        table = read_table(input_path, strict)
+        X = model.table_inputs(table, input_path)
+    else:
+        if len(needed) > 1:
+            raise InputError(f"this model reads columns {', '.join(needed)}: give a table file, "
+                             f"not plain text")
+        if input_path == "-" and click.get_text_stream("stdin").isatty():
+            _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
+        X = read_texts(input_path, strict=strict)
+        table = pd.DataFrame({"text": X})
+    if model.features != "tfidf" and len(X):  # a TF-IDF model never needs the encoder
+        model.embedder_.load_encoder()  # so the rate below is about predicting, not loading
+    start = time.perf_counter()
+    proba = model.predict_proba(X)
+    seconds = time.perf_counter() - start
+    result = prediction_table(table, model.classes_, proba, top_k,
+                              model.thresholds_ if model.multilabel_ else None, label_sep)
+    if out is None:
+        click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
+    else:
+        write_table(out, result)
+    if not quiet:
+        _stderr(prediction_summary(len(proba), out, start - began, seconds))
+
+
+def prediction_summary(n: int, out: str | None, load_seconds: float, predict_seconds: float) -> str:
+    """What `predict` did and where the time went: loading (imports, model, encoder) apart from
+    predicting, since a user who waits 5 s for one text should see why."""
+    where = f" to {out}" if out else ""
+    if n == 0:
+        return f"0 texts in the input: wrote the header only{where} (loading took {load_seconds:.1f} s)"
+    rate = f", {n / predict_seconds:,.0f} texts/s" if predict_seconds > 0 else ""
+    return (f"predicted {n} text{'s' if n != 1 else ''}{where} in {_seconds(predict_seconds)}{rate}, "
+            f"after {load_seconds:.1f} s loading the model")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value >= 0.1 else f"{value * 1000:.0f} ms"

@@ -1,0 +1,108 @@
+"""`bertclf tokens`: how BERT reads a text or a pair."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from bertclf.cli._common import (
+    CONTEXT,
+    model_option,
+    pair_option,
+    reading_options,
+)
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf tokens "Tokenization is unaffordable."
+  bertclf tokens "The bank raised rates." "And the river bank flooded."
+  bertclf tokens "a long sentence that will not fit" --max-length 6 --pad-to 8
+  bertclf tokens "Hello world" --json
+  bertclf tokens --input qa.csv --text-col question --pair-col answer --row 3""",
+)
+@click.argument("text", required=False)
+@click.argument("pair", required=False)
+@click.option("--input", "input_path", default=None, metavar="FILE",
+              help="Read TEXT (and PAIR) from row --row of this table instead.")
+@click.option("--row", type=int, default=1, show_default=True, help="With --input: the row (1 = first).")
+@click.option("--text-col", default="text", show_default=True, help="With --input: the text column.")
+@pair_option
+@model_option
+@click.option("--max-length", type=int, default=None,
+              help="Cut the input at this many tokens (pairs: longest side first). [default: model limit]")
+@click.option("--pad-to", type=int, default=None, help="Pad on the right to this length, as a batch would.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@reading_options
+def tokens(text: str | None, pair: str | None, input_path: str | None, row: int, text_col: str,
+           pair_col: str | None, model: str, max_length: int | None, pad_to: int | None,
+           as_json: bool) -> None:
+    """Show how BERT reads a text or a text pair.
+
+    Prints TEXT (and the optional second segment PAIR) as BERT sees it: WordPiece pieces with ##
+    continuations, ids, [CLS]/[SEP], segment ids, positions, attention mask and what --max-length
+    cut off.
+    """
+    from bertclf.encode.sources import check_max_length, load_tokenizer, resolve
+    from bertclf.encode.tokenization import explain
+
+    if input_path is not None:
+        text, pair = _table_row(input_path, row, text_col, pair_col)
+    elif text is None:
+        raise click.UsageError("give TEXT (and optionally PAIR), or --input FILE")
+    source = resolve(model)
+    max_length = check_max_length(source, max_length)
+    view = explain(load_tokenizer(source), text, pair, max_length=max_length, pad_to=pad_to)
+    if as_json:
+        click.echo(json.dumps({"model": model, **view.to_dict()}, ensure_ascii=False, indent=2))
+        return
+    _print_tokens(view, pair is not None)
+
+
+def _table_row(path: str, row: int, text_col: str, pair_col: str | None) -> tuple[str, str | None]:
+    from bertclf.errors import InputError
+    from bertclf.io.files import read_table, table_column
+
+    table = read_table(path)
+    if not len(table):
+        raise InputError(f"{path} has no rows: nothing to show")
+    if not 1 <= row <= len(table):
+        raise InputError(f"{path}: --row must be between 1 and {len(table)}, got {row}")
+    text = table_column(table, path, text_col, " (choose one with --text-col)")[row - 1]
+    pair = table_column(table, path, pair_col, " (choose one with --pair-col)")[row - 1] if pair_col else None
+    if pair_col and pair is None:
+        raise InputError(f"{path}: row {row} has no second text in column '{pair_col}'")
+    return "" if text is None else str(text), None if pair is None else str(pair)
+
+
+def _print_tokens(view: Any, is_pair: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    real = sum(view.attention_mask)
+    table = Table(title=f"{real} tokens (max {view.max_length})", title_justify="left")
+    for name in ("pos", "token", "id", "segment", "mask"):
+        table.add_column(name, justify="right" if name != "token" else "left")
+    rows = zip(view.positions, view.tokens, view.ids, view.segment_ids, view.attention_mask,
+               view.special, strict=True)
+    for pos, tok, tid, seg, mask, special in rows:
+        style = "dim" if not mask else "bold cyan" if special else "yellow" if tok.startswith("##") else ""
+        shown = f"[{style}]{escape(tok)}[/]" if style else escape(tok)
+        table.add_row(str(pos), shown, str(tid), str(seg), str(mask))
+    console.print(table)
+    if console.is_terminal:
+        console.print("[bold cyan]special tokens[/]  [yellow]##continuation pieces[/]  "
+                      "[dim]padding (mask 0)[/]")
+    for segment, pieces in enumerate(view.cut):
+        if pieces:
+            name = ("first", "second")[segment] + " segment" if is_pair else "text"
+            shown = " ".join(pieces[:20]) + (" ..." if len(pieces) > 20 else "")
+            count = f"{len(pieces)} token{'s' if len(pieces) != 1 else ''}"
+            console.print(f"cut off by --max-length {view.max_length} from the {name}: "
+                          f"{count}: {escape(shown)}")

@@ -1,0 +1,170 @@
+"""`bertclf train`: a thin shell over TextClassifier (or `--auto`'s search) and the reports."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from bertclf.classify.classifier import DEFAULT_C, DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
+from bertclf.classify.heads import HEADS
+from bertclf.classify.tfidf import KINDS
+from bertclf.cli._common import (
+    CONTEXT,
+    _progress,
+    _stderr,
+    cache_options,
+    describe,
+    embedding_options,
+    input_options,
+    parse_C,
+    pop_columns,
+    pop_embedding_options,
+    report_on_split,
+    split_options,
+)
+from bertclf.search.auto import DEFAULT_FOLDS
+from bertclf.search.space import DEFAULT_BUDGET
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf train examples/support_tickets.csv --out tickets-model
+  bertclf train train.csv --test test.csv --auto --budget 10m --out model   # TF-IDF, frozen or both, by CV
+  bertclf train train.csv --out model --features embedding -C auto   # frozen embeddings alone, C by CV
+  bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
+  bertclf train train.csv --test test.csv --out model --calibrate isotonic   # trustworthy probabilities
+  bertclf train train.csv --out model --backend onnx --no-cache    # exact fp32 vectors, no cache
+  bertclf train reviews.jsonl --text-col body --label-col stars --out model --head xgboost
+  bertclf train train.csv --out model --pooling cls --layers -4..-1 --layer-agg concat -C 0.5
+  bertclf train comments.csv --label-cols toxic,insult,threat --out toxic-model
+  bertclf train posts.csv --label-col tags --label-sep ";" --out tags-model
+  bertclf train news.csv --long chunk --max-length 512 --out news-model
+  bertclf train qa.csv --text-col question --pair-col answer --out qa-model
+  bertclf train books.csv --meta-cols year,publisher,pages --out books-model
+  bertclf train books.csv --extra-embeddings authors.parquet --join-on author --out books-model
+
+\b
+Without --test, a stratified, seeded 20% of TRAIN is held out for the report (--holdout,
+--seed); the saved model is the one that was evaluated. Beside the report, a TF-IDF + logistic
+regression baseline is fitted on the same split (--no-baseline skips it).""",
+)
+@click.argument("train_path", metavar="TRAIN")
+@click.option("--out", "-o", required=True, metavar="DIR",
+              help="Model folder to write (an existing model folder there is replaced atomically).")
+@split_options
+@click.option("--seed", type=int, default=13, show_default=True, help="Seed for the split and the head.")
+@click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True,
+              help="Classifier on the embeddings.")
+@click.option("-C", "--C", "C", type=str, default=str(DEFAULT_C), show_default=True, metavar="auto|C",
+              help="Inverse regularisation strength (logreg, svm; mlp penalty 1e-4/C); 'auto' picks "
+                   "it by a quick 3-fold cross-validation on TRAIN.")
+@click.option("--features", type=click.Choice(FEATURES), default=DEFAULT_FEATURES, show_default=True,
+              help="What the head reads: BERT embeddings, TF-IDF n-grams (no encoder), or both (hybrid).")
+@click.option("--tfidf", type=click.Choice(KINDS), default="word", show_default=True,
+              help="TF-IDF n-grams of --features tfidf|hybrid: words, or words and characters.")
+@click.option("--scaling", type=click.Choice(SCALINGS), default=DEFAULT_SCALING, show_default=True,
+              help="Embedding scaling before the head: per-dimension standardisation, unit length, none.")
+@click.option("--auto", is_flag=True,
+              help="Choose TF-IDF, frozen embeddings or a hybrid (and scaling, layers, pooling, head, C) "
+                   "by k-fold cross-validation on TRAIN; prints a leaderboard and saves the winner.")
+@click.option("--budget", default=DEFAULT_BUDGET, show_default=True, metavar="TIME",
+              help="--auto's time budget: 90s, 10m, 1h.")
+@click.option("--folds", type=click.IntRange(2, 20), default=DEFAULT_FOLDS, show_default=True,
+              help="--auto's cross-validation folds (fewer when the rarest label has fewer texts).")
+@click.option("--auto-finetune", is_flag=True,
+              help="Let --auto also fine-tune the encoder (scored on one fold; slow on a CPU).")
+@click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none",
+              show_default=True, help="'balanced' weighs classes inversely to their frequency.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also score TF-IDF + logistic regression on the same split.")
+@click.option("--meta-cols", default=None, metavar="A,B,...",
+              help="Columns fused with the text embedding: numbers standardised, categories one-hot "
+                   "(hashed past 30 values), gaps imputed.")
+@click.option("--extra-embeddings", default=None, metavar="FILE",
+              help="Table of precomputed vectors (a list column, or numeric columns) joined by --join-on.")
+@click.option("--join-on", default=None, metavar="COL",
+              help="Key column shared by TRAIN and --extra-embeddings; unknown keys get zeros.")
+@click.option("--threshold", default="tune", show_default=True, metavar="tune|P",
+              help="Multi-label: per-label cut-offs tuned on 20% of TRAIN for F1, or one probability.")
+@click.option("--calibrate", type=click.Choice(["sigmoid", "isotonic"]), default=None,
+              help="Calibrate probabilities on 5-fold out-of-fold predictions of TRAIN (the report "
+                   "shows the expected calibration error, ECE).")
+@embedding_options
+@cache_options
+@input_options
+def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: str,
+          features: str, tfidf: str, scaling: str, auto: bool, budget: str, folds: int, auto_finetune: bool,
+          class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str,
+          calibrate: str | None, strict: bool, quiet: bool, **options: Any) -> None:
+    """Train a classifier on BERT embeddings and save it as a model folder.
+
+    Reads texts and labels from TRAIN (.csv .tsv .jsonl .parquet), embeds them (by default beside
+    their TF-IDF n-grams: --features hybrid, the measured best default; --auto chooses by
+    cross-validation), fits the head, prints accuracy, macro-F1 and per-class scores on the
+    held-out or --test rows (micro/macro-F1, ROC-AUC, subset accuracy and Hamming loss for
+    multi-label tasks), and writes config.json plus the head's weights (safetensors or XGBoost
+    JSON; never pickle) to --out.
+    """
+    from bertclf.classify.classifier import TextClassifier
+    from bertclf.encode.embedder import Embedder
+    from bertclf.errors import SpecError
+    from bertclf.io.labels import read_split
+    from bertclf.io.modelio import check_model_target
+
+    check_model_target(out)
+    columns = pop_columns(options)
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=_progress(quiet))
+    embedder.settings()  # a bad embedding option fails before the data is read
+    try:
+        cut: str | float = threshold if threshold == "tune" else float(threshold)
+    except ValueError:
+        raise SpecError(f"--threshold must be 'tune' or a probability, got {threshold!r}") from None
+    if auto:
+        context = click.get_current_context()
+        searched = [flag for name, flag in (("head", "--head"), ("C", "-C"), ("features", "--features"),
+                                            ("tfidf", "--tfidf"), ("scaling", "--scaling"))
+                    if context.get_parameter_source(name).name == "COMMANDLINE"]
+        if searched:
+            raise SpecError(f"--auto chooses {', '.join(searched)} itself: drop it, or train without --auto")
+    model = TextClassifier(embedder, head=head, C=parse_C(C), random_state=seed,
+                           class_weight=None if class_weight == "none" else class_weight,
+                           text_col=columns.text, pair_col=columns.pair, meta_cols=list(columns.meta) or None,
+                           extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut,
+                           calibrate=calibrate, features=features, tfidf=tfidf, scaling=scaling)
+    model.check_params()
+    split = read_split(train_path, test_path, holdout, seed, columns, strict)
+    start = time.perf_counter()
+    search = None
+    if auto:
+        from bertclf.render.console import print_leaderboard
+        from bertclf.search.auto import auto_train
+        from bertclf.search.space import parse_budget
+
+        parse_budget(budget)  # a bad budget fails before any work
+        model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,
+                                   finetune=auto_finetune, log=(lambda m: None) if quiet else _stderr)
+        if not quiet:
+            print_leaderboard(search)
+    else:
+        model.fit(split.texts, split.labels)
+    train_seconds = time.perf_counter() - start
+    name = search.winner.name if search and search.winner else describe(model)
+    metrics = report_on_split(model, split, train_seconds, name, baseline, seed)
+    if search is not None:
+        metrics = {**(metrics or {}), "auto": search.summary()}
+    model.save(out, metrics=metrics)
+    if not quiet:
+        kind = "multi-label " if getattr(model, "multilabel_", False) else ""
+        if not hasattr(model, "embedder_"):
+            reads = "a fine-tuned encoder"
+        elif model.features == "tfidf":
+            reads = "TF-IDF n-grams"
+        else:
+            used = model.embedder_.settings()  # --auto may have chosen other layers or pooling
+            reads = f"{used.pooling} embeddings of layers {list(used.layers)}"
+        _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
+                f"{len(split.texts)} texts in {train_seconds:.1f} s")

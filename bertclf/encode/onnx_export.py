@@ -1,0 +1,167 @@
+"""The encoder as an ONNX graph (fp32, or int8 with dynamic quantization), made once and cached.
+
+The graph takes padded token ids and returns every hidden state (``hidden_0`` .. ``hidden_N``);
+a run asks ONNX Runtime for the layers it needs only, and pooling stays in ``pooling.py``, so all
+backends pool identically. Files live under the cache folder (``cachedir.py``), keyed by the
+encoder's weights digest and the export settings, never inside a model folder (which may be
+read-only, and a fine-tuned model's encoder folder is checksummed file by file). Each file has a
+sidecar ``meta.json`` with its size and sha256: a stale or truncated graph is detected and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from bertclf.encode import cachedir
+from bertclf.encode.sources import ModelSource, load_config, weights_digest
+from bertclf.errors import BertclfWarning, ExportError, first_line
+
+OPSET = 17
+FORMAT = 1  # bump when the graph's inputs, outputs or quantization settings change
+QUANTIZATIONS = ("fp32", "int8")
+
+
+def onnx_model(source: ModelSource, quantization: str = "fp32") -> Path:
+    """The path of a verified ONNX graph for ``source``: from the cache, or exported now."""
+    key = export_key(source, quantization)
+    folder = _folder(key)
+    path = folder / "model.onnx"
+    if _verified(path):
+        return path
+    if path.exists() or (folder / "meta.json").exists():
+        warnings.warn(f"the cached ONNX export in {folder} is incomplete or changed; rebuilding it",
+                      BertclfWarning, stacklevel=2)
+    fp32 = path if quantization == "fp32" else onnx_model(source, "fp32")
+    with _staging(folder) as tmp:
+        target = tmp / "model.onnx"
+        if quantization == "fp32":
+            export(source, target)
+        else:
+            quantize(fp32, target)
+        _write_meta(target, {"model": source.spec, "quantization": quantization, "opset": OPSET,
+                             "format": FORMAT, "key": key})
+    return path
+
+
+def export_key(source: ModelSource, quantization: str) -> str:
+    import onnxruntime
+
+    settings = {"weights": weights_digest(source), "quantization": quantization, "opset": OPSET,
+                "format": FORMAT, "onnxruntime": onnxruntime.__version__.split(".")[0]}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def export(source: ModelSource, target: Path) -> None:
+    """Trace the encoder (eager attention, a padded example so the mask is part of the graph)."""
+    import torch
+
+    from bertclf.encode.backends import load_torch_encoder
+
+    config = load_config(source)
+    names = [f"hidden_{i}" for i in range(int(config.num_hidden_layers) + 1)]
+    model = load_torch_encoder(source).eval()
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
+    uses_types = getattr(config, "type_vocab_size", 0) > 1 or config.model_type == "bert"
+    inputs = ["input_ids", "attention_mask", *(["token_type_ids"] if uses_types else [])]
+
+    class HiddenStates(torch.nn.Module):
+        """The encoder with a flat tuple of every hidden state as its outputs."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *args):  # noqa: ANN002, ANN202
+            out = self.model(**dict(zip(inputs, args, strict=True)), output_hidden_states=True,
+                             return_dict=True)
+            return tuple(out.hidden_states)
+
+    wrapper = HiddenStates().eval()  # eval: export restores the wrapper's mode onto the encoder
+    ids = torch.full((2, 8), 5, dtype=torch.long)
+    mask = torch.ones_like(ids)
+    mask[0, 5:] = 0
+    example = (ids, mask, torch.zeros_like(ids))[: len(inputs)]
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*inputs, *names]}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(wrapper, example, str(target), input_names=inputs, output_names=names,
+                              dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    except Exception as exc:  # noqa: BLE001 - the exporter fails in many ways on unusual models
+        first = first_line(exc)
+        raise ExportError(f"cannot export {source.spec} to ONNX: {first}") from None
+
+
+def quantize(fp32: Path, target: Path) -> None:
+    """Dynamic int8: per-channel weights, MatMul only. The defaults (per-tensor, every op) lose
+    far more: mean cosine to fp32 0.95 instead of 0.99 on all-MiniLM-L6-v2."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.disable(logging.WARNING)  # its advice to pre-process is for CNNs and static quantization
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(fp32), str(target), per_channel=True, op_types_to_quantize=["MatMul"],
+                             weight_type=QuantType.QInt8)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def _folder(key: str) -> Path:
+    root = cachedir.writable_root()
+    return (root / "onnx" / key) if root else Path(tempfile.gettempdir()) / f"bertclf-onnx-{key}"
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_meta(path: Path, meta: dict) -> None:
+    meta = {**meta, "size": path.stat().st_size, "sha256": _digest(path)}
+    (path.parent / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def _verified(path: Path) -> bool:
+    try:
+        meta = json.loads((path.parent / "meta.json").read_text(encoding="utf-8"))
+        return path.stat().st_size == meta["size"] and _digest(path) == meta["sha256"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+class _staging:
+    """A temporary sibling folder renamed onto ``folder`` when the block succeeds: readers see
+    the old export or the whole new one, and two processes exporting at once both end well."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> Path:
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", dir=self.folder.parent))
+        return self.tmp
+
+    def __exit__(self, kind, value, tb) -> None:  # noqa: ANN001
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = self.folder.with_name(f".{self.folder.name}.old.{os.getpid()}")
+        if self.folder.exists():
+            os.replace(self.folder, old)
+        try:
+            os.replace(self.tmp, self.folder)
+        except OSError:  # another process put a complete export there first
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)

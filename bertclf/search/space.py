@@ -1,0 +1,117 @@
+"""The candidates ``train --auto`` scores, and how they are named on its leaderboard.
+
+Each ``Candidate`` is one point of a small space chosen by measurement (docs/results.md): TF-IDF,
+frozen embeddings and hybrids of the two over layers, scaling and C, then, screened last, the
+linear SVM head and one other pooling. ``autosearch`` runs the search over it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bertclf.errors import SpecError
+
+DEFAULT_BUDGET = "10m"
+LAYER_SETTINGS = (("last", -1), ("last4", "-4..-1"))  # short names for the leaderboard
+
+
+@dataclass
+class Candidate:
+    """One point of the search space and what cross-validation made of it."""
+
+    features: str  # "tfidf", "embedding", "hybrid" or "finetune"
+    tfidf: str = "word"
+    layers: Any = -1
+    pooling: str | None = None  # None: the model's own pooling
+    scaling: str = "none"
+    C: float = 1.0
+    head: str = "logreg"
+    scores: list[float] = field(default_factory=list)
+    fit_seconds: list[float] = field(default_factory=list)
+    status: str = "not run"
+
+    @property
+    def name(self) -> str:
+        """Short enough for an 80-column leaderboard: 'hybrid word + last, C=10'."""
+        layers = dict((v, k) for k, v in LAYER_SETTINGS).get(self.layers, f"layers {self.layers}")
+        if self.pooling is not None:
+            layers = f"{self.pooling} {layers}"
+        head = "" if self.head == "logreg" else f" {self.head}"
+        if self.features == "finetune":
+            return "fine-tuned encoder"
+        if self.features == "tfidf":
+            return f"TF-IDF {self.tfidf},{head} C={self.C:g}"
+        if self.features == "hybrid":
+            return f"hybrid {self.tfidf} + {layers},{head} C={self.C:g}"
+        return f"frozen {layers}, {_SCALING_NAMES[self.scaling]},{head} C={self.C:g}"
+
+    @property
+    def setting(self) -> tuple[Any, Any]:
+        """What the embedding pass depends on: candidates sharing it share the vectors."""
+        return self.pooling, self.layers
+
+    @property
+    def score(self) -> float:
+        return float(np.mean(self.scores)) if self.scores else float("nan")
+
+    @property
+    def spread(self) -> float:
+        return float(np.std(self.scores)) if len(self.scores) > 1 else float("nan")
+
+    def row(self) -> dict[str, Any]:
+        return {"candidate": self.name, "features": self.features, "tfidf": self.tfidf,
+                "layers": self.layers, "pooling": self.pooling, "scaling": self.scaling,
+                "head": self.head, "C": self.C,
+                "cv_accuracy": round(self.score, 4) if self.scores else None,
+                "spread": round(self.spread, 4) if len(self.scores) > 1 else None,
+                "folds": len(self.scores), "fit_seconds": round(float(np.mean(self.fit_seconds)), 2)
+                if self.fit_seconds else None, "status": self.status}
+
+
+_SCALING_NAMES = {"l2": "L2", "standard": "std", "none": "raw"}
+
+
+OTHER_POOLING = {"mean": "cls", "cls": "mean", "max": "mean"}  # the one alternative searched
+
+
+def search_space(finetune: bool = False, pooling: str = "mean") -> list[Candidate]:
+    """The candidates in screening order: cheap and often-best first, so a short budget still
+    sees one of each family. The C values are those that won somewhere on our sets. ``pooling``
+    is the model's own; one other pooling and the linear SVM come last, as they rarely won
+    (docs/results.md) and the other pooling costs a further embedding pass."""
+    space = [Candidate("tfidf", "word", C=10.0)]
+    space += [Candidate("embedding", layers=-1, scaling="standard", C=c) for c in (0.1, 1.0)]
+    space += [Candidate("hybrid", "word", layers=-1, C=c) for c in (1.0, 10.0)]
+    space += [Candidate("embedding", layers=-1, scaling="l2", C=c) for c in (1.0, 10.0)]
+    space += [Candidate("tfidf", "word+char", C=c) for c in (10.0, 100.0)]
+    space += [Candidate("tfidf", "word", C=100.0)]
+    space += [Candidate("embedding", layers=-1, scaling="standard", C=0.01)]
+    space += [Candidate("hybrid", "word+char", layers=-1, C=10.0)]
+    space += [Candidate("embedding", layers="-4..-1", scaling="standard", C=c) for c in (0.1, 1.0)]
+    space += [Candidate("hybrid", "word", layers="-4..-1", C=10.0)]
+    space += [Candidate("hybrid", "word", layers=-1, head="svm", C=0.1),
+              Candidate("embedding", layers=-1, scaling="l2", head="svm", C=1.0)]
+    other = OTHER_POOLING[pooling]
+    space += [Candidate("embedding", layers=-1, pooling=other, scaling="standard", C=0.1),
+              Candidate("hybrid", "word", layers=-1, pooling=other, C=1.0)]
+    if finetune:
+        space.append(Candidate("finetune", head="linear"))
+    return space
+
+
+def parse_budget(text: str | float | int) -> float:
+    """Seconds from '90s', '10m', '1.5h' or a plain number of seconds."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text).lower())
+        if not match:
+            raise SpecError(f"--budget must be a duration such as 90s, 10m or 1h, got {text!r}")
+        seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+    if not seconds > 0:
+        raise SpecError(f"--budget must be positive, got {text!r}")
+    return seconds
