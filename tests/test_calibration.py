@@ -50,7 +50,8 @@ def test_a_calibrated_classifier_saves_loads_and_predicts_the_same(tiny_model, t
     assert not np.allclose(model.predict_proba(texts), plain.predict_proba(texts))
     model.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
-    assert config["calibration"]["method"] == "isotonic" and len(config["calibration"]["params"]) == 2
+    calibration = config["parts"]["calibration"]["settings"]  # format 2: parts keep their settings
+    assert calibration["method"] == "isotonic" and len(calibration["params"]) == 2
     loaded = TextClassifier.load(tmp_path / "m", backend="onnx")
     assert loaded.calibrate == "isotonic"
     np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-6)

@@ -139,8 +139,9 @@ def test_metadata_and_extra_embeddings_on_the_command_line(run, tiny_model, writ
     assert result.exit_code == 0, result.output
     assert "rows have a author key with no extra embedding" in result.stderr  # 'wa' has no vector
     config = json.loads((out / "config.json").read_text())
-    assert [s["kind"] for s in config["inputs"]["meta"]["specs"]] == ["onehot", "numeric"]
-    assert config["inputs"]["join_on"] == "author" and config["inputs"]["extra_dim"] == 2
+    parts = config["parts"]  # format 2: each part's settings under "parts"
+    assert [s["kind"] for s in parts["meta"]["settings"]["specs"]] == ["onehot", "numeric"]
+    assert config["inputs"]["join_on"] == "author" and parts["extra"]["settings"]["dim"] == 2
     assert run("predict", out, path, "-q").exit_code == 0
     renamed = write("renamed.csv", frame.rename(columns={"pages": "page_count"}).to_csv(index=False))
     assert_one_line_error(run("predict", out, renamed, "-q"), "no column 'pages'")

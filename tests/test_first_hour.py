@@ -102,6 +102,7 @@ class _PerfectModel:
 
     classes_ = np.array(["money", "sport", "water"])
     calibrate = None
+    task = "single-label"
 
     def __init__(self, y):
         self.y = y

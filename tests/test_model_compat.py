@@ -43,3 +43,18 @@ def test_import_paths_the_old_readme_taught_still_work_with_a_warning(old, name,
     with pytest.warns(DeprecationWarning, match=f"import {name} from {new}"):
         found = getattr(module, name)
     assert found is getattr(importlib.import_module(new), name)
+
+
+def test_a_saved_folder_is_format_2_with_every_part_and_file_listed(tiny_model, tmp_path):
+    from bertclf import Embedder
+    from tests.test_classifier import LABELS, TEXTS
+
+    model = TextClassifier(Embedder(tiny_model, progress=False), calibrate="sigmoid")
+    model.fit(TEXTS * 2, LABELS * 2).save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert (config["format_version"], config["kind"], config["task"]) == (2, "frozen", "single-label")
+    assert set(config["parts"]) == {"head", "tfidf", "scaler", "calibration"}
+    assert {name for part in config["parts"].values() for name in part["files"]} == set(config["files"])
+    back = TextClassifier.load(tmp_path / "m")
+    assert back.task == "single-label" and back.calibration_.method == "sigmoid"
+    np.testing.assert_array_equal(back.predict_proba(TEXTS), model.predict_proba(TEXTS))

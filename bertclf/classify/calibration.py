@@ -72,6 +72,13 @@ class Calibrator:
     def to_json(self) -> dict[str, Any]:
         return {"method": self.method, "params": self.params}
 
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        return {**self.to_json(), "n_classes": len(self.params)}, {}  # numbers: kept in config.json
+
+    @classmethod
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> Calibrator:
+        return cls.from_json(settings, int(settings["n_classes"]))
+
     @classmethod
     def from_json(cls, data: dict[str, Any], n_classes: int) -> Calibrator:
         method, params = data["method"], data["params"]

@@ -13,13 +13,11 @@ of a cross-validation, embed each text once per embedder setting rather than onc
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,23 +28,15 @@ from bertclf.classify.assembly import assemble, fit_scaler
 from bertclf.classify.calibration import Calibrator, check_method, out_of_fold_proba
 from bertclf.classify.choose_c import TUNED_HEADS, choose_C
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
-from bertclf.classify.guide import GUIDE_FILE, TextGuide
-from bertclf.classify.heads import LOADABLE_HEADS, Head, check_head_params, fit_head, fit_multilabel_head
-from bertclf.classify.tfidf import Standardizer, TfidfFeatures, check_kind
+from bertclf.classify.guide import TextGuide
+from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
+from bertclf.classify.tfidf import TfidfFeatures, check_kind
 from bertclf.classify.thresholds import tune_thresholds
-from bertclf.encode import sources as models
 from bertclf.encode.embedder import Embedder, split_inputs
 from bertclf.encode.memo import memo
-from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
+from bertclf.errors import BertclfWarning, InputError, SpecError
 from bertclf.io.files import is_blank, require_columns
 from bertclf.io.labels import encode_labels, encode_multilabel, is_multilabel, report_label_counts
-from bertclf.io.modelio import (
-    ENCODER_FOLDER,
-    embedder_config,
-    model_config,
-    read_model_folder,
-    write_model_folder,
-)
 
 FEATURES = ("embedding", "tfidf", "hybrid")
 # Measured on seven real sets (benchmarks/defaults.py, docs/results.md): the hybrid beat frozen
@@ -56,7 +46,6 @@ DEFAULT_C: float | str = 1.0
 DEFAULT_SCALING = "none"
 SCALINGS = ("none", "l2", "standard")
 APPROACH = {"embedding": "frozen", "tfidf": "tfidf", "hybrid": "hybrid"}  # config.json's "approach"
-TFIDF_FILE, SCALING_FILE = "tfidf.json", "scaling.safetensors"
 EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize", "long", "head_tokens",
                  "stride", "chunk_agg")
 
@@ -344,113 +333,25 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # -- saving and loading ----------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> None:
-        """Write the model folder atomically: config.json plus the head's weights (no pickle)."""
+        """Write the model folder atomically: config.json, then each part's own files (no pickle)."""
+        from bertclf.classify.persist import save_model
+
         check_is_fitted(self, "head_")
-        s = self.embedder_.settings()
-        files = {self.head_.filename: self.head_.to_bytes()}
-        if self.guide_ is not None:
-            files[GUIDE_FILE] = json.dumps(self.guide_.to_json()).encode()
-        if self.extra_ is not None:
-            files.update(self.extra_.files())
-        if self.tfidf_ is not None:
-            files[TFIDF_FILE] = json.dumps(self.tfidf_.to_json()).encode()
-        if self.scaler_ is not None:
-            from safetensors.numpy import save
-
-            files[SCALING_FILE] = save(self.scaler_.tensors())
-        config = model_config(
-            embedder=embedder_config(self.embedder_, models.portable_spec(s.source)),
-            encoder={"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
-                     "num_layers": s.num_layers, "embedding_dim": s.dim},
-            head={"name": self.head_.name, "file": self.head_.filename, "C": self.C_,
-                  "C_chosen": "by cross-validation" if self.C == "auto" else "given",
-                  "class_weight": self.class_weight, "params": self.head_params or {},
-                  "random_state": self.random_state},
-            labels=self.classes_.tolist(), training=self.training_, metrics=metrics,
-            approach=APPROACH[self.features],
-            multilabel=self.multilabel_, thresholds=getattr(self, "thresholds_", None),
-            inputs=self._input_schema())
-        calibration = getattr(self, "calibration_", None)
-        config["calibration"] = calibration.to_json() if calibration is not None else None
-        config["features"] = {"kind": self.features, "tfidf": self.tfidf_.kind if self.tfidf_ else None,
-                              "tfidf_dim": self.tfidf_.dim if self.tfidf_ else 0,
-                              "scaling": self.scaling}
-        write_model_folder(path, config, files)
-
-    def _input_schema(self) -> dict[str, Any]:
-        return {"text_col": self.text_col, "pair_col": self.pair_col,
-                "meta": self.meta_.to_json() if self.meta_ is not None else None,
-                "join_on": self.join_on, "guide": self.guide_ is not None,
-                "extra_dim": int(self.extra_.vectors.shape[1]) if self.extra_ is not None else 0}
+        save_model(self, path, metrics)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **embedder_options: Any) -> TextClassifier:
-        """Load a saved model folder; ``embedder_options`` set runtime choices such as
-        device, batch_size or progress (not the settings the head was trained on)."""
-        clashing = set(embedder_options) & set(EMBEDDER_KEYS)
-        if clashing:
-            raise InputError(f"cannot change {', '.join(sorted(clashing))} of a trained model")
-        config, files = read_model_folder(path)
-        try:
-            saved, head_info, labels = config["embedder"], config["head"], config["labels"]
-            multilabel = config.get("task", "single-label") == "multi-label"
-            if not isinstance(labels, list) or len(set(map(repr, labels))) != len(labels) \
-                    or len(labels) < (1 if multilabel else 2):
-                raise ValueError("'labels' must list distinct labels (two or more for one label per text)")
-            if head_info["name"] not in LOADABLE_HEADS or head_info["file"] not in files:
-                raise ValueError(f"unknown head {head_info['name']!r} or file {head_info['file']!r}")
-            folder = (config.get("encoder") or {}).get("folder")
-            if folder is not None:  # a fine-tuned encoder, stored inside the model folder
-                if folder != ENCODER_FOLDER:
-                    raise ValueError(f"unexpected encoder folder {folder!r}")
-                saved = {**saved, "model": str(Path(path).resolve() / folder)}
-            embedder = Embedder(**{k: saved[k] for k in EMBEDDER_KEYS if k in saved}, **embedder_options)
-            schema = config.get("inputs") or {}
-            meta = MetaEncoder.from_json(schema["meta"]) if schema.get("meta") else None
-            extra = ExtraEmbeddings.from_files(files, schema["join_on"]) if schema.get("extra_dim") else None
-            guide = TextGuide.from_json(json.loads(files[GUIDE_FILE])) if schema.get("guide") else None
-            shape = config.get("features") or {"kind": "embedding", "scaling": "none"}
-            if shape["kind"] not in FEATURES:
-                raise ValueError(f"unknown features {shape['kind']!r}")
-            tfidf = TfidfFeatures.from_json(json.loads(files[TFIDF_FILE])) if shape["kind"] != "embedding" \
-                else None
-            scaler = None
-            if shape["scaling"] not in SCALINGS:
-                raise ValueError(f"unknown scaling {shape['scaling']!r}")
-            if shape["scaling"] == "standard" or shape["kind"] == "hybrid":
-                from safetensors.numpy import load as load_tensors
+        """Load a saved model folder (format 2, or 1 as written by bertclf 0.1); ``embedder_options``
+        set runtime choices such as device, batch_size or progress (not the settings the head was
+        trained on)."""
+        from bertclf.classify.persist import load_model
 
-                scaler = Standardizer.from_tensors(load_tensors(files[SCALING_FILE]))
-            head = Head.from_bytes(head_info["name"], len(labels), files[head_info["file"]], multilabel)
-            head.check((embedder.settings().dim if shape["kind"] != "tfidf" else 0)
-                       + (tfidf.dim if tfidf else 0) + (meta.dim if meta else 0)
-                       + (extra.vectors.shape[1] if extra else 0))
-            thresholds = np.asarray(config["thresholds"], dtype=np.float64) if multilabel else None
-            if thresholds is not None and thresholds.shape != (len(labels),):
-                raise ValueError("one threshold per label is needed")
-            calibration = Calibrator.from_json(config["calibration"], len(labels)) \
-                if config.get("calibration") else None
-        except (KeyError, TypeError, ValueError) as exc:
-            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise ModelLoadError(f"{path}: config.json does not match the model ({detail}); "
-                                 f"was it edited?") from None
-        model = cls(embedder=embedder, head=head.name, C=head_info.get("C", 1.0),
-                    class_weight=head_info.get("class_weight"), head_params=head_info.get("params") or None,
-                    random_state=head_info.get("random_state"), text_col=schema.get("text_col", "text"),
-                    pair_col=schema.get("pair_col"), meta_cols=meta.columns if meta else None,
-                    join_on=schema.get("join_on"), calibrate=calibration.method if calibration else None,
-                    features=shape["kind"], tfidf=tfidf.kind if tfidf else "word",
-                    scaling=shape["scaling"])
-        model.head_, model.embedder_, model.calibration_ = head, clone(embedder), calibration
-        model.tfidf_, model.scaler_, model.C_ = tfidf, scaler, model.C
-        model.meta_, model.extra_, model.guide_ = meta, extra, guide
-        model.multilabel_ = multilabel
-        if multilabel:
-            model.thresholds_ = thresholds
-        model.classes_ = np.asarray(labels)
-        model.training_ = config.get("training") or {}
-        model.metrics_ = config.get("metrics")
-        return model
+        return load_model(cls, path, **embedder_options)
+
+    @property
+    def task(self) -> str:
+        """'single-label' or 'multi-label', as fitted or as config.json says."""
+        return "multi-label" if getattr(self, "multilabel_", False) else "single-label"
 
     from_pretrained = load  # Hugging Face habits
     save_pretrained = save

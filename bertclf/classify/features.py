@@ -131,6 +131,13 @@ class MetaEncoder:
     def to_json(self) -> dict[str, Any]:
         return {"columns": self.columns, "max_categories": self.max_categories, "specs": self.specs}
 
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        return self.to_json(), {}  # a few numbers and names: they read best in config.json
+
+    @classmethod
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> MetaEncoder:
+        return cls.from_json(settings)
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MetaEncoder:
         encoder = cls(list(data["columns"]), int(data["max_categories"]))
@@ -196,15 +203,17 @@ class ExtraEmbeddings:
                           f"extra embedding; they get a zero vector", BertclfWarning, stacklevel=2)
         return out
 
-    def files(self) -> dict[str, bytes]:
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         import json
 
         from safetensors.numpy import save
 
-        return {EXTRA_VECTORS: save({"vectors": self.vectors}), EXTRA_KEYS: json.dumps(self.keys).encode()}
+        return ({"join_on": self.join_on, "dim": int(self.vectors.shape[1])},
+                {EXTRA_VECTORS: save({"vectors": self.vectors}), EXTRA_KEYS: json.dumps(self.keys).encode()})
 
     @classmethod
-    def from_files(cls, files: dict[str, bytes], join_on: str) -> ExtraEmbeddings:
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> ExtraEmbeddings:
+        join_on = settings["join_on"]
         import json
 
         from safetensors.numpy import load

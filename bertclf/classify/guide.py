@@ -75,6 +75,17 @@ class TextGuide:
     def to_json(self) -> dict[str, Any]:
         return {"method": "text-guide", "importance": self.importance}
 
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        import json
+
+        return {"method": "text-guide"}, {GUIDE_FILE: json.dumps(self.to_json()).encode()}
+
+    @classmethod
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> TextGuide:
+        import json
+
+        return cls.from_json(json.loads(files[GUIDE_FILE]))
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TextGuide:
         importance = data["importance"]

@@ -49,6 +49,10 @@ class Head:
         return _PROBA[self.name](self.tensors, X, self.n_classes)
 
     @property
+    def task(self) -> str:
+        return "multi-label" if self.multilabel else "single-label"
+
+    @property
     def filename(self) -> str:
         return XGBOOST_FILE if self.name == "xgboost" else SAFETENSORS_FILE
 
@@ -60,6 +64,18 @@ class Head:
         from safetensors.numpy import save
 
         return save(self.tensors)
+
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        return ({"name": self.name, "n_classes": self.n_classes, "multilabel": self.multilabel},
+                {self.filename: self.to_bytes()})
+
+    @classmethod
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> Head:
+        name = settings["name"]
+        if name not in LOADABLE_HEADS or len(files) != 1:
+            raise ValueError(f"unknown head {name!r}")
+        return cls.from_bytes(name, int(settings["n_classes"]), next(iter(files.values())),
+                              bool(settings["multilabel"]))
 
     @classmethod
     def from_bytes(cls, name: str, n_classes: int, data: bytes, multilabel: bool = False) -> Head:

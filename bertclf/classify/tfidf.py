@@ -19,6 +19,7 @@ from scipy import sparse
 from bertclf.errors import InputError, SpecError
 
 KINDS = ("word", "word+char")
+TFIDF_FILE, SCALING_FILE = "tfidf.json", "scaling.safetensors"
 _SETTINGS = {
     "word": {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2},
     "char": {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "min_df": 2,
@@ -81,6 +82,17 @@ class TfidfFeatures:
             {"vocabulary": {term: int(i) for term, i in v.vocabulary_.items()},
              "idf": [float(x) for x in v.idf_]} for v in self.vectorizers]}
 
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        import json
+
+        return {"kind": self.kind, "dim": self.dim}, {TFIDF_FILE: json.dumps(self.to_json()).encode()}
+
+    @classmethod
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> TfidfFeatures:
+        import json
+
+        return cls.from_json(json.loads(files[TFIDF_FILE]))
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TfidfFeatures:
         """Raises ValueError on a stored vocabulary that does not fit its idf weights."""
@@ -118,6 +130,17 @@ class Standardizer:
 
     def tensors(self) -> dict[str, np.ndarray]:
         return {"scaling.mean": self.mean, "scaling.scale": self.scale}
+
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        from safetensors.numpy import save
+
+        return {"dim": int(self.mean.shape[0])}, {SCALING_FILE: save(self.tensors())}
+
+    @classmethod
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> Standardizer:
+        from safetensors.numpy import load
+
+        return cls.from_tensors(load(files[SCALING_FILE]))
 
     @classmethod
     def from_tensors(cls, tensors: dict[str, np.ndarray]) -> Standardizer:

@@ -216,7 +216,7 @@ def report_on_split(model: Any, split: Any, train_seconds: float, name: str, bas
     if baseline:
         cols = (getattr(model, "text_col", "text"), getattr(model, "pair_col", None))
         train_texts, eval_texts = baseline_texts(split.texts, *cols), baseline_texts(split.eval_texts, *cols)
-        if getattr(model, "multilabel_", False):
+        if model.task == "multi-label":
             scores = multilabel_baseline_scores(train_texts, split.labels, eval_texts, split.eval_labels,
                                                 seed)
             summary = (f"micro-F1 {scores['micro_f1']:.4f}, macro-F1 {scores['macro_f1']:.4f} at a 0.5 "

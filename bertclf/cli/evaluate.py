@@ -65,10 +65,11 @@ def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, s
     else:
         print_report(report, title=f"{model_path} on {test_path}")
     if plot is not None:
-        draw = plot_label_scores if model.multilabel_ else plot_confusion
+        multilabel = model.task == "multi-label"
+        draw = plot_label_scores if multilabel else plot_confusion
         draw(report, plot, title=f"{model_path} on {test_path}")
         if not quiet:
-            _stderr(f"wrote the {'per-label scores' if model.multilabel_ else 'confusion matrix'} to {plot}")
+            _stderr(f"wrote the {'per-label scores' if multilabel else 'confusion matrix'} to {plot}")
         if "calibration" in report:
             from bertclf.render.figures import reliability_figure, save_figure
 
@@ -130,7 +131,7 @@ def _test_columns(model: Any, options: dict[str, Any]) -> Any:
     (a multi-label model's own label columns when none are)."""
     from bertclf.cli._common import comma_list
 
-    if options["label_cols"] is None and options["label_sep"] is None and model.multilabel_:
+    if options["label_cols"] is None and options["label_sep"] is None and model.task == "multi-label":
         options["label_cols"] = ",".join(map(str, model.classes_))
     return model.columns(text=options["text_col"], label=options["label_col"],
                          labels=comma_list(options["label_cols"]), label_sep=options["label_sep"])

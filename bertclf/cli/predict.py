@@ -89,7 +89,7 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     proba = model.predict_proba(X)
     seconds = time.perf_counter() - start
     result = prediction_table(table, model.classes_, proba, top_k,
-                              model.thresholds_ if model.multilabel_ else None, label_sep)
+                              model.thresholds_ if model.task == "multi-label" else None, label_sep)
     if out is None:
         click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
     else:

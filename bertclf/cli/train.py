@@ -158,7 +158,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
         metrics = {**(metrics or {}), "auto": search.summary()}
     model.save(out, metrics=metrics)
     if not quiet:
-        kind = "multi-label " if getattr(model, "multilabel_", False) else ""
+        kind = "multi-label " if model.task == "multi-label" else ""
         if not hasattr(model, "embedder_"):
             reads = "a fine-tuned encoder"
         elif model.features == "tfidf":

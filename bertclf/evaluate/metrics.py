@@ -48,7 +48,7 @@ def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any,
 
 def evaluate_model(model: Any, X: Any, y: Any) -> dict[str, Any]:
     """The report of a fitted model on (X, y), single- or multi-label as the model is."""
-    if not getattr(model, "multilabel_", False):
+    if model.task != "multi-label":
         from bertclf.evaluate.ece import reliability
 
         proba = model.predict_proba(X)

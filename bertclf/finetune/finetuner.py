@@ -23,7 +23,7 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from bertclf.classify.guide import GUIDE_FILE, TextGuide
+from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import Head
 from bertclf.classify.thresholds import tune_thresholds
 from bertclf.encode import sources as models
@@ -48,6 +48,7 @@ from bertclf.io.labels import (
     report_label_counts,
 )
 from bertclf.io.modelio import ENCODER_FOLDER, is_encoder_file, model_config, write_model_folder
+from bertclf.io.parts import save_parts
 from bertclf.progress import should_show
 
 DEFAULT_MAX_LENGTH = 128
@@ -299,9 +300,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             "weight": network.classifier.weight.detach().cpu().double().numpy(),
             "bias": network.classifier.bias.detach().cpu().double().numpy(),
         }, multilabel=self.multilabel_)
-        files[head.filename] = head.to_bytes()
-        if self.guide_ is not None:
-            files[GUIDE_FILE] = json.dumps(self.guide_.to_json()).encode()
+        parts, part_files = save_parts({"head": head, "guide": self.guide_})
+        files.update(part_files)
         long = check_long(self.long, self.max_length_, self.head_tokens)
         config = model_config(
             embedder={"model": ENCODER_FOLDER, "pooling": self.pooling_,
@@ -312,14 +312,18 @@ class FineTuner(ClassifierMixin, BaseEstimator):
                      "hidden_size": int(network.encoder.config.hidden_size),
                      "num_layers": int(network.encoder.config.num_hidden_layers),
                      "embedding_dim": int(network.encoder.config.hidden_size)},
-            head={"name": head.name, "file": head.filename, "finetune": self._run_params()},
+            head={"name": head.name, "finetune": self._run_params()},
             labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="finetune",
             multilabel=self.multilabel_, thresholds=self.thresholds_ if self.multilabel_ else None,
-            inputs={"text_col": self.text_col, "pair_col": self.pair_col, "meta": None, "join_on": None,
-                    "guide": self.guide_ is not None, "extra_dim": 0})
+            inputs={"text_col": self.text_col, "pair_col": self.pair_col, "join_on": None}, parts=parts)
         write_model_folder(path, config, files)
 
     save_pretrained = save  # Hugging Face habits; the folder loads with TextClassifier.load
+
+    @property
+    def task(self) -> str:
+        """'single-label' or 'multi-label', as fitted."""
+        return "multi-label" if getattr(self, "multilabel_", False) else "single-label"
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

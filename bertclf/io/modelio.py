@@ -25,7 +25,8 @@ from bertclf.errors import InputError, ModelLoadError
 
 CONFIG = "config.json"
 FORMAT = "bertclf-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: every part listed under "parts" with its settings and files (io.parts)
+READABLE_VERSIONS = (1, 2)  # 1: bertclf 0.1, parts in fixed places (parts_of reads them)
 ALLOWED_FILES = ("head.safetensors", "head.xgboost.json", "guide.json", "extra_embeddings.safetensors",
                  "extra_embeddings_keys.json", "tfidf.json", "scaling.safetensors")
 ENCODER_FOLDER = "encoder"
@@ -135,7 +136,7 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
         config = json.loads(raw)
     except ValueError as exc:
         raise ModelLoadError(f"{folder}/{CONFIG} is not valid JSON ({exc}); was it edited?") from None
-    problem = format_problem(config, FORMAT, FORMAT_VERSION, "bertclf model config")
+    problem = format_problem(config, FORMAT, READABLE_VERSIONS, "bertclf model config")
     if problem:
         raise ModelLoadError(f"{folder}/{CONFIG} {problem}")
     listed = config.get("files")
@@ -160,14 +161,42 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
     return config, files
 
 
-def format_problem(document: Any, expected: str, version: int, what: str) -> str | None:
-    """Why a JSON document is not a ``expected`` file of ``version`` (None when it is)."""
+def format_problem(document: Any, expected: str, version: int | tuple[int, ...], what: str) -> str | None:
+    """Why a JSON document is not a ``expected`` file of ``version`` (or one of several; None when
+    it is)."""
+    versions = version if isinstance(version, tuple) else (version,)
     if not isinstance(document, dict) or document.get("format") != expected:
         return f"is not a {what}"
-    if document.get("format_version") != version:
+    if document.get("format_version") not in versions:
         return (f"has format version {document.get('format_version')!r}, which this bertclf does not "
-                f"read (it reads version {version})")
+                f"read (it reads version {' and '.join(map(str, versions))})")
     return None
+
+
+def parts_of(config: dict[str, Any]) -> dict[str, Any]:
+    """config.json's ``parts`` (see io.parts). A format-1 folder kept them in fixed places; they
+    are read from there, so models saved by bertclf 0.1 load and predict as before."""
+    if config["format_version"] >= 2:
+        return config["parts"]
+    labels, head, inputs = config["labels"], config["head"], config.get("inputs") or {}
+    shape = config.get("features") or {"kind": "embedding", "scaling": "none"}
+    parts = {"head": {"settings": {"name": head["name"], "n_classes": len(labels),
+                                   "multilabel": config.get("task") == "multi-label"},
+                      "files": [head["file"]]}}
+    if shape["kind"] != "embedding":
+        parts["tfidf"] = {"settings": {}, "files": ["tfidf.json"]}
+    if shape["scaling"] == "standard" or shape["kind"] == "hybrid":
+        parts["scaler"] = {"settings": {}, "files": ["scaling.safetensors"]}
+    if inputs.get("meta"):
+        parts["meta"] = {"settings": inputs["meta"], "files": []}
+    if inputs.get("extra_dim"):
+        parts["extra"] = {"settings": {"join_on": inputs["join_on"]},
+                          "files": ["extra_embeddings.safetensors", "extra_embeddings_keys.json"]}
+    if inputs.get("guide"):
+        parts["guide"] = {"settings": {}, "files": ["guide.json"]}
+    if config.get("calibration"):
+        parts["calibration"] = {"settings": {**config["calibration"], "n_classes": len(labels)}, "files": []}
+    return parts
 
 
 def _read(folder: Path, name: str, missing: str) -> bytes:
@@ -190,15 +219,17 @@ def embedder_config(embedder: Any, model: str) -> dict[str, Any]:
 def model_config(embedder: dict[str, Any], encoder: dict[str, Any], head: dict[str, Any], labels: list[Any],
                  training: dict[str, Any], metrics: dict[str, Any] | None, approach: str,
                  multilabel: bool = False, thresholds: Any = None,
-                 inputs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The readable part of a model folder's config.json, shared by frozen and fine-tuned models."""
+                 inputs: dict[str, Any] | None = None, parts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The readable part of a model folder's config.json, shared by frozen and fine-tuned models:
+    what kind of model it is, for which task, read from which columns, and its parts."""
     return {
         "bertclf_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "kind": "fine-tuned" if "folder" in encoder else "frozen",
         "task": "multi-label" if multilabel else "single-label",
         "thresholds": None if thresholds is None else [float(t) for t in thresholds],
-        "inputs": inputs or {"text_col": "text", "pair_col": None, "meta": None, "join_on": None,
-                             "guide": False, "extra_dim": 0},
+        "inputs": inputs or {"text_col": "text", "pair_col": None, "join_on": None},
+        "parts": parts or {},
         "approach": approach,
         "embedder": embedder,
         "encoder": encoder,

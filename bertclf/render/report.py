@@ -24,7 +24,7 @@ WRONG_SHOWN = 20
 
 def build_report(model: Any, X: Any, y: Any, title: str, seed: int = 13) -> tuple[str, dict[str, Any]]:
     """(the HTML page, the metrics report) for ``model`` on (X, y)."""
-    if getattr(model, "multilabel_", False):
+    if model.task == "multi-label":
         report = evaluate_model(model, X, y)
         return html_page("\n".join(_summary(report)), title), report
     proba = model.predict_proba(X)  # once: the metrics, the map's crosses and the table share it
