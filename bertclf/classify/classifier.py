@@ -332,12 +332,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     # -- saving and loading ----------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> None:
-        """Write the model folder atomically: config.json, then each part's own files (no pickle)."""
+    def save(self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
+             label_columns: dict[str, Any] | None = None) -> None:
+        """Write the model folder atomically: config.json, then each part's own files (no pickle).
+        ``label_columns`` records where the training file kept its labels, so that ``evaluate``
+        finds them in a test file without being told again."""
         from bertclf.classify.persist import save_model
 
         check_is_fitted(self, "head_")
-        save_model(self, path, metrics)
+        save_model(self, path, metrics, label_columns)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **embedder_options: Any) -> TextClassifier:

@@ -35,7 +35,8 @@ PARTS = {"head": Head, "tfidf": TfidfFeatures, "scaler": Standardizer, "meta": M
          "extra": ExtraEmbeddings, "guide": TextGuide, "calibration": Calibrator}
 
 
-def save_model(model: Any, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> None:
+def save_model(model: Any, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
+               label_columns: dict[str, Any] | None = None) -> None:
     """Write the model folder atomically: config.json, then each part's own files (no pickle)."""
     s = model.embedder_.settings()
     parts, files = save_parts({slot: getattr(model, f"{slot}_", None) for slot in PARTS})
@@ -50,7 +51,8 @@ def save_model(model: Any, path: str | os.PathLike[str], metrics: dict[str, Any]
         labels=model.classes_.tolist(), training=model.training_, metrics=metrics,
         approach=APPROACH[model.features],
         multilabel=model.multilabel_, thresholds=getattr(model, "thresholds_", None),
-        inputs={"text_col": model.text_col, "pair_col": model.pair_col, "join_on": model.join_on},
+        inputs={"text_col": model.text_col, "pair_col": model.pair_col, "join_on": model.join_on,
+                "labels": label_columns},
         parts=parts)
     config["features"] = {"kind": model.features, "tfidf": model.tfidf_.kind if model.tfidf_ else None,
                           "scaling": model.scaling}
@@ -113,6 +115,7 @@ def load_model(cls: Any, path: str | os.PathLike[str], **embedder_options: Any) 
     if multilabel:
         model.thresholds_ = thresholds
     model.classes_ = np.asarray(labels)
+    model.label_columns_ = schema.get("labels")
     model.training_ = config.get("training") or {}
     model.metrics_ = config.get("metrics")
     return model

@@ -37,6 +37,32 @@ def model_option(func: Any) -> Any:
     )(func)
 
 
+def seed_option(help_text: str = "Seed of the split, the folds and the head.") -> Callable[[Any], Any]:
+    return click.option("--seed", type=int, default=13, show_default=True, help=help_text)
+
+
+def text_col_option(default: str | None = "text",
+                    help_text: str = "Column holding the texts.") -> Callable[[Any], Any]:
+    """--text-col; ``default=None`` means the model's own column (commands that read a model)."""
+    if default is None:
+        return click.option("--text-col", default=None, help=f"{help_text} [default: the model's]")
+    return click.option("--text-col", default=default, show_default=True, help=help_text)
+
+
+def C_option(help_text: str = "Regularisation of logreg and svm (the mlp's L2 penalty is 1e-4 / C): a "
+             "number, or auto for a quick cross-validation.") -> Callable[[Any], Any]:
+    return click.option("-C", "--C", "C", type=str, default="1.0", show_default=True, metavar="auto|C",
+                        callback=lambda ctx, param, value: parse_C(value), help=help_text)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+
+threads_option = click.option("--threads", type=int, default=None, help="CPU threads. [default: all cores]")
+
+pooling_option = click.option(
+    "--pooling", default=None, metavar="cls|mean|max",
+    help="How token vectors become one vector. [default: the model's own, else mean]")
+
 runtime_options = stack_options(
     click.option("--batch-size", type=int, default=None,
                  help="Texts per encoder call. [default: 16 with ONNX Runtime, 32 with torch]"),
@@ -47,7 +73,7 @@ runtime_options = stack_options(
                       "docs/performance.md), torch on a GPU. The ONNX export is made once and cached."),
     click.option("--dtype", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
                  help="torch backend only: bf16 autocast (CPUs with AVX-512 BF16, GPUs)."),
-    click.option("--threads", type=int, default=None, help="CPU threads. [default: all cores]"),
+    threads_option,
 )
 
 
@@ -81,8 +107,7 @@ pair_option = click.option(
 
 embedding_options = stack_options(
     model_option,
-    click.option("--pooling", default=None, metavar="cls|mean|max",
-                 help="How token vectors become one vector. [default: the model's own, else mean]"),
+    pooling_option,
     click.option("--layers", default="-1", show_default=True, metavar="SPEC",
                  help="Hidden layers to use: -1, -2, -4..-1, all, or a list like -1,-4."),
     click.option("--layer-agg", default="mean", show_default=True, metavar="mean|concat",
@@ -97,7 +122,7 @@ embedding_options = stack_options(
 
 
 split_options = stack_options(  # labelled input, and where its report comes from (train, finetune, compare)
-    click.option("--text-col", default="text", show_default=True, help="Column holding the texts."),
+    text_col_option(),
     click.option("--label-col", default="label", show_default=True, help="Column holding the labels."),
     click.option("--label-cols", default=None, metavar="A,B,...",
                  help="Several 0/1 columns, one per label: a multi-label task."),
@@ -148,6 +173,23 @@ def pop_embedding_options(options: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def build_embedder(options: dict[str, Any], strict: bool, quiet: bool) -> Any:
+    """The Embedder a command's embedding flags describe (taken out of ``options``), its settings
+    checked before any file is read."""
+    from bertclf.encode.embedder import Embedder
+
+    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=_progress(quiet))
+    embedder.settings()
+    return embedder
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout, for --json."""
+    import json
+
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
 def comma_list(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip()) if value else ()
 
@@ -165,6 +207,17 @@ def pop_columns(options: dict[str, Any]) -> Any:
     return Columns(text=found["text_col"] or "text", label=found["label_col"] or "label",
                    labels=comma_list(found["label_cols"]), label_sep=found["label_sep"],
                    pair=found["pair_col"], meta=comma_list(found["meta_cols"]), join_on=found["join_on"])
+
+
+def trained_summary(out: str, name: str, model: Any, metrics: dict[str, Any] | None) -> dict[str, Any]:
+    """What train and finetune print with --json: the folder, the model and its measured scores."""
+    return {"model": out, "name": name, "task": model.task, "labels": [str(c) for c in model.classes_],
+            "metrics": metrics, "training": getattr(model, "training_", None)}
+
+
+def label_columns(columns: Any) -> dict[str, Any]:
+    """Where the training file kept its labels, for the model folder (evaluate's defaults)."""
+    return {"label_col": columns.label, "label_cols": list(columns.labels), "label_sep": columns.label_sep}
 
 
 def _progress(quiet: bool) -> bool | None:
@@ -198,9 +251,10 @@ def describe(model: Any) -> str:
 
 
 def report_on_split(model: Any, split: Any, train_seconds: float, name: str, baseline: bool,
-                    seed: int) -> dict[str, Any] | None:
-    """Print the report (and the TF-IDF baseline) on the split's evaluation rows; the metrics
-    to store in the model folder, or None when nothing was held out."""
+                    seed: int, to_stderr: bool = False) -> dict[str, Any] | None:
+    """Print the report (and the TF-IDF baseline) on the split's evaluation rows (on stderr when
+    stdout is kept for --json); the metrics to store in the model folder, or None when nothing
+    was held out."""
     from bertclf.evaluate.metrics import evaluate_model, headline
     from bertclf.render.console import print_report
     from bertclf.search.baseline import baseline_scores, baseline_texts, multilabel_baseline_scores
@@ -210,7 +264,10 @@ def report_on_split(model: Any, split: Any, train_seconds: float, name: str, bas
     start = time.perf_counter()
     report = evaluate_model(model, split.eval_texts, split.eval_labels)
     rate = report["n"] / max(time.perf_counter() - start, 1e-9)
-    print_report(report, title=f"{name} on {split.description}")
+    from rich.console import Console
+
+    print_report(report, title=f"{name} on {split.description}",
+                 console=Console(stderr=True, highlight=False) if to_stderr else None)
     metrics = {"evaluated_on": split.description, **headline(report),
                "train_seconds": round(train_seconds, 2), "predict_texts_per_second": round(rate, 1)}
     if baseline:
@@ -226,7 +283,7 @@ def report_on_split(model: Any, split: Any, train_seconds: float, name: str, bas
             summary = f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}"
         metrics["tfidf_logreg_baseline"] = scores
         click.echo(f"TF-IDF + logistic regression on the same split: {summary} "
-                   f"(trained in {scores['train_seconds']:.1f} s)")
+                   f"(trained in {scores['train_seconds']:.1f} s)", err=to_stderr)
     return metrics
 
 

@@ -9,10 +9,15 @@ import click
 from bertclf.classify.heads import HEADS
 from bertclf.cli._common import (
     CONTEXT,
+    C_option,
+    build_embedder,
     cache_options,
     embedding_options,
     input_options,
-    pop_embedding_options,
+    json_option,
+    print_json,
+    seed_option,
+    text_col_option,
 )
 
 
@@ -22,19 +27,20 @@ Examples:
   bertclf audit train.csv --label-col intent --out suspects.csv --top 50
   bertclf audit tweets.csv --head svm --out suspects.parquet""")
 @click.argument("train_path", metavar="TRAIN")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@text_col_option()
 @click.option("--label-col", default="label", show_default=True, help="Column holding the labels.")
 @click.option("--out", "-o", "out", default=None, metavar="FILE",
               help="Every row, suspects first: .csv .tsv .jsonl or .parquet.")
 @click.option("--top", type=int, default=20, show_default=True, help="Rows shown in the table.")
 @click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True)
-@click.option("-C", "--C", "C", type=float, default=1.0, show_default=True)
-@click.option("--seed", type=int, default=13, show_default=True, help="Seed of the folds and the head.")
+@C_option()
+@seed_option("Seed of the folds and the head.")
+@json_option
 @embedding_options
 @cache_options
 @input_options
-def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: int, head: str, C: float,
-          seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: int, head: str,
+          C: float | str, seed: int, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """List the training rows whose label looks wrong.
 
     Every row of TRAIN is predicted by a model that never saw it (5-fold cross-validation on
@@ -46,7 +52,6 @@ def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: 
     from rich.markup import escape
     from rich.table import Table
 
-    from bertclf.encode.embedder import Embedder
     from bertclf.errors import SpecError
     from bertclf.evaluate.audit import audit_labels
     from bertclf.io.files import TABLE_FORMATS, check_output_path, write_table
@@ -56,13 +61,16 @@ def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: 
         raise SpecError(f"--top must be 0 or more, got {top}")
     if out is not None:
         check_output_path(out, tuple(TABLE_FORMATS))
-    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
-    embedder.settings()
+    embedder = build_embedder(options, strict, quiet)
     texts, labels, rows = read_labelled(train_path, text_col, label_col, strict, with_rows=True)
     found = audit_labels(texts, labels, embedder, head, C, seed, rows)
     if out is not None:
         write_table(out, found)
     flagged = int(found["issue"].sum())
+    if as_json:
+        print_json({"train": train_path, "rows": len(found), "flagged": flagged, "out": out,
+                    "top": found.head(top).to_dict(orient="records")})
+        return
     console = Console(highlight=False)
     console.print(f"[bold]{flagged} of {len(found)} rows[/] of {escape(train_path)} look mislabelled "
                   f"(another label predicted at least as confidently as that label usually is)",

@@ -10,11 +10,14 @@ import click
 from bertclf.classify.heads import HEADS
 from bertclf.cli._common import (
     CONTEXT,
+    C_option,
     _progress,
     _stderr,
     input_options,
+    json_option,
     model_option,
     pop_columns,
+    seed_option,
     split_options,
     tuning_options,
 )
@@ -41,15 +44,16 @@ head; the encoder it uses is shared and shown apart.""",
 @model_option
 @click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True,
               help="Head of the frozen approach.")
-@click.option("-C", "--C", "C", type=float, default=1.0, show_default=True, help="C of the frozen head.")
+@C_option("C of the frozen head: a number, or auto for a quick cross-validation.")
 @tuning_options
-@click.option("--seed", type=int, default=13, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@seed_option()
+@json_option
 @click.option("--plot", default=None, metavar="FILE", help="Bar chart as .png, .svg or .pdf.")
 @input_options
 def compare(train_path: str, test_path: str | None, holdout: float, approaches: str, model: str, head: str,
-            C: float, epochs: int, lr: float, batch_size: int, max_length: int | None, device: str, seed: int,
-            as_json: bool, plot: str | None, strict: bool, quiet: bool, **column_flags: Any) -> None:
+            C: float | str, epochs: int, lr: float, batch_size: int, max_length: int | None, device: str,
+            seed: int, as_json: bool, plot: str | None, strict: bool, quiet: bool,
+            **column_flags: Any) -> None:
     """Compare TF-IDF + logistic regression, frozen embeddings + head, and fine-tuning.
 
     All approaches train on the same texts and are scored on the same --test file (or hold-out):
@@ -74,7 +78,7 @@ def compare(train_path: str, test_path: str | None, holdout: float, approaches: 
     chosen = parse_approaches(approaches)
     if plot is not None:
         check_output_path(plot, PLOT_FORMATS)
-    check_head_params(head, C)
+    check_head_params(head, 1.0 if C == "auto" else C)
     progress = _progress(quiet)
     embedder = Embedder(model, batch_size=batch_size, device=device, strict=strict, progress=progress)
     classifier = TextClassifier(embedder, head=head, C=C, random_state=seed, features="embedding")

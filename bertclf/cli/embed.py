@@ -9,11 +9,14 @@ import click
 
 from bertclf.cli._common import (
     CONTEXT,
+    build_embedder,
     cache_options,
     embedding_options,
     input_options,
+    json_option,
     pair_option,
-    pop_embedding_options,
+    print_json,
+    text_col_option,
 )
 from bertclf.encode.pooling import LAYER_FORMS
 
@@ -46,8 +49,7 @@ Vectors are cached (see `bertclf cache --help`): a second run on the same texts 
 Layer specs: {LAYER_FORMS}.""",
 )
 @click.argument("input_path", metavar="INPUT")
-@click.option("--text-col", default="text", show_default=True,
-              help="Column holding the texts (table inputs).")
+@text_col_option(help_text="Column holding the texts (table inputs).")
 @click.option("--out", "-o", "out", required=True, help="Output file: .npy, .parquet or .csv.")
 @pair_option
 @embedding_options
@@ -59,21 +61,21 @@ Layer specs: {LAYER_FORMS}.""",
               help="ray: an existing cluster (ray://head:10001, or auto). [default: start a local one]")
 @click.option("--actors", type=int, default=None, metavar="N",
               help="ray: encoders to run at once. [default: the cluster's CPUs / --threads]")
+@json_option
 @input_options
 def embed(input_path: str, text_col: str, pair_col: str | None, out: str, engine: str, address: str | None,
-          actors: int | None, strict: bool, quiet: bool, **options: Any) -> None:
+          actors: int | None, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Embed texts into vectors, one per text.
 
     Reads the texts of INPUT, batches them by token length, pools each into one vector and writes
     the vectors to --out in input order.
     """
-    from bertclf.encode.embedder import Embedder
     from bertclf.encode.streaming import embed_file
     from bertclf.errors import SpecError
     from bertclf.io.files import check_output_path, read_texts, write_vectors
 
     check_output_path(out)
-    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
+    embedder = build_embedder(options, strict, quiet)
     settings = embedder.settings()
     if settings.long.mode == "guide":
         raise SpecError("--long guide learns from labels: use it with train or finetune; embed takes "
@@ -106,7 +108,12 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, engine
     else:
         rows, dim = embed_file(embedder, input_path, out, text_col, pair_col, strict=strict)
     seconds = time.perf_counter() - start
-    if not quiet:
+    if as_json:
+        print_json({"input": input_path, "out": out, "rows": rows, "dim": dim, "pooling": settings.pooling,
+                    "layers": list(settings.layers), "layer_agg": settings.layer_agg,
+                    "max_length": settings.max_length, "normalize": settings.normalize,
+                    "seconds": round(seconds, 3)})
+    elif not quiet:
         rate = rows / seconds if seconds > 0 else float("inf")
         click.echo(
             f"wrote {rows} x {dim} vectors to {out} "

@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from bertclf.cli._common import CONTEXT, _progress, _stderr, input_options, runtime_options
+from bertclf.cli._common import (
+    CONTEXT,
+    _progress,
+    _stderr,
+    input_options,
+    json_option,
+    print_json,
+    runtime_options,
+    text_col_option,
+)
 
 
 @click.command(
@@ -26,8 +35,8 @@ Test labels the model never saw are listed and counted as errors, not a crash.""
 )
 @click.argument("model_path", metavar="MODEL")
 @click.argument("test_path", metavar="TEST")
-@click.option("--text-col", default=None, help="Column holding the texts. [default: the model's]")
-@click.option("--label-col", default="label", show_default=True, help="Column holding the true labels.")
+@text_col_option(None)
+@click.option("--label-col", default=None, help="Column holding the true labels. [default: the model's]")
 @click.option("--label-cols", default=None, metavar="A,B,...",
               help="Multi-label: the 0/1 label columns. [default: the model's labels]")
 @click.option("--label-sep", default=None, metavar="SEP",
@@ -99,14 +108,16 @@ points), and the 20 most confidently wrong texts, where label noise tends to hid
 @click.argument("model_path", metavar="MODEL")
 @click.argument("test_path", metavar="TEST")
 @click.option("--out", "-o", required=True, metavar="FILE.html", help="The page to write.")
-@click.option("--text-col", default=None, help="Column holding the texts. [default: the model's]")
-@click.option("--label-col", default="label", show_default=True, help="Column holding the true labels.")
+@text_col_option(None)
+@click.option("--label-col", default=None, help="Column holding the true labels. [default: the model's]")
 @click.option("--label-cols", default=None, metavar="A,B,...",
               help="Multi-label: the 0/1 label columns. [default: the model's labels]")
 @click.option("--label-sep", default=None, metavar="SEP", help="Multi-label: --label-col holds label sets.")
 @runtime_options
+@json_option
 @input_options
-def report(model_path: str, test_path: str, out: str, strict: bool, quiet: bool, **options: Any) -> None:
+def report(model_path: str, test_path: str, out: str, as_json: bool, strict: bool, quiet: bool,
+           **options: Any) -> None:
     """Score a trained model on TEST and write the report as one HTML page."""
     from bertclf.classify.classifier import TextClassifier
     from bertclf.io.files import atomic_path, check_output_path
@@ -120,18 +131,28 @@ def report(model_path: str, test_path: str, out: str, strict: bool, quiet: bool,
     page, result = build_report(model, X, labels, title=f"{model_path} on {test_path}")
     with atomic_path(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
-    if not quiet:
+    if as_json:
+        from bertclf.evaluate.metrics import headline
+
+        print_json({"model": model_path, "test": test_path, "out": out, **headline(result)})
+    elif not quiet:
         score = f"accuracy {result['accuracy']:.4f}" if "accuracy" in result \
             else f"micro-F1 {result['micro_f1']:.4f}"
         _stderr(f"wrote the report on {result['n']} texts ({score}) to {out}")
 
 
 def _test_columns(model: Any, options: dict[str, Any]) -> Any:
-    """The columns of a labelled test file for ``model``: its inputs, and the label flags given
-    (a multi-label model's own label columns when none are)."""
+    """The columns of a labelled test file for ``model``: its inputs, and the label flags given,
+    else where its training file kept its labels (else 'label', or a multi-label model's own
+    label columns)."""
     from bertclf.cli._common import comma_list
 
-    if options["label_cols"] is None and options["label_sep"] is None and model.task == "multi-label":
-        options["label_cols"] = ",".join(map(str, model.classes_))
-    return model.columns(text=options["text_col"], label=options["label_col"],
+    trained = getattr(model, "label_columns_", None) or {}
+    if options["label_col"] is None and options["label_cols"] is None and options["label_sep"] is None:
+        options["label_sep"] = trained.get("label_sep")
+        options["label_cols"] = ",".join(map(str, trained.get("label_cols") or ())) or None
+        if model.task == "multi-label" and not options["label_cols"] and not options["label_sep"]:
+            options["label_cols"] = ",".join(map(str, model.classes_))
+    label = options["label_col"] or trained.get("label_col") or "label"
+    return model.columns(text=options["text_col"], label=label,
                          labels=comma_list(options["label_cols"]), label_sep=options["label_sep"])

@@ -8,7 +8,16 @@ from typing import Any
 
 import click
 
-from bertclf.cli._common import CONTEXT, embedding_options, input_options, pop_embedding_options
+from bertclf.cli._common import (
+    CONTEXT,
+    build_embedder,
+    embedding_options,
+    input_options,
+    json_option,
+    print_json,
+    seed_option,
+    text_col_option,
+)
 
 
 @click.command(
@@ -30,17 +39,17 @@ texts nearest its centre. The output is the input table plus a 'cluster' column.
               help="Number of clusters, or 'auto' to pick it by silhouette over --k-range.")
 @click.option("--k-range", default="2..10", show_default=True, metavar="LOW..HIGH",
               help="The k values 'auto' tries.")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@text_col_option()
 @click.option("--label-col", default=None, help="Known labels: report V-measure, adjusted Rand and NMI.")
 @click.option("--out", "-o", required=True, help="Output table: .csv .tsv .jsonl .parquet.")
 @click.option("--summary", default=None, metavar="FILE.json", help="Also write the clusters as JSON.")
-@click.option("--seed", type=int, default=13, show_default=True)
+@seed_option("Seed of k-means and the 2-D projection.")
 @embedding_options
+@json_option
 @input_options
 def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str | None, out: str,
-            summary: str | None, seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+            summary: str | None, seed: int, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Cluster texts by their embeddings and describe each cluster."""
-    from bertclf.encode.embedder import Embedder
     from bertclf.explore import clustering
     from bertclf.io.files import TABLE_FORMATS, atomic_path, check_output_path, write_table
 
@@ -49,8 +58,7 @@ def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str
         check_output_path(summary, (".json",))
     wanted = clustering.parse_k(k)
     low, high = clustering.parse_k_range(k_range)
-    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
-    embedder.settings()
+    embedder = build_embedder(options, strict, quiet)
     table, texts, truth = read_inputs(input_path, text_col, label_col, strict)
     clustering.check_k(wanted, len(texts))
     vectors = embedder.transform(texts)
@@ -61,7 +69,9 @@ def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str
     if summary is not None:
         with atomic_path(summary) as tmp:
             tmp.write_text(json.dumps(described, indent=2, ensure_ascii=False))
-    if not quiet:
+    if as_json:
+        print_json({"input": input_path, "out": out, **described})
+    elif not quiet:
         _print_clusters(described, input_path)
 
 
@@ -119,16 +129,17 @@ category above the threshold. The output adds 'category' and a 'score_<name>' pe
 @click.option("--threshold", type=float, default=None,
               help="Cosine below which a text is 'other' (with --multi: the cut-off per category).")
 @click.option("--multi", is_flag=True, help="Keep every category above --threshold, joined by ';'.")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@text_col_option()
 @click.option("--label-col", default=None, help="Known labels: report accuracy and per-class scores.")
 @click.option("--out", "-o", default=None,
               help="Output table (.csv .tsv .jsonl .parquet). [default: CSV on stdout]")
 @embedding_options
+@json_option
 @input_options
 def zero_shot(input_path: str, categories_path: str, threshold: float | None, multi: bool, text_col: str,
-              label_col: str | None, out: str | None, strict: bool, quiet: bool, **options: Any) -> None:
+              label_col: str | None, out: str | None, as_json: bool, strict: bool, quiet: bool,
+              **options: Any) -> None:
     """Assign texts to categories described by keywords, without training."""
-    from bertclf.encode.embedder import Embedder
     from bertclf.errors import SpecError
     from bertclf.evaluate.metrics import evaluate_predictions
     from bertclf.explore.zeroshot import OTHER, ZeroShot, read_categories
@@ -140,7 +151,7 @@ def zero_shot(input_path: str, categories_path: str, threshold: float | None, mu
     if multi and label_col:
         raise SpecError("--label-col scores one category per text; leave out --multi to evaluate")
     categories = read_categories(categories_path)
-    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
+    embedder = build_embedder(options, strict, quiet)
     model = ZeroShot(embedder, categories, threshold, multi)
     table, texts, truth = read_inputs(input_path, text_col, label_col, strict)
     scores = model.fit().scores(texts)
@@ -148,10 +159,7 @@ def zero_shot(input_path: str, categories_path: str, threshold: float | None, mu
     result = table.reset_index(drop=True).assign(category=assigned)
     for j, name in enumerate(model.names):
         result[f"score_{name}"] = scores[:, j]
-    if out is None:  # the assignments always go somewhere; with --label-col the scores go to stderr
-        click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
-    else:
-        write_table(out, result)
+    report = None
     if truth is not None:
         from rich.console import Console
 
@@ -159,8 +167,16 @@ def zero_shot(input_path: str, categories_path: str, threshold: float | None, mu
         classes = [*model.names, OTHER] if threshold is not None else list(model.names)
         report = evaluate_predictions([truth[i] for i in keep], [assigned[i] for i in keep], classes,
                                       macro_over_truth=True)
-        print_report(report, title=f"zero-shot on {input_path} ({len(categories)} categories)",
-                     console=None if out else Console(stderr=True, highlight=False))
+        if not as_json:
+            print_report(report, title=f"zero-shot on {input_path} ({len(categories)} categories)",
+                         console=None if out else Console(stderr=True, highlight=False))
+    if out is not None:
+        write_table(out, result)
+    if as_json:  # one document: counts and scores, and the assignments themselves without --out
+        print_json({"input": input_path, "out": out, "counts": result["category"].value_counts().to_dict(),
+                    "report": report, "rows": None if out else result.to_dict(orient="records")})
+    elif out is None:  # the assignments always go somewhere; with --label-col the scores go to stderr
+        click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
 
 
 @click.command(
@@ -179,23 +195,22 @@ vectors.tsv and metadata.tsv; or point TensorBoard's projector at the folder."""
 @click.argument("input_path", metavar="INPUT")
 @click.option("--out", "-o", required=True, metavar="DIR",
               help="Folder to write (replaced if it is an earlier export).")
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
+@text_col_option()
 @click.option("--label-col", default=None, help="Column of labels to colour by in the Projector.")
 @click.option("--clusters", type=int, default=None, metavar="K", help="Also add a k-means 'cluster' column.")
-@click.option("--seed", type=int, default=13, show_default=True)
+@seed_option("Seed of k-means and the 2-D projection.")
 @embedding_options
+@json_option
 @input_options
 def projector(input_path: str, out: str, text_col: str, label_col: str | None, clusters: int | None,
-              seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+              seed: int, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Write an Embedding Projector folder for INPUT's texts."""
-    from bertclf.encode.embedder import Embedder
     from bertclf.explore.clustering import check_k, kmeans, parse_k
     from bertclf.explore.projector import check_target, write_projector
 
     check_target(out)
     k = parse_k(clusters) if clusters is not None else None
-    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
-    embedder.settings()
+    embedder = build_embedder(options, strict, quiet)
     _, texts, truth = read_inputs(input_path, text_col, label_col, strict)
     check_k(k, len(texts))
     vectors = embedder.transform(texts)
@@ -205,7 +220,10 @@ def projector(input_path: str, out: str, text_col: str, label_col: str | None, c
     if k is not None:
         metadata["cluster"] = kmeans(vectors, k, seed)[0].labels_.tolist()
     write_projector(out, vectors, metadata)
-    if not quiet:
+    if as_json:
+        print_json({"input": input_path, "out": out, "rows": len(vectors), "dim": int(vectors.shape[1]),
+                    "columns": list(metadata)})
+    elif not quiet:
         click.echo(f"wrote {len(vectors)} x {vectors.shape[1]} vectors and {', '.join(metadata)} to {out}; "
                    f"load vectors.tsv and metadata.tsv at https://projector.tensorflow.org", err=True)
 
@@ -232,14 +250,14 @@ its text. .png, .svg and .pdf write a static picture with a legend.""",
               help="Colour by k-means clusters instead (when there is no --color-by).")
 @click.option("--projection", type=click.Choice(["auto", "umap", "tsne"]), default="auto",
               show_default=True)
-@click.option("--text-col", default="text", show_default=True, help="Column holding the texts.")
-@click.option("--seed", type=int, default=13, show_default=True)
+@text_col_option()
+@seed_option("Seed of k-means and the 2-D projection.")
 @embedding_options
+@json_option
 @input_options
 def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, projection: str,
-         text_col: str, seed: int, strict: bool, quiet: bool, **options: Any) -> None:
+         text_col: str, seed: int, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Map INPUT's texts to two dimensions and draw them, coloured by a column or by cluster."""
-    from bertclf.encode.embedder import Embedder
     from bertclf.explore.clustering import check_k, kmeans, parse_k
     from bertclf.explore.projection import check_map_size, project_2d
     from bertclf.io.files import check_output_path
@@ -247,8 +265,7 @@ def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, 
 
     check_output_path(out, MAP_FORMATS)
     k = parse_k(clusters) if clusters is not None else None
-    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=False if quiet else None)
-    embedder.settings()
+    embedder = build_embedder(options, strict, quiet)
     _, texts, groups = read_inputs(input_path, text_col, color_by, strict, "--color-by")
     check_map_size(len(texts))
     check_k(k, len(texts))
@@ -259,7 +276,10 @@ def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, 
     coords, method = project_2d(vectors, seed, projection)
     plot_map(coords, groups, texts, out, title=f"{input_path}: {len(texts)} texts ({method})",
              method=method, colour_by=colour_by)
-    if not quiet:
+    if as_json:
+        print_json({"input": input_path, "out": out, "texts": len(texts), "projection": method,
+                    "colour_by": colour_by})
+    elif not quiet:
         click.echo(f"wrote the {method} map of {len(texts)} texts to {out}", err=True)
 
 

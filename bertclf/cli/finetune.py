@@ -17,10 +17,17 @@ from bertclf.cli._common import (
     _progress,
     _stderr,
     input_options,
+    json_option,
+    label_columns,
     model_option,
+    pooling_option,
     pop_columns,
+    print_json,
     report_on_split,
+    seed_option,
     split_options,
+    threads_option,
+    trained_summary,
     tuning_options,
 )
 
@@ -49,8 +56,7 @@ works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_p
               help="Model folder to write (checkpoints go to DIR/checkpoint while training).")
 @split_options
 @model_option
-@click.option("--pooling", default=None, metavar="cls|mean|max",
-              help="Pooling of the last layer under the classifier. [default: the model's own, else mean]")
+@pooling_option
 @tuning_options
 @click.option("--warmup", type=float, default=0.1, show_default=True,
               help="Warm-up: a fraction of all steps (<1) or a number of steps.")
@@ -65,22 +71,23 @@ works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_p
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
               show_default=True,
               help="auto: bf16 autocast on a GPU (fp16 where bf16 is missing), fp32 on CPU.")
-@click.option("--threads", type=int, default=None, help="CPU threads for torch. [default: all cores]")
+@threads_option
 @click.option("--long", type=click.Choice(["truncate", "head-tail", "guide"]), default="truncate",
               show_default=True, help="Texts over --max-length: keep the start, the start and end, or the "
                                       "most informative sentences (see `train --help`).")
 @click.option("--head-tokens", type=int, default=None, metavar="N",
               help="head-tail: tokens from the start. [default: a quarter of the budget]")
-@click.option("--seed", type=int, default=13, show_default=True, help="Seed for the splits and training.")
+@seed_option("Seed for the splits and training.")
 @click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True,
               help="Also checkpoint this often within an epoch.")
 @click.option("--resume", "resume_dir", default=None, metavar="DIR",
               help="Continue the interrupted run checkpointed in DIR (TRAIN and settings as recorded).")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also score TF-IDF + logistic regression on the same split.")
+@json_option
 @input_options
-def finetune(train_path: str | None, out: str | None, resume_dir: str | None, baseline: bool, strict: bool,
-             quiet: bool, **options: Any) -> None:
+def finetune(train_path: str | None, out: str | None, resume_dir: str | None, baseline: bool, as_json: bool,
+             strict: bool, quiet: bool, **options: Any) -> None:
     """Fine-tune the encoder end to end with a classification layer; save a model folder.
 
     AdamW, linear warm-up then decay, gradient clipping, best epoch kept by validation accuracy,
@@ -128,8 +135,11 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
         hint = f"; continue with: bertclf finetune --resume {out}" if exc.checkpoint else ""
         raise Interrupted(f"{exc}{hint}", exc.checkpoint) from None
     train_seconds = time.perf_counter() - start
-    metrics = report_on_split(tuner, split, train_seconds, "fine-tuned encoder", baseline, tuner.seed)
-    tuner.save(out, metrics=metrics)
+    metrics = report_on_split(tuner, split, train_seconds, "fine-tuned encoder", baseline, tuner.seed,
+                              to_stderr=as_json)
+    tuner.save(out, metrics=metrics, label_columns=label_columns(columns))
+    if as_json:
+        print_json(trained_summary(out, "fine-tuned encoder", tuner, metrics))
     if not quiet:
         t = tuner.training_
         _stderr(f"saved fine-tuned model ({len(tuner.classes_)} labels, best epoch {t['best_epoch']} of "

@@ -7,7 +7,16 @@ from typing import Any
 
 import click
 
-from bertclf.cli._common import CONTEXT, _progress, _stderr, input_options, runtime_options
+from bertclf.cli._common import (
+    CONTEXT,
+    _progress,
+    _stderr,
+    input_options,
+    json_option,
+    print_json,
+    runtime_options,
+    text_col_option,
+)
 
 
 @click.command(
@@ -31,7 +40,7 @@ Without --out, CSV goes to stdout. Empty input writes the header alone.""",
 )
 @click.argument("model_path", metavar="MODEL")
 @click.argument("input_path", metavar="INPUT", default="-")
-@click.option("--text-col", default=None, help="Column holding the texts. [default: the model's]")
+@text_col_option(None)
 @click.option("--out", "-o", default=None,
               help="Output: .csv .tsv .jsonl .parquet. [default: CSV on stdout]")
 @click.option("--top-k", type=int, default=None, metavar="K",
@@ -39,9 +48,10 @@ Without --out, CSV goes to stdout. Empty input writes the header alone.""",
 @click.option("--label-sep", default=";", show_default=True, metavar="SEP",
               help="Multi-label models: separator of the predicted label sets.")
 @runtime_options
+@json_option
 @input_options
 def predict(model_path: str, input_path: str, text_col: str | None, out: str | None, top_k: int | None,
-            label_sep: str, strict: bool, quiet: bool, **options: Any) -> None:
+            label_sep: str, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Label texts with a trained model.
 
     MODEL is a folder written by `bertclf train`; INPUT a table (.csv .tsv .jsonl .parquet, with
@@ -90,10 +100,15 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     seconds = time.perf_counter() - start
     result = prediction_table(table, model.classes_, proba, top_k,
                               model.thresholds_ if model.task == "multi-label" else None, label_sep)
+    if out is not None:
+        write_table(out, result)
+    if as_json:  # one document: the timings, and the predictions themselves without --out
+        print_json({"model": model_path, "out": out, "texts": len(proba),
+                    "load_seconds": round(start - began, 3), "predict_seconds": round(seconds, 4),
+                    "predictions": None if out else result.to_dict(orient="records")})
+        return
     if out is None:
         click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
-    else:
-        write_table(out, result)
     if not quiet:
         _stderr(prediction_summary(len(proba), out, start - began, seconds))
 

@@ -12,6 +12,7 @@ from bertclf.cli._common import (
     model_option,
     pair_option,
     reading_options,
+    text_col_option,
 )
 
 
@@ -30,7 +31,7 @@ Examples:
 @click.option("--input", "input_path", default=None, metavar="FILE",
               help="Read TEXT (and PAIR) from row --row of this table instead.")
 @click.option("--row", type=int, default=1, show_default=True, help="With --input: the row (1 = first).")
-@click.option("--text-col", default="text", show_default=True, help="With --input: the text column.")
+@text_col_option(help_text="With --input: the text column.")
 @pair_option
 @model_option
 @click.option("--max-length", type=int, default=None,

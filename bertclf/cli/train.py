@@ -7,22 +7,26 @@ from typing import Any
 
 import click
 
-from bertclf.classify.classifier import DEFAULT_C, DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
+from bertclf.classify.classifier import DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
 from bertclf.classify.heads import HEADS
 from bertclf.classify.tfidf import KINDS
 from bertclf.cli._common import (
     CONTEXT,
-    _progress,
+    C_option,
     _stderr,
+    build_embedder,
     cache_options,
     describe,
     embedding_options,
     input_options,
-    parse_C,
+    json_option,
+    label_columns,
     pop_columns,
-    pop_embedding_options,
+    print_json,
     report_on_split,
+    seed_option,
     split_options,
+    trained_summary,
 )
 from bertclf.search.auto import DEFAULT_FOLDS
 from bertclf.search.space import DEFAULT_BUDGET
@@ -56,12 +60,11 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @click.option("--out", "-o", required=True, metavar="DIR",
               help="Model folder to write (an existing model folder there is replaced atomically).")
 @split_options
-@click.option("--seed", type=int, default=13, show_default=True, help="Seed for the split and the head.")
+@seed_option("Seed for the split and the head.")
 @click.option("--head", type=click.Choice(HEADS), default="logreg", show_default=True,
               help="Classifier on the embeddings.")
-@click.option("-C", "--C", "C", type=str, default=str(DEFAULT_C), show_default=True, metavar="auto|C",
-              help="Inverse regularisation strength (logreg, svm; mlp penalty 1e-4/C); 'auto' picks "
-                   "it by a quick 3-fold cross-validation on TRAIN.")
+@C_option("Inverse regularisation strength (logreg, svm; mlp penalty 1e-4/C); 'auto' picks it by a quick "
+          "3-fold cross-validation on TRAIN.")
 @click.option("--features", type=click.Choice(FEATURES), default=DEFAULT_FEATURES, show_default=True,
               help="What the head reads: BERT embeddings, TF-IDF n-grams (no encoder), or both (hybrid).")
 @click.option("--tfidf", type=click.Choice(KINDS), default="word", show_default=True,
@@ -95,11 +98,12 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
                    "shows the expected calibration error, ECE).")
 @embedding_options
 @cache_options
+@json_option
 @input_options
 def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: str,
           features: str, tfidf: str, scaling: str, auto: bool, budget: str, folds: int, auto_finetune: bool,
           class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str,
-          calibrate: str | None, strict: bool, quiet: bool, **options: Any) -> None:
+          calibrate: str | None, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
 
     Reads texts and labels from TRAIN (.csv .tsv .jsonl .parquet), embeds them (by default beside
@@ -110,14 +114,13 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     JSON; never pickle) to --out.
     """
     from bertclf.classify.classifier import TextClassifier
-    from bertclf.encode.embedder import Embedder
     from bertclf.errors import SpecError
     from bertclf.io.labels import read_split
     from bertclf.io.modelio import check_model_target
 
     check_model_target(out)
     columns = pop_columns(options)
-    embedder = Embedder(**pop_embedding_options(options), strict=strict, progress=_progress(quiet))
+    embedder = build_embedder(options, strict, quiet)
     embedder.settings()  # a bad embedding option fails before the data is read
     try:
         cut: str | float = threshold if threshold == "tune" else float(threshold)
@@ -130,7 +133,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
                     if context.get_parameter_source(name).name == "COMMANDLINE"]
         if searched:
             raise SpecError(f"--auto chooses {', '.join(searched)} itself: drop it, or train without --auto")
-    model = TextClassifier(embedder, head=head, C=parse_C(C), random_state=seed,
+    model = TextClassifier(embedder, head=head, C=C, random_state=seed,
                            class_weight=None if class_weight == "none" else class_weight,
                            text_col=columns.text, pair_col=columns.pair, meta_cols=list(columns.meta) or None,
                            extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut,
@@ -147,16 +150,18 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
         parse_budget(budget)  # a bad budget fails before any work
         model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,
                                    finetune=auto_finetune, log=(lambda m: None) if quiet else _stderr)
-        if not quiet:
+        if not quiet and not as_json:
             print_leaderboard(search)
     else:
         model.fit(split.texts, split.labels)
     train_seconds = time.perf_counter() - start
     name = search.winner.name if search and search.winner else describe(model)
-    metrics = report_on_split(model, split, train_seconds, name, baseline, seed)
+    metrics = report_on_split(model, split, train_seconds, name, baseline, seed, to_stderr=as_json)
     if search is not None:
         metrics = {**(metrics or {}), "auto": search.summary()}
-    model.save(out, metrics=metrics)
+    model.save(out, metrics=metrics, label_columns=label_columns(columns))
+    if as_json:
+        print_json(trained_summary(out, name, model, metrics))
     if not quiet:
         kind = "multi-label " if model.task == "multi-label" else ""
         if not hasattr(model, "embedder_"):

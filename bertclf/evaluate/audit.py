@@ -23,7 +23,7 @@ from bertclf.io.labels import encode_labels
 
 
 def audit_labels(texts: list[Any], labels: list[Any], embedder: Embedder | None = None, head: str = "logreg",
-                 C: float = 1.0, random_state: int | None = 13, rows: list[int] | None = None) -> Any:
+                 C: float | str = 1.0, random_state: int | None = 13, rows: list[int] | None = None) -> Any:
     """A DataFrame, one row per text: row (1-based, or ``rows`` + 1), text, given, suggested,
     p_given, p_suggested and issue, flagged rows first, then by p_given, lowest first."""
     import pandas as pd
@@ -33,6 +33,10 @@ def audit_labels(texts: list[Any], labels: list[Any], embedder: Embedder | None 
     classes, target = encode_labels(labels)
     embedder = embedder or Embedder()
     features = memo.embed(embedder, clean_texts(list(texts)))
+    if C == "auto":
+        from bertclf.classify.choose_c import choose_C
+
+        C = choose_C(head, features, target, len(classes), seed=random_state)
     proba = out_of_fold_proba(
         lambda f, t: fit_head(head, f, t, len(classes), C=C, random_state=random_state),
         features, target, len(classes), random_state, "the audit", "give it more rows of each label")

@@ -290,7 +290,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             return (self.predict_proba(X) >= self.thresholds_).astype(np.int64)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
-    def save(self, path: str | Path, metrics: dict[str, Any] | None = None) -> None:
+    def save(self, path: str | Path, metrics: dict[str, Any] | None = None,
+             label_columns: dict[str, Any] | None = None) -> None:
         """Write a model folder (atomically) that ``TextClassifier.load`` reads: the fine-tuned
         encoder under ``encoder/`` (safetensors) and the classification layer as a linear head."""
         check_is_fitted(self, "trainer_")
@@ -315,7 +316,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             head={"name": head.name, "finetune": self._run_params()},
             labels=self.classes_.tolist(), training=self.training_, metrics=metrics, approach="finetune",
             multilabel=self.multilabel_, thresholds=self.thresholds_ if self.multilabel_ else None,
-            inputs={"text_col": self.text_col, "pair_col": self.pair_col, "join_on": None}, parts=parts)
+            inputs={"text_col": self.text_col, "pair_col": self.pair_col, "join_on": None,
+                    "labels": label_columns}, parts=parts)
         write_model_folder(path, config, files)
 
     save_pretrained = save  # Hugging Face habits; the folder loads with TextClassifier.load
