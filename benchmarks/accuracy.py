@@ -2,7 +2,7 @@
 
 For each set: the full train split, the test split, `--features embedding` (bundled model, its mean
 pooling, logistic regression, C = 1). Reports accuracy, macro-F1, train time and predict texts/s
-for bertclf and for the baseline (bertclf.baseline, scikit-learn, same split), prints the table
+for bertclf and for the baseline (bertclf.search.baseline, scikit-learn, same split), prints the table
 and writes it to docs/results.md (section "Frozen embeddings + head").
 
     python benchmarks/accuracy.py [--sets sms_spam,banking77] [--head logreg] [--data ../shared/data]
@@ -91,7 +91,7 @@ def main() -> None:
         f"Frozen embeddings alone (`--features embedding`; `train`'s default before issue 8): "
         f"bundled all-MiniLM-L6-v2, mean pooling, 256 tokens, L2-normalised, "
         f"{args.head}, C = 1. Full train split, scored on the test split. TF-IDF + LR is "
-        "`bertclf.baseline` (word 1–2-grams, sublinear tf, min_df 2, C = 10) on the same split. "
+        "`bertclf.search.baseline` (word 1–2-grams, sublinear tf, min_df 2, C = 10) on the same split. "
         "Train time includes embedding the train split; predict texts/s includes embedding.",
         "",
         f"Measured {date.today()} on {os.cpu_count()} CPU cores "

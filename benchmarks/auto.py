@@ -103,7 +103,7 @@ def main() -> None:
         f"Test accuracy (%), full train split. `--auto` cross-validates on the train split only, "
         f"within a {args.budget} budget, and its time includes refitting the winner. \"Frozen, old "
         "default\" is `train` before issue 8 (L2-normalised embeddings, logistic regression, C = 1); "
-        "plain `train` is today's default. TF-IDF + LR is `bertclf.baseline`.", "",
+        "plain `train` is today's default. TF-IDF + LR is `bertclf.search.baseline`.", "",
         table(rows)])
     publish("auto", body, "python benchmarks/auto.py", write=args.sets == ",".join(SETS),
             seconds=time.perf_counter() - start)

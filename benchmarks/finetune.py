@@ -1,8 +1,8 @@
-"""Fine-tuning beside frozen embeddings and TF-IDF on the shared real datasets (`bertclf.compare`).
+"""Fine-tuning beside frozen embeddings and TF-IDF on the shared real datasets (`bertclf.search.compare`).
 
 For each set: the full train split, scored on the test split; TF-IDF + logistic regression,
 frozen embeddings + logistic regression (train's defaults) and the fine-tuned bundled encoder,
-all through `bertclf.compare` (saved, loaded back, then timed on the test texts). Prints the
+all through `bertclf.search.compare` (saved, loaded back, then timed on the test texts). Prints the
 table, peak memory and the fine-tuning history, and writes the section to docs/results.md.
 
     python benchmarks/finetune.py --set banking77 --epochs 5 --lr 1e-4

@@ -7,8 +7,9 @@ import pytest
 from scipy import sparse
 
 from bertclf import Embedder, TextClassifier
+from bertclf.classify.choices import DEFAULT_FEATURES
 from bertclf.classify.choose_c import C_GRID, choose_C
-from bertclf.classify.classifier import DEFAULT_FEATURES, memo
+from bertclf.encode.memo import memo
 from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
 from bertclf.finetune.finetuner import FineTuner
 from bertclf.search.auto import auto_train

@@ -26,6 +26,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from bertclf.classify.assembly import assemble, fit_scaler
 from bertclf.classify.calibration import Calibrator, check_method, out_of_fold_proba
+from bertclf.classify.choices import (
+    DEFAULT_C,
+    DEFAULT_FEATURES,
+    DEFAULT_SCALING,
+    FEATURES,
+    SCALINGS,
+)
 from bertclf.classify.choose_c import TUNED_HEADS, choose_C
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.guide import TextGuide
@@ -37,17 +44,6 @@ from bertclf.encode.memo import memo
 from bertclf.errors import BertclfWarning, InputError, SpecError
 from bertclf.io.files import is_blank, require_columns
 from bertclf.io.labels import encode_labels, encode_multilabel, is_multilabel, report_label_counts
-
-FEATURES = ("embedding", "tfidf", "hybrid")
-# Measured on seven real sets (benchmarks/defaults.py, docs/results.md): the hybrid beat frozen
-# embeddings on all seven and TF-IDF on six; C = 10 averaged 0.16 points more but lost 1.2 on one.
-DEFAULT_FEATURES = "hybrid"
-DEFAULT_C: float | str = 1.0
-DEFAULT_SCALING = "none"
-SCALINGS = ("none", "l2", "standard")
-APPROACH = {"embedding": "frozen", "tfidf": "tfidf", "hybrid": "hybrid"}  # config.json's "approach"
-EMBEDDER_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "normalize", "long", "head_tokens",
-                 "stride", "chunk_agg")
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import clone
 
 from bertclf.classify.calibration import Calibrator
-from bertclf.classify.classifier import APPROACH, EMBEDDER_KEYS, FEATURES, SCALINGS
+from bertclf.classify.choices import APPROACH, EMBEDDER_KEYS, FEATURES, SCALINGS
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import Head

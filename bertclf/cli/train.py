@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bertclf.classify.classifier import DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
+from bertclf.classify.choices import DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
 from bertclf.classify.heads import HEADS
 from bertclf.classify.tfidf import KINDS
 from bertclf.cli._common import (

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bertclf.encode.sources import ModelSource, load_config
-from bertclf.errors import BertclfError, BertclfWarning, ExportError, ModelLoadError, SpecError, first_line
+from bertclf.encode.sources import ModelSource, load_config, load_torch_encoder
+from bertclf.errors import BertclfError, BertclfWarning, ExportError, SpecError, first_line
 
 
 class EncoderBackend(ABC):
@@ -63,23 +63,6 @@ class TorchBackend(EncoderBackend):
         else:
             states = [out.hidden_states[index] for index in layers]
         return [s.float().cpu().numpy() for s in states]
-
-
-def load_torch_encoder(source: ModelSource):  # noqa: ANN201 - torch stays an optional import
-    """A fresh transformers AutoModel (train mode, CPU, float32) for ``source``; one clear error
-    if not. Weights saved in fp16 or bf16 are upcast: training in half precision diverges to NaN
-    (autocast gives the speed without that), and CPUs lack fast fp16 kernels."""
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        return AutoModel.from_pretrained(source.location, dtype=torch.float32)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
-        first = first_line(exc)
-        raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None
 
 
 class OnnxBackend(EncoderBackend):

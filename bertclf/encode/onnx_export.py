@@ -62,7 +62,7 @@ def export(source: ModelSource, target: Path) -> None:
     """Trace the encoder (eager attention, a padded example so the mask is part of the graph)."""
     import torch
 
-    from bertclf.encode.backends import load_torch_encoder
+    from bertclf.encode.sources import load_torch_encoder
 
     config = load_config(source)
     names = [f"hidden_{i}" for i in range(int(config.num_hidden_layers) + 1)]

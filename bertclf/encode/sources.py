@@ -295,3 +295,20 @@ def portable_spec(source: ModelSource) -> str:
     if source.spec.strip().lower() in _BUNDLED_NAMES or not source.local:
         return source.spec
     return source.location
+
+
+def load_torch_encoder(source: ModelSource):  # noqa: ANN201 - torch stays an optional import
+    """A fresh transformers AutoModel (train mode, CPU, float32) for ``source``; one clear error
+    if not. Weights saved in fp16 or bf16 are upcast: training in half precision diverges to NaN
+    (autocast gives the speed without that), and CPUs lack fast fp16 kernels."""
+    import torch
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        return AutoModel.from_pretrained(source.location, dtype=torch.float32)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds here
+        first = first_line(exc)
+        raise ModelLoadError(f"cannot load the weights of {source.spec}: {first}") from None

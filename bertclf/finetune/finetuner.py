@@ -27,9 +27,10 @@ from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import Head
 from bertclf.classify.thresholds import tune_thresholds
 from bertclf.encode import sources as models
-from bertclf.encode.backends import load_torch_encoder, resolve_device
+from bertclf.encode.backends import resolve_device
 from bertclf.encode.embedder import DEFAULT_POOLING, split_inputs
 from bertclf.encode.pooling import check_pooling
+from bertclf.encode.sources import load_torch_encoder
 from bertclf.encode.tokenization import check_long, encode, pad_id
 from bertclf.errors import InputError, ModelLoadError, SpecError
 from bertclf.finetune.checkpoint import (
