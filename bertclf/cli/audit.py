@@ -19,6 +19,7 @@ from bertclf.cli._common import (
     seed_option,
     text_col_option,
 )
+from bertclf.render.console import print_audit
 
 
 @click.command(context_settings=CONTEXT, epilog="""\b
@@ -48,9 +49,6 @@ def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: 
     least that label's average confidence (confident learning); flagged rows come first, then
     every row by the probability of its given label, lowest first.
     """
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
     from bertclf.errors import SpecError
     from bertclf.evaluate.audit import audit_labels
@@ -71,20 +69,6 @@ def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: 
         print_json({"train": train_path, "rows": len(found), "flagged": flagged, "out": out,
                     "top": found.head(top).to_dict(orient="records")})
         return
-    console = Console(highlight=False)
-    console.print(f"[bold]{flagged} of {len(found)} rows[/] of {escape(train_path)} look mislabelled "
-                  f"(another label predicted at least as confidently as that label usually is)",
-                  soft_wrap=True)
-    if top:
-        table = Table(title_justify="left")
-        for name in ("row", "given", "suggested", "p(given)", "confidence", "text"):
-            table.add_column(name, justify="right" if name in ("row", "p(given)", "confidence") else "left",
-                             overflow="fold" if name == "text" else "ellipsis")
-        for r in found.head(top).itertuples():
-            text = r.text if len(r.text) <= 90 else r.text[:87] + "..."
-            mark = "" if r.issue else "[dim]"
-            table.add_row(str(r.row), escape(str(r.given)), f"{mark}{escape(str(r.suggested))}",
-                          f"{r.p_given:.3f}", f"{r.p_suggested:.3f}", escape(text))
-        console.print(table)
+    print_audit(found, train_path, top)
     if out is not None and not quiet:
         click.echo(f"wrote {len(found)} rows (suspects first) to {out}", err=True)

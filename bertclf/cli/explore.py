@@ -18,6 +18,7 @@ from bertclf.cli._common import (
     seed_option,
     text_col_option,
 )
+from bertclf.render.console import print_clusters
 
 
 @click.command(
@@ -72,30 +73,7 @@ def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str
     if as_json:
         print_json({"input": input_path, "out": out, **described})
     elif not quiet:
-        _print_clusters(described, input_path)
-
-
-def _print_clusters(described: dict[str, Any], input_path: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console(highlight=False)
-    how = described["algorithm"]
-    if described["silhouette_by_k"]:
-        best = described["silhouette_by_k"][str(described["k"])]
-        how += f", k chosen by silhouette ({best:.3f})"
-    table = Table(title=f"{described['k']} clusters of {escape(input_path)} ({how})", title_justify="left")
-    for name in ("cluster", "size", "keywords", "nearest the centre"):
-        table.add_column(name, justify="right" if name in ("cluster", "size") else "left")
-    for c in described["clusters"]:
-        table.add_row(str(c["cluster"]), str(c["size"]), escape(", ".join(c["keywords"])),
-                      escape("\n".join(c["nearest_texts"])))
-    console.print(table)
-    scores = described["agreement_with_labels"]
-    if scores:
-        console.print(f"against the labels: V-measure {scores['v_measure']:.4f}, adjusted Rand "
-                      f"{scores['adjusted_rand']:.4f}, NMI {scores['nmi']:.4f}")
+        print_clusters(described, input_path)
 
 
 @click.command(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
@@ -14,6 +13,7 @@ from bertclf.cli._common import (
     reading_options,
     text_col_option,
 )
+from bertclf.render.console import print_tokens
 
 
 @click.command(
@@ -61,7 +61,7 @@ def tokens(text: str | None, pair: str | None, input_path: str | None, row: int,
     if as_json:
         click.echo(json.dumps({"model": model, **view.to_dict()}, ensure_ascii=False, indent=2))
         return
-    _print_tokens(view, pair is not None)
+    print_tokens(view, pair is not None)
 
 
 def _table_row(path: str, row: int, text_col: str, pair_col: str | None) -> tuple[str, str | None]:
@@ -80,30 +80,3 @@ def _table_row(path: str, row: int, text_col: str, pair_col: str | None) -> tupl
     return "" if text is None else str(text), None if pair is None else str(pair)
 
 
-def _print_tokens(view: Any, is_pair: bool) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console(highlight=False)
-    real = sum(view.attention_mask)
-    table = Table(title=f"{real} tokens (max {view.max_length})", title_justify="left")
-    for name in ("pos", "token", "id", "segment", "mask"):
-        table.add_column(name, justify="right" if name != "token" else "left")
-    rows = zip(view.positions, view.tokens, view.ids, view.segment_ids, view.attention_mask,
-               view.special, strict=True)
-    for pos, tok, tid, seg, mask, special in rows:
-        style = "dim" if not mask else "bold cyan" if special else "yellow" if tok.startswith("##") else ""
-        shown = f"[{style}]{escape(tok)}[/]" if style else escape(tok)
-        table.add_row(str(pos), shown, str(tid), str(seg), str(mask))
-    console.print(table)
-    if console.is_terminal:
-        console.print("[bold cyan]special tokens[/]  [yellow]##continuation pieces[/]  "
-                      "[dim]padding (mask 0)[/]")
-    for segment, pieces in enumerate(view.cut):
-        if pieces:
-            name = ("first", "second")[segment] + " segment" if is_pair else "text"
-            shown = " ".join(pieces[:20]) + (" ..." if len(pieces) > 20 else "")
-            count = f"{len(pieces)} token{'s' if len(pieces) != 1 else ''}"
-            console.print(f"cut off by --max-length {view.max_length} from the {name}: "
-                          f"{count}: {escape(shown)}")

@@ -148,3 +148,82 @@ def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:
     if shared:
         console.print(f"* plus the shared encoder it reads ({human_bytes(shared)}), which its folder "
                       f"names rather than copies", soft_wrap=True)
+
+
+def print_tokens(view: Any, is_pair: bool) -> None:
+    """`bertclf tokens`: one row per token, specials and ## pieces coloured, and what was cut."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    real = sum(view.attention_mask)
+    table = Table(title=f"{real} tokens (max {view.max_length})", title_justify="left")
+    for name in ("pos", "token", "id", "segment", "mask"):
+        table.add_column(name, justify="right" if name != "token" else "left")
+    rows = zip(view.positions, view.tokens, view.ids, view.segment_ids, view.attention_mask,
+               view.special, strict=True)
+    for pos, tok, tid, seg, mask, special in rows:
+        style = "dim" if not mask else "bold cyan" if special else "yellow" if tok.startswith("##") else ""
+        shown = f"[{style}]{escape(tok)}[/]" if style else escape(tok)
+        table.add_row(str(pos), shown, str(tid), str(seg), str(mask))
+    console.print(table)
+    if console.is_terminal:
+        console.print("[bold cyan]special tokens[/]  [yellow]##continuation pieces[/]  "
+                      "[dim]padding (mask 0)[/]")
+    for segment, pieces in enumerate(view.cut):
+        if pieces:
+            name = ("first", "second")[segment] + " segment" if is_pair else "text"
+            shown = " ".join(pieces[:20]) + (" ..." if len(pieces) > 20 else "")
+            count = f"{len(pieces)} token{'s' if len(pieces) != 1 else ''}"
+            console.print(f"cut off by --max-length {view.max_length} from the {name}: "
+                          f"{count}: {escape(shown)}")
+
+
+def print_clusters(described: dict[str, Any], input_path: str) -> None:
+    """`bertclf cluster`: size, keywords and typical texts of each cluster, and the agreement
+    with known labels."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    how = described["algorithm"]
+    if described["silhouette_by_k"]:
+        best = described["silhouette_by_k"][str(described["k"])]
+        how += f", k chosen by silhouette ({best:.3f})"
+    table = Table(title=f"{described['k']} clusters of {escape(input_path)} ({how})", title_justify="left")
+    for name in ("cluster", "size", "keywords", "nearest the centre"):
+        table.add_column(name, justify="right" if name in ("cluster", "size") else "left")
+    for c in described["clusters"]:
+        table.add_row(str(c["cluster"]), str(c["size"]), escape(", ".join(c["keywords"])),
+                      escape("\n".join(c["nearest_texts"])))
+    console.print(table)
+    scores = described["agreement_with_labels"]
+    if scores:
+        console.print(f"against the labels: V-measure {scores['v_measure']:.4f}, adjusted Rand "
+                      f"{scores['adjusted_rand']:.4f}, NMI {scores['nmi']:.4f}")
+
+
+def print_audit(found: Any, train_path: str, top: int) -> None:
+    """`bertclf audit`: how many rows look mislabelled, and the ``top`` suspects as a table."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    flagged = int(found["issue"].sum())
+    console = Console(highlight=False)
+    console.print(f"[bold]{flagged} of {len(found)} rows[/] of {escape(train_path)} look mislabelled "
+                  f"(another label predicted at least as confidently as that label usually is)",
+                  soft_wrap=True)
+    if top:
+        table = Table(title_justify="left")
+        for name in ("row", "given", "suggested", "p(given)", "confidence", "text"):
+            table.add_column(name, justify="right" if name in ("row", "p(given)", "confidence") else "left",
+                             overflow="fold" if name == "text" else "ellipsis")
+        for r in found.head(top).itertuples():
+            text = r.text if len(r.text) <= 90 else r.text[:87] + "..."
+            mark = "" if r.issue else "[dim]"
+            table.add_row(str(r.row), escape(str(r.given)), f"{mark}{escape(str(r.suggested))}",
+                          f"{r.p_given:.3f}", f"{r.p_suggested:.3f}", escape(text))
+        console.print(table)
