@@ -1,17 +1,14 @@
-"""bertclf: BERT embeddings and the classifiers built on them."""
+"""bertclf: BERT embeddings and the classifiers built on them.
 
+The public API. Names load on first use (PEP 562), so ``import bertclf`` and ``bertclf --help``
+import neither torch nor scikit-learn."""
+
+from bertclf._lazy import lazy_exports
 from bertclf._version import __version__
-from bertclf.classify.classifier import TextClassifier
-from bertclf.encode.embedder import Embedder
-from bertclf.errors import BertclfError, BertclfWarning
 
-__all__ = ["BertclfError", "BertclfWarning", "Embedder", "FineTuner", "TextClassifier", "__version__"]
-
-
-def __getattr__(name: str) -> object:
-    """``FineTuner`` imports torch at once; load it on first use so ``import bertclf`` stays light."""
-    if name == "FineTuner":
-        from bertclf.finetune.finetuner import FineTuner
-
-        return FineTuner
-    raise AttributeError(f"module 'bertclf' has no attribute {name!r}")
+_EXPORTS = {
+    "TextClassifier": "classify.classifier", "Embedder": "encode.embedder", "FineTuner": "finetune.finetuner",
+    "BertclfError": "errors", "BertclfWarning": "errors",
+}
+__all__ = [*sorted(_EXPORTS), "__version__"]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

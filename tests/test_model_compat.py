@@ -58,3 +58,17 @@ def test_a_saved_folder_is_format_2_with_every_part_and_file_listed(tiny_model, 
     back = TextClassifier.load(tmp_path / "m")
     assert back.task == "single-label" and back.calibration_.method == "sigmoid"
     np.testing.assert_array_equal(back.predict_proba(TEXTS), model.predict_proba(TEXTS))
+
+
+def test_importing_bertclf_and_its_command_loads_no_heavy_library():
+    """`import bertclf` and `bertclf --help` stay light: the public names and the commands import
+    torch, transformers and scikit-learn only when they are used."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bertclf, bertclf.cli, bertclf.io, bertclf.encode, bertclf.search; "
+            "heavy = [m for m in ('torch', 'transformers', 'sklearn', 'pandas', 'onnxruntime') "
+            "if m in sys.modules]; "
+            "print(','.join(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""

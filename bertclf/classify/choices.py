@@ -3,6 +3,8 @@ classifier and its model folder (``persist``) read."""
 
 from __future__ import annotations
 
+HEADS = ("logreg", "svm", "xgboost", "mlp")  # fitted on frozen embeddings
+TFIDF_KINDS = ("word", "word+char")
 FEATURES = ("embedding", "tfidf", "hybrid")
 # Measured on seven real sets (benchmarks/defaults.py, docs/results.md): the hybrid beat frozen
 # embeddings on all seven and TF-IDF on six; C = 10 averaged 0.16 points more but lost 1.2 on one.

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, softmax
 
+from bertclf.classify.choices import HEADS
 from bertclf.errors import InputError, SpecError
 
-HEADS = ("logreg", "svm", "xgboost", "mlp")  # fitted on frozen embeddings
 LOADABLE_HEADS = (*HEADS, "linear")  # "linear": the softmax layer trained with a fine-tuned encoder
 SAFETENSORS_FILE = "head.safetensors"
 XGBOOST_FILE = "head.xgboost.json"

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from bertclf.classify.choices import TFIDF_KINDS as KINDS
 from bertclf.errors import InputError, SpecError
 
-KINDS = ("word", "word+char")
 TFIDF_FILE, SCALING_FILE = "tfidf.json", "scaling.safetensors"
 _SETTINGS = {
     "word": {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df": 2},

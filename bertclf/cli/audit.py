@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bertclf.classify.heads import HEADS
+from bertclf.classify.choices import HEADS
 from bertclf.cli._common import (
     CONTEXT,
     C_option,
@@ -19,7 +19,6 @@ from bertclf.cli._common import (
     seed_option,
     text_col_option,
 )
-from bertclf.render.console import print_audit
 
 
 @click.command(context_settings=CONTEXT, epilog="""\b
@@ -69,6 +68,8 @@ def audit(train_path: str, text_col: str, label_col: str, out: str | None, top: 
         print_json({"train": train_path, "rows": len(found), "flagged": flagged, "out": out,
                     "top": found.head(top).to_dict(orient="records")})
         return
+    from bertclf.render.console import print_audit
+
     print_audit(found, train_path, top)
     if out is not None and not quiet:
         click.echo(f"wrote {len(found)} rows (suspects first) to {out}", err=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bertclf.classify.heads import HEADS
+from bertclf.classify.choices import HEADS
 from bertclf.cli._common import (
     CONTEXT,
     C_option,

@@ -18,7 +18,6 @@ from bertclf.cli._common import (
     seed_option,
     text_col_option,
 )
-from bertclf.render.console import print_clusters
 
 
 @click.command(
@@ -73,6 +72,8 @@ def cluster(input_path: str, k: str, k_range: str, text_col: str, label_col: str
     if as_json:
         print_json({"input": input_path, "out": out, **described})
     elif not quiet:
+        from bertclf.render.console import print_clusters
+
         print_clusters(described, input_path)
 
 

@@ -13,7 +13,6 @@ from bertclf.cli._common import (
     reading_options,
     text_col_option,
 )
-from bertclf.render.console import print_tokens
 
 
 @click.command(
@@ -61,6 +60,8 @@ def tokens(text: str | None, pair: str | None, input_path: str | None, row: int,
     if as_json:
         click.echo(json.dumps({"model": model, **view.to_dict()}, ensure_ascii=False, indent=2))
         return
+    from bertclf.render.console import print_tokens
+
     print_tokens(view, pair is not None)
 
 

@@ -7,9 +7,8 @@ from typing import Any
 
 import click
 
-from bertclf.classify.choices import DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, SCALINGS
-from bertclf.classify.heads import HEADS
-from bertclf.classify.tfidf import KINDS
+from bertclf.classify.choices import DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, HEADS, SCALINGS
+from bertclf.classify.choices import TFIDF_KINDS as KINDS
 from bertclf.cli._common import (
     CONTEXT,
     C_option,
@@ -28,8 +27,7 @@ from bertclf.cli._common import (
     split_options,
     trained_summary,
 )
-from bertclf.search.auto import DEFAULT_FOLDS
-from bertclf.search.space import DEFAULT_BUDGET
+from bertclf.search.space import DEFAULT_BUDGET, DEFAULT_FOLDS
 
 
 @click.command(

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bertclf.search.auto import FINALISTS, SearchResult
-from bertclf.search.comparison import human_bytes
-
 
 def print_multilabel_report(report: dict[str, Any], title: str, console: Any = None) -> None:
     from rich.console import Console
@@ -99,9 +96,12 @@ def print_report(report: dict[str, Any], title: str = "evaluation", console: Any
                       f"they count as errors[/]", soft_wrap=True)
 
 
-def print_leaderboard(result: SearchResult) -> None:
+def print_leaderboard(result: Any) -> None:
+    """The --auto leaderboard of a ``search.auto.SearchResult``."""
     from rich.console import Console
     from rich.table import Table
+
+    from bertclf.search.auto import FINALISTS
 
     table = Table(title=f"--auto: {result.folds}-fold cross-validation on TRAIN, {result.seconds:.0f} s "
                         f"of a {result.budget_seconds:.0f} s budget")
@@ -129,6 +129,8 @@ def print_leaderboard(result: SearchResult) -> None:
 def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from bertclf.search.comparison import human_bytes
 
     table = Table()
     for name in ("approach", "accuracy", "macro-F1", "train s", "predict/s", "size"):

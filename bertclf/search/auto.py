@@ -25,10 +25,7 @@ import numpy as np
 from sklearn.base import clone
 
 from bertclf.errors import BertclfWarning, InputError, SpecError
-from bertclf.search.space import DEFAULT_BUDGET, Candidate, parse_budget, search_space
-
-DEFAULT_FOLDS = 5
-
+from bertclf.search.space import DEFAULT_BUDGET, DEFAULT_FOLDS, Candidate, parse_budget, search_space
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from bertclf.errors import SpecError
 
+DEFAULT_FOLDS = 5  # train --auto's cross-validation
 DEFAULT_BUDGET = "10m"
 LAYER_SETTINGS = (("last", -1), ("last4", "-4..-1"))  # short names for the leaderboard
 
