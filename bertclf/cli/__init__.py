@@ -88,45 +88,9 @@ def main() -> None:
     texts that have no labels."""
 
 
-main.add_command(tokens)
-
-main.add_command(embed)
-
-main.add_command(train)
-
-
-main.add_command(predict)
-
-
-main.add_command(evaluate)
-
-
-main.add_command(report)
-
-
-main.add_command(finetune)
-
-
-main.add_command(compare)
-
-
-main.add_command(cluster)
-
-
-main.add_command(zero_shot)
-
-
-main.add_command(projector)
-
-
-main.add_command(plot)
-
-
-main.add_command(cache)
-
-
-main.add_command(audit)
-
+for command in (tokens, embed, train, predict, evaluate, report, finetune, compare,
+                cluster, zero_shot, projector, plot, audit, cache):
+    main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -7,7 +7,7 @@ import shutil
 
 import click
 
-from bertclf.cli._common import CONTEXT
+from bertclf.cli._common import CONTEXT, print_json
 
 folder_option = click.option("--cache", "cache_dir", default=None, metavar="DIR",
                              help="Embedding cache folder. [default: $BERTCLF_CACHE, else ~/.cache/bertclf]")
@@ -37,7 +37,7 @@ def info(cache_dir: str | None, as_json: bool) -> None:
     figures = store.info() if store else {"path": str(path), "bytes": 0, "vectors": 0, "settings": []}
     figures["onnx_exports"] = [{"path": str(p), "bytes": _size(p), **_read_meta(p)} for p in _exports()]
     if as_json:
-        click.echo(json.dumps(figures, indent=2))
+        print_json(figures)
         return
     click.echo(f"embedding cache: {figures['path']}")
     click.echo(f"  {figures['vectors']:,} vectors, {figures['bytes'] / 1e6:,.1f} MB")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -17,6 +16,7 @@ from bertclf.cli._common import (
     json_option,
     model_option,
     pop_columns,
+    print_json,
     seed_option,
     split_options,
     tuning_options,
@@ -96,8 +96,7 @@ def compare(train_path: str, test_path: str | None, holdout: float, approaches: 
                        log=None if quiet else _stderr)
     title = f"{len(split.texts)} training texts, scored on {split.description}"
     if as_json:
-        click.echo(json.dumps({"train": train_path, "evaluated_on": split.description, "rows": rows},
-                              indent=2, ensure_ascii=False, default=str))
+        print_json({"train": train_path, "evaluated_on": split.description, "rows": rows})
     else:
         print_comparison(rows, title=title)
     if plot is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ def evaluate(model_path: str, test_path: str, as_json: bool, plot: str | None, s
     report = evaluate_model(model, X, labels)
     if as_json:
         report = {"model": model_path, "test": test_path, **report}
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        print_json(report)
     else:
         print_report(report, title=f"{model_path} on {test_path}")
     if plot is not None:

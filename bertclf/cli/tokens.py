@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from bertclf.cli._common import (
     CONTEXT,
     model_option,
     pair_option,
+    print_json,
     reading_options,
     text_col_option,
 )
@@ -58,7 +57,7 @@ def tokens(text: str | None, pair: str | None, input_path: str | None, row: int,
     max_length = check_max_length(source, max_length)
     view = explain(load_tokenizer(source), text, pair, max_length=max_length, pad_to=pad_to)
     if as_json:
-        click.echo(json.dumps({"model": model, **view.to_dict()}, ensure_ascii=False, indent=2))
+        print_json({"model": model, **view.to_dict()})
         return
     from bertclf.render.console import print_tokens
 

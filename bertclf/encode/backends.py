@@ -165,7 +165,6 @@ def resolve_backend(name: str, device: str, dtype: str = "fp32") -> str:
     return name
 
 
-
 def _has_onnxruntime() -> bool:
     from importlib.util import find_spec
 
