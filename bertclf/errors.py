@@ -33,8 +33,12 @@ class BertclfWarning(UserWarning):
 
 
 class EmptyTextWarning(BertclfWarning):
-    """Empty or missing texts, embedded as empty strings. Readers of files report them by line;
-    the CLI then drops the embedder's later report of the same texts by position."""
+    """Empty or missing texts, embedded as empty strings, named by the lines of their file."""
+
+
+class EmptyTextByPosition(EmptyTextWarning):
+    """The same, named by list position: what the embedder says of texts that came from no file.
+    The CLI, whose readers already named the lines, drops it."""
 
 
 def first_line(exc: BaseException) -> str:

@@ -198,3 +198,14 @@ def test_line_numbers_of_each_format(write):
     assert line_numbers({"path": jsonl, "kind": "jsonl"}, 2) == [1, 3]
     assert where([0, 2], None) == "positions 0, 2, counting from 0"
     assert where([1], {"path": "x.parquet", "kind": "parquet"}) == "row 2 of x.parquet"
+
+
+def test_predict_and_cluster_name_empty_texts_by_the_lines_of_their_file(run, model_dir, tiny_model, write,  # noqa: F811
+                                                                        tmp_path):
+    path = write("gaps.csv", "text\nthe team won\n\nriver flood\n\"\"\nbank loan\n")
+    predicted = run("predict", model_dir, path)
+    assert predicted.exit_code == 0, predicted.output
+    assert f"1 of 4 texts are empty or missing (line 5 of {path})" in predicted.stderr
+    assert predicted.stderr.count("empty or missing") == 1 and "counting from 0" not in predicted.stderr
+    clustered = run("cluster", path, "--model", tiny_model, "-k", "2", "--out", tmp_path / "c.csv")
+    assert clustered.exit_code == 0 and f"(line 5 of {path})" in clustered.stderr, clustered.output

@@ -24,7 +24,7 @@ from bertclf.cli.finetune import finetune
 from bertclf.cli.predict import predict
 from bertclf.cli.tokens import tokens
 from bertclf.cli.train import train
-from bertclf.errors import BertclfError, BertclfWarning, EmptyTextWarning
+from bertclf.errors import BertclfError, BertclfWarning, EmptyTextByPosition
 
 
 class _Group(click.Group):
@@ -35,7 +35,7 @@ class _Group(click.Group):
 
         warnings.simplefilter("ignore")
         warnings.simplefilter("always", BertclfWarning)
-        warnings.showwarning = _WarningPrinter()
+        warnings.showwarning = _show_warning
         try:
             with reading():  # --encoding/--sep set it for this command alone
                 return super().invoke(ctx)
@@ -47,18 +47,10 @@ class _Group(click.Group):
             ctx.exit(130)
 
 
-class _WarningPrinter:
-    """Prints warnings as 'warning: ...' lines. Empty texts are reported once: by the reader of
-    the file, with its line numbers, not again by the embedder with list positions."""
-
-    def __init__(self) -> None:
-        self.empty_reported = False
-
-    def __call__(self, message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, EmptyTextWarning):
-            if self.empty_reported and ", counting from 0)" in str(message):
-                return
-            self.empty_reported = True
+def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    """A 'warning: ...' line. Empty texts are named by the commands' readers, with the lines of
+    their files; the embedder's later report of the same texts by list position is dropped."""
+    if not issubclass(category, EmptyTextByPosition):
         click.echo(f"warning: {message}", err=True)
 
 

@@ -268,12 +268,13 @@ def read_inputs(path: str, text_col: str, label_col: str | None, strict: bool,
     is the option that named ``label_col``, for the error message."""
     import pandas as pd
 
-    from bertclf.io.files import is_table_path, read_table, read_texts, table_column
+    from bertclf.io.files import check_texts, is_table_path, read_table, read_texts, table_column
 
     if not is_table_path(path):
         texts = read_texts(path, strict=strict)
         return pd.DataFrame({"text": texts}), texts, None
     table = read_table(path, strict)
     texts = table_column(table, path, text_col, " (choose one with --text-col)")
+    check_texts(texts, table.attrs["source"], strict=strict)
     truth = table_column(table, path, label_col, f" (choose one with {label_flag})") if label_col else None
     return table, texts, truth

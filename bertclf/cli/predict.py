@@ -66,9 +66,11 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     from bertclf.io.files import (
         TABLE_FORMATS,
         check_output_path,
+        check_texts,
         is_table_path,
         read_table,
         read_texts,
+        table_column,
         write_table,
     )
     from bertclf.io.predictions import prediction_table
@@ -85,6 +87,7 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     if is_table_path(input_path):
         table = read_table(input_path, strict)
         X = model.table_inputs(table, input_path)
+        check_texts(table_column(table, input_path, needed[0]), table.attrs["source"], strict=strict)
     else:
         if len(needed) > 1:
             raise InputError(f"this model reads columns {', '.join(needed)}: give a table file, "

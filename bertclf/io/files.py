@@ -20,7 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from bertclf.errors import BertclfWarning, EmptyTextWarning, InputError, SpecError, first_line
+from bertclf.errors import (
+    BertclfWarning,
+    EmptyTextByPosition,
+    EmptyTextWarning,
+    InputError,
+    SpecError,
+    first_line,
+)
 
 TABLE_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".parquet": "parquet", ".pq": "parquet"}
@@ -44,11 +51,12 @@ def check_texts(values: list[Any], source: dict[str, Any] | None = None, rows: l
     """Count empty or missing texts and report them once: an error with ``strict``, else a warning.
     ``source`` (a table's ``attrs["source"]``) and ``rows`` (each text's row there) let the
     message name the lines an editor shows."""
-    empty = [i for i, value in enumerate(values) if not as_text(value).strip()]
+    empty = [i for i, value in enumerate(values)
+             if not (value if isinstance(value, str) else as_text(value)).strip()]
     if empty:
         flag_rows(f"{len(empty)} of {len(values)} texts are empty or missing",
                   [rows[i] for i in empty] if rows is not None else empty, "embedded as empty strings",
-                  strict, source, EmptyTextWarning)
+                  strict, source, EmptyTextWarning if source is not None else EmptyTextByPosition)
 
 
 def as_text(value: Any) -> str:
