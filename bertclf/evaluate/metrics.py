@@ -49,21 +49,26 @@ def evaluate_predictions(y_true: Any, y_pred: Any, classes: Any,
 def evaluate_model(model: Any, X: Any, y: Any) -> dict[str, Any]:
     """The report of a fitted model on (X, y), single- or multi-label as the model is."""
     if model.task != "multi-label":
-        from bertclf.evaluate.ece import reliability
-
-        proba = model.predict_proba(X)
-        report = evaluate_predictions(y, model.classes_[np.argmax(proba, axis=1)], model.classes_)
-        index = {str(c): i for i, c in enumerate(model.classes_)}
-        report["calibration"] = reliability(proba, np.array([index.get(str(v), -1) for v in y]))
-        report["ece"] = report["calibration"]["ece"]
-        report["calibrated"] = getattr(model, "calibrate", None)
-        return report
+        return evaluate_proba(model, model.predict_proba(X), y)
     from bertclf.evaluate.multilabel import evaluate_multilabel
     from bertclf.io.labels import truth_matrix
 
     truth, unseen = truth_matrix(y, model.classes_)
     proba = model.predict_proba(X)
     return evaluate_multilabel(truth, (proba >= model.thresholds_).astype(int), proba, model.classes_, unseen)
+
+
+def evaluate_proba(model: Any, proba: np.ndarray, y: Any) -> dict[str, Any]:
+    """The single-label report of ``model``'s probabilities ``proba`` against ``y``, with the
+    calibration (reliability bins and ECE), for callers that need the probabilities too."""
+    from bertclf.evaluate.ece import reliability
+
+    report = evaluate_predictions(y, model.classes_[np.argmax(proba, axis=1)], model.classes_)
+    index = {str(c): i for i, c in enumerate(model.classes_)}
+    report["calibration"] = reliability(proba, np.array([index.get(str(v), -1) for v in y]))
+    report["ece"] = report["calibration"]["ece"]
+    report["calibrated"] = getattr(model, "calibrate", None)
+    return report
 
 
 def headline(report: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bertclf.evaluate.ece import reliability
-from bertclf.evaluate.metrics import evaluate_model, evaluate_predictions
+from bertclf.evaluate.metrics import evaluate_model, evaluate_proba
 from bertclf.explore.projection import project_2d
 from bertclf.render.console import ECE_MEANING, ece_hint
 from bertclf.render.figures import confusion_figure, figure_svg, label_scores_figure, reliability_figure
@@ -28,10 +27,7 @@ def build_report(model: Any, X: Any, y: Any, title: str, seed: int = 13) -> tupl
         report = evaluate_model(model, X, y)
         return html_page("\n".join(_summary(report)), title), report
     proba = model.predict_proba(X)  # once: the metrics, the map's crosses and the table share it
-    report = evaluate_predictions(y, model.classes_[proba.argmax(axis=1)], model.classes_)
-    index = {str(c): i for i, c in enumerate(model.classes_)}
-    report["calibration"] = reliability(proba, np.array([index.get(str(v), -1) for v in y]))
-    report["ece"], report["calibrated"] = report["calibration"]["ece"], getattr(model, "calibrate", None)
+    report = evaluate_proba(model, proba, y)
     sections = _summary(report) + ["<h2>Confusion matrix</h2>", figure_svg(confusion_figure(report)),
                                    "<h2>Calibration</h2>", f"<p class='note'>{html.escape(ECE_MEANING)}</p>",
                                    figure_svg(reliability_figure(report["calibration"]))]
