@@ -17,6 +17,7 @@ import numpy as np
 
 from bertclf.errors import BertclfWarning, InputError
 from bertclf.io.files import require_columns
+from bertclf.io.parts import json_file, read_json
 
 MAX_CATEGORIES = 30  # one-hot up to this many distinct values; hashed beyond
 
@@ -204,21 +205,17 @@ class ExtraEmbeddings:
         return out
 
     def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
-        import json
-
         from safetensors.numpy import save
 
         return ({"join_on": self.join_on, "dim": int(self.vectors.shape[1])},
-                {EXTRA_VECTORS: save({"vectors": self.vectors}), EXTRA_KEYS: json.dumps(self.keys).encode()})
+                {EXTRA_VECTORS: save({"vectors": self.vectors}), EXTRA_KEYS: json_file(self.keys)})
 
     @classmethod
     def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> ExtraEmbeddings:
         join_on = settings["join_on"]
-        import json
-
         from safetensors.numpy import load
 
-        keys, vectors = json.loads(files[EXTRA_KEYS]), load(files[EXTRA_VECTORS])["vectors"]
+        keys, vectors = read_json(files, EXTRA_KEYS), load(files[EXTRA_VECTORS])["vectors"]
         if len(keys) != len(vectors):
             raise ValueError("extra embedding keys and vectors differ in number")
         return cls([str(k) for k in keys], vectors, join_on)

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from bertclf.io.parts import json_file, read_json
+
 GUIDE_FILE = "guide.json"
 TOP_WORDS = 5000
 _SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -76,15 +78,11 @@ class TextGuide:
         return {"method": "text-guide", "importance": self.importance}
 
     def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
-        import json
-
-        return {"method": "text-guide"}, {GUIDE_FILE: json.dumps(self.to_json()).encode()}
+        return {"method": "text-guide"}, {GUIDE_FILE: json_file(self.to_json())}
 
     @classmethod
     def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> TextGuide:
-        import json
-
-        return cls.from_json(json.loads(files[GUIDE_FILE]))
+        return cls.from_json(read_json(files, GUIDE_FILE))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TextGuide:

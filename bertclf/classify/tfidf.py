@@ -18,6 +18,7 @@ from scipy import sparse
 
 from bertclf.classify.choices import TFIDF_KINDS as KINDS
 from bertclf.errors import InputError, SpecError
+from bertclf.io.parts import json_file, read_json
 
 TFIDF_FILE, SCALING_FILE = "tfidf.json", "scaling.safetensors"
 _SETTINGS = {
@@ -83,15 +84,11 @@ class TfidfFeatures:
              "idf": [float(x) for x in v.idf_]} for v in self.vectorizers]}
 
     def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
-        import json
-
-        return {"kind": self.kind, "dim": self.dim}, {TFIDF_FILE: json.dumps(self.to_json()).encode()}
+        return {"kind": self.kind, "dim": self.dim}, {TFIDF_FILE: json_file(self.to_json())}
 
     @classmethod
     def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> TfidfFeatures:
-        import json
-
-        return cls.from_json(json.loads(files[TFIDF_FILE]))
+        return cls.from_json(read_json(files, TFIDF_FILE))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TfidfFeatures:

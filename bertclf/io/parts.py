@@ -10,6 +10,7 @@ therefore loops over its parts, and a new part needs no change here.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 
@@ -49,3 +50,13 @@ def load_parts(entries: dict[str, Any], files: dict[str, bytes], types: dict[str
         own = {name: files[name] for name in entry["files"]}
         parts[slot] = types[slot].from_files(entry["settings"], own)
     return parts
+
+
+def json_file(document: Any) -> bytes:
+    """A part's JSON file (vocabularies, keys, word weights): UTF-8, floats written exactly."""
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def read_json(files: dict[str, bytes], name: str) -> Any:
+    """A part's JSON file back (a damaged file raises ValueError, as every part's loader does)."""
+    return json.loads(files[name])
