@@ -25,7 +25,8 @@ from bertclf.cli._common import (
 Examples:
   bertclf audit examples/support_tickets.csv
   bertclf audit train.csv --label-col intent --out suspects.csv --top 50
-  bertclf audit tweets.csv --head svm --out suspects.parquet""")
+  bertclf audit tweets.csv --head svm --out suspects.parquet
+  bertclf audit train.csv -C auto --json > suspects.json   # C by cross-validation; JSON on stdout""")
 @click.argument("train_path", metavar="TRAIN")
 @text_col_option()
 @click.option("--label-col", default="label", show_default=True, help="Column holding the labels.")

@@ -28,6 +28,8 @@ Examples:
   bertclf embed examples/support_tickets.csv --out vectors.npy
   bertclf embed reviews.jsonl --text-col body --out vectors.parquet --normalize
   bertclf embed notes.txt --pooling cls --out cls.csv
+  bertclf embed export.csv --encoding cp1252 --sep ';' --out v.npy   # a spreadsheet's export
+  bertclf embed data.csv --out v.npy --json                  # the summary as JSON on stdout
   bertclf embed data.csv --layers -4..-1 --layer-agg mean --out last4-mean.npy
   bertclf embed data.csv --layers -4..-1 --layer-agg concat --out last4-concat.npy
   cat notes.txt | bertclf embed - --out vectors.npy

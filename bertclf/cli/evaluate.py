@@ -97,6 +97,7 @@ COLUMN_FLAGS = ("text_col", "label_col", "label_cols", "label_sep")
 Examples:
   bertclf report tickets-model test.csv --out report.html
   bertclf report news-model test.jsonl --label-col topic --out report.html
+  bertclf report tickets-model test.csv --out report.html --json   # the headline numbers as JSON
 
 \b
 One self-contained page (inline SVG, no script or network): the metrics, per-class precision,

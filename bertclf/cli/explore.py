@@ -28,6 +28,7 @@ Examples:
   bertclf cluster examples/support_tickets.csv -k 4 --out clusters.csv
   bertclf cluster news.csv -k auto --k-range 3..12 --out clusters.csv --summary clusters.json
   bertclf cluster news.csv -k 5 --label-col topic --out clusters.csv   # also scores against labels
+  bertclf cluster news.csv -k auto --out clusters.csv --json   # the clusters as JSON on stdout
 
 \b
 Up to 10,000 texts use KMeans, more use MiniBatchKMeans (batches of 500, as MTEB does). Each
@@ -86,6 +87,7 @@ Examples:
   bertclf zero-shot news.csv --categories categories.yaml --out sorted.csv
   bertclf zero-shot news.csv --categories categories.yaml --threshold 0.2 --out sorted.csv
   bertclf zero-shot posts.csv --categories tags.yaml --multi --threshold 0.3 --out tagged.csv
+  bertclf zero-shot news.csv --categories categories.yaml --label-col label --json > scored.json
   bertclf zero-shot test.csv --categories categories.yaml --label-col label   # scored like a classifier
 
 \b
@@ -165,6 +167,7 @@ def zero_shot(input_path: str, categories_path: str, threshold: float | None, mu
 Examples:
   bertclf projector examples/support_tickets.csv --label-col label --out projector/
   bertclf projector news.csv --clusters 5 --out projector/
+  bertclf projector news.csv --out projector/ --json   # rows, dimensions and columns as JSON
 
 \b
 Writes vectors.tsv, metadata.tsv (the text, and the label and/or cluster columns) and
@@ -215,6 +218,7 @@ Examples:
   bertclf plot examples/support_tickets.csv --color-by label --out map.png
   bertclf plot examples/support_tickets.csv --color-by label --out map.html
   bertclf plot news.csv --clusters 5 --out clusters.html
+  bertclf plot news.csv --out map.png --json   # the projection used, as JSON
 
 \b
 The projection is UMAP when umap-learn is installed, else PCA to 50 dimensions then t-SNE.

@@ -40,6 +40,7 @@ Examples:
   bertclf finetune examples/support_tickets.csv --out tickets-ft --epochs 4
   bertclf finetune train.csv --test test.csv --out model --lr 3e-5 --max-length 64
   bertclf finetune train.csv --out model --batch-size 8 --grad-accum 4 --device cuda
+  bertclf finetune train.csv --out model --json > finetune.json   # metrics and history as JSON
   bertclf finetune comments.csv --label-cols toxic,insult,threat --out toxic-ft
   bertclf finetune qa.csv --text-col question --pair-col answer --out qa-ft
   bertclf finetune news.csv --long head-tail --max-length 512 --out news-ft

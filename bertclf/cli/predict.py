@@ -26,6 +26,8 @@ Examples:
   bertclf predict tickets-model new_tickets.csv --out predictions.csv
   bertclf predict tickets-model new_tickets.jsonl --text-col body --top-k 2 --out top2.jsonl
   echo "I was charged twice this month" | bertclf predict tickets-model
+  bertclf predict tickets-model export.csv --encoding latin-1 --sep ';' --out p.csv
+  bertclf predict tickets-model new.csv --json   # predictions and load/predict seconds as JSON
   bertclf predict tickets-model notes.txt --out predictions.parquet
   bertclf predict tuned-model new.csv --backend torch --out p.csv   # finetune's own numbers
   bertclf predict toxic-model comments.csv --label-sep "|" --out labels.csv   # multi-label sets

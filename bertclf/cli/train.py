@@ -37,6 +37,7 @@ Examples:
   bertclf train examples/support_tickets.csv --out tickets-model
   bertclf train train.csv --test test.csv --auto --budget 10m --out model   # TF-IDF, frozen or both, by CV
   bertclf train train.csv --out model --features embedding -C auto   # frozen embeddings alone, C by CV
+  bertclf train train.csv --out model --json > train.json   # metrics as JSON; the report goes to stderr
   bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
   bertclf train train.csv --test test.csv --out model --calibrate isotonic   # trustworthy probabilities
   bertclf train train.csv --out model --backend onnx --no-cache    # exact fp32 vectors, no cache
