@@ -9,6 +9,7 @@ embeddings of authors) by a key column; unknown keys get zeros and are counted.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,17 +29,27 @@ HASH_FEATURES = 32
 MISSING = "(missing)"
 
 
-def _numbers(values: Any) -> np.ndarray:
-    import pandas as pd
+def _number(value: Any) -> float:
+    """A cell as a number, NaN when it is none (pandas' to_numeric, without pandas)."""
+    if isinstance(value, bool) or value is None:
+        return float(value) if isinstance(value, bool) else math.nan
+    try:
+        return float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        return math.nan
 
-    return pd.to_numeric(pd.Series(values, dtype=object).replace("", None), errors="coerce").to_numpy(float)
+
+def _numbers(values: Any) -> np.ndarray:
+    return np.fromiter((_number(v) for v in values), dtype=np.float64, count=len(values))
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value == "" or (isinstance(value, float) and math.isnan(value)) \
+        or type(value).__name__ in ("NAType", "NaTType")
 
 
 def _strings(values: Any) -> list[str]:
-    import pandas as pd
-
-    return [MISSING if v is None or (not isinstance(v, str) and pd.isna(v)) or v == "" else str(v)
-            for v in values]
+    return [MISSING if _is_missing(v) else str(v) for v in values]
 
 
 class MetaEncoder:
@@ -101,8 +112,6 @@ class MetaEncoder:
                    else s["features"] for s in self.specs)
 
     def transform(self, table: Any, where: str = "input") -> np.ndarray:
-        from sklearn.feature_extraction import FeatureHasher
-
         require_columns(table, self.columns, where, "metadata the model was trained with")
         blocks = []
         for spec in self.specs:
@@ -124,9 +133,7 @@ class MetaEncoder:
                         block[row, index[value]] = 1.0
                 blocks.append(block)
             else:
-                hasher = FeatureHasher(spec["features"], input_type="string")
-                rows = _hash_rows(spec["name"])(np.asarray(raw, dtype=object)[:, None])
-                blocks.append(hasher.transform(rows).toarray())
+                blocks.append(hashed(spec["name"], _strings(raw), spec["features"]))
         return np.hstack(blocks) if blocks else np.zeros((len(table), 0))
 
     def to_json(self) -> dict[str, Any]:
@@ -155,6 +162,38 @@ def _hash_rows(name: str) -> Any:
         return [[f"{name}={value}"] for value in _strings(np.asarray(column, dtype=object)[:, 0])]
 
     return rows
+
+
+def hashed(name: str, values: list[str], features: int) -> np.ndarray:
+    """scikit-learn's FeatureHasher (alternate signs) on one 'column=value' token per row,
+    replayed in numpy so that predicting needs no scikit-learn."""
+    out = np.zeros((len(values), features))
+    for row, value in enumerate(values):
+        h = murmurhash3_32(f"{name}={value}".encode())
+        index = (2147483647 - (features - 1)) % features if h == -2147483648 else abs(h) % features
+        out[row, index] += 1.0 if h >= 0 else -1.0
+    return out
+
+
+def murmurhash3_32(data: bytes, seed: int = 0) -> int:
+    """MurmurHash3 (x86, 32-bit) as a signed int, as scikit-learn's murmurhash3_32 gives it."""
+    c1, c2, mask = 0xCC9E2D51, 0x1B873593, 0xFFFFFFFF
+    h, tail = seed & mask, len(data) & ~3
+    for i in range(0, tail, 4):
+        k = (int.from_bytes(data[i:i + 4], "little") * c1) & mask
+        k = (((k << 15) | (k >> 17)) & mask) * c2 & mask
+        h ^= k
+        h = ((((h << 13) | (h >> 19)) & mask) * 5 + 0xE6546B64) & mask
+    k = int.from_bytes(data[tail:], "little")
+    if len(data) & 3:
+        k = (k * c1) & mask
+        k = (((k << 15) | (k >> 17)) & mask) * c2 & mask
+        h ^= k
+    h ^= len(data)
+    h = ((h ^ (h >> 16)) * 0x85EBCA6B) & mask
+    h = ((h ^ (h >> 13)) * 0xC2B2AE35) & mask
+    h ^= h >> 16
+    return h - (1 << 32) if h & 0x80000000 else h
 
 
 class ExtraEmbeddings:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, softmax
 
 from bertclf.classify.choices import HEADS
 from bertclf.errors import InputError, SpecError
@@ -22,6 +21,18 @@ from bertclf.errors import InputError, SpecError
 LOADABLE_HEADS = (*HEADS, "linear")  # "linear": the softmax layer trained with a fine-tuned encoder
 SAFETENSORS_FILE = "head.safetensors"
 XGBOOST_FILE = "head.xgboost.json"
+
+
+def expit(x: np.ndarray) -> np.ndarray:
+    """The logistic function in numpy (scipy stays out of the runtime); exp never overflows."""
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softmax(x: np.ndarray, axis: int = 1) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 @dataclass
@@ -328,11 +339,10 @@ def _xgboost_proba(head: Head, X: np.ndarray) -> np.ndarray:
 
 
 def as_matrix(X: Any) -> Any:
-    """float64 rows for the heads: dense stays dense, and sparse TF-IDF stays sparse (CSR)."""
-    from scipy import sparse
-
-    if sparse.issparse(X):
-        return sparse.csr_matrix(X, dtype=np.float64)
+    """float64 rows for the heads: dense stays dense, and sparse TF-IDF stays sparse (CSR).
+    Sparse is recognised by duck type, so predicting never imports scipy."""
+    if hasattr(X, "tocsr"):
+        return X.tocsr().astype(np.float64, copy=False)
     return np.asarray(X, dtype=np.float64)
 
 

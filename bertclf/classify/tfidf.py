@@ -1,8 +1,10 @@
 """Sparse TF-IDF features that a model folder can store as JSON, and the scaling of dense ones.
 
 TF-IDF wins on about half of our real sets and joins the dense embedding in the hybrid models,
-so a saved model must be able to carry it. scikit-learn's vectorizer is rebuilt from its settings,
-vocabulary and idf weights alone (no pickle), and transforms exactly as the fitted one did.
+so a saved model must be able to carry it. scikit-learn's ``TfidfVectorizer`` learns the
+vocabulary and idf weights at fit time; transforming is replayed here in plain Python and numpy
+(its analyzers, sublinear tf, idf, L2 norm), so predicting needs neither scikit-learn nor scipy
+and gives the numbers the fitted vectorizer gives (tests compare both).
 
 Kinds: "word" is word uni- and bigrams (the baseline's settings); "word+char" adds character
 2- to 5-grams within word boundaries, which help with misspellings, hashtags and short texts.
@@ -10,11 +12,13 @@ Kinds: "word" is word uni- and bigrams (the baseline's settings); "word+char" ad
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from bertclf.classify.choices import TFIDF_KINDS as KINDS
 from bertclf.errors import InputError, SpecError
@@ -27,6 +31,8 @@ _SETTINGS = {
              "max_features": 200_000},
 }
 _PARTS = {"word": ("word",), "word+char": ("word", "char")}
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
+_SPACES = re.compile(r"\s\s+")
 
 
 def check_kind(kind: str) -> None:
@@ -34,27 +40,66 @@ def check_kind(kind: str) -> None:
         raise SpecError(f"unknown TF-IDF kind {kind!r}: use one of {', '.join(KINDS)}")
 
 
-def _vectorizer(part: str, vocabulary: dict[str, int] | None = None) -> Any:
+def _vectorizer(part: str) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    settings = dict(_SETTINGS[part])
-    if vocabulary is not None:
-        settings.pop("max_features", None)
-        settings.pop("min_df")
-    return TfidfVectorizer(vocabulary=vocabulary, dtype=np.float64, **settings)
+    return TfidfVectorizer(dtype=np.float64, **_SETTINGS[part])
+
+
+def _terms(part: str, text: str) -> list[str]:
+    """The n-grams scikit-learn's analyzer gives for ``part`` (lowercased, as fitted)."""
+    low, high = _SETTINGS[part]["ngram_range"]
+    text = text.lower()
+    if part == "word":
+        words = _TOKEN.findall(text)
+        grams = list(words) if low == 1 else []
+        for n in range(max(low, 2), min(high, len(words)) + 1):
+            grams += [" ".join(words[i:i + n]) for i in range(len(words) - n + 1)]
+        return grams
+    grams = []
+    for word in _SPACES.sub(" ", text).split():  # char_wb: n-grams inside padded words
+        word = f" {word} "
+        for n in range(low, high + 1):
+            grams += [word[i:i + n] for i in range(max(1, len(word) - n + 1))]
+            if len(word) <= n:  # a short word is counted once, not once per n
+                break
+    return grams
+
+
+@dataclass
+class TfidfPart:
+    """One fitted vectorizer as data: its terms' columns and idf weights."""
+
+    part: str
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+
+    def rows(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR arrays (indptr, indices, data) of the texts' L2-normalised sublinear TF-IDF."""
+        indptr, indices, data = [0], [], []
+        for text in texts:
+            counts = Counter(i for i in map(self.vocabulary.get, _terms(self.part, text)) if i is not None)
+            columns = sorted(counts)
+            values = [(1.0 + math.log(counts[c])) * self.idf[c] for c in columns]
+            norm = math.sqrt(sum(v * v for v in values))
+            indices += columns
+            data += [v / norm for v in values] if norm > 0 else values
+            indptr.append(len(indices))
+        return (np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64),
+                np.asarray(data, dtype=np.float64))
 
 
 @dataclass
 class TfidfFeatures:
-    """One TF-IDF vectorizer per part of ``kind``, their rows joined side by side."""
+    """One TF-IDF part per piece of ``kind``, their columns side by side."""
 
     kind: str
-    vectorizers: list[Any]
+    parts: list[TfidfPart]
 
     @classmethod
     def fit(cls, kind: str, texts: list[str]) -> TfidfFeatures:
         check_kind(kind)
-        vectorizers = []
+        parts = []
         for part in _PARTS[kind]:
             vectorizer = _vectorizer(part)
             try:
@@ -66,22 +111,47 @@ class TfidfFeatures:
                     raise InputError("the training texts have no words for TF-IDF to read (it needs "
                                      "words of two or more letters or digits); use --features "
                                      "embedding") from None
-            vectorizers.append(vectorizer)
-        return cls(kind, vectorizers)
+            vocabulary = {str(term): int(i) for term, i in vectorizer.vocabulary_.items()}
+            parts.append(TfidfPart(part, vocabulary, np.asarray(vectorizer.idf_, dtype=np.float64)))
+        return cls(kind, parts)
 
     @property
     def dim(self) -> int:
-        return sum(len(v.vocabulary_) for v in self.vectorizers)
+        return sum(len(p.vocabulary) for p in self.parts)
 
-    def transform(self, texts: list[str]) -> sparse.csr_matrix:
-        blocks = [v.transform(texts) for v in self.vectorizers]
-        return sparse.hstack(blocks, format="csr") if len(blocks) > 1 else blocks[0].tocsr()
+    def rows(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR arrays of every part side by side (each row holds its parts' columns in turn)."""
+        pieces = [p.rows(texts) for p in self.parts]
+        if len(pieces) == 1:
+            return pieces[0]
+        offsets = np.cumsum([0, *(len(p.vocabulary) for p in self.parts[:-1])])
+        indices, data = [], []
+        for i in range(len(texts)):
+            for (ptr, idx, values), offset in zip(pieces, offsets, strict=True):
+                indices.append(idx[ptr[i]:ptr[i + 1]] + offset)
+                data.append(values[ptr[i]:ptr[i + 1]])
+        indptr = np.sum([ptr for ptr, _, _ in pieces], axis=0)
+        return (indptr, np.concatenate([np.zeros(0, np.int64), *indices]),
+                np.concatenate([np.zeros(0), *data]))
+
+    def transform(self, texts: list[str]) -> Any:
+        """A scipy CSR matrix (training and the Python API, where scipy is installed)."""
+        from scipy import sparse
+
+        indptr, indices, data = self.rows(texts)
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(texts), self.dim))
+
+    def transform_dense(self, texts: list[str]) -> np.ndarray:
+        """The same rows as a dense array: the runtime's way, for the few rows of a batch."""
+        indptr, indices, data = self.rows(texts)
+        out = np.zeros((len(texts), self.dim))
+        out[np.repeat(np.arange(len(texts)), np.diff(indptr)), indices] = data
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """Vocabulary and idf weights per part; floats survive JSON exactly (repr round-trips)."""
         return {"kind": self.kind, "parts": [
-            {"vocabulary": {term: int(i) for term, i in v.vocabulary_.items()},
-             "idf": [float(x) for x in v.idf_]} for v in self.vectorizers]}
+            {"vocabulary": p.vocabulary, "idf": [float(x) for x in p.idf]} for p in self.parts]}
 
     def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         return {"kind": self.kind, "dim": self.dim}, {TFIDF_FILE: json_file(self.to_json())}
@@ -96,15 +166,13 @@ class TfidfFeatures:
         kind = data["kind"]
         if kind not in KINDS or len(data["parts"]) != len(_PARTS[kind]):
             raise ValueError(f"unknown TF-IDF kind {kind!r}")
-        vectorizers = []
+        parts = []
         for part, stored in zip(_PARTS[kind], data["parts"], strict=True):
             vocabulary, idf = stored["vocabulary"], np.asarray(stored["idf"], dtype=np.float64)
             if sorted(vocabulary.values()) != list(range(len(idf))):
                 raise ValueError("the TF-IDF vocabulary does not match its idf weights")
-            vectorizer = _vectorizer(part, vocabulary)
-            vectorizer.idf_ = idf
-            vectorizers.append(vectorizer)
-        return cls(kind, vectorizers)
+            parts.append(TfidfPart(part, {str(k): int(v) for k, v in vocabulary.items()}, idf))
+        return cls(kind, parts)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -17,49 +17,16 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from bertclf.encode import sources as models
 from bertclf.encode.backends import EncoderBackend, get_backend, resolve_backend
 from bertclf.encode.embcache import open_cache, setting_id, text_keys
-from bertclf.encode.pooling import (
-    LayerSpec,
-    check_layer_agg,
-    check_pooling,
-    l2_normalize,
-    pool_layers,
-    resolve_layers,
-)
-from bertclf.encode.tokenization import (
-    LongSpec,
-    check_long,
-    combine_windows,
-    encode,
-    length_batches,
-    pad_batch,
-    pad_id,
-    report_cut,
-)
-from bertclf.errors import InputError, SpecError
-from bertclf.io.files import clean_texts, flag_rows
+from bertclf.encode.inputs import as_inputs, as_text_list, clean_pairs, split_inputs  # noqa: F401 - API
+from bertclf.encode.pipeline import Settings, embed_rows
+from bertclf.encode.pooling import LayerSpec, check_layer_agg, check_pooling, resolve_layers
+from bertclf.encode.tokenization import check_long, report_cut
+from bertclf.errors import SpecError
+from bertclf.io.files import clean_texts
 from bertclf.progress import Advance, progress_bar
 
 BLOCK = 4096  # texts embedded (and cached) at a time
 DEFAULT_POOLING = "mean"  # for models without a sentence-transformers config (Reimers & Gurevych)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """An Embedder's parameters with every 'follow the model' default filled in."""
-
-    source: models.ModelSource
-    pooling: str
-    layers: tuple[int, ...]
-    layer_agg: str
-    max_length: int
-    normalize: bool
-    num_layers: int
-    hidden_size: int
-    long: LongSpec = LongSpec()
-
-    @property
-    def dim(self) -> int:
-        return self.hidden_size * (len(self.layers) if self.layer_agg == "concat" else 1)
 
 
 class Embedder(TransformerMixin, BaseEstimator):
@@ -210,19 +177,9 @@ class Embedder(TransformerMixin, BaseEstimator):
     def _embed(self, s: Settings, texts: list[str], pairs: list[str] | None,
                advance: Any) -> tuple[np.ndarray, int]:
         """(vectors, texts cut) for texts through the encoder: token-sorted batches, pooled."""
-        tokenizer = models.load_tokenizer(s.source)
-        encoded = encode(tokenizer, texts, s.max_length, pairs=pairs, long=s.long)
         encoder = self.load_encoder()
-        padding = pad_id(tokenizer)
-        out = np.empty((len(encoded.input_ids), s.dim), dtype=np.float32)
-        per_row = len(texts) / max(1, len(out))  # chunk windows: several rows per text
-        for rows in length_batches(encoded.lengths(), self.batch_size or default_batch_size(encoder.name)):
-            batch = pad_batch(encoded, rows, padding)
-            hidden = encoder.hidden_states(batch, s.layers)
-            out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
-            advance(len(rows) * per_row)
-        out = combine_windows(out, encoded.owner, len(texts), s.long.agg)
-        return (l2_normalize(out) if s.normalize else out), encoded.truncated
+        return embed_rows(s, models.load_tokenizer(s.source), encoder, texts, pairs,
+                          self.batch_size or default_batch_size(encoder.name), advance)
 
     def cache_setting(self, s: Settings | None = None) -> dict[str, Any]:
         """What a cached vector depends on besides its text: the encoder's weights and every
@@ -259,73 +216,3 @@ def default_batch_size(backend: str) -> int:
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1
-
-
-def as_inputs(X: Any) -> tuple[list[Any], list[Any] | None]:
-    """(texts, pairs or None): sentence pairs come as (a, b) tuples, a two-column DataFrame or an
-    (n, 2) array; everything else is one text per row."""
-    if hasattr(X, "columns") and len(X.columns) == 2:
-        return X.iloc[:, 0].tolist(), X.iloc[:, 1].tolist()
-    if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 2:
-        return X[:, 0].tolist(), X[:, 1].tolist()
-    if isinstance(X, (list, tuple)) and X and all(isinstance(x, tuple) for x in X):
-        if any(len(x) != 2 for x in X):
-            raise InputError("sentence pairs must be (text, pair) tuples of two")
-        return [x[0] for x in X], [x[1] for x in X]
-    return as_text_list(X), None
-
-
-def split_inputs(X: Any, text_col: str = "text", pair_col: str | None = None, others: tuple[str, ...] = (),
-                 strict: bool = False, where: str = "input") -> tuple[list[str], list[str] | None, Any]:
-    """(texts, second texts of pairs or None, the table or None) from X, checked and cleaned.
-
-    A DataFrame is read by column name when it has ``text_col`` or when pairs or ``others``
-    (metadata, join keys) are wanted; anything else goes through ``as_inputs``."""
-    from bertclf.io.files import require_columns
-
-    columns = [text_col, *([pair_col] if pair_col else []), *others]
-    if hasattr(X, "columns") and (text_col in X.columns or len(columns) > 1):
-        require_columns(X, columns, where, "the model's inputs")
-        texts, table = X[text_col].tolist(), X.reset_index(drop=True)
-        pairs = X[pair_col].tolist() if pair_col else None
-    else:
-        if others:
-            raise InputError(f"metadata columns ({', '.join(others)}) need X as a DataFrame holding them "
-                             f"beside '{text_col}'")
-        (texts, pairs), table = as_inputs(X), None
-        if pair_col and pairs is None:
-            raise InputError(f"this model reads sentence pairs: give (text, {pair_col}) tuples or a "
-                             f"DataFrame with '{text_col}' and '{pair_col}'")
-    return clean_texts(texts, strict=strict), None if pairs is None else clean_pairs(pairs), table
-
-
-def clean_pairs(pairs: list[Any]) -> list[str]:
-    """The second texts of sentence pairs; a missing one is an error (a pair with half of it
-    gone is not the same input, so nothing is guessed)."""
-    from bertclf.io.files import is_missing
-
-    missing = [i for i, value in enumerate(pairs) if is_missing(value)]
-    if missing:
-        flag_rows(f"{len(missing)} of {len(pairs)} sentence pairs have no second text", missing,
-                  "", strict=True)
-    return [v if isinstance(v, str) else str(v) for v in pairs]
-
-
-def as_text_list(X: Any) -> list[Any]:
-    """Accept the shapes texts come in; a one-column 2-D input (ColumnTransformer) is unwrapped."""
-    if isinstance(X, (str, bytes)):
-        raise InputError("expected a list of texts, got a single string: wrap it in a list")
-    if hasattr(X, "columns"):  # DataFrame
-        if len(X.columns) != 1:
-            raise InputError(f"expected one text column (or two for sentence pairs), got "
-                             f"{len(X.columns)}: {list(X.columns)}")
-        return X.iloc[:, 0].tolist()
-    if isinstance(X, np.ndarray):
-        if X.ndim == 2 and X.shape[1] == 1:
-            return X[:, 0].tolist()
-        if X.ndim != 1:
-            raise InputError(f"expected a 1-D sequence of texts, got an array of shape {X.shape}")
-        return X.tolist()
-    if hasattr(X, "tolist"):
-        return X.tolist()
-    return list(X)

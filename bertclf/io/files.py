@@ -155,14 +155,18 @@ def _read_bytes(path: str) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def read_table(path: str, strict: bool = False) -> Any:
-    """A pandas DataFrame from CSV, TSV, JSONL or Parquet, every cell kept as read (no type guess).
+def read_table(path: str, strict: bool = False, lean: bool = False) -> Any:
+    """A pandas DataFrame from CSV, TSV, JSONL or Parquet, every cell kept as read (no type guess);
+    with ``lean``, an ``io.table.Table`` read without pandas (the runtime's way).
 
     An empty file is a table with no rows (and no columns). ``attrs["source"]`` says where the
     rows came from, so problems can be reported by the line an editor shows."""
-    import pandas as pd
-
     from bertclf.io.sniff import current, sep_hint
+
+    if lean:
+        from bertclf.io import table as pd  # the few calls below, without pandas
+    else:
+        import pandas as pd
 
     kind = TABLE_FORMATS.get(Path(path).suffix.lower())
     if kind is None:
@@ -175,7 +179,9 @@ def read_table(path: str, strict: bool = False) -> Any:
             table = pd.read_parquet(io.BytesIO(raw))
         else:
             text = _decode(raw, path, strict)
-            if not text.strip():
+            if lean:
+                table = pd.parse_table(text, kind, sep)
+            elif not text.strip():
                 table = pd.DataFrame()
             elif kind == "jsonl":
                 table = pd.read_json(io.StringIO(text), lines=True, dtype=False)
@@ -314,11 +320,16 @@ def read_vectors(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def write_table(path: str | os.PathLike[str], table: Any) -> Path:
-    """Write a DataFrame as .csv, .tsv, .jsonl or .parquet, atomically; probabilities to 6 digits."""
+    """Write a DataFrame (or an ``io.table.Table``) as .csv, .tsv, .jsonl or .parquet, atomically;
+    probabilities to 6 digits."""
+    from bertclf.io.table import Table, write_rows
+
     out = check_output_path(str(path), tuple(TABLE_FORMATS))
     kind = TABLE_FORMATS[out.suffix.lower()]
     with atomic_path(out) as tmp:
-        if kind == "parquet":
+        if isinstance(table, Table):
+            write_rows(tmp, kind, table)
+        elif kind == "parquet":
             table.to_parquet(tmp, index=False)
         elif kind == "jsonl":
             table.to_json(tmp, orient="records", lines=True, force_ascii=False)

@@ -1,0 +1,183 @@
+"""Tables without pandas, for the runtime: CSV, TSV and JSONL with the standard library (Parquet
+with pyarrow when it is installed), held as named columns of Python values.
+
+``predict`` reads and writes through here in every install: pandas and pyarrow weigh 250 MB and
+take most of a second to import, which a one-text prediction should not pay. ``Table`` offers the
+few DataFrame habits the prediction path uses (``columns``, ``len``, ``table[name].tolist()``,
+``table[[names]]``, ``attrs``), so the same model code serves both kinds of table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bertclf.errors import InputError, first_line
+
+
+class Column(list):
+    """One column's values; ``tolist`` as pandas spells it."""
+
+    def tolist(self) -> list[Any]:
+        return list(self)
+
+
+class Table:
+    """Named columns of equal length, in order; ``attrs`` as on a DataFrame."""
+
+    def __init__(self, data: dict[str, list[Any]] | None = None, rows: int | None = None) -> None:
+        self.data = {str(k): Column(v) for k, v in (data or {}).items()}
+        self.rows = rows if rows is not None else len(next(iter(self.data.values()), []))
+        self.attrs: dict[str, Any] = {}
+        if any(len(v) != self.rows for v in self.data.values()):
+            raise ValueError("columns differ in length")
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.data)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, key: str | list[str]) -> Any:
+        if isinstance(key, list):
+            picked = Table({k: self.data[k] for k in key}, self.rows)
+            picked.attrs = dict(self.attrs)
+            return picked
+        return self.data[key]
+
+    def __setitem__(self, key: str, values: Iterable[Any]) -> None:
+        values = Column(values.tolist() if hasattr(values, "tolist") else values)
+        if len(values) != self.rows:
+            raise ValueError(f"column {key!r} has {len(values)} values for {self.rows} rows")
+        self.data[str(key)] = values
+
+    def copy(self) -> Table:
+        twin = Table({k: list(v) for k, v in self.data.items()}, self.rows)
+        twin.attrs = dict(self.attrs)
+        return twin
+
+    def reset_index(self, drop: bool = True) -> Table:
+        return self
+
+    def reindex(self, columns: list[str]) -> Table:
+        return Table({c: self.data.get(c, [None] * self.rows) for c in columns}, self.rows)
+
+    def records(self) -> list[dict[str, Any]]:
+        names = self.columns
+        return [dict(zip(names, row, strict=True)) for row in zip(*self.data.values(), strict=True)] \
+            if names else [{} for _ in range(self.rows)]
+
+    def to_dict(self, orient: str = "records") -> list[dict[str, Any]]:
+        return [{k: plain(v) for k, v in row.items()} for row in self.records()]
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars as Python ones (for JSON)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def parse_table(text: str, kind: str, sep: str) -> Table:
+    """CSV/TSV (header, every cell a string, empty cells None, blank lines skipped) or JSONL
+    (one object a line, columns in order of appearance, absent keys None)."""
+    if not text.strip():
+        return Table()
+    if kind == "jsonl":
+        objects = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    raise ValueError(f"line {number}: {first_line(exc)}") from None
+                if not isinstance(value, dict):
+                    raise ValueError(f"line {number} is not a JSON object")
+                objects.append(value)
+        names = list(dict.fromkeys(k for row in objects for k in row))
+        return Table({n: [row.get(n) for row in objects] for n in names}, len(objects))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    header = next((r for r in reader if r), [])
+    names = _unique(header)
+    columns: list[list[Any]] = [[] for _ in names]
+    for record in reader:
+        if not record:
+            continue
+        if len(record) > len(names):
+            raise ValueError(f"expected {len(names)} fields in line {reader.line_num}, saw {len(record)}")
+        for i, column in enumerate(columns):
+            cell = record[i] if i < len(record) else ""
+            column.append(cell if cell != "" else None)
+    return Table(dict(zip(names, columns, strict=True)), len(columns[0]) if columns else 0)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Header names made distinct as pandas does ('a', 'a.1', ...)."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out
+
+
+def read_parquet(source: Any) -> Table:
+    """A Parquet file (path or file object) as a Table; needs pyarrow, which the runtime lacks."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow: pip install pyarrow (or give CSV or "
+                         "JSONL)") from None
+    table = pq.read_table(source)
+    return Table(table.to_pydict(), table.num_rows)
+
+
+def write_rows(path: Path, kind: str, table: Table) -> None:
+    """Write ``table`` as ``kind`` to ``path`` (a temporary file the caller renames): floats to 6
+    significant digits in CSV/TSV, as pandas' ``float_format="%.6g"`` wrote them."""
+    if kind == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InputError("writing Parquet needs pyarrow: pip install pyarrow (or write .csv or "
+                             ".jsonl)") from None
+        pq.write_table(pa.table({k: [plain(v) for v in values] for k, values in table.data.items()}), path)
+        return
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        if kind == "jsonl":
+            for row in table.to_dict():
+                handle.write(json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False))
+                handle.write("\n")
+            return
+        handle.write(csv_text(table, "\t" if kind == "tsv" else ","))
+
+
+def csv_text(table: Table, sep: str = ",") -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=sep, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in zip(*table.data.values(), strict=True):
+        writer.writerow([_cell(v) for v in row])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.6g}"
+    return str(plain(value))
+
+
+def _json_value(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
