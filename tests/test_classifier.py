@@ -48,7 +48,8 @@ def test_every_head_fits_predicts_and_round_trips_to_the_bit(embedder, head, tmp
     files = sorted(p.name for p in (tmp_path / "m").iterdir())
     head_file = "head.xgboost.json" if head == "xgboost" else "head.safetensors"
     # the hybrid default also stores its TF-IDF vocabulary and the embedding's scaling
-    assert files == sorted(["config.json", head_file, "scaling.safetensors", "tfidf.json"])
+    assert files == sorted(["config.json", head_file, "scaling.safetensors", "tfidf.json",
+                            "encoder.onnx", "tokenizer.json"])  # self-contained: the encoder travels
 
 
 @pytest.mark.parametrize("head", ["logreg", "svm", "mlp", "xgboost"])

@@ -53,7 +53,7 @@ def test_a_saved_folder_is_format_2_with_every_part_and_file_listed(tiny_model, 
     model.fit(TEXTS * 2, LABELS * 2).save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert (config["format_version"], config["kind"], config["task"]) == (2, "frozen", "single-label")
-    assert set(config["parts"]) == {"head", "tfidf", "scaler", "calibration"}
+    assert set(config["parts"]) == {"head", "tfidf", "scaler", "calibration", "encoder"}
     assert {name for part in config["parts"].values() for name in part["files"]} == set(config["files"])
     back = TextClassifier.load(tmp_path / "m")
     assert back.task == "single-label" and back.calibration_.method == "sigmoid"

@@ -27,8 +27,8 @@ def fit_scaler(vectors: np.ndarray | None, features: str, scaling: str) -> Stand
 
 def assemble(words: Any, vectors: np.ndarray | None, scaler: Standardizer | None, scaling: str,
              extras: Sequence[np.ndarray] = ()) -> Any:
-    """The head's input: ``words`` (TF-IDF rows or None), then ``vectors`` scaled as fitted, then
-    ``extras`` (dense blocks such as metadata)."""
+    """The head's input: ``words`` (TF-IDF rows, sparse or dense, or None), then ``vectors``
+    scaled as fitted, then ``extras`` (dense blocks such as metadata)."""
     blocks = []
     if vectors is not None:
         if scaler is not None:
@@ -42,6 +42,8 @@ def assemble(words: Any, vectors: np.ndarray | None, scaler: Standardizer | None
     dense = (np.hstack(blocks) if len(blocks) > 1 else blocks[0]) if blocks else None
     if words is None:
         return dense
+    if not hasattr(words, "tocsr"):  # the runtime's dense TF-IDF rows
+        return words if dense is None else np.hstack([words, dense])
     from scipy import sparse
 
     return words if dense is None else sparse.hstack([words, sparse.csr_matrix(dense)], format="csr")

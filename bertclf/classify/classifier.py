@@ -37,12 +37,12 @@ from bertclf.classify.choose_c import TUNED_HEADS, choose_C
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
-from bertclf.classify.tfidf import TfidfFeatures, check_kind
+from bertclf.classify.tfidf import TfidfFeatures, check_kind, tfidf_texts
 from bertclf.classify.thresholds import tune_thresholds
-from bertclf.encode.embedder import Embedder, split_inputs
+from bertclf.encode.embedder import Embedder
+from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.memo import memo
 from bertclf.errors import BertclfWarning, InputError, SpecError
-from bertclf.io.files import is_blank, require_columns
 from bertclf.io.labels import encode_labels, encode_multilabel, is_multilabel, report_label_counts
 
 
@@ -257,11 +257,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def table_inputs(self, table: Any, where: str) -> Any:
         """X for ``predict`` from a table: the text column, or the DataFrame of every input."""
-        needed = self.input_columns()
-        if is_blank(table):  # an empty file: no rows, of whatever columns the model reads
-            table = table.reindex(columns=needed)
-        require_columns(table, needed, where, "the model's inputs")
-        return table[needed[0]].tolist() if len(needed) == 1 else table[needed]
+        return table_inputs(table, self.input_columns(), where)
 
     def _inputs(self, X: Any, where: str = "input") -> Inputs:
         """Texts, pairs and the metadata table from X, each checked once."""
@@ -298,10 +294,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _tfidf_texts(inputs: Inputs) -> list[str]:
-        """What TF-IDF reads of a row: its text, and its pair's text after it."""
-        if inputs.pairs is None:
-            return inputs.texts
-        return [f"{a} {b}" for a, b in zip(inputs.texts, inputs.pairs, strict=True)]
+        return tfidf_texts(inputs.texts, inputs.pairs)
 
     def _thresholds(self, features: np.ndarray, target: np.ndarray, options: dict[str, Any]) -> np.ndarray:
         """Per-label cut-offs: fixed, or tuned on a seeded validation split of the training rows."""
@@ -329,14 +322,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # -- saving and loading ----------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
-             label_columns: dict[str, Any] | None = None) -> None:
+             label_columns: dict[str, Any] | None = None, self_contained: bool = True) -> None:
         """Write the model folder atomically: config.json, then each part's own files (no pickle).
         ``label_columns`` records where the training file kept its labels, so that ``evaluate``
-        finds them in a test file without being told again."""
+        finds them in a test file without being told again. ``self_contained`` ships the encoder's
+        ONNX graph and tokenizer in the folder, so that ``bertclf.runtime`` predicts with it where
+        neither torch nor transformers is installed (False: a slim folder, kilobytes)."""
         from bertclf.classify.persist import save_model
 
         check_is_fitted(self, "head_")
-        save_model(self, path, metrics, label_columns)
+        save_model(self, path, metrics, label_columns, self_contained)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **embedder_options: Any) -> TextClassifier:

@@ -5,41 +5,43 @@ task, columns, settings) and lists its parts; each part writes and reads its own
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 
-from bertclf.classify.calibration import Calibrator
-from bertclf.classify.choices import APPROACH, EMBEDDER_KEYS, FEATURES, SCALINGS
-from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
-from bertclf.classify.guide import TextGuide
-from bertclf.classify.heads import Head
-from bertclf.classify.tfidf import Standardizer, TfidfFeatures
+from bertclf.classify.choices import APPROACH, EMBEDDER_KEYS
+from bertclf.classify.parts import PARTS, read_folder
 from bertclf.encode import sources as models
+from bertclf.encode.backends import resolve_backend
 from bertclf.encode.embedder import Embedder
-from bertclf.errors import InputError, ModelLoadError
+from bertclf.encode.shipped import QUANTIZATION, ShippedEncoder, ship
+from bertclf.errors import BertclfError, BertclfWarning, InputError, ModelLoadError
 from bertclf.io.modelio import (
     ENCODER_FOLDER,
     embedder_config,
     model_config,
-    parts_of,
-    read_model_folder,
     write_model_folder,
 )
-from bertclf.io.parts import load_parts, save_parts
-
-# What a model folder holds beside config.json: each slot's class saves and loads itself (io.parts).
-PARTS = {"head": Head, "tfidf": TfidfFeatures, "scaler": Standardizer, "meta": MetaEncoder,
-         "extra": ExtraEmbeddings, "guide": TextGuide, "calibration": Calibrator}
+from bertclf.io.parts import save_parts
 
 
 def save_model(model: Any, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,
-               label_columns: dict[str, Any] | None = None) -> None:
-    """Write the model folder atomically: config.json, then each part's own files (no pickle)."""
+               label_columns: dict[str, Any] | None = None, self_contained: bool = True) -> None:
+    """Write the model folder atomically: config.json, then each part's own files (no pickle).
+    ``self_contained`` ships the encoder too (its ONNX graph and tokenizer, see
+    ``encode.shipped``), so the folder predicts where only the runtime is installed."""
     s = model.embedder_.settings()
-    parts, files = save_parts({slot: getattr(model, f"{slot}_", None) for slot in PARTS})
+    shipped = getattr(model, "encoder_", None)
+    if model.features == "tfidf" or not self_contained:
+        shipped = None
+    elif shipped is None or shipped.settings() != replace(s, source=None):  # re-saved with new settings
+        shipped = ship_encoder(model.embedder_)
+    saved = {slot: getattr(model, f"{slot}_", None) for slot in PARTS}
+    parts, files = save_parts({**saved, "encoder": shipped})
     config = model_config(
         embedder=embedder_config(model.embedder_, models.portable_spec(s.source)),
         encoder={"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
@@ -59,6 +61,29 @@ def save_model(model: Any, path: str | os.PathLike[str], metrics: dict[str, Any]
     write_model_folder(path, config, files)
 
 
+def _embedder(config: dict[str, Any], path: str | os.PathLike[str], options: dict[str, Any]) -> Embedder:
+    """The Embedder config.json records (a fine-tuned encoder is read from the model folder)."""
+    saved = config["embedder"]
+    folder = (config.get("encoder") or {}).get("folder")
+    if folder is not None:
+        if folder != ENCODER_FOLDER:
+            raise ModelLoadError(f"{path}: config.json names an unexpected encoder folder {folder!r}")
+        saved = {**saved, "model": str(Path(path).resolve() / folder)}
+    return Embedder(**{k: saved[k] for k in EMBEDDER_KEYS if k in saved}, **options)
+
+
+def ship_encoder(embedder: Embedder) -> ShippedEncoder | None:
+    """The embedder's encoder packed for the folder, as the backend it runs on computes (torch's
+    vectors are ONNX fp32's to 1e-6); None, with a warning, when it cannot travel."""
+    backend = resolve_backend(embedder.backend, embedder.device, embedder.dtype)
+    try:
+        return ship(embedder.settings(), backend if backend in QUANTIZATION else "onnx")
+    except BertclfError as exc:
+        warnings.warn(f"the model folder is slim (it needs the full install and its encoder to "
+                      f"predict): {exc}", BertclfWarning, stacklevel=4)
+        return None
+
+
 def load_model(cls: Any, path: str | os.PathLike[str], **embedder_options: Any) -> Any:
     """Load a saved model folder (format 2, or 1 as written by bertclf 0.1); ``embedder_options``
     set runtime choices such as device, batch_size or progress (not the settings the head was
@@ -66,56 +91,32 @@ def load_model(cls: Any, path: str | os.PathLike[str], **embedder_options: Any) 
     clashing = set(embedder_options) & set(EMBEDDER_KEYS)
     if clashing:
         raise InputError(f"cannot change {', '.join(sorted(clashing))} of a trained model")
-    config, files = read_model_folder(path)
-    try:
-        saved, labels = config["embedder"], config["labels"]
-        multilabel = config.get("task", "single-label") == "multi-label"
-        if not isinstance(labels, list) or len(set(map(repr, labels))) != len(labels) \
-                or len(labels) < (1 if multilabel else 2):
-            raise ValueError("'labels' must list distinct labels (two or more for one label per text)")
-        folder = (config.get("encoder") or {}).get("folder")
-        if folder is not None:  # a fine-tuned encoder, stored inside the model folder
-            if folder != ENCODER_FOLDER:
-                raise ValueError(f"unexpected encoder folder {folder!r}")
-            saved = {**saved, "model": str(Path(path).resolve() / folder)}
-        embedder = Embedder(**{k: saved[k] for k in EMBEDDER_KEYS if k in saved}, **embedder_options)
-        parts = load_parts(parts_of(config), files, PARTS)
-        head, tfidf = parts["head"], parts.get("tfidf")
-        meta, extra = parts.get("meta"), parts.get("extra")
-        if config["head"]["name"] != head.name:
-            raise ValueError(f"unknown head {config['head']['name']!r} (the weights are {head.name}'s)")
-        if head.n_classes != len(labels) or head.multilabel != multilabel:
-            task = "multi-label" if multilabel else "single-label"
-            raise ValueError(f"the head was trained for {head.n_classes} labels ({head.task}), but "
-                             f"{len(labels)} labels ({task}) are listed")
-        shape = config.get("features") or {"kind": "embedding", "scaling": "none"}
-        if shape["kind"] not in FEATURES or shape["scaling"] not in SCALINGS:
-            raise ValueError(f"unknown features {shape['kind']!r} or scaling {shape['scaling']!r}")
-        head.check((embedder.settings().dim if shape["kind"] != "tfidf" else 0)
-                   + (tfidf.dim if tfidf else 0) + (meta.dim if meta else 0)
-                   + (extra.vectors.shape[1] if extra else 0))
-        thresholds = np.asarray(config["thresholds"], dtype=np.float64) if multilabel else None
-        if thresholds is not None and thresholds.shape != (len(labels),):
-            raise ValueError("one threshold per label is needed")
-    except (KeyError, TypeError, ValueError) as exc:
-        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ModelLoadError(f"{path}: config.json does not match the model ({detail}); "
-                             f"was it edited?") from None
-    head_info, schema, calibration = config["head"], config.get("inputs") or {}, parts.get("calibration")
+    made = {}
+
+    def embedding_dim(config: dict[str, Any]) -> int:
+        made["embedder"] = _embedder(config, path, embedder_options)
+        return made["embedder"].settings().dim
+
+    found = read_folder(path, embedding_dim)
+    parts, schema = found.parts, found.inputs
+    embedder = made.get("embedder") or _embedder(found.config, path, embedder_options)  # TF-IDF only
+    head, tfidf, meta = parts["head"], parts.get("tfidf"), parts.get("meta")
+    calibration = parts.get("calibration")
+    head_info = found.config["head"]
     model = cls(embedder=embedder, head=head.name, C=head_info.get("C", 1.0),
                 class_weight=head_info.get("class_weight"), head_params=head_info.get("params") or None,
                 random_state=head_info.get("random_state"), text_col=schema.get("text_col", "text"),
                 pair_col=schema.get("pair_col"), meta_cols=meta.columns if meta else None,
                 join_on=schema.get("join_on"), calibrate=calibration.method if calibration else None,
-                features=shape["kind"], tfidf=tfidf.kind if tfidf else "word",
-                scaling=shape["scaling"])
-    model.embedder_, model.C_, model.multilabel_ = clone(embedder), model.C, multilabel
+                features=found.shape["kind"], tfidf=tfidf.kind if tfidf else "word",
+                scaling=found.shape["scaling"])
+    model.embedder_, model.C_, model.multilabel_ = clone(embedder), model.C, found.multilabel
     for slot in PARTS:
         setattr(model, f"{slot}_", parts.get(slot))
-    if multilabel:
-        model.thresholds_ = thresholds
-    model.classes_ = np.asarray(labels)
+    if found.multilabel:
+        model.thresholds_ = found.thresholds
+    model.classes_ = np.asarray(found.labels)
     model.label_columns_ = schema.get("labels")
-    model.training_ = config.get("training") or {}
-    model.metrics_ = config.get("metrics")
+    model.training_ = found.config.get("training") or {}
+    model.metrics_ = found.config.get("metrics")
     return model

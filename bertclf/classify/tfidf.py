@@ -35,6 +35,11 @@ _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _SPACES = re.compile(r"\s\s+")
 
 
+def tfidf_texts(texts: list[str], pairs: list[str] | None) -> list[str]:
+    """What TF-IDF reads of a row: its text, and its pair's text after it."""
+    return texts if pairs is None else [f"{a} {b}" for a, b in zip(texts, pairs, strict=True)]
+
+
 def check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise SpecError(f"unknown TF-IDF kind {kind!r}: use one of {', '.join(KINDS)}")

@@ -82,3 +82,14 @@ def as_text_list(X: Any) -> list[Any]:
     if hasattr(X, "tolist"):
         return X.tolist()
     return list(X)
+
+
+def table_inputs(table: Any, needed: list[str], where: str) -> Any:
+    """X from a table for a model reading columns ``needed`` (texts first): the text column, or
+    the table of every input. An empty file has every column, empty."""
+    from bertclf.io.files import is_blank, require_columns
+
+    if is_blank(table):
+        table = table.reindex(columns=needed)
+    require_columns(table, needed, where, "the model's inputs")
+    return table[needed[0]].tolist() if len(needed) == 1 else table[needed]

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +29,8 @@ FORMAT = "bertclf-model"
 FORMAT_VERSION = 2  # 2: every part listed under "parts" with its settings and files (io.parts)
 READABLE_VERSIONS = (1, 2)  # 1: bertclf 0.1, parts in fixed places (parts_of reads them)
 ALLOWED_FILES = ("head.safetensors", "head.xgboost.json", "guide.json", "extra_embeddings.safetensors",
-                 "extra_embeddings_keys.json", "tfidf.json", "scaling.safetensors")
+                 "extra_embeddings_keys.json", "tfidf.json", "scaling.safetensors",
+                 "encoder.onnx", "tokenizer.json")  # the last two: a self-contained folder's encoder
 ENCODER_FOLDER = "encoder"
 # A fine-tuned encoder's files: configs, vocabularies and safetensors weights; never pickles.
 _ENCODER_FILE = re.compile(rf"^{ENCODER_FOLDER}/[A-Za-z0-9_.-]+\.(json|txt|safetensors|model)$")
@@ -123,8 +125,10 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         os.close(fd)
 
 
-def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """config.json and the verified bytes of every weight file it lists."""
+def read_model_folder(path: str | os.PathLike[str], skip: Callable[[str], bool] | None = None
+                      ) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """config.json and the verified bytes of every weight file it lists (but those ``skip`` says
+    the caller will not use, which are neither read nor checked)."""
     folder = Path(path)
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: no such model folder")
@@ -147,6 +151,8 @@ def read_model_folder(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dic
         allowed = name in ALLOWED_FILES or is_encoder_file(name)
         if not allowed or not isinstance(meta, dict) or "sha256" not in meta:
             raise ModelLoadError(f"{folder}/{CONFIG}: unexpected file entry {name!r}; was it edited?")
+        if skip is not None and skip(name):
+            continue
         data = _read(folder, name, f"{folder}: model file {name} is missing")
         if sha256(data) != meta["sha256"]:
             raise ModelLoadError(f"{folder}/{name} fails its checksum: it was changed or damaged after "

@@ -99,7 +99,7 @@ def _fit_frozen(texts, labels, folder, classifier, finetuner, seed):
         TextClassifier(random_state=seed, features="embedding")
     model.set_params(reuse_embeddings=False)  # time the real work, not this process's memo
     model.fit(texts, labels)
-    model.save(folder)
+    model.save(folder, self_contained=False)  # the size column counts the shared encoder once, apart
     return _loaded(folder), folder_bytes(folder), _encoder_bytes(model), \
         DESCRIPTIONS["frozen"].format(head=model.head), model.training_
 

@@ -1,0 +1,138 @@
+"""An encoder that travels inside a model folder: its ONNX graph and its ``tokenizer.json``, run
+with ONNX Runtime and the tokenizers library alone (no torch, no transformers).
+
+``ShippedEncoder`` is a model-folder part (see ``io.parts``): ``ship`` takes the very graph the
+Embedder ran while training (from the ONNX cache) and the tokenizer's own JSON; the runtime reads
+them back, checksummed with every other file. Pooling, layers and the long-text strategy are
+stored resolved, so the folder needs nothing of the model it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from bertclf.encode.pipeline import Settings
+from bertclf.encode.tokenization import LongSpec
+
+GRAPH_FILE, TOKENIZER_FILE = "encoder.onnx", "tokenizer.json"
+QUANTIZATION = {"onnx-int8": "int8", "onnx": "fp32"}  # backend -> graph shipped
+
+
+class _Encoding:
+    """One tokenized text or pair, as transformers' BatchEncoding shows it to ``tokenization``."""
+
+    def __init__(self, encoding: Any) -> None:
+        self.encoding = encoding
+        self.data = {"input_ids": list(encoding.ids), "token_type_ids": list(encoding.type_ids)}
+
+    def __getitem__(self, key: str) -> list[int]:
+        return self.data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def sequence_ids(self, index: int = 0) -> list[int | None]:
+        return list(self.encoding.sequence_ids)
+
+
+class ShippedTokenizer:
+    """What ``tokenization`` and the long-text guide ask of a transformers fast tokenizer, served
+    by ``tokenizers.Tokenizer`` from the shipped JSON (the same Rust code transformers calls)."""
+
+    def __init__(self, json_text: str, pad_token_id: int, model_input_names: list[str]) -> None:
+        from tokenizers import Tokenizer
+
+        self.backend = Tokenizer.from_str(json_text)
+        self.backend.no_truncation()  # a saved tokenizer may carry the settings of its last call
+        self.backend.no_padding()
+        self.pad_token_id = pad_token_id
+        self.model_input_names = list(model_input_names)
+
+    def __call__(self, text: Any, pair: str | None = None, add_special_tokens: bool = True,
+                 **ignored: Any) -> Any:
+        if isinstance(text, (list, tuple)):
+            rows = self.backend.encode_batch(list(text), add_special_tokens=add_special_tokens)
+            return {"input_ids": [row.ids for row in rows]}
+        return _Encoding(self.backend.encode(text, pair, add_special_tokens=add_special_tokens))
+
+
+class ShippedEncoder:
+    """The graph, the tokenizer and the resolved embedding settings of one model folder."""
+
+    def __init__(self, settings: dict[str, Any], graph: bytes, tokenizer_json: bytes,
+                 threads: int | None = None) -> None:
+        self.meta = settings
+        self.graph = graph
+        self.tokenizer_json = tokenizer_json
+        self.threads = threads
+        self.name = {v: k for k, v in QUANTIZATION.items()}[settings["quantization"]]
+        self._session: Any = None
+        self._tokenizer: ShippedTokenizer | None = None
+
+    def settings(self) -> Settings:
+        m = self.meta
+        return Settings(None, m["pooling"], tuple(m["layers"]), m["layer_agg"], int(m["max_length"]),
+                        bool(m["normalize"]), int(m["num_layers"]), int(m["hidden_size"]),
+                        LongSpec(**m["long"]))
+
+    @property
+    def tokenizer(self) -> ShippedTokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = ShippedTokenizer(self.tokenizer_json.decode("utf-8"),
+                                               int(self.meta["pad_token_id"]), self.meta["model_input_names"])
+        return self._tokenizer
+
+    def session(self) -> Any:
+        """The ONNX Runtime session, made on first use (a TF-IDF-only prediction never pays it)."""
+        if self._session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            if self.threads:
+                options.intra_op_num_threads = int(self.threads)
+            self._session = ort.InferenceSession(self.graph, options, providers=["CPUExecutionProvider"])
+            self.inputs = [i.name for i in self._session.get_inputs()]
+        return self._session
+
+    def hidden_states(self, batch: dict[str, np.ndarray], layers: Any) -> list[np.ndarray]:
+        session = self.session()
+        wanted = list(dict.fromkeys(layers))
+        feed = {name: batch[name] if name in batch else np.zeros_like(batch["input_ids"])
+                for name in self.inputs}
+        outputs = dict(zip(wanted, session.run([f"hidden_{i}" for i in wanted], feed), strict=True))
+        return [outputs[i] for i in layers]
+
+    def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        return dict(self.meta), {GRAPH_FILE: self.graph, TOKENIZER_FILE: self.tokenizer_json}
+
+    @classmethod
+    def from_files(cls, settings: dict[str, Any], files: dict[str, bytes]) -> ShippedEncoder:
+        if settings.get("quantization") not in QUANTIZATION.values():
+            raise ValueError(f"unknown encoder quantization {settings.get('quantization')!r}")
+        return cls(settings, files[GRAPH_FILE], files[TOKENIZER_FILE])
+
+
+def ship(s: Settings, backend: str) -> ShippedEncoder:
+    """Pack the encoder of settings ``s`` as ``backend`` runs it (onnx-int8 or onnx): the graph from
+    the ONNX cache (exported now if missing) and the tokenizer's JSON. Needs the training stack."""
+    from bertclf.encode.onnx_export import onnx_model
+    from bertclf.encode.sources import load_tokenizer
+    from bertclf.errors import SpecError
+
+    if backend not in QUANTIZATION:
+        raise SpecError(f"a model folder ships an ONNX graph: use backend onnx-int8 or onnx, not {backend}")
+    tokenizer = load_tokenizer(s.source)
+    if not hasattr(tokenizer, "backend_tokenizer"):
+        raise SpecError(f"{s.source.spec} has no fast tokenizer (tokenizer.json), so it cannot travel "
+                        f"with the model; keep the folder slim")
+    graph = onnx_model(s.source, QUANTIZATION[backend]).read_bytes()
+    meta = {"quantization": QUANTIZATION[backend], "pooling": s.pooling, "layers": list(s.layers),
+            "layer_agg": s.layer_agg, "max_length": s.max_length, "normalize": s.normalize,
+            "long": asdict(s.long), "num_layers": s.num_layers, "hidden_size": s.hidden_size,
+            "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+            "model_input_names": list(tokenizer.model_input_names), "from": s.source.spec}
+    return ShippedEncoder(meta, graph, tokenizer.backend_tokenizer.to_str().encode("utf-8"))

@@ -1,0 +1,168 @@
+"""``Model``: a self-contained model folder predicting with numpy, ONNX Runtime and tokenizers only.
+
+It replays what ``TextClassifier`` learned, part by part (``classify.parts``), with the very code
+the full install predicts with: the shipped encoder through ``encode.pipeline``, TF-IDF rows as
+dense blocks, then metadata, the head and its calibration in numpy. So a folder copied to a
+machine with only the runtime installed gives the probabilities it gave where it was trained.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from bertclf.classify.assembly import assemble
+from bertclf.classify.parts import read_folder
+from bertclf.classify.tfidf import tfidf_texts
+from bertclf.encode.inputs import split_inputs, table_inputs
+from bertclf.encode.pipeline import embed_rows
+from bertclf.encode.tokenization import check_long, report_cut
+from bertclf.errors import ModelLoadError
+from bertclf.progress import progress_bar
+
+BLOCK = 4096  # rows predicted at a time
+DENSE_CELLS = 1 << 23  # TF-IDF rows are made dense this many cells at a time (64 MB)
+BATCH_SIZE = 16  # texts per encoder call (ONNX Runtime: see Embedder.batch_size)
+
+
+def slim_message(path: str | os.PathLike[str]) -> str:
+    return (f"{path} was saved without its encoder (a slim folder), so it needs the full install to "
+            f"predict; make it self-contained where bertclf[train] is installed: bertclf export "
+            f"{path} --out {os.fspath(path).rstrip('/')}-runtime")
+
+
+class Model:
+    """A trained model folder, loaded for prediction only (no training stack needed).
+
+    Parameters
+    ----------
+    path: a self-contained model folder (``train`` writes one; ``bertclf export`` makes one).
+    batch_size: texts per encoder call (None: 16).
+    threads: ONNX Runtime's CPU threads (None: its default, every core).
+    strict: refuse empty or missing texts instead of predicting them as "".
+    progress: show a progress bar; None shows one only when stderr is a terminal.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], batch_size: int | None = None,
+                 threads: int | None = None, strict: bool = False, progress: bool | None = None) -> None:
+        folder = read_folder(path, encoder_files=False)
+        if not folder.self_contained:
+            raise ModelLoadError(slim_message(path))
+        self.path, self.folder = path, folder
+        self.batch_size, self.strict, self.progress = batch_size or BATCH_SIZE, strict, progress
+        self.encoder = folder.parts.get("encoder") if folder.shape["kind"] != "tfidf" else None
+        if self.encoder is not None:
+            self.encoder.threads = threads
+        schema = folder.inputs
+        meta = folder.parts.get("meta")
+        self.text_col, self.pair_col = schema.get("text_col", "text"), schema.get("pair_col")
+        self.meta_cols, self.join_on = (meta.columns if meta else None), schema.get("join_on")
+        self.classes_ = np.asarray(folder.labels)
+        self.thresholds_ = folder.thresholds
+        self.label_columns_ = schema.get("labels")
+        self.features = folder.shape["kind"]
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], **options: Any) -> Model:
+        return cls(path, **options)
+
+    @property
+    def task(self) -> str:
+        return "multi-label" if self.folder.multilabel else "single-label"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.folder.config
+
+    def input_columns(self) -> list[str]:
+        """The table columns this model reads, texts first."""
+        others = [*(self.meta_cols or ()), *([self.join_on] if self.join_on else [])]
+        return list(dict.fromkeys([self.text_col, *([self.pair_col] if self.pair_col else []), *others]))
+
+    def table_inputs(self, table: Any, where: str) -> Any:
+        """X for ``predict_proba`` from a table: the text column, or the table of every input."""
+        return table_inputs(table, self.input_columns(), where)
+
+    def load_encoder(self) -> None:
+        """Start ONNX Runtime now rather than at the first text (for timing, and servers)."""
+        if self.encoder is not None:
+            self.encoder.session()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probability of each class in ``classes_`` order (multi-label: each label's own)."""
+        others = (*(self.meta_cols or ()), *([self.join_on] if self.join_on else []))
+        texts, pairs, table = split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)),
+                                           self.strict, "input")
+        out = np.zeros((len(texts), len(self.classes_)))
+        if not texts:
+            return out
+        parts = self.folder.parts
+        meta, extra = parts.get("meta"), parts.get("extra")
+        extras = [*([meta.transform(table)] if meta else []),
+                  *([extra.lookup(table[self.join_on].tolist())] if extra else [])]
+        cut = 0
+        with progress_bar(len(texts) if self.encoder else 0, "predicting", self.progress) as advance:
+            for start in range(0, len(texts), BLOCK):  # the Embedder's blocks: the same batches
+                rows = slice(start, start + BLOCK)
+                vectors = None
+                if self.encoder is not None:
+                    vectors, n_cut = self._embed(texts[rows], None if pairs is None else pairs[rows], advance)
+                    cut += n_cut
+                out[rows] = self._proba(texts[rows], None if pairs is None else pairs[rows], vectors,
+                                        [e[rows] for e in extras])
+        if self.encoder is not None:
+            s = self.encoder.settings()
+            report_cut(cut, len(texts), s.max_length, s.long.mode, pairs is not None)
+        calibration = parts.get("calibration")
+        return calibration.apply(out) if calibration is not None else out
+
+    def _proba(self, texts: list[str], pairs: list[str] | None, vectors: np.ndarray | None,
+               extras: list[np.ndarray]) -> np.ndarray:
+        """The head's probabilities for one block, its TF-IDF rows made dense a slice at a time."""
+        parts, shape = self.folder.parts, self.folder.shape
+        tfidf = parts.get("tfidf")
+        step = max(1, DENSE_CELLS // tfidf.dim) if tfidf else max(1, len(texts))
+        out = []
+        for start in range(0, len(texts), step):
+            rows = slice(start, start + step)
+            words = tfidf.transform_dense(tfidf_texts(texts[rows], None if pairs is None else pairs[rows])) \
+                if tfidf else None
+            features = assemble(words, None if vectors is None else vectors[rows], parts.get("scaler"),
+                                shape["scaling"], [e[rows] for e in extras])
+            out.append(parts["head"].predict_proba(features))
+        return np.vstack(out)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels; for multi-label models an (n, n_labels) 0/1 matrix."""
+        proba = self.predict_proba(X)
+        if self.folder.multilabel:
+            return (proba >= self.thresholds_).astype(np.int64)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def _embed(self, texts: list[str], pairs: list[str] | None, advance: Any) -> tuple[np.ndarray, int]:
+        s, tokenizer, guide = self.encoder.settings(), self.encoder.tokenizer, self.folder.parts.get("guide")
+        if guide is not None:  # the guide picks each long text's sentences, then the start is read
+            texts = guide.select(texts, tokenizer, s.max_length - 2)
+            s = replace(s, long=check_long("truncate", s.max_length, s.long.head, s.long.stride, s.long.agg))
+        return embed_rows(s, tokenizer, self.encoder, texts, pairs, self.batch_size, advance)
+
+
+def load(path: str | os.PathLike[str], **options: Any) -> Model:
+    """A self-contained model folder, ready to predict (see ``Model`` for the options)."""
+    return Model(path, **options)
+
+
+def is_self_contained(path: str | os.PathLike[str]) -> bool:
+    """Whether the folder predicts with the runtime alone (reads config.json only)."""
+    import json
+    from pathlib import Path
+
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+        shape = config.get("features") or {}
+        return "encoder" in (config.get("parts") or {}) or shape.get("kind") == "tfidf"
+    except (OSError, ValueError, AttributeError):
+        return False
