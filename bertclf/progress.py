@@ -5,32 +5,35 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+from typing import Any, Protocol
 
 
 class Advance(Protocol):
     def __call__(self, n: int, description: str | None = None) -> None: ...
 
 
-class _RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        # The average since the start, not rich's sliding window: matches the final summary.
-        elapsed = task.elapsed
-        speed = task.completed / elapsed if elapsed else 0.0
-        return Text(f"{speed:,.0f} texts/s" if speed else "- texts/s", style="progress.data.speed")
+def _columns() -> tuple[Any, ...]:
+    """The bar's columns; rich is imported only when a bar is shown (a one-text predict does
+    not pay for it)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            # The average since the start, not rich's sliding window: matches the final summary.
+            elapsed = task.elapsed
+            speed = task.completed / elapsed if elapsed else 0.0
+            return Text(f"{speed:,.0f} texts/s" if speed else "- texts/s", style="progress.data.speed")
+
+    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
 
 
 def should_show(enabled: bool | None) -> bool:
@@ -45,15 +48,9 @@ def progress_bar(total: int, description: str, enabled: bool | None = None) -> I
     if not should_show(enabled) or total == 0:
         yield lambda n, description=None: None
         return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _RateColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(*_columns(), console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n, description=None: bar.update(task, advance=n, description=description)

@@ -221,6 +221,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "head_")
         return self._features(self._inputs(X))
 
+    def load_encoder(self) -> None:
+        """Load the encoder now rather than at the first text (timing, servers)."""
+        check_is_fitted(self, "head_")
+        if self.features != "tfidf":
+            self.embedder_.load_encoder()
+
     def check_params(self) -> None:
         """Refuse bad multi-label and join settings before any embedding is done."""
         if self.thresholds != "tune" and not (isinstance(self.thresholds, (int, float))

@@ -21,7 +21,7 @@ from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import Head
 from bertclf.classify.tfidf import Standardizer, TfidfFeatures
-from bertclf.encode.shipped import ShippedEncoder
+from bertclf.encode.shipped import GRAPH_FILE, ShippedEncoder
 from bertclf.errors import ModelLoadError
 from bertclf.io.modelio import is_encoder_file, parts_of, read_model_folder
 from bertclf.io.parts import load_parts
@@ -55,8 +55,10 @@ def read_folder(path: str | os.PathLike[str], embedding_dim: Callable[[dict[str,
     """Read and check a model folder. ``embedding_dim`` gives, from config.json, the width of the
     caller's encoder (None: the shipped encoder's, else the one config.json records); without
     ``encoder_files`` a fine-tuned encoder's weights are not read (the runtime runs the shipped
-    graph instead). Problems are one ModelLoadError."""
-    config, files = read_model_folder(path, None if encoder_files else is_encoder_file)
+    graph instead) and the shipped graph is checked but left on disk for ONNX Runtime to map.
+    Problems are one ModelLoadError."""
+    config, files = read_model_folder(path, None if encoder_files else is_encoder_file,
+                                      None if encoder_files else GRAPH_FILE.__eq__)
     try:
         labels = config["labels"]
         multilabel = config.get("task", "single-label") == "multi-label"

@@ -72,13 +72,16 @@ def _embedder(config: dict[str, Any], path: str | os.PathLike[str], options: dic
     return Embedder(**{k: saved[k] for k in EMBEDDER_KEYS if k in saved}, **options)
 
 
-def ship_encoder(embedder: Embedder) -> ShippedEncoder | None:
+def ship_encoder(embedder: Embedder, strict: bool = False) -> ShippedEncoder | None:
     """The embedder's encoder packed for the folder, as the backend it runs on computes (torch's
-    vectors are ONNX fp32's to 1e-6); None, with a warning, when it cannot travel."""
+    vectors are ONNX fp32's to 1e-6); None, with a warning, when it cannot travel (``strict``:
+    the error itself)."""
     backend = resolve_backend(embedder.backend, embedder.device, embedder.dtype)
     try:
         return ship(embedder.settings(), backend if backend in QUANTIZATION else "onnx")
     except BertclfError as exc:
+        if strict:
+            raise
         warnings.warn(f"the model folder is slim (it needs the full install and its encoder to "
                       f"predict): {exc}", BertclfWarning, stacklevel=4)
         return None

@@ -20,6 +20,7 @@ from bertclf.cli.compare import compare
 from bertclf.cli.embed import embed
 from bertclf.cli.evaluate import evaluate, report
 from bertclf.cli.explore import cluster, plot, projector, zero_shot
+from bertclf.cli.export import export
 from bertclf.cli.finetune import finetune
 from bertclf.cli.predict import predict
 from bertclf.cli.tokens import tokens
@@ -41,6 +42,14 @@ class _Group(click.Group):
                 return super().invoke(ctx)
         except BertclfError as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except ModuleNotFoundError as exc:  # a runtime-only install asked to train, plot, evaluate...
+            from bertclf.runtime.stack import TRAINING_MODULES, training_stack_message
+
+            if (exc.name or "").split(".")[0] not in TRAINING_MODULES:
+                raise
+            message = training_stack_message(f"bertclf {ctx.invoked_subcommand}", exc.name)
+            click.echo(f"error: {message}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt as exc:  # fine-tuning says where its checkpoint went
             click.echo(f"interrupted: {exc}" if str(exc) else "interrupted: nothing was written", err=True)
@@ -69,6 +78,7 @@ Examples:
   bertclf plot examples/support_tickets.csv --color-by label --out map.html
   bertclf report tickets-model test.csv --out report.html
   bertclf audit train.csv --out suspects.csv
+  bertclf export old-model --out old-model-runtime
   bertclf cache info
 
 Run 'bertclf COMMAND --help' for a command's options.""",
@@ -81,7 +91,7 @@ def main() -> None:
 
 
 for command in (tokens, embed, train, predict, evaluate, report, finetune, compare,
-                cluster, zero_shot, projector, plot, audit, cache):
+                cluster, zero_shot, projector, plot, audit, export, cache):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -37,6 +37,12 @@ def model_option(func: Any) -> Any:
     )(func)
 
 
+slim_option = click.option(
+    "--slim", is_flag=True,
+    help="Leave the encoder out of the folder (kilobytes instead of ~60 MB); it then predicts only where "
+         "the full install and the encoder are. [default: self-contained]")
+
+
 def seed_option(help_text: str = "Seed of the split, the folds and the head.") -> Callable[[Any], Any]:
     return click.option("--seed", type=int, default=13, show_default=True, help=help_text)
 

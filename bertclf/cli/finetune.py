@@ -25,6 +25,7 @@ from bertclf.cli._common import (
     print_json,
     report_on_split,
     seed_option,
+    slim_option,
     split_options,
     threads_option,
     trained_summary,
@@ -85,10 +86,11 @@ works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_p
               help="Continue the interrupted run checkpointed in DIR (TRAIN and settings as recorded).")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also score TF-IDF + logistic regression on the same split.")
+@slim_option
 @json_option
 @input_options
-def finetune(train_path: str | None, out: str | None, resume_dir: str | None, baseline: bool, as_json: bool,
-             strict: bool, quiet: bool, **options: Any) -> None:
+def finetune(train_path: str | None, out: str | None, resume_dir: str | None, baseline: bool, slim: bool,
+             as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Fine-tune the encoder end to end with a classification layer; save a model folder.
 
     AdamW, linear warm-up then decay, gradient clipping, best epoch kept by validation accuracy,
@@ -138,7 +140,7 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
     train_seconds = time.perf_counter() - start
     metrics = report_on_split(tuner, split, train_seconds, "fine-tuned encoder", baseline, tuner.seed,
                               to_stderr=as_json)
-    tuner.save(out, metrics=metrics, label_columns=label_columns(columns))
+    tuner.save(out, metrics=metrics, label_columns=label_columns(columns), self_contained=not slim)
     if as_json:
         print_json(trained_summary(out, "fine-tuned encoder", tuner, metrics))
     if not quiet:

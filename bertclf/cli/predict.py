@@ -61,9 +61,6 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     texts are read from stdin.
     """
     began = time.perf_counter()  # loading counts the imports it needs too: that is what a user waits for
-    import pandas as pd
-
-    from bertclf.classify.classifier import TextClassifier
     from bertclf.errors import InputError, SpecError
     from bertclf.io.files import (
         TABLE_FORMATS,
@@ -76,10 +73,11 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
         write_table,
     )
     from bertclf.io.predictions import prediction_table
+    from bertclf.io.table import Table, csv_text
 
     if out is not None:
         check_output_path(out, tuple(TABLE_FORMATS))
-    model = TextClassifier.load(model_path, strict=strict, progress=_progress(quiet), **options)
+    model = load_model(model_path, strict, _progress(quiet), options)
     if text_col:
         model.text_col = text_col
     if top_k is not None and not 1 <= top_k <= len(model.classes_):
@@ -87,7 +85,7 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
                         f"got {top_k}")
     needed = model.input_columns()
     if is_table_path(input_path):
-        table = read_table(input_path, strict)
+        table = read_table(input_path, strict, lean=True)
         X = model.table_inputs(table, input_path)
         check_texts(table_column(table, input_path, needed[0]), table.attrs["source"], strict=strict)
     else:
@@ -97,9 +95,9 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
         if input_path == "-" and click.get_text_stream("stdin").isatty():
             _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
         X = read_texts(input_path, strict=strict)
-        table = pd.DataFrame({"text": X})
-    if model.features != "tfidf" and len(X):  # a TF-IDF model never needs the encoder
-        model.embedder_.load_encoder()  # so the rate below is about predicting, not loading
+        table = Table({"text": X})
+    if len(X):
+        model.load_encoder()  # so the rate below is about predicting, not loading
     start = time.perf_counter()
     proba = model.predict_proba(X)
     seconds = time.perf_counter() - start
@@ -113,9 +111,35 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
                     "predictions": None if out else result.to_dict(orient="records")})
         return
     if out is None:
-        click.echo(result.to_csv(index=False, float_format="%.6g"), nl=False)
+        click.echo(csv_text(result), nl=False)
     if not quiet:
         _stderr(prediction_summary(len(proba), out, start - began, seconds))
+
+
+def load_model(path: str, strict: bool, progress: bool | None, options: dict[str, Any]) -> Any:
+    """The runtime's ``Model`` for a self-contained folder on the default CPU path (no training
+    stack imported: this is what makes a one-text predict fast); ``TextClassifier`` for a slim
+    folder, or when --backend, --device or --dtype ask for another engine."""
+    from bertclf.runtime.model import Model, SlimFolderError
+    from bertclf.runtime.stack import has_training_stack, needs_training_stack
+
+    default = options["device"] in ("auto", "cpu") and options["dtype"] == "fp32"
+    if default and options["backend"] in ("auto", "onnx", "onnx-int8"):
+        try:
+            model = Model(path, batch_size=options["batch_size"], threads=options["threads"], strict=strict,
+                          progress=progress)
+        except SlimFolderError:
+            if not has_training_stack():
+                raise
+        else:
+            engine = model.encoder.name if model.encoder is not None else None
+            if options["backend"] in ("auto", engine) or engine is None:
+                return model
+    if not has_training_stack():
+        needs_training_stack("--backend, --device and --dtype other than the defaults")
+    from bertclf.classify.classifier import TextClassifier
+
+    return TextClassifier.load(path, strict=strict, progress=progress, **options)
 
 
 def prediction_summary(n: int, out: str | None, load_seconds: float, predict_seconds: float) -> str:

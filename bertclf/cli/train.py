@@ -24,6 +24,7 @@ from bertclf.cli._common import (
     print_json,
     report_on_split,
     seed_option,
+    slim_option,
     split_options,
     trained_summary,
 )
@@ -97,12 +98,14 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
                    "shows the expected calibration error, ECE).")
 @embedding_options
 @cache_options
+@slim_option
 @json_option
 @input_options
 def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: str,
           features: str, tfidf: str, scaling: str, auto: bool, budget: str, folds: int, auto_finetune: bool,
           class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str,
-          calibrate: str | None, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
+          calibrate: str | None, slim: bool, as_json: bool, strict: bool, quiet: bool,
+          **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
 
     Reads texts and labels from TRAIN (.csv .tsv .jsonl .parquet), embeds them (by default beside
@@ -158,7 +161,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     metrics = report_on_split(model, split, train_seconds, name, baseline, seed, to_stderr=as_json)
     if search is not None:
         metrics = {**(metrics or {}), "auto": search.summary()}
-    model.save(out, metrics=metrics, label_columns=label_columns(columns))
+    model.save(out, metrics=metrics, label_columns=label_columns(columns), self_contained=not slim)
     if as_json:
         print_json(trained_summary(out, name, model, metrics))
     if not quiet:

@@ -292,9 +292,11 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def save(self, path: str | Path, metrics: dict[str, Any] | None = None,
-             label_columns: dict[str, Any] | None = None) -> None:
+             label_columns: dict[str, Any] | None = None, self_contained: bool = True) -> None:
         """Write a model folder (atomically) that ``TextClassifier.load`` reads: the fine-tuned
-        encoder under ``encoder/`` (safetensors) and the classification layer as a linear head."""
+        encoder under ``encoder/`` (safetensors) and the classification layer as a linear head;
+        ``self_contained`` adds its int8 ONNX graph and tokenizer for the runtime (an export of
+        the saved encoder, as ``bertclf export`` makes)."""
         check_is_fitted(self, "trainer_")
         network = self.trainer_.network
         files = _encoder_files(network.encoder, models.load_tokenizer(self.source_))
@@ -320,6 +322,10 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             inputs={"text_col": self.text_col, "pair_col": self.pair_col, "join_on": None,
                     "labels": label_columns}, parts=parts)
         write_model_folder(path, config, files)
+        if self_contained:
+            from bertclf.runtime.export import export
+
+            export(path, path)
 
     save_pretrained = save  # Hugging Face habits; the folder loads with TextClassifier.load
 

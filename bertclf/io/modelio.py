@@ -125,10 +125,11 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         os.close(fd)
 
 
-def read_model_folder(path: str | os.PathLike[str], skip: Callable[[str], bool] | None = None
-                      ) -> tuple[dict[str, Any], dict[str, bytes]]:
+def read_model_folder(path: str | os.PathLike[str], skip: Callable[[str], bool] | None = None,
+                      by_path: Callable[[str], bool] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """config.json and the verified bytes of every weight file it lists (but those ``skip`` says
-    the caller will not use, which are neither read nor checked)."""
+    the caller will not use, which are neither read nor checked). Files ``by_path`` names are
+    checked while streamed and come back as their verified Path (a graph ONNX Runtime maps)."""
     folder = Path(path)
     if not folder.is_dir():
         raise ModelLoadError(f"{folder}: no such model folder")
@@ -153,14 +154,18 @@ def read_model_folder(path: str | os.PathLike[str], skip: Callable[[str], bool] 
             raise ModelLoadError(f"{folder}/{CONFIG}: unexpected file entry {name!r}; was it edited?")
         if skip is not None and skip(name):
             continue
-        data = _read(folder, name, f"{folder}: model file {name} is missing")
-        if sha256(data) != meta["sha256"]:
+        if by_path is not None and by_path(name):
+            data, digest = folder / name, _file_sha256(folder, name)
+        else:
+            data = _read(folder, name, f"{folder}: model file {name} is missing")
+            digest = sha256(data)
+        if digest != meta["sha256"]:
             raise ModelLoadError(f"{folder}/{name} fails its checksum: it was changed or damaged after "
                                  f"saving; train the model again or restore the file")
         files[name] = data
     encoder = folder / ENCODER_FOLDER
     if encoder.is_dir():  # from_pretrained reads the folder: nothing unlisted (a pickle) may hide there
-        extra = sorted(p.name for p in encoder.iterdir() if f"{ENCODER_FOLDER}/{p.name}" not in files)
+        extra = sorted(p.name for p in encoder.iterdir() if f"{ENCODER_FOLDER}/{p.name}" not in listed)
         if extra:
             raise ModelLoadError(f"{folder}/{ENCODER_FOLDER} holds files config.json does not list "
                                  f"({', '.join(extra[:3])}); refusing to load it")
@@ -203,6 +208,20 @@ def parts_of(config: dict[str, Any]) -> dict[str, Any]:
     if config.get("calibration"):
         parts["calibration"] = {"settings": {**config["calibration"], "n_classes": len(labels)}, "files": []}
     return parts
+
+
+def _file_sha256(folder: Path, name: str) -> str:
+    """A file's SHA-256 without holding it in memory (no copy of a 60 MB graph)."""
+    h = hashlib.sha256()
+    try:
+        with open(folder / name, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                h.update(chunk)
+    except FileNotFoundError:
+        raise ModelLoadError(f"{folder}: model file {name} is missing") from None
+    except OSError as exc:
+        raise ModelLoadError(f"{folder}: cannot read {name}: {exc.strerror or exc}") from None
+    return h.hexdigest()
 
 
 def _read(folder: Path, name: str, missing: str) -> bytes:

@@ -28,10 +28,14 @@ DENSE_CELLS = 1 << 23  # TF-IDF rows are made dense this many cells at a time (6
 BATCH_SIZE = 16  # texts per encoder call (ONNX Runtime: see Embedder.batch_size)
 
 
-def slim_message(path: str | os.PathLike[str]) -> str:
-    return (f"{path} was saved without its encoder (a slim folder), so it needs the full install to "
-            f"predict; make it self-contained where bertclf[train] is installed: bertclf export "
-            f"{path} --out {os.fspath(path).rstrip('/')}-runtime")
+class SlimFolderError(ModelLoadError):
+    """A model folder saved without its encoder: it predicts only where the training stack is."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        out = f"{os.fspath(path).rstrip('/')}-runtime"
+        super().__init__(f"{path} was saved without its encoder (a slim folder), so only the full "
+                         f"install predicts with it; make it self-contained where bertclf[train] is "
+                         f"installed: bertclf export {path} --out {out}")
 
 
 class Model:
@@ -50,7 +54,7 @@ class Model:
                  threads: int | None = None, strict: bool = False, progress: bool | None = None) -> None:
         folder = read_folder(path, encoder_files=False)
         if not folder.self_contained:
-            raise ModelLoadError(slim_message(path))
+            raise SlimFolderError(path)
         self.path, self.folder = path, folder
         self.batch_size, self.strict, self.progress = batch_size or BATCH_SIZE, strict, progress
         self.encoder = folder.parts.get("encoder") if folder.shape["kind"] != "tfidf" else None
