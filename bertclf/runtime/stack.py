@@ -14,7 +14,14 @@ TRAINING_MODULES = ("torch", "transformers", "sklearn", "scipy", "pandas", "pyar
 
 
 def has_training_stack() -> bool:
-    return all(find_spec(name) is not None for name in ("torch", "transformers", "sklearn", "pandas"))
+    return all(_installed(name) for name in ("torch", "transformers", "sklearn", "pandas"))
+
+
+def _installed(name: str) -> bool:
+    try:
+        return find_spec(name) is not None
+    except (ImportError, ValueError):  # a broken or half-removed install counts as absent
+        return False
 
 
 def training_stack_message(what: str, missing: str | None = None) -> str:
