@@ -161,7 +161,7 @@ def resolve_backend(name: str, device: str, dtype: str = "fp32") -> str:
         if dtype != "fp32":
             raise SpecError(f"--dtype {dtype} is for the torch backend; {name} sets its own precision")
         if not _has_onnxruntime():
-            raise BertclfError(f"backend {name} needs ONNX Runtime: pip install 'bertclf[onnx]'")
+            raise BertclfError(f"backend {name} needs ONNX Runtime: pip install onnxruntime")
     return name
 
 

@@ -1,0 +1,48 @@
+"""The runtime install (`pip install bertclf`, no extra) predicts with folders the full install
+made. `make test` builds that venv and names its bertclf in $BERTCLF_RUNTIME."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_runtime import BLOCKED, fitted
+
+RUNTIME = os.environ.get("BERTCLF_RUNTIME")
+pytestmark = pytest.mark.skipif(not RUNTIME, reason="needs the runtime-only venv that `make test` builds "
+                                                    "(BERTCLF_RUNTIME=.venv-runtime/bin/bertclf)")
+
+
+def runtime(*args: object, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([RUNTIME, *map(str, args)], input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_the_runtime_venv_holds_none_of_the_training_stack():
+    python = Path(RUNTIME).with_name("python")
+    absent = [m for m in BLOCKED if m != "huggingface_hub"]  # tokenizers installs it (and we never import it)
+    code = f"import importlib.util as u; print([m for m in {absent!r} if u.find_spec(m)])"
+    found = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+def test_a_folder_from_the_full_install_predicts_the_same_in_the_runtime(tiny_model, tmp_path, run):
+    fitted(tiny_model).save(tmp_path / "m")
+    fitted(tiny_model, features="tfidf").save(tmp_path / "tfidf", self_contained=False)  # needs no encoder
+    (tmp_path / "in.csv").write_text("text\nthe team won\nwater in the city\nmy bank\n", encoding="utf-8")
+    for model in ("m", "tfidf"):
+        full = run("predict", tmp_path / model, tmp_path / "in.csv", "--top-k", "2")
+        lean = runtime("predict", tmp_path / model, tmp_path / "in.csv", "--top-k", "2")
+        assert lean.returncode == 0, lean.stderr
+        assert lean.stdout == full.stdout
+
+
+def test_the_runtime_names_the_extra_it_lacks(tiny_model, tmp_path):
+    fitted(tiny_model).save(tmp_path / "slim", self_contained=False)
+    slim = runtime("predict", tmp_path / "slim", stdin="the team\n")
+    assert slim.returncode == 2 and "bertclf export" in slim.stderr and "Traceback" not in slim.stderr
+    trained = runtime("train", tmp_path / "x.csv", "--out", tmp_path / "x")
+    assert trained.returncode == 2 and "pip install 'bertclf[train]'" in trained.stderr
