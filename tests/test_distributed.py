@@ -64,3 +64,34 @@ def test_engine_flags_are_checked(run, tiny_model, write, tmp_path, monkeypatch)
 
     with pytest.raises(BertclfError, match="Ray Data, which is not installed"):
         import_ray()
+
+
+def test_ray_predicts_a_file_in_input_order_like_a_local_run(ray_cluster, run, tiny_model, tmp_path):
+    from bertclf import TextClassifier
+
+    labels = ["money" if i % 4 == 0 else "cat" for i in range(len(TEXTS))]
+    # fp32: int8 vectors still depend on their batch-mates, and Ray's batches are not a local run's
+    model = TextClassifier(Embedder(model=tiny_model, backend="onnx"), reuse_embeddings=False)
+    model.fit(TEXTS[:60], labels[:60])
+    model.save(tmp_path / "m")
+    frame = pd.DataFrame({"id": [str(i) for i in range(len(TEXTS))], "text": TEXTS})
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    local = run("predict", tmp_path / "m", tmp_path / "in.csv", "--top-k", "2", "--out", tmp_path / "l.csv",
+                "-q")
+    assert local.exit_code == 0, local.output
+    from bertclf.runtime.distributed import predict_with_ray
+
+    rows = predict_with_ray(str(tmp_path / "m"), str(tmp_path / "in.csv"), str(tmp_path / "r.csv"),
+                            top_k=2, batch_rows=64, progress=False)
+    assert rows == len(TEXTS)
+    ours, theirs = (pd.read_csv(tmp_path / name, dtype={"id": str}) for name in ("r.csv", "l.csv"))
+    assert list(ours.columns) == list(theirs.columns) == ["id", "text", "label", "p_label", "top_2",
+                                                          "p_top_2"]
+    assert ours[["id", "label", "top_2"]].equals(theirs[["id", "label", "top_2"]])
+    np.testing.assert_allclose(ours[["p_label", "p_top_2"]], theirs[["p_label", "p_top_2"]], atol=2e-5)
+    result = run("predict", tmp_path / "m", tmp_path / "in.csv", "--engine", "ray", "--out",
+                 tmp_path / "r.parquet", "--json")
+    assert result.exit_code == 0, result.output
+    assert pd.read_parquet(tmp_path / "r.parquet")["id"].tolist() == frame["id"].tolist()
+    assert_one_line_error(run("predict", tmp_path / "m", tmp_path / "in.csv", "--engine", "ray"),
+                          "give --out")

@@ -43,6 +43,38 @@ slim_option = click.option(
          "the full install and the encoder are. [default: self-contained]")
 
 
+engine_options = stack_options(
+    click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="local: this process, reading the file in chunks. ray: Ray Data with an actor pool, "
+                      "one encoder (or model) per actor (pip install 'bertclf[ray]')."),
+    click.option("--address", default=None, metavar="ADDR",
+                 help="ray: an existing cluster (ray://head:10001, or auto). [default: start a local one]"),
+    click.option("--actors", type=int, default=None, metavar="N",
+                 help="ray: actors to run at once. [default: the cluster's CPUs / --threads]"),
+)
+
+
+def check_engine(engine: str, input_path: str, address: str | None, actors: int | None) -> None:
+    """--engine ray reads a file every node sees, as its extension says; its flags need it."""
+    from bertclf.errors import SpecError
+
+    if engine == "local":
+        if address or actors:
+            raise SpecError("--address and --actors are for --engine ray")
+        return
+    from bertclf.encode.distributed import import_ray
+    from bertclf.io.sniff import current
+
+    import_ray()
+    if input_path == "-":
+        raise SpecError("--engine ray reads a file that every node can see, not stdin")
+    if current().encoding or current().sep:
+        raise SpecError("--engine ray reads UTF-8 files split as their extension says: leave out "
+                        "--encoding and --sep, or use --engine local")
+    if actors is not None and actors < 1:
+        raise SpecError(f"--actors must be a positive integer, got {actors}")
+
+
 def seed_option(help_text: str = "Seed of the split, the folds and the head.") -> Callable[[Any], Any]:
     return click.option("--seed", type=int, default=13, show_default=True, help=help_text)
 

@@ -11,7 +11,9 @@ from bertclf.cli._common import (
     CONTEXT,
     build_embedder,
     cache_options,
+    check_engine,
     embedding_options,
+    engine_options,
     input_options,
     json_option,
     pair_option,
@@ -56,13 +58,7 @@ Layer specs: {LAYER_FORMS}.""",
 @pair_option
 @embedding_options
 @cache_options
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: this process, streaming the file in chunks. ray: Ray Data with an actor pool, "
-                   "one encoder per actor (pip install 'bertclf[ray]').")
-@click.option("--address", default=None, metavar="ADDR",
-              help="ray: an existing cluster (ray://head:10001, or auto). [default: start a local one]")
-@click.option("--actors", type=int, default=None, metavar="N",
-              help="ray: encoders to run at once. [default: the cluster's CPUs / --threads]")
+@engine_options
 @json_option
 @input_options
 def embed(input_path: str, text_col: str, pair_col: str | None, out: str, engine: str, address: str | None,
@@ -82,25 +78,13 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, engine
     if settings.long.mode == "guide":
         raise SpecError("--long guide learns from labels: use it with train or finetune; embed takes "
                         "truncate, head-tail or chunk")
-    if engine == "ray":
-        from bertclf.encode.distributed import embed_with_ray, import_ray
-
-        import_ray()
-        if input_path == "-":
-            raise SpecError("--engine ray reads a file that every node can see, not stdin")
-        from bertclf.io.sniff import current
-
-        if current().encoding or current().sep:
-            raise SpecError("--engine ray reads UTF-8 files split as their extension says: leave out "
-                            "--encoding and --sep, or use --engine local")
-        if actors is not None and actors < 1:
-            raise SpecError(f"--actors must be a positive integer, got {actors}")
-    elif address or actors:
-        raise SpecError("--address and --actors are for --engine ray")
-    else:
+    check_engine(engine, input_path, address, actors)
+    if engine == "local":
         embedder.load_encoder()  # not timed: the rate is the encoder's
     start = time.perf_counter()
     if engine == "ray":
+        from bertclf.encode.distributed import embed_with_ray
+
         rows, dim = embed_with_ray(embedder, input_path, out, text_col, pair_col, address, actors,
                                    strict=strict)
     elif input_path == "-":  # stdin cannot be read twice: it is read whole

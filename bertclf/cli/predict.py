@@ -11,6 +11,8 @@ from bertclf.cli._common import (
     CONTEXT,
     _progress,
     _stderr,
+    check_engine,
+    engine_options,
     input_options,
     json_option,
     print_json,
@@ -32,6 +34,8 @@ Examples:
   bertclf predict tuned-model new.csv --backend torch --out p.csv   # finetune's own numbers
   bertclf predict toxic-model comments.csv --label-sep "|" --out labels.csv   # multi-label sets
   bertclf predict qa-model qa.csv --out answers.csv    # pairs, metadata: the model's own columns
+  bertclf predict tickets-model big.parquet --engine ray --out p.parquet   # a local Ray cluster
+  bertclf predict /shared/model /shared/big.csv --engine ray --address auto --out /shared/p.csv
 
 \b
 Multi-label models write 'labels' (the labels over their thresholds, joined by --label-sep) and a
@@ -50,10 +54,12 @@ Without --out, CSV goes to stdout. Empty input writes the header alone.""",
 @click.option("--label-sep", default=";", show_default=True, metavar="SEP",
               help="Multi-label models: separator of the predicted label sets.")
 @runtime_options
+@engine_options
 @json_option
 @input_options
 def predict(model_path: str, input_path: str, text_col: str | None, out: str | None, top_k: int | None,
-            label_sep: str, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
+            label_sep: str, engine: str, address: str | None, actors: int | None, as_json: bool, strict: bool,
+            quiet: bool, **options: Any) -> None:
     """Label texts with a trained model.
 
     MODEL is a folder written by `bertclf train`; INPUT a table (.csv .tsv .jsonl .parquet, with
@@ -74,10 +80,17 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     )
     from bertclf.io.predictions import prediction_table
     from bertclf.io.table import Table, csv_text
+    from bertclf.runtime.model import open_model
 
     if out is not None:
         check_output_path(out, tuple(TABLE_FORMATS))
-    model = load_model(model_path, strict, _progress(quiet), options)
+    check_engine(engine, input_path, address, actors)
+    if engine == "ray":
+        if out is None:
+            raise SpecError("--engine ray writes a file: give --out (.csv .tsv .jsonl .parquet)")
+        return predict_on_ray(model_path, input_path, out, text_col, top_k, label_sep, address, actors,
+                              as_json, quiet, options, began)
+    model = open_model(model_path, strict=strict, progress=_progress(quiet), **options)
     if text_col:
         model.text_col = text_col
     if top_k is not None and not 1 <= top_k <= len(model.classes_):
@@ -116,30 +129,19 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
         _stderr(prediction_summary(len(proba), out, start - began, seconds))
 
 
-def load_model(path: str, strict: bool, progress: bool | None, options: dict[str, Any]) -> Any:
-    """The runtime's ``Model`` for a self-contained folder on the default CPU path (no training
-    stack imported: this is what makes a one-text predict fast); ``TextClassifier`` for a slim
-    folder, or when --backend, --device or --dtype ask for another engine."""
-    from bertclf.runtime.model import Model, SlimFolderError
-    from bertclf.runtime.stack import has_training_stack, needs_training_stack
+def predict_on_ray(model_path: str, input_path: str, out: str, text_col: str | None, top_k: int | None,
+                   label_sep: str, address: str | None, actors: int | None, as_json: bool, quiet: bool,
+                   options: dict[str, Any], began: float) -> None:
+    from bertclf.runtime.distributed import predict_with_ray
 
-    default = options["device"] in ("auto", "cpu") and options["dtype"] == "fp32"
-    if default and options["backend"] in ("auto", "onnx", "onnx-int8"):
-        try:
-            model = Model(path, batch_size=options["batch_size"], threads=options["threads"], strict=strict,
-                          progress=progress)
-        except SlimFolderError:
-            if not has_training_stack():
-                raise
-        else:
-            engine = model.encoder.name if model.encoder is not None else None
-            if options["backend"] in ("auto", engine) or engine is None:
-                return model
-    if not has_training_stack():
-        needs_training_stack("--backend, --device and --dtype other than the defaults")
-    from bertclf.classify.classifier import TextClassifier
-
-    return TextClassifier.load(path, strict=strict, progress=progress, **options)
+    rows = predict_with_ray(model_path, input_path, out, options, text_col, top_k, label_sep, address, actors,
+                            progress=_progress(quiet))
+    seconds = time.perf_counter() - began
+    if as_json:
+        print_json({"model": model_path, "out": out, "texts": rows, "engine": "ray",
+                    "seconds": round(seconds, 3)})
+    elif not quiet:
+        _stderr(f"predicted {rows} texts to {out} on Ray in {seconds:.1f} s, starting the cluster included")
 
 
 def prediction_summary(n: int, out: str | None, load_seconds: float, predict_seconds: float) -> str:

@@ -71,7 +71,7 @@ def embed_with_ray(embedder: Any, path: str, out: str, text_col: str = "text", p
     size = actors or max(1, int(ray.cluster_resources().get("CPU", 1)) // (embedder.threads or 1))
     params = {**embedder.get_params(), "progress": False, "threads": embedder.threads or 1}
     columns = [text_col, *([pair_col] if pair_col else [])]
-    dataset = _read(ray, path, columns)
+    dataset = read_dataset(ray, path, columns)
     vectors = dataset.map_batches(
         EmbedActor, fn_constructor_kwargs={"params": params, "text_col": text_col, "pair_col": pair_col},
         batch_size=batch_rows, batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=size),
@@ -85,21 +85,31 @@ def embed_with_ray(embedder: Any, path: str, out: str, text_col: str = "text", p
     return rows, dim
 
 
-def _read(ray: Any, path: str, columns: list[str]) -> Any:
-    """A Dataset of the input's text (and pair) columns. Reading reserves no CPU: the encoders
-    hold every core, and a read that waits for one of them would wait for ever."""
+def read_dataset(ray: Any, path: str, columns: list[str] | None) -> Any:
+    """A Dataset of the input's text (and pair) columns, or of every column (None; CSV cells as
+    strings, empty ones missing, as a local read gives them). Reading reserves no CPU: the
+    encoders hold every core, and a read that waits for one of them would wait for ever."""
     kind = TABLE_FORMATS.get(Path(path).suffix.lower(), "lines")
     light = {"num_cpus": 0}
     if kind == "parquet":
         return ray.data.read_parquet(path, columns=columns, **light)
     if kind == "jsonl":
-        return ray.data.read_json(path, lines=True, **light).select_columns(columns)
+        dataset = ray.data.read_json(path, lines=True, **light)
+        return dataset.select_columns(columns) if columns else dataset
     if kind == "lines":
-        if len(columns) > 1:
+        if columns and len(columns) > 1:
             raise BertclfError(f"{path}: --pair-col needs a table (.csv .tsv .jsonl .parquet)")
-        return ray.data.read_text(path, drop_empty_lines=False, **light).rename_columns({"text": columns[0]})
+        return ray.data.read_text(path, drop_empty_lines=False, **light).rename_columns(
+            {"text": columns[0] if columns else "text"})
+    import csv as stdlib_csv
+
     from pyarrow import csv
 
-    convert = csv.ConvertOptions(column_types={c: "string" for c in columns}, include_columns=columns)
-    parse = csv.ParseOptions(delimiter="\t" if kind == "tsv" else ",", newlines_in_values=True)
+    sep = "\t" if kind == "tsv" else ","
+    if columns is None:
+        with open(path, encoding="utf-8", newline="") as handle:
+            columns = next(stdlib_csv.reader(handle, delimiter=sep), [])
+    convert = csv.ConvertOptions(column_types={c: "string" for c in columns}, include_columns=columns,
+                                 strings_can_be_null=True)
+    parse = csv.ParseOptions(delimiter=sep, newlines_in_values=True)
     return ray.data.read_csv(path, convert_options=convert, parse_options=parse, **light)

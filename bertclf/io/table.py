@@ -144,28 +144,63 @@ def read_parquet(source: Any) -> Table:
 def write_rows(path: Path, kind: str, table: Table) -> None:
     """Write ``table`` as ``kind`` to ``path`` (a temporary file the caller renames): floats to 6
     significant digits in CSV/TSV, as pandas' ``float_format="%.6g"`` wrote them."""
-    if kind == "parquet":
-        try:
+    with TableWriter(path, kind) as writer:
+        writer.write(table)
+
+
+class TableWriter:
+    """Appends Tables of the same columns to one CSV, TSV, JSONL or Parquet file (the header, or
+    Parquet's schema, from the first): predictions that arrive in blocks, in order."""
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path, self.kind, self.rows = path, kind, 0
+        self.parquet: Any = None
+
+    def __enter__(self) -> TableWriter:
+        if self.kind == "parquet":
+            try:
+                import pyarrow  # noqa: F401 - checked before any work
+            except ImportError:
+                raise InputError("writing Parquet needs pyarrow: pip install pyarrow (or write .csv or "
+                                 ".jsonl)") from None
+        else:
+            self.handle = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        return self
+
+    def write(self, table: Table) -> None:
+        if self.kind == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
-        except ImportError:
-            raise InputError("writing Parquet needs pyarrow: pip install pyarrow (or write .csv or "
-                             ".jsonl)") from None
-        pq.write_table(pa.table({k: [plain(v) for v in values] for k, values in table.data.items()}), path)
-        return
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        if kind == "jsonl":
+
+            block = pa.table({k: [plain(v) for v in values] for k, values in table.data.items()})
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.path, block.schema)
+            self.parquet.write_table(block.cast(self.parquet.schema))
+        elif self.kind == "jsonl":
             for row in table.to_dict():
-                handle.write(json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False))
-                handle.write("\n")
-            return
-        handle.write(csv_text(table, "\t" if kind == "tsv" else ","))
+                self.handle.write(json.dumps({k: _json_value(v) for k, v in row.items()}, ensure_ascii=False))
+                self.handle.write("\n")
+        else:
+            self.handle.write(csv_text(table, "\t" if self.kind == "tsv" else ",", header=self.rows == 0))
+        self.rows += len(table)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.kind != "parquet":
+            self.handle.close()
+        elif self.parquet is not None:
+            self.parquet.close()
+        elif not any(exc):  # no rows at all: an empty table of no columns
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({}), self.path)
 
 
-def csv_text(table: Table, sep: str = ",") -> str:
+def csv_text(table: Table, sep: str = ",", header: bool = True) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=sep, lineterminator="\n")
-    writer.writerow(table.columns)
+    if header:
+        writer.writerow(table.columns)
     for row in zip(*table.data.values(), strict=True):
         writer.writerow([_cell(v) for v in row])
     return out.getvalue()

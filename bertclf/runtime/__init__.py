@@ -3,6 +3,7 @@ Runtime and tokenizers (``pip install bertclf``); ``bertclf[train]`` adds what t
 
 from bertclf._lazy import lazy_exports
 
-_EXPORTS = {"Model": "model", "load": "model", "is_self_contained": "model", "export": "export"}
+_EXPORTS = {"Model": "model", "load": "model", "open_model": "model", "is_self_contained": "model",
+            "export": "export", "predict_with_ray": "distributed"}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

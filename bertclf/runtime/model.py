@@ -170,3 +170,30 @@ def is_self_contained(path: str | os.PathLike[str]) -> bool:
         return "encoder" in (config.get("parts") or {}) or shape.get("kind") == "tfidf"
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def open_model(path: str | os.PathLike[str], backend: str = "auto", device: str = "auto", dtype: str = "fp32",
+               batch_size: int | None = None, threads: int | None = None, strict: bool = False,
+               progress: bool | None = None) -> Any:
+    """What ``predict`` (and a server) loads: the runtime's ``Model`` for a self-contained folder
+    on the default CPU path (the training stack is never imported: that is what makes one text
+    fast), a ``TextClassifier`` for a slim folder or when another engine is asked for (--backend
+    torch, --device cuda, --dtype bf16), which needs ``bertclf[train]``."""
+    from bertclf.runtime.stack import has_training_stack, needs_training_stack
+
+    if device in ("auto", "cpu") and dtype == "fp32" and backend in ("auto", "onnx", "onnx-int8"):
+        try:
+            model = Model(path, batch_size=batch_size, threads=threads, strict=strict, progress=progress)
+        except SlimFolderError:
+            if not has_training_stack():
+                raise
+        else:
+            engine = model.encoder.name if model.encoder is not None else None
+            if backend in ("auto", engine) or engine is None:
+                return model
+    if not has_training_stack():
+        needs_training_stack("--backend, --device and --dtype other than the defaults")
+    from bertclf.classify.classifier import TextClassifier
+
+    return TextClassifier.load(path, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
+                               threads=threads, strict=strict, progress=progress)
