@@ -140,3 +140,25 @@ def test_a_graph_onnx_runtime_cannot_load_is_rebuilt_once_then_torch_takes_over(
     np.testing.assert_allclose(vectors, Embedder(model=tiny_model, backend="torch").transform(TEXTS[:2]),
                                atol=1e-6)
     backends.clear_cache()
+
+
+def test_int8_gives_a_text_the_same_vector_whatever_its_batch(tiny_model):
+    from bertclf.encode.shipped import ShippedEncoder, ship
+
+    texts = ["the cat sat on the mat", "a", "the bank raised the loan rate " * 5, "good", "flood water"]
+    embedder = Embedder(model=tiny_model, backend="onnx-int8", progress=False)
+    together = embedder.transform(texts)
+    alone = np.vstack([embedder.transform([text]) for text in texts])
+    mixed = embedder.set_params(batch_size=2).transform(texts[::-1] + ["other " * 20])[:5][::-1]
+    assert np.abs(together - alone).max() <= 1e-6 and np.abs(together - mixed).max() <= 1e-6
+    shipped = ShippedEncoder.from_files(*ship(embedder.settings(), "onnx-int8").to_files())
+    assert shipped.rowwise
+    from bertclf.encode.pipeline import embed_rows
+
+    vectors, _ = embed_rows(shipped.settings(), shipped.tokenizer, shipped, texts, None, 3, lambda n: None)
+    assert np.abs(vectors - together).max() <= 1e-6
+
+
+def test_the_cache_keeps_per_text_int8_apart_from_older_vectors(tiny_model):
+    assert Embedder(model=tiny_model).cache_setting()["int8_runs"] == "one text per call"
+    assert "int8_runs" not in Embedder(model=tiny_model, backend="onnx").cache_setting()

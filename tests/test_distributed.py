@@ -70,9 +70,9 @@ def test_ray_predicts_a_file_in_input_order_like_a_local_run(ray_cluster, run, t
     from bertclf import TextClassifier
 
     labels = ["money" if i % 4 == 0 else "cat" for i in range(len(TEXTS))]
-    # fp32: int8 vectors still depend on their batch-mates, and Ray's batches are not a local run's
-    model = TextClassifier(Embedder(model=tiny_model, backend="onnx"), reuse_embeddings=False)
-    model.fit(TEXTS[:60], labels[:60])
+    # the default int8: a text's vector does not depend on its batch, so Ray's batches of 64 give
+    # a local run's probabilities to the last digit
+    model = TextClassifier(Embedder(model=tiny_model), reuse_embeddings=False).fit(TEXTS[:60], labels[:60])
     model.save(tmp_path / "m")
     frame = pd.DataFrame({"id": [str(i) for i in range(len(TEXTS))], "text": TEXTS})
     frame.to_csv(tmp_path / "in.csv", index=False)
@@ -84,11 +84,8 @@ def test_ray_predicts_a_file_in_input_order_like_a_local_run(ray_cluster, run, t
     rows = predict_with_ray(str(tmp_path / "m"), str(tmp_path / "in.csv"), str(tmp_path / "r.csv"),
                             top_k=2, batch_rows=64, progress=False)
     assert rows == len(TEXTS)
-    ours, theirs = (pd.read_csv(tmp_path / name, dtype={"id": str}) for name in ("r.csv", "l.csv"))
-    assert list(ours.columns) == list(theirs.columns) == ["id", "text", "label", "p_label", "top_2",
-                                                          "p_top_2"]
-    assert ours[["id", "label", "top_2"]].equals(theirs[["id", "label", "top_2"]])
-    np.testing.assert_allclose(ours[["p_label", "p_top_2"]], theirs[["p_label", "p_top_2"]], atol=2e-5)
+    assert (tmp_path / "r.csv").read_text() == (tmp_path / "l.csv").read_text()
+    assert (tmp_path / "r.csv").read_text().startswith("id,text,label,p_label,top_2,p_top_2\n0,")
     result = run("predict", tmp_path / "m", tmp_path / "in.csv", "--engine", "ray", "--out",
                  tmp_path / "r.parquet", "--json")
     assert result.exit_code == 0, result.output

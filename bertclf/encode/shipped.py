@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bertclf.encode import rowwise
 from bertclf.encode.pipeline import Settings
 from bertclf.encode.tokenization import LongSpec
 
@@ -93,7 +94,9 @@ class ShippedEncoder:
 
             options = ort.SessionOptions()
             options.log_severity_level = 3
-            if self.threads:
+            if self.rowwise:  # one thread per call; calls run side by side (encode.rowwise)
+                options.intra_op_num_threads = 1
+            elif self.threads:
                 options.intra_op_num_threads = int(self.threads)
             # From the file when there is one: ONNX Runtime maps it, 40% faster than parsing bytes.
             graph = str(self.graph) if isinstance(self.graph, Path) else self.graph
@@ -101,8 +104,15 @@ class ShippedEncoder:
             self.inputs = [i.name for i in self._session.get_inputs()]
         return self._session
 
+    @property
+    def rowwise(self) -> bool:
+        return self.meta["quantization"] == "int8"
+
     def hidden_states(self, batch: dict[str, np.ndarray], layers: Any) -> list[np.ndarray]:
         session = self.session()
+        if self.rowwise:
+            return rowwise.hidden_states(session, self.inputs, batch, layers,
+                                         self.threads or rowwise.default_workers())
         wanted = list(dict.fromkeys(layers))
         feed = {name: batch[name] if name in batch else np.zeros_like(batch["input_ids"])
                 for name in self.inputs}

@@ -1,0 +1,57 @@
+"""Dynamic int8 one text at a time: the same vector whatever a text's batch-mates.
+
+Dynamic quantization scales each MatMul's input by the range of the whole tensor it sees, so in
+a padded batch one text's vector moved with its neighbours (max difference 0.06). Run alone, a
+text is scaled by its own range only. Texts of a batch run side by side on single-threaded
+ONNX Runtime calls (one per core), which measured faster than a batched call as well: no padding
+and no thread hand-offs inside small MatMuls (docs/performance.md, "Batch-independent int8").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=8)
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(workers, thread_name_prefix="bertclf-int8")
+
+
+def hidden_states(session: Any, inputs: Sequence[str], batch: dict[str, np.ndarray], layers: Sequence[int],
+                  workers: int) -> list[np.ndarray]:
+    """Like a batched run's outputs (batch, tokens, hidden) for ``layers``, each row computed
+    alone without its padding; padded positions are zero (pooling never reads them)."""
+    wanted = list(dict.fromkeys(layers))
+    names = [f"hidden_{i}" for i in wanted]
+    lengths = batch["attention_mask"].sum(axis=1)
+    ids = batch["input_ids"]
+
+    def one(row: int) -> list[np.ndarray]:
+        n = int(lengths[row])
+        feed = {name: (batch[name] if name in batch else np.zeros_like(ids))[row:row + 1, :n]
+                for name in inputs}
+        return session.run(names, feed)
+
+    rows = range(len(ids))
+    results = list(_pool(workers).map(one, rows)) if workers > 1 and len(ids) > 1 else [one(r) for r in rows]
+    out = {}
+    for k, layer in enumerate(wanted):
+        states = np.zeros((len(ids), ids.shape[1], results[0][k].shape[-1]), dtype=np.float32)
+        for row, result in enumerate(results):
+            states[row, :int(lengths[row])] = result[k][0]
+        out[layer] = states
+    return [out[i] for i in layers]
