@@ -162,3 +162,30 @@ def test_int8_gives_a_text_the_same_vector_whatever_its_batch(tiny_model):
 def test_the_cache_keeps_per_text_int8_apart_from_older_vectors(tiny_model):
     assert Embedder(model=tiny_model).cache_setting()["int8_runs"] == "one text per call"
     assert "int8_runs" not in Embedder(model=tiny_model, backend="onnx").cache_setting()
+
+
+def test_smoothing_keeps_the_fp32_function_and_the_int8_graph_carries_it(tiny_model, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from bertclf.encode.smoothing import calibration_texts, smooth
+    from bertclf.encode.sources import load_tokenizer
+    from bertclf.encode.tokenization import encode, pad_batch
+
+    source = resolve(tiny_model)
+    fp32 = onnx_export.onnx_model(source, "fp32")
+    tokenizer = load_tokenizer(source)
+    encoded = encode(tokenizer, calibration_texts()[:40], 32)
+    batch = pad_batch(encoded, np.arange(8), tokenizer.pad_token_id)
+    calibration = [pad_batch(encoded, np.arange(i, i + 8), 0) for i in (0, 8, 16)]
+    smoothed = smooth(fp32, tmp_path / "s.onnx", calibration)
+    muls = [n for n in onnx.load(str(smoothed)).graph.node if n.output[0].endswith("_smoothed")]
+    assert len(muls) == 2 * 3  # the LayerNorm before Q/K/V and the one before the FFN, per layer
+    run = {path: ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+           for path in (fp32, smoothed)}
+    feed = {i.name: batch[i.name] for i in run[fp32].get_inputs()}
+    np.testing.assert_allclose(run[smoothed].run(["hidden_3"], feed)[0], run[fp32].run(["hidden_3"], feed)[0],
+                               atol=1e-4)
+    int8 = onnx.load(str(onnx_export.onnx_model(source, "int8")))
+    assert sum(n.output[0].endswith("_smoothed") for n in int8.graph.node) == 6
+    assert len(calibration_texts()) > 387  # the tickets, and runs of them joined into long texts

@@ -24,7 +24,7 @@ from bertclf.encode.sources import ModelSource, load_config, weights_digest
 from bertclf.errors import BertclfWarning, ExportError, first_line
 
 OPSET = 17
-FORMAT = 1  # bump when the graph's inputs, outputs or quantization settings change
+FORMAT = 2  # bump when the graph's inputs, outputs or quantization settings change (2: smoothed int8)
 QUANTIZATIONS = ("fp32", "int8")
 
 
@@ -44,7 +44,7 @@ def onnx_model(source: ModelSource, quantization: str = "fp32") -> Path:
         if quantization == "fp32":
             export(source, target)
         else:
-            quantize(fp32, target)
+            quantize(fp32, target, source)
         _write_meta(target, {"model": source.spec, "quantization": quantization, "opset": OPSET,
                              "format": FORMAT, "key": key})
     return path
@@ -100,19 +100,41 @@ def export(source: ModelSource, target: Path) -> None:
         raise ExportError(f"cannot export {source.spec} to ONNX: {first}") from None
 
 
-def quantize(fp32: Path, target: Path) -> None:
-    """Dynamic int8: per-channel weights, MatMul only. The defaults (per-tensor, every op) lose
-    far more: mean cosine to fp32 0.95 instead of 0.99 on all-MiniLM-L6-v2."""
+def quantize(fp32: Path, target: Path, source: ModelSource | None = None) -> None:
+    """Dynamic int8: per-channel weights, MatMul only, after SmoothQuant's migration of the
+    LayerNorm outputs' outlier channels into the weights (``smoothing``, calibrated on the
+    shipped texts with ``source``'s tokenizer). Measured on all-MiniLM-L6-v2, one text per call:
+    mean cosine to fp32 0.995 and worst 0.98 on five sets, against 0.991 and 0.969 unsmoothed;
+    ONNX Runtime's defaults (per-tensor, every op) lose far more (0.95)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from bertclf.encode.smoothing import smooth
+
+    start = fp32
+    if source is not None:
+        start = target.with_name("smoothed.onnx")
+        smooth(fp32, start, _calibration_batches(source))
     logging.disable(logging.WARNING)  # its advice to pre-process is for CNNs and static quantization
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            quantize_dynamic(str(fp32), str(target), per_channel=True, op_types_to_quantize=["MatMul"],
+            quantize_dynamic(str(start), str(target), per_channel=True, op_types_to_quantize=["MatMul"],
                              weight_type=QuantType.QInt8)
     finally:
         logging.disable(logging.NOTSET)
+        if start != fp32:
+            start.unlink(missing_ok=True)
+
+
+def _calibration_batches(source: ModelSource):  # noqa: ANN202 - a generator of padded batches
+    from bertclf.encode.smoothing import calibration_texts
+    from bertclf.encode.sources import load_tokenizer, max_positions
+    from bertclf.encode.tokenization import encode, length_batches, pad_batch, pad_id
+
+    tokenizer = load_tokenizer(source)
+    encoded = encode(tokenizer, calibration_texts(), min(256, max_positions(source)))
+    for rows in length_batches(encoded.lengths(), 16):
+        yield pad_batch(encoded, rows, pad_id(tokenizer))
 
 
 def _folder(key: str) -> Path:
