@@ -52,10 +52,12 @@ class Embedder(TransformerMixin, BaseEstimator):
         CPU: activations stay in cache), 32 with torch.
     device: "auto", "cpu" or "cuda".
     backend: "auto" (onnx-int8 on a CPU when ONNX Runtime is installed, else torch), "torch",
-        "onnx" (ONNX Runtime fp32, same vectors to 1e-6) or "onnx-int8" (dynamic int8: fastest,
-        cosine to fp32 0.99); see docs/performance.md for the measurements behind "auto".
+        "onnx" (ONNX Runtime fp32, same vectors to 1e-6) or "onnx-int8" (smoothed dynamic int8, one
+        text per call: fastest, the same vector in any batch, cosine to fp32 0.995); see
+        docs/performance.md for the measurements behind "auto".
     dtype: "fp32" or "bf16" (torch autocast; on a CPU with AVX-512 BF16 or a GPU).
-    threads: CPU threads (torch's are process-wide); None keeps the runtime's default.
+    threads: CPU threads (torch's are process-wide; onnx-int8 runs this many texts side by side);
+        None keeps the runtime's default (every core).
     cache: keep vectors on disk and reuse them: False (the default in Python), True (the cache
         folder: $BERTCLF_CACHE or ~/.cache/bertclf) or a folder. See ``embcache``.
     strict: refuse empty or missing texts instead of embedding them as "".

@@ -10,12 +10,10 @@ import hashlib
 import json
 import numbers
 import os
-import socket
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from bertclf.errors import ModelLoadError, SpecError, first_line
 
@@ -162,6 +160,9 @@ def _resolve_hub_id(spec: str) -> ModelSource:
             f"model '{spec}' is not a local folder and not in the Hugging Face cache, "
             f"and HF_HUB_OFFLINE is set: {hint}"
         )
+    import socket  # only when a Hub id is resolved: a prediction never pays for it
+    from urllib.parse import urlparse
+
     host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
     try:
         socket.getaddrinfo(host, 443)

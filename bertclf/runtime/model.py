@@ -21,6 +21,7 @@ from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.pipeline import embed_rows
 from bertclf.encode.tokenization import check_long, report_cut
 from bertclf.errors import ModelLoadError
+from bertclf.io.labels import Columns
 from bertclf.progress import progress_bar
 
 BLOCK = 4096  # rows predicted at a time
@@ -45,7 +46,7 @@ class Model:
     ----------
     path: a self-contained model folder (``train`` writes one; ``bertclf export`` makes one).
     batch_size: texts per encoder call (None: 16).
-    threads: ONNX Runtime's CPU threads (None: its default, every core).
+    threads: CPU threads (None: every core); the int8 encoder runs this many texts side by side.
     strict: refuse empty or missing texts instead of predicting them as "".
     progress: show a progress bar; None shows one only when stderr is a terminal.
     """
@@ -82,9 +83,9 @@ class Model:
         return self.folder.config
 
     def input_columns(self) -> list[str]:
-        """The table columns this model reads, texts first."""
-        others = [*(self.meta_cols or ()), *([self.join_on] if self.join_on else [])]
-        return list(dict.fromkeys([self.text_col, *([self.pair_col] if self.pair_col else []), *others]))
+        """The table columns this model reads, texts first (as ``TextClassifier`` lists them)."""
+        return Columns(text=self.text_col, pair=self.pair_col, meta=tuple(self.meta_cols or ()),
+                       join_on=self.join_on).inputs
 
     def table_inputs(self, table: Any, where: str) -> Any:
         """X for ``predict_proba`` from a table: the text column, or the table of every input."""
