@@ -14,22 +14,35 @@ import click
 
 from bertclf._version import __version__
 from bertclf.cli._common import CONTEXT
-from bertclf.cli.audit import audit
-from bertclf.cli.cache import cache
-from bertclf.cli.compare import compare
-from bertclf.cli.embed import embed
-from bertclf.cli.evaluate import evaluate, report
-from bertclf.cli.explore import cluster, plot, projector, zero_shot
-from bertclf.cli.export import export
-from bertclf.cli.finetune import finetune
-from bertclf.cli.predict import predict
-from bertclf.cli.tokens import tokens
-from bertclf.cli.train import train
 from bertclf.errors import BertclfError, BertclfWarning, EmptyTextByPosition
+
+# Each command's module is imported when that command runs (or --help lists them all), so a
+# one-text `predict` does not pay for the other thirteen: name -> (module, function).
+COMMANDS = {
+    "tokens": ("tokens", "tokens"), "embed": ("embed", "embed"), "train": ("train", "train"),
+    "predict": ("predict", "predict"), "evaluate": ("evaluate", "evaluate"),
+    "report": ("evaluate", "report"), "finetune": ("finetune", "finetune"),
+    "compare": ("compare", "compare"), "cluster": ("explore", "cluster"),
+    "zero-shot": ("explore", "zero_shot"), "projector": ("explore", "projector"),
+    "plot": ("explore", "plot"), "audit": ("audit", "audit"), "export": ("export", "export"),
+    "cache": ("cache", "cache"),
+}
 
 
 class _Group(click.Group):
-    """Turns user-facing errors into one stderr line and exit code 2, never a traceback."""
+    """Turns user-facing errors into one stderr line and exit code 2, never a traceback; loads
+    each command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        from importlib import import_module
+
+        module, function = COMMANDS[name]
+        return getattr(import_module(f"bertclf.cli.{module}"), function)
 
     def invoke(self, ctx: click.Context) -> Any:
         from bertclf.io.sniff import reading
@@ -89,10 +102,6 @@ def main() -> None:
     frozen embeddings or fine-tune the encoder, compare both with a TF-IDF baseline, and cluster
     texts that have no labels."""
 
-
-for command in (tokens, embed, train, predict, evaluate, report, finetune, compare,
-                cluster, zero_shot, projector, plot, audit, export, cache):
-    main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
