@@ -83,7 +83,7 @@ def read_folder(path: str | os.PathLike[str], embedding_dim: Callable[[dict[str,
             dim = embedding_dim(config)
         else:
             dim = shipped.settings().dim if shipped else int(config["encoder"]["embedding_dim"])
-        head.check((dim if shape["kind"] != "tfidf" else 0) + (tfidf.dim if tfidf else 0)
+        head.check(dim + (tfidf.dim if tfidf else 0)
                    + (meta.dim if meta else 0) + (extra.vectors.shape[1] if extra else 0))
         thresholds = np.asarray(config["thresholds"], dtype=np.float64) if multilabel else None
         if thresholds is not None and thresholds.shape != (len(labels),):

@@ -163,11 +163,6 @@ def read_table(path: str, strict: bool = False, lean: bool = False) -> Any:
     rows came from, so problems can be reported by the line an editor shows."""
     from bertclf.io.sniff import current, sep_hint
 
-    if lean:
-        from bertclf.io import table as pd  # the few calls below, without pandas
-    else:
-        import pandas as pd
-
     kind = TABLE_FORMATS.get(Path(path).suffix.lower())
     if kind is None:
         raise InputError(f"{path}: not a table file (use one of {', '.join(TABLE_FORMATS)})")
@@ -175,13 +170,23 @@ def read_table(path: str, strict: bool = False, lean: bool = False) -> Any:
     sep = current().separator(kind)
     text = ""
     try:
-        if kind == "parquet":
+        if lean:
+            from bertclf.io.table import parse_table, read_parquet
+
+            if kind == "parquet":
+                table = read_parquet(io.BytesIO(raw))
+            else:
+                text = _decode(raw, path, strict)
+                table = parse_table(text, kind, sep)
+        elif kind == "parquet":
+            import pandas as pd
+
             table = pd.read_parquet(io.BytesIO(raw))
         else:
+            import pandas as pd
+
             text = _decode(raw, path, strict)
-            if lean:
-                table = pd.parse_table(text, kind, sep)
-            elif not text.strip():
+            if not text.strip():
                 table = pd.DataFrame()
             elif kind == "jsonl":
                 table = pd.read_json(io.StringIO(text), lines=True, dtype=False)
