@@ -46,3 +46,14 @@ def test_the_runtime_names_the_extra_it_lacks(tiny_model, tmp_path):
     assert slim.returncode == 2 and "bertclf export" in slim.stderr and "Traceback" not in slim.stderr
     trained = runtime("train", tmp_path / "x.csv", "--out", tmp_path / "x")
     assert trained.returncode == 2 and "pip install 'bertclf[train]'" in trained.stderr
+
+
+def test_the_runtime_serves(tiny_model, tmp_path):
+    fitted(tiny_model).save(tmp_path / "m")
+    python = Path(RUNTIME).with_name("python")
+    code = ("import sys; from bertclf.serve import create_app; app = create_app([sys.argv[1]]); "
+            "print(sorted(r.path for r in app.routes if r.path.startswith('/v1')))")
+    made = subprocess.run([python, "-c", code, str(tmp_path / "m")], capture_output=True, text=True,
+                          timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == "['/v1/models', '/v1/predict']"

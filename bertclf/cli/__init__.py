@@ -25,7 +25,7 @@ COMMANDS = {
     "compare": ("compare", "compare"), "cluster": ("explore", "cluster"),
     "zero-shot": ("explore", "zero_shot"), "projector": ("explore", "projector"),
     "plot": ("explore", "plot"), "audit": ("audit", "audit"), "export": ("export", "export"),
-    "cache": ("cache", "cache"),
+    "serve": ("serve", "serve"), "cache": ("cache", "cache"),
 }
 
 
@@ -92,6 +92,7 @@ Examples:
   bertclf report tickets-model test.csv --out report.html
   bertclf audit train.csv --out suspects.csv
   bertclf export old-model --out old-model-runtime
+  bertclf serve tickets-model --port 8000
   bertclf cache info
 
 Run 'bertclf COMMAND --help' for a command's options.""",

@@ -1,0 +1,47 @@
+"""`bertclf serve`: model folders behind an HTTP API."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from bertclf.cli._common import CONTEXT, _stderr
+
+
+@click.command(
+    context_settings=CONTEXT,
+    epilog="""\b
+Examples:
+  bertclf serve tickets-model                       # http://127.0.0.1:8000, docs at /docs
+  bertclf serve tickets-model news-model --port 9000
+  bertclf serve models/ --api-key "$KEY"            # every model folder inside models/
+  curl -s localhost:8000/v1/predict -H 'Content-Type: application/json' \\
+       -d '{"texts": ["I was charged twice"]}'
+
+\b
+Endpoints: POST /v1/predict, GET /v1/models, GET /health, GET /ready, OpenAPI at /openapi.json.
+Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host says otherwise.""",
+)
+@click.argument("models", nargs=-1, required=True, metavar="MODEL...")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--api-key", default=None, metavar="KEY",
+              help="Require 'Authorization: Bearer KEY' (also $BERTCLF_API_KEY). [default: none]")
+@click.option("--max-batch-texts", type=click.IntRange(1), default=256, show_default=True,
+              help="Texts per request, at most (413 beyond).")
+def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, max_batch_texts: int) -> None:
+    """Serve model folders over HTTP (a folder of model folders serves each of them).
+
+    Models load before the port opens: a broken folder is one error line and exit 2.
+    """
+    import uvicorn
+
+    from bertclf.serve.app import create_app
+
+    key = api_key or os.environ.get("BERTCLF_API_KEY") or None
+    app = create_app(list(models), api_key=key, max_batch_texts=max_batch_texts)
+    names = ", ".join(app.state.models)
+    _stderr(f"serving {names} on http://{host}:{port} ({'API key required' if key else 'no API key'}); "
+            f"docs at http://{host}:{port}/docs")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

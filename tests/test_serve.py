@@ -1,0 +1,149 @@
+"""`bertclf serve`: the HTTP API over model folders, through FastAPI's test client and one real
+uvicorn server on a free loopback port."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bertclf import Embedder, TextClassifier, runtime
+from tests.conftest import assert_one_line_error
+from tests.test_classifier import LABELS, TEXTS
+
+fastapi = pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from bertclf.serve import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def folders(tiny_model, tmp_path_factory):
+    """A single-label model, a multi-label one, and one that reads pairs and a metadata column."""
+    root = tmp_path_factory.mktemp("served")
+    def model(**options):
+        return TextClassifier(Embedder(model=tiny_model), reuse_embeddings=False, **options)
+
+    model().fit(TEXTS, LABELS).save(root / "topics")
+    multi = [[label, "any"] if i % 3 else [label] for i, label in enumerate(LABELS)]
+    model().fit(TEXTS, multi).save(root / "tags")
+    table = pd.DataFrame({"text": TEXTS, "pair": TEXTS[::-1], "channel": ["web", "mail"] * 12})
+    model(pair_col="pair", meta_cols=["channel"]).fit(table, LABELS).save(root / "pairs")
+    return root
+
+
+@pytest.fixture(scope="module")
+def client(folders):
+    return TestClient(create_app([folders / "topics", folders / "tags", folders / "pairs"]))
+
+
+def test_health_ready_and_models(client):
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").json() == {"status": "ready", "models": ["topics", "tags", "pairs"]}
+    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert models["topics"]["labels"] == ["money", "sport", "water"]
+    assert (models["topics"]["task"], models["tags"]["task"]) == ("single-label", "multi-label")
+    assert models["pairs"]["inputs"] == ["text", "pair", "channel"]
+    assert "/v1/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_predict_gives_what_the_runtime_gives(client, folders):
+    texts = ["the team won the game", "water in the city", "my bank loan"]
+    answer = client.post("/v1/predict", json={"model": "topics", "texts": texts}).json()
+    expected = runtime.load(folders / "topics").predict_proba(texts)
+    classes = ["money", "sport", "water"]
+    for prediction, row in zip(answer["predictions"], expected, strict=True):
+        scores = {s["label"]: s["score"] for s in prediction["scores"]}
+        np.testing.assert_allclose([scores[c] for c in classes], row, atol=1e-9)
+        assert prediction["label"] == classes[int(np.argmax(row))]
+    assert answer["usage"] == {"texts": 3} and answer["model"] == "topics"
+    top = client.post("/v1/predict", json={"model": "topics", "texts": ["the game"], "top_k": 1}).json()
+    assert len(top["predictions"][0]["scores"]) == 1
+
+
+def test_a_text_gets_the_same_answer_alone_or_among_others(client):
+    text = "the bank raised the loan rate"
+    alone = client.post("/v1/predict", json={"model": "topics", "texts": [text]}).json()["predictions"][0]
+    crowd = [f"the river flood {i} " * (i % 7 + 1) for i in range(63)]
+    among = client.post("/v1/predict", json={"model": "topics", "texts": [*crowd[:30], text, *crowd[30:]]})
+    mixed = among.json()["predictions"][30]
+    assert mixed["label"] == alone["label"]
+    gaps = [abs(a["score"] - b["score"]) for a, b in zip(alone["scores"], mixed["scores"], strict=True)]
+    assert max(gaps) <= 1e-6
+
+
+def test_multi_label_pairs_and_metadata(client, folders):
+    tags = client.post("/v1/predict", json={"model": "tags", "texts": ["the team won", "a flood"]}).json()
+    assert all(isinstance(p["labels"], list) and p["label"] is None for p in tags["predictions"])
+    body = {"model": "pairs", "texts": ["the team won"], "pairs": ["a game"],
+            "metadata": [{"channel": "web"}]}
+    answer = client.post("/v1/predict", json=body)
+    assert answer.status_code == 200, answer.text
+    expected = runtime.load(folders / "pairs").predict_proba(
+        pd.DataFrame({"text": ["the team won"], "pair": ["a game"], "channel": ["web"]}))
+    assert max(s["score"] for s in answer.json()["predictions"][0]["scores"]) == pytest.approx(expected.max())
+    missing = client.post("/v1/predict", json={"model": "pairs", "texts": ["the team won"], "pairs": ["x"]})
+    assert (missing.status_code, missing.json()["type"]) == (422, "missing_input")
+
+
+@pytest.mark.parametrize(("body", "status", "kind"), [
+    ({"model": "nope", "texts": ["a"]}, 422, "unknown_model"),
+    ({"texts": ["a"]}, 422, "model_required"),  # three are served
+    ({"model": "topics", "texts": []}, 422, "invalid_request"),
+    ({"model": "topics", "texts": "a single string"}, 422, "invalid_request"),
+    ({"model": "topics", "texts": [1, 2]}, 422, "invalid_request"),
+    ({"model": "topics", "texts": ["a"], "top_k": 0}, 422, "invalid_request"),
+    ({"model": "topics", "texts": ["a"] * 257}, 413, "too_many_texts"),
+])
+def test_bad_requests_get_a_status_and_a_type(client, body, status, kind):
+    answer = client.post("/v1/predict", json=body)
+    assert (answer.status_code, answer.json()["type"]) == (status, kind)
+    assert answer.json()["error"]
+    assert client.get("/health").status_code == 200  # and the service keeps serving
+
+
+def test_an_api_key_guards_everything_but_health(folders):
+    guarded = TestClient(create_app({"topics": runtime.load(folders / "topics")}, api_key="s3cret"))
+    assert guarded.get("/health").status_code == 200 and guarded.get("/ready").status_code == 200
+    refused = guarded.post("/v1/predict", json={"texts": ["a"]})
+    assert (refused.status_code, refused.json()["type"]) == (401, "unauthorized")
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert guarded.get("/v1/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = guarded.post("/v1/predict", json={"texts": ["a"]}, headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and ok.json()["model"] == "topics"  # one model served: no name needed
+
+
+def test_a_real_server_on_loopback(folders):
+    import httpx
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app([folders]), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{base}/health", timeout=5).json() == {"status": "ok"}
+        answer = httpx.post(f"{base}/v1/predict", json={"model": "topics", "texts": ["the team won"]},
+                            timeout=10)
+        assert answer.status_code == 200 and answer.json()["predictions"][0]["label"] in LABELS
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_serve_refuses_a_broken_folder_before_opening_a_port(run, tmp_path):
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    assert_one_line_error(run("serve", tmp_path / "broken", "--port", "1"), "config.json is not valid JSON")
