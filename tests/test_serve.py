@@ -147,3 +147,34 @@ def test_serve_refuses_a_broken_folder_before_opening_a_port(run, tmp_path):
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     assert_one_line_error(run("serve", tmp_path / "broken", "--port", "1"), "config.json is not valid JSON")
+
+
+def test_an_oversized_body_is_refused_unread_and_metrics_count_requests(folders):
+    app = create_app({"topics": runtime.load(folders / "topics")}, max_request_bytes=2_000)
+    small = TestClient(app)
+    big = {"texts": ["the team won the game " * 20] * 10}
+    refused = small.post("/v1/predict", json=big)
+    assert (refused.status_code, refused.json()["type"]) == (413, "request_too_large")
+
+    def chunks():  # no Content-Length: the limit holds while the body streams
+        for _ in range(100):
+            yield b'{"texts": ["' + b"x" * 100
+
+    streamed = small.post("/v1/predict", content=chunks(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413
+    assert small.post("/v1/predict", json={"texts": ["the team won"]}).status_code == 200
+    exposition = small.get("/metrics").text
+    assert 'bertclf_requests_total{endpoint="/v1/predict",status="200"} 1.0' in exposition
+    assert 'bertclf_requests_total{endpoint="other",status="413"} 2.0' in exposition
+    assert 'bertclf_texts_total{model="topics"} 1.0' in exposition
+    assert "bertclf_inference_seconds_bucket" in exposition
+
+
+def test_cors_is_off_unless_an_origin_is_given(folders):
+    model = {"topics": runtime.load(folders / "topics")}
+    asked = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    closed = TestClient(create_app(model)).options("/v1/predict", headers=asked)
+    assert "access-control-allow-origin" not in closed.headers
+    opened = TestClient(create_app(model, cors_origins=["https://app.example"])).options("/v1/predict",
+                                                                                        headers=asked)
+    assert opened.headers["access-control-allow-origin"] == "https://app.example"

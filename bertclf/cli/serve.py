@@ -20,7 +20,8 @@ Examples:
        -d '{"texts": ["I was charged twice"]}'
 
 \b
-Endpoints: POST /v1/predict, GET /v1/models, GET /health, GET /ready, OpenAPI at /openapi.json.
+Endpoints: POST /v1/predict, GET /v1/models, GET /health, GET /ready, GET /metrics (Prometheus),
+OpenAPI at /openapi.json.
 Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host says otherwise.""",
 )
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
@@ -30,7 +31,12 @@ Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host
               help="Require 'Authorization: Bearer KEY' (also $BERTCLF_API_KEY). [default: none]")
 @click.option("--max-batch-texts", type=click.IntRange(1), default=256, show_default=True,
               help="Texts per request, at most (413 beyond).")
-def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, max_batch_texts: int) -> None:
+@click.option("--max-request-bytes", type=click.IntRange(1), default=1 << 20, show_default=True,
+              help="Request body size, at most (413 beyond, refused unread).")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Allow browser calls from this origin (repeatable). [default: CORS off]")
+def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, max_batch_texts: int,
+          max_request_bytes: int, cors_origins: tuple[str, ...]) -> None:
     """Serve model folders over HTTP (a folder of model folders serves each of them).
 
     Models load before the port opens: a broken folder is one error line and exit 2.
@@ -40,7 +46,8 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ma
     from bertclf.serve.app import create_app
 
     key = api_key or os.environ.get("BERTCLF_API_KEY") or None
-    app = create_app(list(models), api_key=key, max_batch_texts=max_batch_texts)
+    app = create_app(list(models), api_key=key, max_batch_texts=max_batch_texts,
+                     max_request_bytes=max_request_bytes, cors_origins=cors_origins)
     names = ", ".join(app.state.models)
     _stderr(f"serving {names} on http://{host}:{port} ({'API key required' if key else 'no API key'}); "
             f"docs at http://{host}:{port}/docs")

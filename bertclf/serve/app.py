@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,13 +18,14 @@ from typing import Any
 import numpy as np
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bertclf._version import __version__
 from bertclf.errors import BertclfError, InputError, SpecError
+from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
 
 MAX_BATCH_TEXTS = 256  # texts per request, at most (413 beyond)
 
@@ -101,9 +103,11 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
 
 
 def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api_key: str | None = None,
-               max_batch_texts: int = MAX_BATCH_TEXTS) -> FastAPI:
+               max_batch_texts: int = MAX_BATCH_TEXTS, max_request_bytes: int = MAX_REQUEST_BYTES,
+               cors_origins: Sequence[str] = ()) -> FastAPI:
     """A FastAPI app serving ``models`` (name -> loaded model, or model folder paths). With
-    ``api_key``, every endpoint but /health and /ready wants ``Authorization: Bearer KEY``."""
+    ``api_key``, every endpoint but /health and /ready wants ``Authorization: Bearer KEY``;
+    bodies over ``max_request_bytes`` are refused unread; CORS is off unless origins are given."""
     served = dict(models) if isinstance(models, Mapping) else load_models(models)
     if not served:
         raise SpecError("no model to serve")
@@ -118,7 +122,14 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
                   description="Text classifiers from bertclf model folders.")
     app.state.models = served
     app.state.ready = True
-    errors = {422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}, 401: {"model": ErrorResponse}}
+    metrics = Metrics()
+    app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes)
+    if cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 413, 422)}
 
     def authorized(request: Request) -> None:
         if api_key is None:
@@ -155,6 +166,11 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
         state = "ready" if status == 200 else "loading"
         return JSONResponse({"status": state, "models": list(served)}, status)
 
+    @app.get("/metrics", dependencies=[Depends(authorized)], summary="Prometheus metrics.")
+    async def prometheus() -> Response:
+        body, kind = metrics.exposition()
+        return Response(body, media_type=kind)
+
     @app.get("/v1/models", dependencies=[Depends(authorized)], responses=errors,
              summary="The served models: labels, inputs, encoder, metrics.")
     async def list_models() -> dict[str, Any]:
@@ -174,10 +190,14 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
                              "too_many_texts")
         model = served[name]
         X = _inputs(model, body.texts, body.pairs, body.metadata)
+        began = time.perf_counter()
         try:
             proba = await run_in_threadpool(model.predict_proba, X)
         except BertclfError as exc:
             raise ServeError(422, str(exc), "invalid_input") from None
+        metrics.inference.labels(name).observe(time.perf_counter() - began)
+        metrics.texts.labels(name).inc(len(body.texts))
+        metrics.batch.labels(name).observe(len(body.texts))
         return PredictResponse(model=name, predictions=_predictions(model, proba, body.top_k),
                                usage=Usage(texts=len(body.texts)))
 

@@ -1,0 +1,97 @@
+"""What every request passes through before and after the app: the body-size limit and the
+Prometheus metrics (``prometheus_client``, one registry per app)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: about 5,000 short texts of JSON
+
+
+class Metrics:
+    """Request counts by endpoint and status, latency, inference time, texts and texts per request."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("bertclf_requests", "HTTP requests by endpoint and status",
+                                ["endpoint", "status"], registry=self.registry)
+        self.latency = Histogram("bertclf_request_seconds", "Seconds from request to response", ["endpoint"],
+                                 registry=self.registry)
+        self.inference = Histogram("bertclf_inference_seconds", "Seconds in the model per request", ["model"],
+                                   registry=self.registry)
+        self.texts = Counter("bertclf_texts", "Texts labelled", ["model"], registry=self.registry)
+        self.batch = Histogram("bertclf_request_texts", "Texts per request", ["model"],
+                               buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=self.registry)
+
+    def exposition(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class Guard:
+    """ASGI middleware: a body over ``max_bytes`` is refused (413) after reading at most one byte
+    more than the limit, never whole; every response is counted and timed by its route."""
+
+    def __init__(self, app: Any, metrics: Metrics, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+        self.app, self.metrics, self.max_bytes = app, metrics, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began, status = time.perf_counter(), [500]
+
+        async def sending(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            body = await self._read(scope, receive)
+            if body is None:
+                await self._too_large(scope, receive, sending)
+                return
+            replayed = [False]
+
+            async def replay() -> dict[str, Any]:  # the body read above, then what the client does
+                if not replayed[0]:
+                    replayed[0] = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            await self.app(scope, replay, sending)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "other"
+            self.metrics.requests.labels(endpoint, str(status[0])).inc()
+            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - began)
+
+    async def _read(self, scope: dict[str, Any], receive: Any) -> bytes | None:
+        """The body, or None when it is over the limit (by its Content-Length, or as it streams)."""
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        response = JSONResponse({"error": f"the request body is over {self.max_bytes:,} bytes",
+                                 "type": "request_too_large"}, 413)
+        await response(scope, receive, send)
