@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,28 @@ fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from bertclf.serve import create_app  # noqa: E402
+
+
+@contextmanager
+def running(app):
+    """A real uvicorn server for ``app`` on a free loopback port, stopped on exit; yields its URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert not thread.is_alive()
 
 
 @pytest.fixture(scope="module")
@@ -119,28 +142,12 @@ def test_an_api_key_guards_everything_but_health(folders):
 
 def test_a_real_server_on_loopback(folders):
     import httpx
-    import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app([folders]), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        base = f"http://127.0.0.1:{port}"
+    with running(create_app([folders])) as base:
         assert httpx.get(f"{base}/health", timeout=5).json() == {"status": "ok"}
         answer = httpx.post(f"{base}/v1/predict", json={"model": "topics", "texts": ["the team won"]},
                             timeout=10)
         assert answer.status_code == 200 and answer.json()["predictions"][0]["label"] in LABELS
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 def test_serve_refuses_a_broken_folder_before_opening_a_port(run, tmp_path):
@@ -178,3 +185,52 @@ def test_cors_is_off_unless_an_origin_is_given(folders):
     opened = TestClient(create_app(model, cors_origins=["https://app.example"])).options("/v1/predict",
                                                                                         headers=asked)
     assert opened.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_requests_that_arrive_together_share_a_model_call():
+    import asyncio
+
+    from bertclf.io.table import Table
+    from bertclf.serve.batching import Batcher
+
+    calls = []
+
+    class Stub:
+        def predict_proba(self, table):
+            calls.append(len(table))
+            if "bad" in table["text"]:
+                raise ValueError("a bad row")
+            return np.asarray([[len(t), 0.0] for t in table["text"]])
+
+    async def main():
+        batcher = Batcher(Stub(), max_texts=4)
+        first = await batcher.predict(Table({"text": ["alone"]}))  # nobody waits with it
+        tables = [Table({"text": [f"t{i}" * (i + 1)]}) for i in range(5)]
+        together = await asyncio.gather(*(batcher.predict(t) for t in tables))
+        mixed = await asyncio.gather(batcher.predict(Table({"text": ["ok"]})),
+                                     batcher.predict(Table({"text": ["bad"]})), return_exceptions=True)
+        return first, together, mixed
+
+    first, together, mixed = asyncio.run(main())
+    assert first.tolist() == [[5.0, 0.0]]
+    assert [row[0][0] for row in together] == [2, 4, 6, 8, 10]  # each answer back to its request
+    assert calls[:3] == [1, 4, 1]  # five queued texts: one call of four (the limit), then the fifth
+    assert mixed[0].tolist() == [[2.0, 0.0]] and isinstance(mixed[1], ValueError)  # the bad one alone fails
+
+
+def test_concurrent_clients_get_offline_answers(folders):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    texts = [f"{w} the game {i}" for i, w in enumerate(["bank", "flood", "team", "loan"] * 12)]
+    with running(create_app([folders / "topics"])) as base, httpx.Client(base_url=base, timeout=20) as http, \
+            ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda t: http.post("/v1/predict", json={"texts": [t]}).json(), texts))
+        calls = http.get("/metrics").text
+    offline = runtime.load(folders / "topics").predict_proba(texts)
+    classes = ["money", "sport", "water"]
+    for answer, row in zip(answers, offline, strict=True):
+        scores = {s["label"]: s["score"] for s in answer["predictions"][0]["scores"]}
+        np.testing.assert_allclose([scores[c] for c in classes], row, atol=1e-6)
+    assert 'bertclf_call_texts_count{model="topics"}' in calls

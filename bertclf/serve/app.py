@@ -1,7 +1,8 @@
 """The HTTP service: a FastAPI application over ``runtime.open_model``.
 
 Every error is JSON, ``{"error": message, "type": kind}``, with its status; inference runs in a
-worker thread, off the event loop. Models are opened and warmed (one forward pass) when the app is
+worker thread, off the event loop, and requests that arrive together share a model call
+(``batching``). Models are opened and warmed (one forward pass) when the app is
 made, so a broken folder fails before a port is opened.
 """
 
@@ -20,11 +21,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bertclf._version import __version__
 from bertclf.errors import BertclfError, InputError, SpecError
+from bertclf.serve.batching import Batcher
 from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
 
 MAX_BATCH_TEXTS = 256  # texts per request, at most (413 beyond)
@@ -123,6 +124,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
     app.state.models = served
     app.state.ready = True
     metrics = Metrics()
+    batchers = {name: Batcher(model, max_batch_texts, metrics.batches.labels(name).observe)
+                for name, model in served.items()}
     app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes)
     if cors_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -192,7 +195,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
         X = _inputs(model, body.texts, body.pairs, body.metadata)
         began = time.perf_counter()
         try:
-            proba = await run_in_threadpool(model.predict_proba, X)
+            proba = await batchers[name].predict(X)
         except BertclfError as exc:
             raise ServeError(422, str(exc), "invalid_input") from None
         metrics.inference.labels(name).observe(time.perf_counter() - began)
@@ -210,8 +213,6 @@ def _inputs(model: Any, texts: list[str], pairs: list[str] | None,
     from bertclf.io.table import Table
 
     columns = model.input_columns()
-    if len(columns) == 1:
-        return list(texts)
     if model.pair_col and (pairs is None or len(pairs) != len(texts)):
         raise ServeError(422, f"this model reads sentence pairs: give 'pairs', one per text "
                               f"(its column '{model.pair_col}')", "missing_input")

@@ -25,8 +25,11 @@ class Metrics:
         self.inference = Histogram("bertclf_inference_seconds", "Seconds in the model per request", ["model"],
                                    registry=self.registry)
         self.texts = Counter("bertclf_texts", "Texts labelled", ["model"], registry=self.registry)
-        self.batch = Histogram("bertclf_request_texts", "Texts per request", ["model"],
-                               buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512), registry=self.registry)
+        sizes = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+        self.batch = Histogram("bertclf_request_texts", "Texts per request", ["model"], buckets=sizes,
+                               registry=self.registry)
+        self.batches = Histogram("bertclf_call_texts", "Texts per model call (requests merged)", ["model"],
+                                 buckets=sizes, registry=self.registry)
 
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
