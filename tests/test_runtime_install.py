@@ -56,4 +56,4 @@ def test_the_runtime_serves(tiny_model, tmp_path):
     made = subprocess.run([python, "-c", code, str(tmp_path / "m")], capture_output=True, text=True,
                           timeout=120)
     assert made.returncode == 0, made.stderr
-    assert made.stdout.strip() == "['/v1/models', '/v1/predict']"
+    assert made.stdout.strip() == "['/v1/embed', '/v1/embeddings', '/v1/models', '/v1/predict']"

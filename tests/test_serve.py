@@ -234,3 +234,33 @@ def test_concurrent_clients_get_offline_answers(folders):
         scores = {s["label"]: s["score"] for s in answer["predictions"][0]["scores"]}
         np.testing.assert_allclose([scores[c] for c in classes], row, atol=1e-6)
     assert 'bertclf_call_texts_count{model="topics"}' in calls
+
+
+def test_embedding_endpoints_give_the_runtime_vectors(client, folders):
+    texts = ["the team won the game", "water in the city"]
+    expected, tokens = runtime.load(folders / "topics").embed(texts)
+    own = client.post("/v1/embed", json={"model": "topics", "texts": texts}).json()
+    np.testing.assert_allclose(own["embeddings"], expected, atol=1e-6)
+    assert own["dim"] == expected.shape[1] and own["usage"] == {"texts": 2, "tokens": tokens} and tokens > 4
+    openai = client.post("/v1/embeddings", json={"model": "topics", "input": texts[0]}).json()
+    assert openai["object"] == "list" and openai["data"][0]["object"] == "embedding"
+    np.testing.assert_allclose(openai["data"][0]["embedding"], expected[0], atol=1e-6)
+    assert openai["usage"]["prompt_tokens"] == runtime.load(folders / "topics").embed(texts[:1])[1]
+    bad = client.post("/v1/embeddings", json={"input": [], "model": "topics"})
+    assert (bad.status_code, bad.json()["type"]) == (422, "invalid_request")
+
+
+def test_tei_shaped_endpoints(folders):
+    tei = TestClient(create_app([folders / "topics"]))
+    one = tei.post("/predict", json={"inputs": "the team won"}).json()
+    assert [s["label"] for s in one][0] in LABELS and len(one) == 3
+    assert one == sorted(one, key=lambda s: -s["score"])
+    two = tei.post("/predict", json={"inputs": ["the team won", "a flood"]}).json()  # two texts, not a pair
+    assert len(two) == 2 and all(len(row) == 3 for row in two)
+    vectors = tei.post("/embed", json={"inputs": ["the team won", "a flood"]}).json()
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    refused = tei.post("/predict", json={"inputs": "x", "raw_scores": True})
+    assert (refused.status_code, refused.json()["type"]) == (422, "unsupported")
+    pairs = TestClient(create_app([folders / "pairs"]))
+    paired = pairs.post("/predict", json={"inputs": ["the team won", "a game"]})  # TEI: one pair
+    assert paired.status_code == 422 and paired.json()["type"] == "missing_input"  # it also reads metadata

@@ -43,6 +43,7 @@ from bertclf.encode.embedder import Embedder
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.memo import memo
 from bertclf.errors import BertclfWarning, InputError, SpecError
+from bertclf.io.files import clean_texts
 from bertclf.io.labels import encode_labels, encode_multilabel, is_multilabel, report_label_counts
 
 
@@ -220,6 +221,21 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         """The features the head sees: embeddings, then any metadata (handy for plots)."""
         check_is_fitted(self, "head_")
         return self._features(self._inputs(X))
+
+    def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
+        """(vectors, tokens read): the embedder's vectors of ``texts``, as ``runtime.Model.embed``
+        gives them (the HTTP service's embedding endpoints call either)."""
+        check_is_fitted(self, "head_")
+        if self.features == "tfidf":
+            raise SpecError("this model reads TF-IDF n-grams only: it has no encoder to embed with")
+        from bertclf.encode import sources as models
+        from bertclf.encode.tokenization import encode
+
+        texts = clean_texts(texts, strict=self.embedder_.strict)
+        s = self.embedder_.settings()
+        tokens = int(encode(models.load_tokenizer(s.source), texts, s.max_length, pairs=pairs,
+                            long=s.long).lengths().sum()) if texts else 0
+        return self.embedder_.encode_texts(texts, pairs), tokens
 
     def load_encoder(self) -> None:
         """Load the encoder now rather than at the first text (timing, servers)."""

@@ -19,8 +19,9 @@ from bertclf.classify.parts import read_folder
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.pipeline import embed_rows
-from bertclf.encode.tokenization import check_long, report_cut
-from bertclf.errors import ModelLoadError
+from bertclf.encode.tokenization import check_long, encode, report_cut
+from bertclf.errors import ModelLoadError, SpecError
+from bertclf.io.files import clean_texts
 from bertclf.io.labels import Columns
 from bertclf.progress import progress_bar
 
@@ -139,6 +140,18 @@ class Model:
                                 shape["scaling"], [e[rows] for e in extras])
             out.append(parts["head"].predict_proba(features))
         return np.vstack(out)
+
+    def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
+        """(vectors, tokens read): the encoder's vectors as the head reads them before scaling
+        (the model's pooling, layers and normalisation), and how many tokens went in."""
+        if self.encoder is None:
+            raise SpecError("this model reads TF-IDF n-grams only: it has no encoder to embed with")
+        texts = clean_texts(texts, strict=self.strict)
+        s = self.encoder.settings()
+        tokens = int(encode(self.encoder.tokenizer, texts, s.max_length, pairs=pairs,
+                            long=s.long).lengths().sum()) if texts else 0
+        vectors = self._embed(texts, pairs, lambda n: None)[0] if texts else np.zeros((0, s.dim), np.float32)
+        return vectors, tokens
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels; for multi-label models an (n, n_labels) 0/1 matrix."""

@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bertclf._version import __version__
@@ -67,6 +68,35 @@ class PredictResponse(BaseModel):
     model: str
     predictions: list[Prediction]
     usage: Usage
+
+
+class EmbedRequest(BaseModel):
+    model: str | None = Field(None, description="A served model's name; optional when one is served.")
+    texts: list[str] = Field(..., min_length=1)
+
+
+class EmbedResponse(BaseModel):
+    model: str
+    embeddings: list[list[float]]
+    dim: int
+    usage: dict[str, int]
+
+
+class OpenAIEmbeddingRequest(BaseModel):
+    input: str | list[str] = Field(..., description="A text or a list of texts.")
+    model: str | None = None
+    encoding_format: str = Field("float", pattern="^float$", description="Only 'float'.")
+
+
+class TEIEmbedRequest(BaseModel):
+    inputs: str | list[str]
+    normalize: bool = Field(True, description="L2-normalise each vector (TEI's default).")
+
+
+class TEIPredictRequest(BaseModel):
+    inputs: str | list[str] | list[list[str]] = Field(
+        ..., description="A text, a list of texts, or (pair models) [text, pair] lists.")
+    raw_scores: bool = Field(False, description="Not supported: the heads give probabilities.")
 
 
 class ErrorResponse(BaseModel):
@@ -179,30 +209,94 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
     async def list_models() -> dict[str, Any]:
         return {"models": [model_info(name, model) for name, model in served.items()]}
 
-    @app.post("/v1/predict", dependencies=[Depends(authorized)], response_model=PredictResponse,
-              responses=errors, summary="Label texts with a served model.")
-    async def predict(body: PredictRequest) -> PredictResponse:
-        name = body.model or (next(iter(served)) if len(served) == 1 else None)
+    def chosen(name: str | None, count: int) -> str:
+        """The model a request names (or the only one), within the per-request text limit."""
+        name = name or (next(iter(served)) if len(served) == 1 else None)
         if name is None:
             raise ServeError(422, f"several models are served: name one in 'model' ({', '.join(served)})",
                              "model_required")
         if name not in served:
             raise ServeError(422, f"unknown model {name!r}: served are {', '.join(served)}", "unknown_model")
-        if len(body.texts) > max_batch_texts:
-            raise ServeError(413, f"{len(body.texts)} texts in one request; the limit is {max_batch_texts}",
+        if count > max_batch_texts:
+            raise ServeError(413, f"{count} texts in one request; the limit is {max_batch_texts}",
                              "too_many_texts")
-        model = served[name]
-        X = _inputs(model, body.texts, body.pairs, body.metadata)
+        return name
+
+    async def probabilities(name: str, X: Any, count: int) -> np.ndarray:
         began = time.perf_counter()
         try:
             proba = await batchers[name].predict(X)
         except BertclfError as exc:
             raise ServeError(422, str(exc), "invalid_input") from None
         metrics.inference.labels(name).observe(time.perf_counter() - began)
-        metrics.texts.labels(name).inc(len(body.texts))
-        metrics.batch.labels(name).observe(len(body.texts))
+        metrics.texts.labels(name).inc(count)
+        metrics.batch.labels(name).observe(count)
+        return proba
+
+    async def vectors(name: str, texts: list[str]) -> tuple[np.ndarray, int]:
+        if served[name].features == "tfidf":
+            raise ServeError(422, f"{name} reads TF-IDF n-grams only: it has no encoder to embed with",
+                             "no_encoder")
+        try:
+            return await run_in_threadpool(served[name].embed, texts)
+        except BertclfError as exc:
+            raise ServeError(422, str(exc), "invalid_input") from None
+
+    @app.post("/v1/predict", dependencies=[Depends(authorized)], response_model=PredictResponse,
+              responses=errors, summary="Label texts with a served model.")
+    async def predict(body: PredictRequest) -> PredictResponse:
+        name = chosen(body.model, len(body.texts))
+        model = served[name]
+        X = _inputs(model, body.texts, body.pairs, body.metadata)
+        proba = await probabilities(name, X, len(body.texts))
         return PredictResponse(model=name, predictions=_predictions(model, proba, body.top_k),
                                usage=Usage(texts=len(body.texts)))
+
+    @app.post("/v1/embed", dependencies=[Depends(authorized)], response_model=EmbedResponse, responses=errors,
+              summary="The model's own embedding of texts (its pooling, layers, normalisation).")
+    async def embed(body: EmbedRequest) -> EmbedResponse:
+        name = chosen(body.model, len(body.texts))
+        found, tokens = await vectors(name, body.texts)
+        return EmbedResponse(model=name, embeddings=found.tolist(), dim=int(found.shape[1]),
+                             usage={"texts": len(body.texts), "tokens": tokens})
+
+    @app.post("/v1/embeddings", dependencies=[Depends(authorized)], responses=errors,
+              summary="Embeddings in OpenAI's request and response shape.")
+    async def openai_embeddings(body: OpenAIEmbeddingRequest) -> dict[str, Any]:
+        texts = [body.input] if isinstance(body.input, str) else body.input
+        if not texts:
+            raise ServeError(422, "input: give a text or a non-empty list of texts", "invalid_request")
+        name = chosen(body.model, len(texts))
+        found, tokens = await vectors(name, texts)
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(found.tolist())]
+        return {"object": "list", "model": name, "data": data,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+    @app.post("/embed", dependencies=[Depends(authorized)], responses=errors,
+              summary="Embeddings in text-embeddings-inference's shape (the first served model).")
+    async def tei_embed(body: TEIEmbedRequest) -> list[list[float]]:
+        texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
+        if not texts:
+            raise ServeError(422, "inputs: give a text or a non-empty list of texts", "invalid_request")
+        found, _ = await vectors(chosen(next(iter(served)), len(texts)), texts)
+        if body.normalize:
+            found = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
+        return found.tolist()
+
+    @app.post("/predict", dependencies=[Depends(authorized)], responses=errors,
+              summary="Probabilities in text-embeddings-inference's shape (the first served model).")
+    async def tei_predict(body: TEIPredictRequest) -> Any:
+        if body.raw_scores:
+            raise ServeError(422, "raw_scores: the heads give probabilities only", "unsupported")
+        name = next(iter(served))
+        model = served[name]
+        single, texts, pairs = _tei_inputs(body.inputs, bool(model.pair_col))
+        chosen(name, len(texts))
+        proba = await probabilities(name, _inputs(model, texts, pairs, None), len(texts))
+        classes = [str(c) for c in model.classes_]
+        rows = [[{"label": classes[i], "score": float(row[i])} for i in np.argsort(-row, kind="stable")]
+                for row in proba]
+        return rows[0] if single else rows
 
     return app
 
@@ -229,6 +323,28 @@ def _inputs(model: Any, texts: list[str], pairs: list[str] | None,
             raise ServeError(422, f"metadata of text {missing[0]} has no '{column}'", "missing_input")
         data[column] = [row[column] for row in metadata or []]
     return Table(data, len(texts))
+
+
+def _tei_inputs(inputs: Any, pair_model: bool) -> tuple[bool, list[str], list[str] | None]:
+    """(one input?, texts, pairs) from TEI's ``inputs``. TEI reads a list of two strings as one
+    sentence pair; bertclf copies that for models trained on pairs only, and reads a list of
+    strings as that many texts otherwise (a client that sends two texts gets two answers)."""
+    if isinstance(inputs, str):
+        if pair_model:
+            raise ServeError(422, "this model reads sentence pairs: give [text, pair]", "missing_input")
+        return True, [inputs], None
+    if not inputs:
+        raise ServeError(422, "inputs: give a text or a non-empty list", "invalid_request")
+    if all(isinstance(x, str) for x in inputs):
+        if pair_model and len(inputs) == 2:
+            return True, [inputs[0]], [inputs[1]]
+        if pair_model:
+            raise ServeError(422, "this model reads sentence pairs: give [text, pair] lists", "missing_input")
+        return False, list(inputs), None
+    if not pair_model or any(len(x) != 2 for x in inputs):
+        raise ServeError(422, "inputs: lists of two strings are sentence pairs, for models trained on pairs",
+                         "invalid_request")
+    return False, [x[0] for x in inputs], [x[1] for x in inputs]
 
 
 def _predictions(model: Any, proba: np.ndarray, top_k: int | None) -> list[Prediction]:
