@@ -1,4 +1,4 @@
-"""Old import paths that the README of bertclf 0.1 taught keep working for one release, with a
+"""Old import paths that the README of bertclf 0.1 taught keep working through 0.3 (gone in 0.4), with a
 DeprecationWarning naming the new place (issue 17 moved modules into subpackages)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def moved(old: str, names: dict[str, str]) -> Callable[[str], Any]:
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
         new = names[name]
         public = new.rsplit(".", 1)[0]
-        warnings.warn(f"{old} is deprecated and goes in the next release: import {name} from {public}",
+        warnings.warn(f"{old} is deprecated and goes in bertclf 0.4: import {name} from {public}",
                       DeprecationWarning, stacklevel=2)
         return getattr(import_module(new), name)
 
