@@ -264,3 +264,54 @@ def test_tei_shaped_endpoints(folders):
     pairs = TestClient(create_app([folders / "pairs"]))
     paired = pairs.post("/predict", json={"inputs": ["the team won", "a game"]})  # TEI: one pair
     assert paired.status_code == 422 and paired.json()["type"] == "missing_input"  # it also reads metadata
+
+
+class Slow:
+    """A stand-in model whose calls wait for an event (or sleep on 'slow'): queues fill up."""
+
+    classes_ = np.asarray(["no", "yes"])
+    task, thresholds_, text_col, pair_col = "single-label", None, "text", None
+    features, config = "embedding", {}
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.release.set()
+
+    def input_columns(self):
+        return ["text"]
+
+    def load_encoder(self):
+        return None
+
+    def predict_proba(self, table):
+        self.release.wait(10)
+        if "slow" in table["text"]:
+            time.sleep(1.0)
+        return np.tile([0.25, 0.75], (len(table), 1))
+
+
+def test_a_full_queue_answers_429_and_a_slow_answer_503():
+    import asyncio
+
+    from bertclf.io.table import Table
+    from bertclf.serve.batching import Batcher, QueueFull
+
+    model = Slow()
+
+    async def main():
+        batcher = Batcher(model, max_texts=8, max_queue=2)
+        model.release.clear()
+        busy = asyncio.ensure_future(batcher.predict(Table({"text": ["a"]})))  # the model is busy with it
+        await asyncio.sleep(0.05)
+        queued = [asyncio.ensure_future(batcher.predict(Table({"text": [t]}))) for t in ("b", "c")]
+        await asyncio.sleep(0)
+        with pytest.raises(QueueFull):
+            await batcher.predict(Table({"text": ["d"]}))
+        model.release.set()
+        return [len(r) for r in await asyncio.gather(busy, *queued)]
+
+    assert asyncio.run(main()) == [1, 1, 1]
+    client = TestClient(create_app({"stub": model}, timeout=0.3))
+    late = client.post("/v1/predict", json={"texts": ["slow"]})
+    assert (late.status_code, late.json()["type"], late.headers["retry-after"]) == (503, "timeout", "1")
+    assert client.post("/v1/predict", json={"texts": ["quick"]}).status_code == 200

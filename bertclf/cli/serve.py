@@ -35,8 +35,13 @@ Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host
               help="Request body size, at most (413 beyond, refused unread).")
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="Allow browser calls from this origin (repeatable). [default: CORS off]")
+@click.option("--max-queue-texts", type=click.IntRange(1), default=4096, show_default=True,
+              help="Texts waiting for a model, at most (429 with Retry-After beyond).")
+@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
+              help="Seconds a request may wait for its answer (503 beyond).")
 def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, max_batch_texts: int,
-          max_request_bytes: int, cors_origins: tuple[str, ...]) -> None:
+          max_request_bytes: int, cors_origins: tuple[str, ...], max_queue_texts: int,
+          timeout: float) -> None:
     """Serve model folders over HTTP (a folder of model folders serves each of them).
 
     Models load before the port opens: a broken folder is one error line and exit 2.
@@ -47,7 +52,8 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ma
 
     key = api_key or os.environ.get("BERTCLF_API_KEY") or None
     app = create_app(list(models), api_key=key, max_batch_texts=max_batch_texts,
-                     max_request_bytes=max_request_bytes, cors_origins=cors_origins)
+                     max_request_bytes=max_request_bytes, cors_origins=cors_origins,
+                     max_queue_texts=max_queue_texts, timeout=timeout)
     names = ", ".join(app.state.models)
     _stderr(f"serving {names} on http://{host}:{port} ({'API key required' if key else 'no API key'}); "
             f"docs at http://{host}:{port}/docs")

@@ -8,6 +8,7 @@ made, so a broken folder fails before a port is opened.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import os
 import time
@@ -26,10 +27,12 @@ from starlette.exceptions import HTTPException
 
 from bertclf._version import __version__
 from bertclf.errors import BertclfError, InputError, SpecError
-from bertclf.serve.batching import Batcher
+from bertclf.serve.batching import Batcher, QueueFull
 from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
 
 MAX_BATCH_TEXTS = 256  # texts per request, at most (413 beyond)
+MAX_QUEUE_TEXTS = 4096  # texts waiting for a model, at most (429 beyond)
+TIMEOUT = 30.0  # seconds a request may wait for its answer (503 beyond)
 
 
 class ServeError(Exception):
@@ -135,10 +138,13 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
 
 def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api_key: str | None = None,
                max_batch_texts: int = MAX_BATCH_TEXTS, max_request_bytes: int = MAX_REQUEST_BYTES,
-               cors_origins: Sequence[str] = ()) -> FastAPI:
+               cors_origins: Sequence[str] = (), max_queue_texts: int = MAX_QUEUE_TEXTS,
+               timeout: float = TIMEOUT) -> FastAPI:
     """A FastAPI app serving ``models`` (name -> loaded model, or model folder paths). With
     ``api_key``, every endpoint but /health and /ready wants ``Authorization: Bearer KEY``;
-    bodies over ``max_request_bytes`` are refused unread; CORS is off unless origins are given."""
+    bodies over ``max_request_bytes`` are refused unread; CORS is off unless origins are given;
+    a request finding ``max_queue_texts`` texts waiting gets 429, one waiting past ``timeout``
+    seconds 503."""
     served = dict(models) if isinstance(models, Mapping) else load_models(models)
     if not served:
         raise SpecError("no model to serve")
@@ -154,7 +160,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
     app.state.models = served
     app.state.ready = True
     metrics = Metrics()
-    batchers = {name: Batcher(model, max_batch_texts, metrics.batches.labels(name).observe)
+    batchers = {name: Batcher(model, max_batch_texts, metrics.batches.labels(name).observe, max_queue_texts)
                 for name, model in served.items()}
     app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes)
     if cors_origins:
@@ -162,7 +168,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
 
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type"])
-    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (401, 413, 422)}
+    errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse}
+                                               for code in (401, 413, 422, 429, 503)}
 
     def authorized(request: Request) -> None:
         if api_key is None:
@@ -225,7 +232,12 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]], api
     async def probabilities(name: str, X: Any, count: int) -> np.ndarray:
         began = time.perf_counter()
         try:
-            proba = await batchers[name].predict(X)
+            proba = await asyncio.wait_for(batchers[name].predict(X), timeout)
+        except QueueFull as exc:
+            raise ServeError(429, f"the server is busy: {exc}", "queue_full", {"Retry-After": "1"}) from None
+        except asyncio.TimeoutError:
+            raise ServeError(503, f"no answer within {timeout:g} s: the server is overloaded", "timeout",
+                             {"Retry-After": "1"}) from None
         except BertclfError as exc:
             raise ServeError(422, str(exc), "invalid_input") from None
         metrics.inference.labels(name).observe(time.perf_counter() - began)

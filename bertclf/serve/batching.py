@@ -18,21 +18,38 @@ from starlette.concurrency import run_in_threadpool
 from bertclf.io.table import Table
 
 
-class Batcher:
-    """One per served model: ``predict(table)`` gives that table's probabilities."""
+class QueueFull(Exception):
+    """More texts wait than the queue holds: the client should come back later."""
 
-    def __init__(self, model: Any, max_texts: int = 256, observe: Any = None) -> None:
-        self.model, self.max_texts, self.observe = model, max_texts, observe
+
+class Batcher:
+    """One per served model: ``predict(table)`` gives that table's probabilities. At most
+    ``max_queue`` texts wait; beyond that ``predict`` raises QueueFull at once."""
+
+    def __init__(self, model: Any, max_texts: int = 256, observe: Any = None, max_queue: int = 4096) -> None:
+        self.model, self.max_texts, self.observe, self.max_queue = model, max_texts, observe, max_queue
         self.pending: list[tuple[Table, asyncio.Future]] = []
         self.running = False
 
+    @property
+    def waiting(self) -> int:
+        return sum(len(table) for table, _ in self.pending)
+
     async def predict(self, table: Table) -> np.ndarray:
+        if self.waiting + len(table) > self.max_queue:
+            raise QueueFull(f"{self.waiting} texts are waiting; the queue holds {self.max_queue}")
         future = asyncio.get_running_loop().create_future()
-        self.pending.append((table, future))
+        item = (table, future)
+        self.pending.append(item)
         if not self.running:
             self.running = True
             asyncio.get_running_loop().create_task(self._drain())
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:  # the request timed out or went away: do not compute it
+            if item in self.pending:
+                self.pending.remove(item)
+            raise
 
     async def _drain(self) -> None:
         try:
