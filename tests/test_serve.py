@@ -315,3 +315,19 @@ def test_a_full_queue_answers_429_and_a_slow_answer_503():
     late = client.post("/v1/predict", json={"texts": ["slow"]})
     assert (late.status_code, late.json()["type"], late.headers["retry-after"]) == (503, "timeout", "1")
     assert client.post("/v1/predict", json={"texts": ["quick"]}).status_code == 200
+
+
+def test_one_log_line_per_request_plain_or_json(client, caplog):
+    import json
+    import logging
+
+    from bertclf.serve.logs import JsonFormatter
+
+    with caplog.at_level(logging.INFO, logger="bertclf.serve"):
+        client.post("/v1/predict", json={"model": "topics", "texts": ["the team won"]})
+        client.post("/v1/predict", json={"model": "nope", "texts": ["a"]})
+    records = [r for r in caplog.records if r.name == "bertclf.serve"]
+    assert [r.getMessage().split()[:3] for r in records] == [["POST", "/v1/predict", "200"],
+                                                             ["POST", "/v1/predict", "422"]]
+    line = json.loads(JsonFormatter().format(records[1]))
+    assert (line["method"], line["path"], line["status"]) == ("POST", "/v1/predict", 422) and line["ms"] >= 0

@@ -39,9 +39,10 @@ Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host
               help="Texts waiting for a model, at most (429 with Retry-After beyond).")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
               help="Seconds a request may wait for its answer (503 beyond).")
+@click.option("--log-json", is_flag=True, help="Log one JSON object per request instead of a plain line.")
 def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, max_batch_texts: int,
           max_request_bytes: int, cors_origins: tuple[str, ...], max_queue_texts: int,
-          timeout: float) -> None:
+          timeout: float, log_json: bool) -> None:
     """Serve model folders over HTTP (a folder of model folders serves each of them).
 
     Models load before the port opens: a broken folder is one error line and exit 2.
@@ -49,12 +50,14 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ma
     import uvicorn
 
     from bertclf.serve.app import create_app
+    from bertclf.serve.logs import configure
 
     key = api_key or os.environ.get("BERTCLF_API_KEY") or None
     app = create_app(list(models), api_key=key, max_batch_texts=max_batch_texts,
                      max_request_bytes=max_request_bytes, cors_origins=cors_origins,
                      max_queue_texts=max_queue_texts, timeout=timeout)
     names = ", ".join(app.state.models)
+    configure(as_json=log_json)
     _stderr(f"serving {names} on http://{host}:{port} ({'API key required' if key else 'no API key'}); "
             f"docs at http://{host}:{port}/docs")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,5 +1,5 @@
-"""What every request passes through before and after the app: the body-size limit and the
-Prometheus metrics (``prometheus_client``, one registry per app)."""
+"""What every request passes through before and after the app: the body-size limit, the
+Prometheus metrics (``prometheus_client``, one registry per app) and the request's log line."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 from starlette.responses import JSONResponse
+
+from bertclf.serve.logs import log_request
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: about 5,000 short texts of JSON
 
@@ -72,8 +74,11 @@ class Guard:
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "other"
+            seconds = time.perf_counter() - began
             self.metrics.requests.labels(endpoint, str(status[0])).inc()
-            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - began)
+            self.metrics.latency.labels(endpoint).observe(seconds)
+            log_request({"method": scope.get("method"), "path": scope.get("path"), "status": status[0],
+                         "ms": round(seconds * 1000, 1), "client": (scope.get("client") or [None])[0]})
 
     async def _read(self, scope: dict[str, Any], receive: Any) -> bytes | None:
         """The body, or None when it is over the limit (by its Content-Length, or as it streams)."""
