@@ -132,7 +132,7 @@ def test_a_graph_onnx_runtime_cannot_load_is_rebuilt_once_then_torch_takes_over(
         tries.append(path)
         raise RuntimeError("[ONNXRuntimeError] : 10 : INVALID_GRAPH : Load model failed\nmore lines")
 
-    monkeypatch.setattr(backends, "_session", refuse)
+    monkeypatch.setattr(backends.rowwise, "make_session", refuse)  # where every session is made
     backends.clear_cache()
     with pytest.warns(BertclfWarning, match="cannot run the export of .*INVALID_GRAPH.*torch backend"):
         vectors = Embedder(model=tiny_model, backend="onnx").transform(TEXTS[:2])

@@ -46,8 +46,12 @@ class Folder:
 
     @property
     def self_contained(self) -> bool:
-        """Predicts with what the folder holds: a shipped encoder, or no encoder at all (TF-IDF)."""
-        return "encoder" in self.parts or self.shape["kind"] == "tfidf"
+        return self_contained(self.config)
+
+
+def self_contained(config: dict[str, Any]) -> bool:
+    """Whether a folder predicts with what it holds: a shipped encoder, or none needed (TF-IDF)."""
+    return "encoder" in (config.get("parts") or {}) or (config.get("features") or {}).get("kind") == "tfidf"
 
 
 def read_folder(path: str | os.PathLike[str], embedding_dim: Callable[[dict[str, Any]], int] | None = None,

@@ -79,22 +79,18 @@ class OnnxBackend(EncoderBackend):
 
         path = onnx_model(source, self.quantization)
         try:
-            self.session = _session(path, threads)
+            self.session = rowwise.make_session(path, threads)
         except Exception:  # noqa: BLE001 - a file that passed its checksum but will not load
             _forget(path)
             try:
-                self.session = _session(onnx_model(source, self.quantization), threads)
+                self.session = rowwise.make_session(onnx_model(source, self.quantization), threads)
             except Exception as exc:  # noqa: BLE001 - ONNX Runtime cannot run this graph at all
                 first = first_line(exc)
                 raise ExportError(f"ONNX Runtime cannot run the export of {source.spec}: {first}") from None
         self.inputs = [i.name for i in self.session.get_inputs()]
 
     def hidden_states(self, batch: dict[str, np.ndarray], layers: Sequence[int]) -> list[np.ndarray]:
-        wanted = list(dict.fromkeys(layers))
-        feed = {name: batch[name] if name in batch else np.zeros_like(batch["input_ids"])
-                for name in self.inputs}
-        outputs = dict(zip(wanted, self.session.run([f"hidden_{i}" for i in wanted], feed), strict=True))
-        return [outputs[i] for i in layers]
+        return rowwise.batched_states(self.session, self.inputs, batch, layers)
 
 
 class OnnxInt8Backend(OnnxBackend):
@@ -112,16 +108,6 @@ class OnnxInt8Backend(OnnxBackend):
 
     def hidden_states(self, batch: dict[str, np.ndarray], layers: Sequence[int]) -> list[np.ndarray]:
         return rowwise.hidden_states(self.session, self.inputs, batch, layers, self.workers)
-
-
-def _session(path, threads: int | None):  # noqa: ANN001, ANN202
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = int(threads)
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _forget(path) -> None:  # noqa: ANN001

@@ -5,6 +5,8 @@ a padded batch one text's vector moved with its neighbours (max difference 0.06)
 text is scaled by its own range only. Texts of a batch run side by side on single-threaded
 ONNX Runtime calls (one per core), which measured faster than a batched call as well: no padding
 and no thread hand-offs inside small MatMuls (docs/performance.md, "Batch-independent int8").
+The batched call (fp32 graphs) and the session both backends make are here too, so the cached
+export (``backends``) and a model folder's shipped graph (``shipped``) run the same code.
 """
 
 from __future__ import annotations
@@ -31,6 +33,32 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix="bertclf-int8")
 
 
+def make_session(graph: Any, threads: int | None) -> Any:
+    """An ONNX Runtime CPU session for a graph (a path, mapped from the file, or bytes)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = int(threads)
+    return ort.InferenceSession(str(graph) if not isinstance(graph, bytes) else graph, options,
+                                providers=["CPUExecutionProvider"])
+
+
+def _feed(inputs: Sequence[str], batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The graph's inputs from a padded batch (token types are zeros when the batch has none)."""
+    return {name: batch[name] if name in batch else np.zeros_like(batch["input_ids"]) for name in inputs}
+
+
+def batched_states(session: Any, inputs: Sequence[str], batch: dict[str, np.ndarray],
+                   layers: Sequence[int]) -> list[np.ndarray]:
+    """One call for the whole padded batch; only the requested layers are computed out."""
+    wanted = list(dict.fromkeys(layers))
+    found = session.run([f"hidden_{i}" for i in wanted], _feed(inputs, batch))
+    outputs = dict(zip(wanted, found, strict=True))
+    return [outputs[i] for i in layers]
+
+
 def hidden_states(session: Any, inputs: Sequence[str], batch: dict[str, np.ndarray], layers: Sequence[int],
                   workers: int) -> list[np.ndarray]:
     """Like a batched run's outputs (batch, tokens, hidden) for ``layers``, each row computed
@@ -39,12 +67,11 @@ def hidden_states(session: Any, inputs: Sequence[str], batch: dict[str, np.ndarr
     names = [f"hidden_{i}" for i in wanted]
     lengths = batch["attention_mask"].sum(axis=1)
     ids = batch["input_ids"]
+    fed = _feed(inputs, batch)
 
     def one(row: int) -> list[np.ndarray]:
         n = int(lengths[row])
-        feed = {name: (batch[name] if name in batch else np.zeros_like(ids))[row:row + 1, :n]
-                for name in inputs}
-        return session.run(names, feed)
+        return session.run(names, {name: value[row:row + 1, :n] for name, value in fed.items()})
 
     rows = range(len(ids))
     results = list(_pool(workers).map(one, rows)) if workers > 1 and len(ids) > 1 else [one(r) for r in rows]

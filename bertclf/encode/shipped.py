@@ -90,17 +90,9 @@ class ShippedEncoder:
     def session(self) -> Any:
         """The ONNX Runtime session, made on first use (a TF-IDF-only prediction never pays it)."""
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            if self.rowwise:  # one thread per call; calls run side by side (encode.rowwise)
-                options.intra_op_num_threads = 1
-            elif self.threads:
-                options.intra_op_num_threads = int(self.threads)
             # From the file when there is one: ONNX Runtime maps it, 40% faster than parsing bytes.
-            graph = str(self.graph) if isinstance(self.graph, Path) else self.graph
-            self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            # int8 runs one thread per call, calls side by side (encode.rowwise).
+            self._session = rowwise.make_session(self.graph, 1 if self.rowwise else self.threads)
             self.inputs = [i.name for i in self._session.get_inputs()]
         return self._session
 
@@ -113,11 +105,7 @@ class ShippedEncoder:
         if self.rowwise:
             return rowwise.hidden_states(session, self.inputs, batch, layers,
                                          self.threads or rowwise.default_workers())
-        wanted = list(dict.fromkeys(layers))
-        feed = {name: batch[name] if name in batch else np.zeros_like(batch["input_ids"])
-                for name in self.inputs}
-        outputs = dict(zip(wanted, session.run([f"hidden_{i}" for i in wanted], feed), strict=True))
-        return [outputs[i] for i in layers]
+        return rowwise.batched_states(session, self.inputs, batch, layers)
 
     def to_files(self) -> tuple[dict[str, Any], dict[str, bytes]]:
         graph = self.graph.read_bytes() if isinstance(self.graph, Path) else self.graph

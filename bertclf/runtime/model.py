@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bertclf.classify.assembly import assemble
-from bertclf.classify.parts import read_folder
+from bertclf.classify.parts import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.pipeline import embed_rows
@@ -179,9 +179,7 @@ def is_self_contained(path: str | os.PathLike[str]) -> bool:
     from pathlib import Path
 
     try:
-        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
-        shape = config.get("features") or {}
-        return "encoder" in (config.get("parts") or {}) or shape.get("kind") == "tfidf"
+        return self_contained(json.loads((Path(path) / "config.json").read_text(encoding="utf-8")))
     except (OSError, ValueError, AttributeError):
         return False
 
