@@ -214,3 +214,14 @@ def test_a_runtime_model_refuses_what_it_cannot_read(tmp_path):
     with pytest.raises(ModelLoadError, match="no such model folder"):
         runtime.load(tmp_path / "missing")
     assert not runtime.is_self_contained(Path(tmp_path))
+
+
+def test_train_writes_a_self_contained_folder_unless_slim(tiny_model, tmp_path, run):
+    rows = "\n".join(f"{t},{label}" for t, label in zip(TEXTS, LABELS, strict=True))
+    (tmp_path / "t.csv").write_text("text,label\n" + rows + "\n", encoding="utf-8")
+    for flags, shipped in (([], True), (["--slim"], False)):
+        out = tmp_path / ("slim" if flags else "full")
+        trained = run("train", tmp_path / "t.csv", "--model", tiny_model, "--out", out, "--holdout", "0",
+                      "-q", *flags)
+        assert trained.exit_code == 0, trained.output
+        assert (out / "encoder.onnx").exists() == shipped and runtime.is_self_contained(out) == shipped

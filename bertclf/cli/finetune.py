@@ -44,6 +44,7 @@ Examples:
   bertclf finetune train.csv --out model --json > finetune.json   # metrics and history as JSON
   bertclf finetune comments.csv --label-cols toxic,insult,threat --out toxic-ft
   bertclf finetune qa.csv --text-col question --pair-col answer --out qa-ft
+  bertclf finetune train.csv --out model --slim   # no int8 export inside (predicts with the full install)
   bertclf finetune news.csv --long head-tail --max-length 512 --out news-ft
   bertclf finetune --resume model          # continue an interrupted run
 

@@ -48,6 +48,7 @@ Examples:
   bertclf train posts.csv --label-col tags --label-sep ";" --out tags-model
   bertclf train news.csv --long chunk --max-length 512 --out news-model
   bertclf train qa.csv --text-col question --pair-col answer --out qa-model
+  bertclf train train.csv --out model --slim   # kilobytes: no encoder inside (predicts with the full install)
   bertclf train books.csv --meta-cols year,publisher,pages --out books-model
   bertclf train books.csv --extra-embeddings authors.parquet --join-on author --out books-model
 
