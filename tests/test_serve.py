@@ -3,45 +3,21 @@ uvicorn server on a free loopback port."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from bertclf import Embedder, TextClassifier, runtime
-from tests.conftest import assert_one_line_error
+from tests.conftest import assert_one_line_error, running
 from tests.test_classifier import LABELS, TEXTS
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from bertclf.serve import create_app  # noqa: E402
-
-
-@contextmanager
-def running(app):
-    """A real uvicorn server for ``app`` on a free loopback port, stopped on exit; yields its URL."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +59,9 @@ def test_predict_gives_what_the_runtime_gives(client, folders):
         scores = {s["label"]: s["score"] for s in prediction["scores"]}
         np.testing.assert_allclose([scores[c] for c in classes], row, atol=1e-9)
         assert prediction["label"] == classes[int(np.argmax(row))]
-    assert answer["usage"] == {"texts": 3} and answer["model"] == "topics"
+    tokens = runtime.load(folders / "topics").count_tokens(texts)[0]
+    assert answer["usage"] == {"texts": 3, "tokens": tokens, "truncated": 0} and answer["model"] == "topics"
+    assert tokens >= sum(len(t.split()) for t in texts) + 2 * len(texts)  # words, [CLS] and [SEP]
     top = client.post("/v1/predict", json={"model": "topics", "texts": ["the game"], "top_k": 1}).json()
     assert len(top["predictions"][0]["scores"]) == 1
 
@@ -203,12 +181,12 @@ def test_requests_that_arrive_together_share_a_model_call():
             return np.asarray([[len(t), 0.0] for t in table["text"]])
 
     async def main():
-        batcher = Batcher(Stub(), max_texts=4)
-        first = await batcher.predict(Table({"text": ["alone"]}))  # nobody waits with it
+        batcher = Batcher(Stub().predict_proba, max_texts=4)
+        first = await batcher.submit(Table({"text": ["alone"]}))  # nobody waits with it
         tables = [Table({"text": [f"t{i}" * (i + 1)]}) for i in range(5)]
-        together = await asyncio.gather(*(batcher.predict(t) for t in tables))
-        mixed = await asyncio.gather(batcher.predict(Table({"text": ["ok"]})),
-                                     batcher.predict(Table({"text": ["bad"]})), return_exceptions=True)
+        together = await asyncio.gather(*(batcher.submit(t) for t in tables))
+        mixed = await asyncio.gather(batcher.submit(Table({"text": ["ok"]})),
+                                     batcher.submit(Table({"text": ["bad"]})), return_exceptions=True)
         return first, together, mixed
 
     first, together, mixed = asyncio.run(main())
@@ -241,7 +219,8 @@ def test_embedding_endpoints_give_the_runtime_vectors(client, folders):
     expected, tokens = runtime.load(folders / "topics").embed(texts)
     own = client.post("/v1/embed", json={"model": "topics", "texts": texts}).json()
     np.testing.assert_allclose(own["embeddings"], expected, atol=1e-6)
-    assert own["dim"] == expected.shape[1] and own["usage"] == {"texts": 2, "tokens": tokens} and tokens > 4
+    assert own["dim"] == expected.shape[1] and tokens > 4
+    assert own["usage"] == {"texts": 2, "tokens": tokens, "truncated": 0}
     openai = client.post("/v1/embeddings", json={"model": "topics", "input": texts[0]}).json()
     assert openai["object"] == "list" and openai["data"][0]["object"] == "embedding"
     np.testing.assert_allclose(openai["data"][0]["embedding"], expected[0], atol=1e-6)
@@ -259,8 +238,9 @@ def test_tei_shaped_endpoints(folders):
     assert len(two) == 2 and all(len(row) == 3 for row in two)
     vectors = tei.post("/embed", json={"inputs": ["the team won", "a flood"]}).json()
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    refused = tei.post("/predict", json={"inputs": "x", "raw_scores": True})
-    assert (refused.status_code, refused.json()["type"]) == (422, "unsupported")
+    raw = tei.post("/predict", json={"inputs": "the team won", "raw_scores": True}).json()  # log-probability
+    assert [s["label"] for s in raw] == [s["label"] for s in one]
+    np.testing.assert_allclose([np.exp(s["score"]) for s in raw], [s["score"] for s in one], rtol=1e-9)
     pairs = TestClient(create_app([folders / "pairs"]))
     paired = pairs.post("/predict", json={"inputs": ["the team won", "a game"]})  # TEI: one pair
     assert paired.status_code == 422 and paired.json()["type"] == "missing_input"  # it also reads metadata
@@ -299,14 +279,14 @@ def test_a_full_queue_answers_429_and_a_slow_answer_503():
     model = Slow()
 
     async def main():
-        batcher = Batcher(model, max_texts=8, max_queue=2)
+        batcher = Batcher(model.predict_proba, max_texts=8, max_queue=2)
         model.release.clear()
-        busy = asyncio.ensure_future(batcher.predict(Table({"text": ["a"]})))  # the model is busy with it
+        busy = asyncio.ensure_future(batcher.submit(Table({"text": ["a"]})))  # the model is busy with it
         await asyncio.sleep(0.05)
-        queued = [asyncio.ensure_future(batcher.predict(Table({"text": [t]}))) for t in ("b", "c")]
+        queued = [asyncio.ensure_future(batcher.submit(Table({"text": [t]}))) for t in ("b", "c")]
         await asyncio.sleep(0)
         with pytest.raises(QueueFull):
-            await batcher.predict(Table({"text": ["d"]}))
+            await batcher.submit(Table({"text": ["d"]}))
         model.release.set()
         return [len(r) for r in await asyncio.gather(busy, *queued)]
 
@@ -331,3 +311,26 @@ def test_one_log_line_per_request_plain_or_json(client, caplog):
                                                              ["POST", "/v1/predict", "422"]]
     line = json.loads(JsonFormatter().format(records[1]))
     assert (line["method"], line["path"], line["status"]) == ("POST", "/v1/predict", 422) and line["ms"] >= 0
+
+
+def test_raw_scores_are_log_odds_or_log_probabilities(client):
+    texts = ["the team won the game"]
+    for name in ("topics", "tags"):
+        plain = client.post("/v1/predict", json={"model": name, "texts": texts}).json()["predictions"][0]
+        raw = client.post("/v1/predict", json={"model": name, "texts": texts, "raw_scores": True}).json()
+        raw = raw["predictions"][0]
+        assert (raw["label"], raw["labels"]) == (plain["label"], plain["labels"])
+        p = np.asarray([s["score"] for s in plain["scores"]])
+        expected = np.log(p / (1 - p)) if name == "tags" else np.log(p)
+        np.testing.assert_allclose([s["score"] for s in raw["scores"]], expected, rtol=1e-7)
+
+
+def test_usage_counts_tokens_and_texts_over_the_budget(client, folders):
+    model = runtime.load(folders / "topics")
+    budget = model.encoder.settings().max_length
+    texts = ["short", "word " * (budget + 20)]
+    usage = client.post("/v1/predict", json={"model": "topics", "texts": texts}).json()["usage"]
+    assert usage == {"texts": 2, "tokens": 3 + budget, "truncated": 1}  # [CLS] short [SEP], a full window
+    embedded = client.post("/v1/embed", json={"model": "topics", "texts": texts}).json()["usage"]
+    assert embedded == usage
+    assert 'bertclf_tokens_total{model="topics"}' in client.get("/metrics").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -13,24 +14,34 @@ from bertclf.cli._common import CONTEXT, _stderr
     context_settings=CONTEXT,
     epilog="""\b
 Examples:
-  bertclf serve tickets-model                       # http://127.0.0.1:8000, docs at /docs
+  bertclf serve tickets-model                       # http://127.0.0.1:8000: a page at /, docs at /docs
   bertclf serve tickets-model news-model --port 9000
-  bertclf serve models/ --api-key "$KEY"            # every model folder inside models/
+  bertclf serve models/ --api-key-file keys.txt     # every model folder inside models/
+  bertclf serve tickets-model --host 0.0.0.0 --workers 2
   curl -s localhost:8000/v1/predict -H 'Content-Type: application/json' \\
        -d '{"texts": ["I was charged twice"]}'
 
 \b
-Endpoints: POST /v1/predict, GET /v1/models, GET /health, GET /ready, GET /metrics (Prometheus),
-OpenAPI at /openapi.json.
-Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host says otherwise.""",
+Endpoints: POST /v1/predict, /v1/embed, /v1/embeddings (OpenAI), /predict and /embed (TEI);
+GET /v1/models, /health, /ready, /metrics (Prometheus); OpenAPI at /openapi.json.
+Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host says otherwise;
+SIGTERM or Ctrl+C finishes the requests in flight, then exits 0.""",
 )
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option("--api-key", default=None, metavar="KEY",
               help="Require 'Authorization: Bearer KEY' (also $BERTCLF_API_KEY). [default: none]")
+@click.option("--api-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Accept any key of this file, one a line ('#' starts a comment).")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="Server processes, each with its own models (for machines with many cores).")
 @click.option("--max-batch-texts", type=click.IntRange(1), default=256, show_default=True,
-              help="Texts per request, at most (413 beyond).")
+              help="Texts per request and per merged model call, at most (413 beyond, per request).")
+@click.option("--max-batch-tokens", type=click.IntRange(1), default=None,
+              help="Tokens per merged model call, at most (a request alone always runs). [default: no limit]")
+@click.option("--batch-wait-ms", type=click.FloatRange(0, 50), default=0.0, show_default=True,
+              help="Milliseconds an idle model waits for more requests before a call (0: none).")
 @click.option("--max-request-bytes", type=click.IntRange(1), default=1 << 20, show_default=True,
               help="Request body size, at most (413 beyond, refused unread).")
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
@@ -40,24 +51,51 @@ Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
               help="Seconds a request may wait for its answer (503 beyond).")
 @click.option("--log-json", is_flag=True, help="Log one JSON object per request instead of a plain line.")
-def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, max_batch_texts: int,
-          max_request_bytes: int, cors_origins: tuple[str, ...], max_queue_texts: int,
-          timeout: float, log_json: bool) -> None:
+def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, api_key_file: Path | None,
+          workers: int, max_batch_texts: int, max_batch_tokens: int | None, batch_wait_ms: float,
+          max_request_bytes: int, cors_origins: tuple[str, ...], max_queue_texts: int, timeout: float,
+          log_json: bool) -> None:
     """Serve model folders over HTTP (a folder of model folders serves each of them).
 
     Models load before the port opens: a broken folder is one error line and exit 2.
     """
+    import json
+
     import uvicorn
 
-    from bertclf.serve.app import create_app
+    from bertclf.serve.app import SETTINGS_VARIABLE, create_app
     from bertclf.serve.logs import configure
 
-    key = api_key or os.environ.get("BERTCLF_API_KEY") or None
-    app = create_app(list(models), api_key=key, max_batch_texts=max_batch_texts,
-                     max_request_bytes=max_request_bytes, cors_origins=cors_origins,
-                     max_queue_texts=max_queue_texts, timeout=timeout)
+    keys = _keys(api_key or os.environ.get("BERTCLF_API_KEY") or None, api_key_file)
+    settings = {"api_key": keys, "max_batch_texts": max_batch_texts, "max_batch_tokens": max_batch_tokens,
+                "batch_wait": batch_wait_ms / 1000, "max_request_bytes": max_request_bytes,
+                "cors_origins": list(cors_origins), "max_queue_texts": max_queue_texts, "timeout": timeout}
+    app = create_app(list(models), **settings)  # with --workers, only to fail before the port opens
     names = ", ".join(app.state.models)
     configure(as_json=log_json)
-    _stderr(f"serving {names} on http://{host}:{port} ({'API key required' if key else 'no API key'}); "
-            f"docs at http://{host}:{port}/docs")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    _stderr(f"serving {names} on http://{host}:{port} ({'API key required' if keys else 'no API key'}"
+            f"{f', {workers} workers' if workers > 1 else ''}); try it at http://{host}:{port}/, "
+            f"docs at /docs")
+    common = {"host": host, "port": port, "log_level": "warning",
+              "timeout_graceful_shutdown": int(timeout) + 5}  # in-flight requests may take --timeout
+    if workers == 1:
+        uvicorn.run(app, **common)
+        return
+    del app
+    os.environ[SETTINGS_VARIABLE] = json.dumps({"models": [os.path.abspath(m) for m in models],
+                                                "log_json": log_json, **settings})
+    uvicorn.run("bertclf.serve.app:from_environment", factory=True, workers=workers, **common)
+
+
+def _keys(key: str | None, path: Path | None) -> list[str]:
+    """The accepted API keys: the one given (or from the environment) and a file's, one a line."""
+    from bertclf.errors import InputError
+
+    keys = [key] if key else []
+    if path is not None:
+        lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        found = [line for line in lines if line]
+        if not found:
+            raise InputError(f"{path} holds no API key (one a line; '#' starts a comment)")
+        keys += found
+    return keys

@@ -50,7 +50,12 @@ class Model:
     threads: CPU threads (None: every core); the int8 encoder runs this many texts side by side.
     strict: refuse empty or missing texts instead of predicting them as "".
     progress: show a progress bar; None shows one only when stderr is a terminal.
+
+    ``warn_cut`` (True) warns when texts are longer than the encoder's budget; a server turns it
+    off and reports the count per request instead (``usage``).
     """
+
+    warn_cut = True
 
     def __init__(self, path: str | os.PathLike[str], batch_size: int | None = None,
                  threads: int | None = None, strict: bool = False, progress: bool | None = None) -> None:
@@ -119,7 +124,7 @@ class Model:
                     cut += n_cut
                 out[rows] = self._proba(texts[rows], None if pairs is None else pairs[rows], vectors,
                                         [e[rows] for e in extras])
-        if self.encoder is not None:
+        if self.encoder is not None and self.warn_cut:
             s = self.encoder.settings()
             report_cut(cut, len(texts), s.max_length, s.long.mode, pairs is not None)
         calibration = parts.get("calibration")
@@ -141,17 +146,32 @@ class Model:
             out.append(parts["head"].predict_proba(features))
         return np.vstack(out)
 
+    def usage(self, X: Any) -> tuple[int, int]:
+        """(tokens the encoder reads, texts over its budget) for X, as ``predict_proba`` would
+        read it: what a server reports per request and bounds its batches by."""
+        others = (*(self.meta_cols or ()), *([self.join_on] if self.join_on else []))
+        texts, pairs, _ = split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)),
+                                       self.strict, "input")
+        return self.count_tokens(texts, pairs)
+
+    def count_tokens(self, texts: list[str], pairs: list[str] | None = None) -> tuple[int, int]:
+        """(tokens, texts over the budget) for texts (and pairs); a TF-IDF model reads none: (0, 0)."""
+        if self.encoder is None or not texts:
+            return 0, 0
+        s = self.encoder.settings()
+        encoded = encode(self.encoder.tokenizer, clean_texts(texts, strict=self.strict), s.max_length,
+                         pairs=pairs, long=s.long)
+        return int(encoded.lengths().sum()), encoded.truncated
+
     def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
         """(vectors, tokens read): the encoder's vectors as the head reads them before scaling
         (the model's pooling, layers and normalisation), and how many tokens went in."""
         if self.encoder is None:
             raise SpecError("this model reads TF-IDF n-grams only: it has no encoder to embed with")
         texts = clean_texts(texts, strict=self.strict)
-        s = self.encoder.settings()
-        tokens = int(encode(self.encoder.tokenizer, texts, s.max_length, pairs=pairs,
-                            long=s.long).lengths().sum()) if texts else 0
-        vectors = self._embed(texts, pairs, lambda n: None)[0] if texts else np.zeros((0, s.dim), np.float32)
-        return vectors, tokens
+        if not texts:
+            return np.zeros((0, self.encoder.settings().dim), np.float32), 0
+        return self._embed(texts, pairs, lambda n: None)[0], self.count_tokens(texts, pairs)[0]
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels; for multi-label models an (n, n_labels) 0/1 matrix."""

@@ -1,15 +1,20 @@
 """Requests that arrive together share one model call: throughput under load without making a
 lone request wait.
 
-There is no timer. While the model is busy, requests queue; when it is free, everything queued
-(up to ``max_texts`` texts) becomes the next call. A request alone runs at once. Merging cannot
-change an answer: the runtime's vectors do not depend on their batch, and a call over merged
-rows is row by row everywhere else.
+While the model is busy, requests queue; when it is free, what is queued (up to ``max_texts``
+texts and ``max_tokens`` tokens) becomes the next call. By default there is no timer: a request
+that finds the model idle runs at once, and under load calls grow with the queue. ``wait``
+seconds (a few milliseconds at most) lets an idle model collect a few requests first, which only
+pays when many clients send one text each. Merging cannot change an answer: the runtime's vectors
+do not depend on their batch, and everything after the encoder is row by row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,65 +27,90 @@ class QueueFull(Exception):
     """More texts wait than the queue holds: the client should come back later."""
 
 
-class Batcher:
-    """One per served model: ``predict(table)`` gives that table's probabilities. At most
-    ``max_queue`` texts wait; beyond that ``predict`` raises QueueFull at once."""
+@dataclass(eq=False)
+class _Job:
+    table: Table
+    tokens: int
+    future: asyncio.Future
+    since: float = field(default_factory=time.perf_counter)
 
-    def __init__(self, model: Any, max_texts: int = 256, observe: Any = None, max_queue: int = 4096) -> None:
-        self.model, self.max_texts, self.observe, self.max_queue = model, max_texts, observe, max_queue
-        self.pending: list[tuple[Table, asyncio.Future]] = []
+
+class Batcher:
+    """One per served model and kind of call: ``submit(table, tokens)`` gives ``call(table)``'s
+    rows for that table. At most ``max_queue`` texts wait; beyond that ``submit`` raises
+    QueueFull at once. ``observe_call(texts)`` and ``observe_wait(seconds)`` feed metrics."""
+
+    def __init__(self, call: Callable[[Table], np.ndarray], max_texts: int = 256,
+                 max_tokens: int | None = None, wait: float = 0.0, max_queue: int = 4096,
+                 observe_call: Callable[[int], Any] | None = None,
+                 observe_wait: Callable[[float], Any] | None = None) -> None:
+        self.call, self.max_texts, self.max_tokens, self.wait = call, max_texts, max_tokens, wait
+        self.max_queue, self.observe_call, self.observe_wait = max_queue, observe_call, observe_wait
+        self.pending: list[_Job] = []
         self.running = False
 
     @property
     def waiting(self) -> int:
-        return sum(len(table) for table, _ in self.pending)
+        return sum(len(job.table) for job in self.pending)
 
-    async def predict(self, table: Table) -> np.ndarray:
+    async def submit(self, table: Table, tokens: int = 0) -> np.ndarray:
         if self.waiting + len(table) > self.max_queue:
             raise QueueFull(f"{self.waiting} texts are waiting; the queue holds {self.max_queue}")
-        future = asyncio.get_running_loop().create_future()
-        item = (table, future)
-        self.pending.append(item)
+        job = _Job(table, tokens, asyncio.get_running_loop().create_future())
+        self.pending.append(job)
         if not self.running:
             self.running = True
             asyncio.get_running_loop().create_task(self._drain())
         try:
-            return await future
+            return await job.future
         except asyncio.CancelledError:  # the request timed out or went away: do not compute it
-            if item in self.pending:
-                self.pending.remove(item)
+            if job in self.pending:
+                self.pending.remove(job)
             raise
+
+    def _fits(self, taken: list[_Job], texts: int, tokens: int, job: _Job) -> bool:
+        if not taken:
+            return True  # a request alone always runs, whatever its size
+        if texts + len(job.table) > self.max_texts:
+            return False
+        return self.max_tokens is None or tokens + job.tokens <= self.max_tokens
 
     async def _drain(self) -> None:
         try:
             while self.pending:
-                taken, size = [], 0
-                while self.pending and (not taken or size + len(self.pending[0][0]) <= self.max_texts):
-                    item = self.pending.pop(0)
-                    taken.append(item)
-                    size += len(item[0])
+                if self.wait and self.waiting < self.max_texts:
+                    await asyncio.sleep(self.wait)
+                taken: list[_Job] = []
+                texts = tokens = 0
+                while self.pending and self._fits(taken, texts, tokens, self.pending[0]):
+                    job = self.pending.pop(0)
+                    taken.append(job)
+                    texts, tokens = texts + len(job.table), tokens + job.tokens
+                if self.observe_wait is not None:
+                    now = time.perf_counter()
+                    for job in taken:
+                        self.observe_wait(now - job.since)
                 await self._run(taken)
         finally:
             self.running = False
 
-    async def _run(self, taken: list[tuple[Table, asyncio.Future]]) -> None:
-        tables = [table for table, _ in taken]
-        merged = tables[0] if len(tables) == 1 else concat(tables)
+    async def _run(self, taken: list[_Job]) -> None:
+        merged = taken[0].table if len(taken) == 1 else concat([job.table for job in taken])
         try:
-            proba = await run_in_threadpool(self.model.predict_proba, merged)
+            rows = await run_in_threadpool(self.call, merged)
         except Exception as exc:  # noqa: BLE001 - handed to the requests that asked
             if len(taken) > 1:  # one bad request must not fail the others: run them one by one
-                for item in taken:
-                    await self._run([item])
+                for job in taken:
+                    await self._run([job])
                 return
-            _settle(taken[0][1], exc=exc)
+            _settle(taken[0].future, exc=exc)
             return
-        if self.observe is not None:
-            self.observe(len(merged))
+        if self.observe_call is not None:
+            self.observe_call(len(merged))
         start = 0
-        for table, future in taken:
-            _settle(future, proba[start:start + len(table)])
-            start += len(table)
+        for job in taken:
+            _settle(job.future, rows[start:start + len(job.table)])
+            start += len(job.table)
 
 
 def concat(tables: list[Table]) -> Table:

@@ -14,7 +14,8 @@ MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: about 5,000 short texts of JSON
 
 
 class Metrics:
-    """Request counts by endpoint and status, latency, inference time, texts and texts per request."""
+    """Request counts by endpoint and status, latency, queue and inference time, texts, tokens, and texts
+    per request and per model call."""
 
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -26,7 +27,10 @@ class Metrics:
                                  registry=self.registry)
         self.inference = Histogram("bertclf_inference_seconds", "Seconds in the model per request", ["model"],
                                    registry=self.registry)
-        self.texts = Counter("bertclf_texts", "Texts labelled", ["model"], registry=self.registry)
+        self.queue = Histogram("bertclf_queue_seconds", "Seconds a request waited for its model call",
+                               ["model"], registry=self.registry)
+        self.texts = Counter("bertclf_texts", "Texts labelled or embedded", ["model"], registry=self.registry)
+        self.tokens = Counter("bertclf_tokens", "Tokens the encoder read", ["model"], registry=self.registry)
         sizes = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
         self.batch = Histogram("bertclf_request_texts", "Texts per request", ["model"], buckets=sizes,
                                registry=self.registry)

@@ -1,0 +1,89 @@
+"""From request bodies to what a model reads, and from probabilities to answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bertclf.io.table import Table
+from bertclf.serve.schemas import Prediction, Score
+
+
+class ServeError(Exception):
+    """A request the service refuses: its status, a message and a type a client can switch on."""
+
+    def __init__(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind, self.headers = status, message, kind, headers
+
+
+def model_table(model: Any, texts: list[str], pairs: list[str] | None,
+                metadata: list[dict[str, Any]] | None) -> Table:
+    """The columns the model reads, one row per text; missing pairs or metadata are refused."""
+    columns = model.input_columns()
+    if model.pair_col and (pairs is None or len(pairs) != len(texts)):
+        raise ServeError(422, f"this model reads sentence pairs: give 'pairs', one per text "
+                              f"(its column '{model.pair_col}')", "missing_input")
+    others = [c for c in columns if c not in (model.text_col, model.pair_col)]
+    if others and (metadata is None or len(metadata) != len(texts)):
+        raise ServeError(422, f"this model reads {', '.join(others)}: give 'metadata', one object per text",
+                         "missing_input")
+    data: dict[str, list[Any]] = {model.text_col: list(texts)}
+    if model.pair_col:
+        data[model.pair_col] = list(pairs or [])
+    for column in others:
+        missing = [i for i, row in enumerate(metadata or []) if column not in row]
+        if missing:
+            raise ServeError(422, f"metadata of text {missing[0]} has no '{column}'", "missing_input")
+        data[column] = [row[column] for row in metadata or []]
+    return Table(data, len(texts))
+
+
+def tei_inputs(inputs: Any, pair_model: bool) -> tuple[bool, list[str], list[str] | None]:
+    """(one input?, texts, pairs) from TEI's ``inputs``. TEI reads a list of two strings as one
+    sentence pair; bertclf copies that for models trained on pairs only, and reads a list of
+    strings as that many texts otherwise (a client that sends two texts gets two answers)."""
+    if isinstance(inputs, str):
+        if pair_model:
+            raise ServeError(422, "this model reads sentence pairs: give [text, pair]", "missing_input")
+        return True, [inputs], None
+    if not inputs:
+        raise ServeError(422, "inputs: give a text or a non-empty list", "invalid_request")
+    if all(isinstance(x, str) for x in inputs):
+        if pair_model and len(inputs) == 2:
+            return True, [inputs[0]], [inputs[1]]
+        if pair_model:
+            raise ServeError(422, "this model reads sentence pairs: give [text, pair] lists", "missing_input")
+        return False, list(inputs), None
+    if not pair_model or any(len(x) != 2 for x in inputs):
+        raise ServeError(422, "inputs: lists of two strings are sentence pairs, for models trained on pairs",
+                         "invalid_request")
+    return False, [x[0] for x in inputs], [x[1] for x in inputs]
+
+
+def raw(proba: np.ndarray, multilabel: bool) -> np.ndarray:
+    """Scores before the last activation, recovered from probabilities: log-odds where each label
+    has its own sigmoid, log-probabilities where one softmax shares them out (the logits up to a
+    constant per text, which softmax ignores). Finite even for probabilities of 0 or 1."""
+    p = np.clip(proba, 1e-300, 1.0)
+    if multilabel:
+        return np.log(p) - np.log(np.clip(1.0 - proba, 1e-300, 1.0))
+    return np.log(p)
+
+
+def ranked(model: Any, proba: np.ndarray, top_k: int | None, raw_scores: bool) -> list[Prediction]:
+    """Per text: its label (or labels over their thresholds, multi-label) and scores best first."""
+    classes = [str(c) for c in model.classes_]
+    multilabel = model.task == "multi-label"
+    shown = raw(proba, multilabel) if raw_scores else proba
+    out = []
+    for row, values in zip(proba, shown, strict=True):
+        order = np.argsort(-row, kind="stable")[: top_k or len(classes)]
+        scores = [Score(label=classes[i], score=float(values[i])) for i in order]
+        if multilabel:
+            chosen = [classes[i] for i in range(len(classes)) if row[i] >= model.thresholds_[i]]
+            out.append(Prediction(labels=chosen, scores=scores))
+        else:
+            out.append(Prediction(label=classes[order[0]], scores=scores))
+    return out
