@@ -60,6 +60,7 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ap
     Models load before the port opens: a broken folder is one error line and exit 2.
     """
     import json
+    import signal
 
     import uvicorn
 
@@ -76,6 +77,10 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ap
     _stderr(f"serving {names} on http://{host}:{port} ({'API key required' if keys else 'no API key'}"
             f"{f', {workers} workers' if workers > 1 else ''}); try it at http://{host}:{port}/, "
             f"docs at /docs")
+    # uvicorn finishes the requests in flight on SIGTERM or Ctrl+C, then raises the signal again
+    # for the handler it found: this one lets the command end there, with exit status 0.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda number, frame: None)
     common = {"host": host, "port": port, "log_level": "warning",
               "timeout_graceful_shutdown": int(timeout) + 5}  # in-flight requests may take --timeout
     if workers == 1:

@@ -11,11 +11,11 @@ LOGGER = "bertclf.serve"
 
 
 class JsonFormatter(logging.Formatter):
-    """A request's fields, and the time, as one JSON object a line."""
+    """A request's fields, the time and the process (one of --workers), as one JSON object a line."""
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = getattr(record, "request", None) or {"message": record.getMessage()}
-        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), **fields})
+        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "pid": record.process, **fields})
 
 
 def configure(as_json: bool = False) -> logging.Logger:
