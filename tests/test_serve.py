@@ -99,6 +99,9 @@ def test_multi_label_pairs_and_metadata(client, folders):
     ({"model": "topics", "texts": [1, 2]}, 422, "invalid_request"),
     ({"model": "topics", "texts": ["a"], "top_k": 0}, 422, "invalid_request"),
     ({"model": "topics", "texts": ["a"] * 257}, 413, "too_many_texts"),
+    ({"model": "topics", "texts": ["a", "  "]}, 422, "invalid_request"),  # blank: refused, not guessed
+    ({"model": "pairs", "texts": ["a"], "pairs": [""], "metadata": [{"channel": "web"}]}, 422,
+     "invalid_request"),
 ])
 def test_bad_requests_get_a_status_and_a_type(client, body, status, kind):
     answer = client.post("/v1/predict", json=body)

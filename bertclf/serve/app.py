@@ -30,7 +30,7 @@ from bertclf.io.table import Table
 from bertclf.serve.batching import Batcher, QueueFull
 from bertclf.serve.catalog import load_models, model_info, usage, warm
 from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
-from bertclf.serve.inputs import ServeError, model_table, ranked, raw, tei_inputs
+from bertclf.serve.inputs import ServeError, check_texts, model_table, ranked, raw, tei_inputs
 from bertclf.serve.schemas import (
     EmbedRequest,
     EmbedResponse,
@@ -183,11 +183,12 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         metrics.batch.labels(name).observe(len(table))
         return rows, Usage(texts=len(table), tokens=tokens, truncated=cut)
 
-    async def vectors(name: str, texts: list[str]) -> tuple[np.ndarray, Usage]:
+    async def vectors(name: str, texts: list[str], field: str) -> tuple[np.ndarray, Usage]:
         model = served[name]
         if model.features == "tfidf":
             raise ServeError(422, f"{name} reads TF-IDF n-grams only: it has no encoder to embed with",
                              "no_encoder")
+        check_texts(texts, field)
         return await run(embedders[name], name, Table({model.text_col: list(texts)}, len(texts)), True)
 
     @app.post("/v1/predict", dependencies=[Depends(authorized)], response_model=PredictResponse,
@@ -204,7 +205,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
               summary="The model's own embedding of texts (its pooling, layers, normalisation).")
     async def embed(body: EmbedRequest) -> EmbedResponse:
         name = chosen(body.model, len(body.texts))
-        found, used = await vectors(name, body.texts)
+        found, used = await vectors(name, body.texts, "texts")
         return EmbedResponse(model=name, embeddings=found.tolist(), dim=int(found.shape[1]), usage=used)
 
     @app.post("/v1/embeddings", dependencies=[Depends(authorized)], response_model=OpenAIEmbeddingResponse,
@@ -214,7 +215,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         if not texts:
             raise ServeError(422, "input: give a text or a non-empty list of texts", "invalid_request")
         name = chosen(body.model, len(texts))
-        found, used = await vectors(name, texts)
+        found, used = await vectors(name, texts, "input")
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(found.tolist())]
         tokens = used.tokens or 0
         return {"object": "list", "model": name, "data": data,
@@ -227,7 +228,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
         if not texts:
             raise ServeError(422, "inputs: give a text or a non-empty list of texts", "invalid_request")
-        found, _ = await vectors(chosen(next(iter(served)), len(texts)), texts)
+        found, _ = await vectors(chosen(next(iter(served)), len(texts)), texts, "inputs")
         if body.normalize:
             found = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
         return found.tolist()

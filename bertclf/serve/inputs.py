@@ -18,9 +18,23 @@ class ServeError(Exception):
         self.status, self.message, self.kind, self.headers = status, message, kind, headers
 
 
+def check_texts(texts: list[str], field: str = "texts") -> None:
+    """Refuse empty or blank texts, naming them (before they are queued, so one bad request
+    never costs the others their merged call)."""
+    blank = [i for i, text in enumerate(texts) if not text.strip()]
+    if blank:
+        shown = ", ".join(map(str, blank[:5])) + (", ..." if len(blank) > 5 else "")
+        raise ServeError(422, f"{field}: {len(blank)} of {len(texts)} are empty or blank (at {shown}, "
+                              f"counting from 0)", "invalid_request")
+
+
 def model_table(model: Any, texts: list[str], pairs: list[str] | None,
                 metadata: list[dict[str, Any]] | None) -> Table:
-    """The columns the model reads, one row per text; missing pairs or metadata are refused."""
+    """The columns the model reads, one row per text; blank texts and missing pairs or metadata
+    are refused."""
+    check_texts(texts)
+    if pairs is not None:
+        check_texts(pairs, "pairs")
     columns = model.input_columns()
     if model.pair_col and (pairs is None or len(pairs) != len(texts)):
         raise ServeError(422, f"this model reads sentence pairs: give 'pairs', one per text "

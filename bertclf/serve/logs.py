@@ -15,7 +15,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = getattr(record, "request", None) or {"message": record.getMessage()}
-        return json.dumps({"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "pid": record.process, **fields})
+        when = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        return json.dumps({"time": when, "pid": record.process, **fields})
 
 
 def configure(as_json: bool = False) -> logging.Logger:
