@@ -20,6 +20,10 @@ from bertclf.encode.pipeline import Settings
 from bertclf.encode.tokenization import LongSpec
 
 GRAPH_FILE, TOKENIZER_FILE = "encoder.onnx", "tokenizer.json"
+# Lists up to this long are tokenized in the calling thread. encode_batch wakes the tokenizers'
+# thread pool: 24 us for one text on an idle machine, but 0.26 ms in a busy server, whose cores
+# are all taken (measured with benchmarks/serve_load.py).
+SMALL_BATCH = 8
 QUANTIZATION = {"onnx-int8": "int8", "onnx": "fp32"}  # backend -> graph shipped
 
 
@@ -56,6 +60,9 @@ class ShippedTokenizer:
     def __call__(self, text: Any, pair: str | None = None, add_special_tokens: bool = True,
                  **ignored: Any) -> Any:
         if isinstance(text, (list, tuple)):
+            if len(text) <= SMALL_BATCH:  # in this thread: no hand-off to the tokenizers' thread pool
+                rows = [self.backend.encode(t, add_special_tokens=add_special_tokens) for t in text]
+                return {"input_ids": [row.ids for row in rows]}
             rows = self.backend.encode_batch(list(text), add_special_tokens=add_special_tokens)
             return {"input_ids": [row.ids for row in rows]}
         return _Encoding(self.backend.encode(text, pair, add_special_tokens=add_special_tokens))
