@@ -50,11 +50,13 @@ SIGTERM or Ctrl+C finishes the requests in flight, then exits 0.""",
               help="Texts waiting for a model, at most (429 with Retry-After beyond).")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
               help="Seconds a request may wait for its answer (503 beyond).")
+@click.option("--root-path", default="", metavar="PREFIX",
+              help="The path prefix a reverse proxy serves this under (e.g. /classify), for /docs' links.")
 @click.option("--log-json", is_flag=True, help="Log one JSON object per request instead of a plain line.")
 def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, api_key_file: Path | None,
           workers: int, max_batch_texts: int, max_batch_tokens: int | None, batch_wait_ms: float,
           max_request_bytes: int, cors_origins: tuple[str, ...], max_queue_texts: int, timeout: float,
-          log_json: bool) -> None:
+          root_path: str, log_json: bool) -> None:
     """Serve model folders over HTTP (a folder of model folders serves each of them).
 
     Models load before the port opens: a broken folder is one error line and exit 2.
@@ -81,7 +83,7 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ap
     # for the handler it found: this one lets the command end there, with exit status 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, lambda number, frame: None)
-    common = {"host": host, "port": port, "log_level": "warning",
+    common = {"host": host, "port": port, "log_level": "warning", "root_path": root_path,
               "timeout_graceful_shutdown": int(timeout) + 5}  # in-flight requests may take --timeout
     if workers == 1:
         uvicorn.run(app, **common)

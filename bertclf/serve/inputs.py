@@ -88,7 +88,7 @@ def raw(proba: np.ndarray, multilabel: bool) -> np.ndarray:
 def ranked(model: Any, proba: np.ndarray, top_k: int | None, raw_scores: bool) -> list[dict[str, Any]]:
     """Per text, as ``Prediction`` reads: its label (or labels over their thresholds, multi-label)
     and scores best first. Plain dicts made in bulk, for ``json.dumps``: for a text of 77 labels
-    pydantic objects cost 0.45 ms, these about 0.1 ms (the server's hot path)."""
+    pydantic objects cost 0.45 ms, these 0.17 ms with json.dumps (the server's hot path)."""
     classes = [str(c) for c in model.classes_]
     multilabel = model.task == "multi-label"
     shown = raw(proba, multilabel) if raw_scores else proba
