@@ -131,3 +131,34 @@ def test_finetune_the_bundled_model_on_the_shipped_tickets(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(test.text), model.predict_proba(test.text), atol=1e-5)
     encoder = AutoModel.from_pretrained(tmp_path / "tuned" / "encoder")
     assert encoder.config.num_hidden_layers == 6
+
+
+def test_serve_the_bundled_model_over_http(tmp_path):
+    """`bertclf serve`'s app on a real loopback server with a model on the bundled encoder: the
+    answers are offline predict's, alone or among other texts, and the embeddings are 384-wide."""
+    import httpx
+
+    from bertclf import runtime
+    from bertclf.serve import create_app
+    from tests.conftest import running
+
+    out = tmp_path / "tickets-model"
+    assert CliRunner().invoke(main, ["train", str(EXAMPLES), "--out", str(out), "-q"]).exit_code == 0
+    queries = ["I was charged twice for the same order", "The parcel tracking has not moved",
+               "I cannot log in since I changed my phone", "The app closes when I open a photo"]
+    offline = runtime.load(out, progress=False)
+    expected = offline.predict_proba(queries)
+    classes = [str(c) for c in offline.classes_]
+    with running(create_app([out])) as url:
+        together = httpx.post(url + "/v1/predict", json={"texts": queries}).json()
+        alone = [httpx.post(url + "/v1/predict", json={"texts": [q]}).json() for q in queries]
+        vectors = httpx.post(url + "/v1/embeddings", json={"input": queries[:2]}).json()
+        tei = httpx.post(url + "/predict", json={"inputs": queries[0]}).json()
+    assert [p["label"] for p in together["predictions"]] == ["billing", "delivery", "account", "technical"]
+    for i, row in enumerate(expected):
+        for answer in (together["predictions"][i], alone[i]["predictions"][0]):
+            scores = {s["label"]: s["score"] for s in answer["scores"]}
+            np.testing.assert_allclose([scores[c] for c in classes], row, atol=1e-6)
+    assert together["usage"]["tokens"] == offline.count_tokens(queries)[0]
+    assert [len(d["embedding"]) for d in vectors["data"]] == [384, 384]
+    assert tei[0]["label"] == "billing"
