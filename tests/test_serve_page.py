@@ -111,3 +111,22 @@ def test_the_api_docs_work_offline(browser, server):
     page.wait_for_selector(".opblock-summary-path[data-path=\"/v1/predict\"]", timeout=15_000)
     assert "bertclf" in page.inner_text(".swagger-ui .info")
     assert page.outside == []
+
+
+def test_a_server_with_an_api_key_asks_for_it_on_the_page(browser, tiny_model, tmp_path):
+    from bertclf.serve import create_app
+
+    TextClassifier(Embedder(model=tiny_model), reuse_embeddings=False).fit(TEXTS, LABELS).save(tmp_path / "m")
+    with running(create_app([tmp_path / "m"], api_key="s3cret")) as url:
+        page = offline_page(browser, url)
+        page.goto(url + "/")
+        page.wait_for_selector("#key-box", state="visible")  # /v1/models said 401
+        assert "API key" in page.inner_text("#status")  # the 401 message, shown
+        page.fill("#key", "s3cret")
+        page.dispatch_event("#key", "change")
+        page.wait_for_selector("#model option[value=m]", state="attached")
+        page.fill("#texts", "the team won the game")
+        page.click("#go")
+        page.wait_for_selector(".result")
+        assert page.inner_text(".result [data-testid=label]") in LABELS
+        assert page.outside == []
