@@ -3,7 +3,9 @@ Prometheus metrics (``prometheus_client``, one registry per app) and the request
 
 from __future__ import annotations
 
+import hmac
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -43,12 +45,35 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-class Guard:
-    """ASGI middleware: a body over ``max_bytes`` is refused (413) after reading at most one byte
-    more than the limit, never whole; every response is counted and timed by its route."""
+# What a client may read without an API key: liveness, readiness, the page and the API docs.
+OPEN_PATHS = frozenset({"/health", "/ready", "/", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+OPEN_PREFIX = "/static-offline-docs/"
 
-    def __init__(self, app: Any, metrics: Metrics, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+
+class Guard:
+    """ASGI middleware: with ``keys``, a request without ``Authorization: Bearer KEY`` for one of
+    them is refused (401) unless its path is open; a body over ``max_bytes`` is refused (413)
+    after reading at most one byte more than the limit, never whole; every response is counted
+    and timed by its route. Checking keys here rather than in a FastAPI dependency saves the
+    dependency machinery on every request (measured with benchmarks/serve_load.py)."""
+
+    def __init__(self, app: Any, metrics: Metrics, max_bytes: int = MAX_REQUEST_BYTES,
+                 keys: Sequence[str] = ()) -> None:
         self.app, self.metrics, self.max_bytes = app, metrics, max_bytes
+        self.keys = [key.encode() for key in keys]
+
+    def _authorized(self, scope: dict[str, Any]) -> bool:
+        if not self.keys:
+            return True
+        path = scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root):] or "/"
+        if path in OPEN_PATHS or path.startswith(OPEN_PREFIX):
+            return True
+        given = next((v for k, v in scope.get("headers") or [] if k == b"authorization"), b"")
+        token = given[7:] if given[:7].lower() == b"bearer " else b""
+        return any([hmac.compare_digest(token, key) for key in self.keys])  # every key: constant time
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -62,6 +87,10 @@ class Guard:
             await send(message)
 
         try:
+            if not self._authorized(scope):
+                await _refuse(401, "missing or wrong API key: send Authorization: Bearer KEY", "unauthorized",
+                              scope, receive, sending, {"WWW-Authenticate": "Bearer"})
+                return
             body = await self._read(scope, receive)
             if body is None:
                 await self._too_large(scope, receive, sending)
@@ -104,6 +133,10 @@ class Guard:
                 return b"".join(chunks)
 
     async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        response = JSONResponse({"error": f"the request body is over {self.max_bytes:,} bytes",
-                                 "type": "request_too_large"}, 413)
-        await response(scope, receive, send)
+        await _refuse(413, f"the request body is over {self.max_bytes:,} bytes", "request_too_large",
+                      scope, receive, send)
+
+
+async def _refuse(status: int, message: str, kind: str, scope: dict[str, Any], receive: Any, send: Any,
+                  headers: dict[str, str] | None = None) -> None:
+    await JSONResponse({"error": message, "type": kind}, status, headers=headers)(scope, receive, send)
