@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -85,21 +86,32 @@ def raw(proba: np.ndarray, multilabel: bool) -> np.ndarray:
     return np.log(p)
 
 
-def ranked(model: Any, proba: np.ndarray, top_k: int | None, raw_scores: bool) -> list[dict[str, Any]]:
-    """Per text, as ``Prediction`` reads: its label (or labels over their thresholds, multi-label)
-    and scores best first. Plain dicts made in bulk, for ``json.dumps``: for a text of 77 labels
-    pydantic objects cost 0.45 ms, these 0.17 ms with json.dumps (the server's hot path)."""
-    classes = [str(c) for c in model.classes_]
-    multilabel = model.task == "multi-label"
-    shown = raw(proba, multilabel) if raw_scores else proba
-    order = np.argsort(-proba, axis=1, kind="stable")[:, : top_k or len(classes)]
-    picked = np.take_along_axis(shown, order, axis=1).tolist()
-    out = []
-    for row, ranks, values in zip(proba, order.tolist(), picked, strict=True):
-        scores = [{"label": classes[i], "score": v} for i, v in zip(ranks, values, strict=True)]
-        if multilabel:
-            chosen = [classes[i] for i in np.flatnonzero(row >= model.thresholds_).tolist()]
-            out.append({"label": None, "labels": chosen, "scores": scores})
-        else:
-            out.append({"label": classes[ranks[0]], "labels": None, "scores": scores})
-    return out
+class Answers:
+    """How one model's probabilities become JSON: each label's ``{"label": ..., "score": `` is
+    written once, then each score is its float's repr (a finite float's repr is its JSON).
+    This is the server's hot path: for a text of 77 labels it takes about 0.06 ms, against
+    0.26 ms for dicts through ``json.dumps`` and 0.45 ms for pydantic objects."""
+
+    def __init__(self, model: Any) -> None:
+        names = [json.dumps(str(c), ensure_ascii=False) for c in model.classes_]
+        self.names, self.prefixes = names, [f'{{"label": {n}, "score": ' for n in names]
+        self.multilabel, self.thresholds = model.task == "multi-label", model.thresholds_
+
+    def rows(self, proba: np.ndarray, top_k: int | None = None,
+             raw_scores: bool = False) -> list[tuple[str, str]]:
+        """Per text: its ``"label": ..., "labels": ...`` fields (the best label; or, multi-label,
+        those over their tuned thresholds) and its scores list, best first, as JSON text."""
+        shown = raw(proba, self.multilabel) if raw_scores else proba
+        order = np.argsort(-proba, axis=1, kind="stable")[:, : top_k or len(self.names)]
+        picked = np.take_along_axis(shown, order, axis=1).tolist()
+        prefixes, names = self.prefixes, self.names
+        out = []
+        for row, ranks, values in zip(proba, order.tolist(), picked, strict=True):
+            pairs = zip(ranks, values, strict=True)
+            scores = "[" + ", ".join([prefixes[i] + repr(v) + "}" for i, v in pairs]) + "]"
+            if self.multilabel:
+                chosen = ", ".join(names[i] for i in np.flatnonzero(row >= self.thresholds).tolist())
+                out.append((f'"label": null, "labels": [{chosen}]', scores))
+            else:
+                out.append((f'"label": {names[ranks[0]]}, "labels": null', scores))
+        return out
