@@ -38,16 +38,21 @@ class _Job:
 class Batcher:
     """One per served model and kind of call: ``submit(table, tokens)`` gives ``call(table)``'s
     rows for that table. At most ``max_queue`` texts wait; beyond that ``submit`` raises
-    QueueFull at once. ``observe_call(texts)`` and ``observe_wait(seconds)`` feed metrics."""
+    QueueFull at once. ``observe_call(texts)`` and ``observe_wait(seconds)`` feed metrics.
+
+    Up to ``calls`` model calls run at once (2): while one tokenizes, pools and applies the head
+    in Python, the other's texts keep the encoder's threads busy, which alone sat idle a
+    quarter of the time under load (py-spy, benchmarks/serve_load.py)."""
 
     def __init__(self, call: Callable[[Table], np.ndarray], max_texts: int = 256,
                  max_tokens: int | None = None, wait: float = 0.0, max_queue: int = 4096,
                  observe_call: Callable[[int], Any] | None = None,
-                 observe_wait: Callable[[float], Any] | None = None) -> None:
+                 observe_wait: Callable[[float], Any] | None = None, calls: int = 2) -> None:
         self.call, self.max_texts, self.max_tokens, self.wait = call, max_texts, max_tokens, wait
         self.max_queue, self.observe_call, self.observe_wait = max_queue, observe_call, observe_wait
+        self.calls = calls
         self.pending: list[_Job] = []
-        self.running = False
+        self.running = 0  # model calls under way (at most ``calls``)
 
     @property
     def waiting(self) -> int:
@@ -58,8 +63,8 @@ class Batcher:
             raise QueueFull(f"{self.waiting} texts are waiting; the queue holds {self.max_queue}")
         job = _Job(table, tokens, asyncio.get_running_loop().create_future())
         self.pending.append(job)
-        if not self.running:
-            self.running = True
+        if self.running < self.calls:
+            self.running += 1
             asyncio.get_running_loop().create_task(self._drain())
         try:
             return await job.future
@@ -92,7 +97,7 @@ class Batcher:
                         self.observe_wait(now - job.since)
                 await self._run(taken)
         finally:
-            self.running = False
+            self.running -= 1
 
     async def _run(self, taken: list[_Job]) -> None:
         merged = taken[0].table if len(taken) == 1 else concat([job.table for job in taken])
