@@ -199,6 +199,29 @@ def test_requests_that_arrive_together_share_a_model_call():
     assert mixed[0].tolist() == [[2.0, 0.0]] and isinstance(mixed[1], ValueError)  # the bad one alone fails
 
 
+def test_calls_are_bounded_by_tokens_and_each_request_is_finished_with_its_options():
+    import asyncio
+
+    from bertclf.io.table import Table
+    from bertclf.serve.batching import Batcher
+
+    calls = []
+
+    def call(table):
+        calls.append(list(table["text"]))
+        return np.asarray([[float(len(t))] for t in table["text"]])
+
+    async def main():
+        batcher = Batcher(call, max_texts=10, max_tokens=8, calls=1,
+                          finish=lambda table, rows, options: (rows[:, 0].tolist(), options))
+        return await asyncio.gather(*(batcher.submit(Table({"text": [t]}), 5, f"opt-{t}")
+                                      for t in ("a", "bb", "ccc")))
+
+    answers = asyncio.run(main())
+    assert calls == [["a"], ["bb"], ["ccc"]]  # 5 + 5 tokens would pass the bound of 8
+    assert answers == [([1.0], "opt-a"), ([2.0], "opt-bb"), ([3.0], "opt-ccc")]
+
+
 def test_concurrent_clients_get_offline_answers(folders):
     from concurrent.futures import ThreadPoolExecutor
 
@@ -337,3 +360,12 @@ def test_usage_counts_tokens_and_texts_over_the_budget(client, folders):
     embedded = client.post("/v1/embed", json={"model": "topics", "texts": texts}).json()["usage"]
     assert embedded == usage
     assert 'bertclf_tokens_total{model="topics"}' in client.get("/metrics").text
+
+
+def test_a_token_bound_counts_each_request_before_it_queues(folders):
+    bounded = TestClient(create_app([folders / "topics"], max_batch_tokens=16))
+    texts = ["the team won the game", "water in the city"]
+    answer = bounded.post("/v1/predict", json={"texts": texts}).json()
+    offline = runtime.load(folders / "topics")
+    assert answer["usage"]["tokens"] == offline.count_tokens(texts)[0]
+    assert [p["label"] for p in answer["predictions"]] == list(offline.predict(texts))

@@ -49,9 +49,6 @@ from bertclf.serve.schemas import (
 MAX_BATCH_TEXTS = 256  # texts per request, and per merged model call, at most (413 beyond)
 MAX_QUEUE_TEXTS = 4096  # texts waiting for a model, at most (429 beyond)
 TIMEOUT = 30.0  # seconds a request may wait for its answer (503 beyond)
-# Requests with at most this many characters are counted (tokenized) on the event loop: well
-# under a millisecond, cheaper than a hop to a worker thread; longer ones go to a thread.
-INLINE_CHARS = 4096
 
 __all__ = ["ServeError", "create_app", "load_models"]
 
@@ -83,13 +80,21 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     app.state.models, app.state.ready = served, True
     metrics = Metrics()
 
-    def batcher(name: str, call: Any) -> Batcher:
+    def batcher(name: str, call: Any, finish: Any) -> Batcher:
         return Batcher(call, max_batch_texts, max_batch_tokens, batch_wait, max_queue_texts,
-                       metrics.batches.labels(name).observe, metrics.queue.labels(name).observe)
+                       metrics.batches.labels(name).observe, metrics.queue.labels(name).observe,
+                       finish=finish)
 
-    answers = {name: Answers(model) for name, model in served.items()}
-    predictors = {name: batcher(name, model.predict_proba) for name, model in served.items()}
-    embedders = {name: batcher(name, _embedding(model)) for name, model in served.items()}
+    def answering(model: Any) -> Any:
+        """Per request, in the worker thread: its answers as JSON text, and its usage."""
+        answer = Answers(model)
+        return lambda table, proba, options: (answer.rows(proba, *options), usage(model, table))
+
+    def measuring(model: Any) -> Any:
+        return lambda table, vectors, options: (vectors, usage(model, table, texts_only=True))
+
+    predictors = {name: batcher(name, m.predict_proba, answering(m)) for name, m in served.items()}
+    embedders = {name: batcher(name, _embedding(m), measuring(m)) for name, m in served.items()}
     app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes, keys=keys)
     if cors_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -153,16 +158,14 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
                              "too_many_texts")
         return name
 
-    async def run(queue: Batcher, name: str, table: Table,
-                  texts_only: bool = False) -> tuple[np.ndarray, Usage]:
-        """The rows ``queue``'s model call gives for ``table``, and the request's usage."""
-        began = time.perf_counter()
+    async def run(queue: Batcher, name: str, table: Table, options: Any = None,
+                  texts_only: bool = False) -> tuple[Any, Usage]:
+        """What ``queue``'s call and finish give for ``table``, and the request's usage."""
+        began, tokens = time.perf_counter(), 0
         try:
-            if sum(len(t) for t in table[served[name].text_col]) <= INLINE_CHARS:
-                tokens, cut = usage(served[name], table, texts_only)
-            else:
-                tokens, cut = await run_in_threadpool(usage, served[name], table, texts_only)
-            rows = await asyncio.wait_for(queue.submit(table, tokens or 0), timeout)
+            if max_batch_tokens is not None:  # the bound needs a request's tokens before it queues
+                tokens = (await run_in_threadpool(usage, served[name], table, texts_only))[0] or 0
+            result, (count, cut) = await asyncio.wait_for(queue.submit(table, tokens, options), timeout)
         except QueueFull as exc:
             raise ServeError(429, f"the server is busy: {exc}", "queue_full", {"Retry-After": "1"}) from None
         except asyncio.TimeoutError:
@@ -172,9 +175,9 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
             raise ServeError(422, str(exc), "invalid_input") from None
         metrics.inference.labels(name).observe(time.perf_counter() - began)
         metrics.texts.labels(name).inc(len(table))
-        metrics.tokens.labels(name).inc(tokens or 0)
+        metrics.tokens.labels(name).inc(count or 0)
         metrics.batch.labels(name).observe(len(table))
-        return rows, Usage(texts=len(table), tokens=tokens, truncated=cut)
+        return result, Usage(texts=len(table), tokens=count, truncated=cut)
 
     async def vectors(name: str, texts: list[str], field: str) -> tuple[np.ndarray, Usage]:
         model = served[name]
@@ -182,7 +185,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
             raise ServeError(422, f"{name} reads TF-IDF n-grams only: it has no encoder to embed with",
                              "no_encoder")
         check_texts(texts, field)
-        return await run(embedders[name], name, Table({model.text_col: list(texts)}, len(texts)), True)
+        table = Table({model.text_col: list(texts)}, len(texts))
+        return await run(embedders[name], name, table, texts_only=True)
 
     @app.post("/v1/predict", response_model=PredictResponse,
               responses=errors, summary="Label texts with a served model.")
@@ -190,8 +194,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         name = chosen(body.model, len(body.texts))
         model = served[name]
         table = model_table(model, body.texts, body.pairs, body.metadata)
-        proba, used = await run(predictors[name], name, table)
-        rows = answers[name].rows(proba, body.top_k, body.raw_scores)
+        rows, used = await run(predictors[name], name, table, (body.top_k, body.raw_scores))
         predictions = ", ".join(f'{{{label}, "scores": {scores}}}' for label, scores in rows)
         return _text(f'{{"model": {json.dumps(name)}, "predictions": [{predictions}], '
                      f'"usage": {json.dumps(used.model_dump())}}}')
@@ -237,8 +240,9 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         model = served[name]
         single, texts, pairs = tei_inputs(body.inputs, bool(model.pair_col))
         chosen(name, len(texts))
-        proba, _ = await run(predictors[name], name, model_table(model, texts, pairs, None))
-        rows = [scores for _, scores in answers[name].rows(proba, None, body.raw_scores)]
+        answered, _ = await run(predictors[name], name, model_table(model, texts, pairs, None),
+                                (None, body.raw_scores))
+        rows = [scores for _, scores in answered]
         return _text(rows[0] if single else "[" + ", ".join(rows) + "]")
 
     return app

@@ -31,13 +31,16 @@ class QueueFull(Exception):
 class _Job:
     table: Table
     tokens: int
+    options: Any
     future: asyncio.Future
     since: float = field(default_factory=time.perf_counter)
 
 
 class Batcher:
-    """One per served model and kind of call: ``submit(table, tokens)`` gives ``call(table)``'s
-    rows for that table. At most ``max_queue`` texts wait; beyond that ``submit`` raises
+    """One per served model and kind of call: ``submit(table, tokens, options)`` gives
+    ``call(table)``'s rows for that table, or ``finish(table, rows, options)`` of them: work per
+    request (usage, the answer's JSON) done in the worker thread too, off the event loop, which
+    under load is the server's busiest thread. At most ``max_queue`` texts wait; beyond that ``submit`` raises
     QueueFull at once. ``observe_call(texts)`` and ``observe_wait(seconds)`` feed metrics.
 
     Up to ``calls`` model calls run at once (2): while one tokenizes, pools and applies the head
@@ -47,8 +50,10 @@ class Batcher:
     def __init__(self, call: Callable[[Table], np.ndarray], max_texts: int = 256,
                  max_tokens: int | None = None, wait: float = 0.0, max_queue: int = 4096,
                  observe_call: Callable[[int], Any] | None = None,
-                 observe_wait: Callable[[float], Any] | None = None, calls: int = 2) -> None:
+                 observe_wait: Callable[[float], Any] | None = None, calls: int = 2,
+                 finish: Callable[[Table, np.ndarray, Any], Any] | None = None) -> None:
         self.call, self.max_texts, self.max_tokens, self.wait = call, max_texts, max_tokens, wait
+        self.finish = finish
         self.max_queue, self.observe_call, self.observe_wait = max_queue, observe_call, observe_wait
         self.calls = calls
         self.pending: list[_Job] = []
@@ -58,10 +63,10 @@ class Batcher:
     def waiting(self) -> int:
         return sum(len(job.table) for job in self.pending)
 
-    async def submit(self, table: Table, tokens: int = 0) -> np.ndarray:
+    async def submit(self, table: Table, tokens: int = 0, options: Any = None) -> Any:
         if self.waiting + len(table) > self.max_queue:
             raise QueueFull(f"{self.waiting} texts are waiting; the queue holds {self.max_queue}")
-        job = _Job(table, tokens, asyncio.get_running_loop().create_future())
+        job = _Job(table, tokens, options, asyncio.get_running_loop().create_future())
         self.pending.append(job)
         if self.running < self.calls:
             self.running += 1
@@ -101,8 +106,17 @@ class Batcher:
 
     async def _run(self, taken: list[_Job]) -> None:
         merged = taken[0].table if len(taken) == 1 else concat([job.table for job in taken])
+
+        def work() -> list[Any]:  # in a worker thread: the call, then each request's own finish
+            rows, start, out = self.call(merged), 0, []
+            for job in taken:
+                part = rows[start:start + len(job.table)]
+                start += len(job.table)
+                out.append(self.finish(job.table, part, job.options) if self.finish else part)
+            return out
+
         try:
-            rows = await run_in_threadpool(self.call, merged)
+            results = await run_in_threadpool(work)
         except Exception as exc:  # noqa: BLE001 - handed to the requests that asked
             if len(taken) > 1:  # one bad request must not fail the others: run them one by one
                 for job in taken:
@@ -112,10 +126,8 @@ class Batcher:
             return
         if self.observe_call is not None:
             self.observe_call(len(merged))
-        start = 0
-        for job in taken:
-            _settle(job.future, rows[start:start + len(job.table)])
-            start += len(job.table)
+        for job, result in zip(taken, results, strict=True):
+            _settle(job.future, result)
 
 
 def concat(tables: list[Table]) -> Table:
