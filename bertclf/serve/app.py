@@ -28,7 +28,7 @@ from bertclf._version import __version__
 from bertclf.errors import BertclfError, SpecError
 from bertclf.io.table import Table
 from bertclf.serve.batching import Batcher, QueueFull
-from bertclf.serve.catalog import load_models, model_info, usage, warm
+from bertclf.serve.catalog import load_models, model_info, one_blas_thread, usage, warm
 from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
 from bertclf.serve.inputs import Answers, ServeError, check_texts, model_table, tei_inputs
 from bertclf.serve.schemas import (
@@ -65,13 +65,15 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     off unless origins are given. Requests waiting together are merged into model calls of at
     most ``max_batch_texts`` texts and ``max_batch_tokens`` tokens, an idle model waiting
     ``batch_wait`` seconds for company (0: none). A request finding ``max_queue_texts`` texts
-    waiting gets 429, one waiting past ``timeout`` seconds 503.
+    waiting gets 429, one waiting past ``timeout`` seconds 503. numpy's BLAS is set to one
+    thread in this process (``catalog.one_blas_thread`` says why).
     """
     from fastapi_offline import FastAPIOffline
 
     served = dict(models) if isinstance(models, Mapping) else load_models(models)
     if not served:
         raise SpecError("no model to serve")
+    one_blas_thread()
     for model in served.values():
         warm(model)
     keys = [api_key] if isinstance(api_key, str) else list(api_key or [])
