@@ -130,3 +130,21 @@ def test_a_server_with_an_api_key_asks_for_it_on_the_page(browser, tiny_model, t
         page.wait_for_selector(".result")
         assert page.inner_text(".result [data-testid=label]") in LABELS
         assert page.outside == []
+
+
+def test_a_dropped_csv_fills_the_box_with_its_text_column(browser, server):
+    page = offline_page(browser, server)
+    page.goto(server + "/")
+    page.wait_for_selector("#model option[value=topics]", state="attached")
+    csv = 'id,text\n1,"the team won, again"\n2,"a ""flood"" in the city"\n'
+    page.evaluate("""csv => {
+        const data = new DataTransfer();
+        data.items.add(new File([csv], "tickets.csv", {type: "text/csv"}));
+        document.getElementById("texts").dispatchEvent(new DragEvent("drop", {dataTransfer: data}));
+    }""", csv)
+    page.wait_for_function("document.getElementById('texts').value.length > 0", timeout=10_000)
+    assert page.input_value("#texts") == 'the team won, again\na "flood" in the city'  # quotes and commas
+    assert "2 texts from tickets.csv" in page.inner_text("#status")
+    page.click("#go")
+    page.wait_for_selector(".result >> nth=1")
+    assert len(page.query_selector_all(".result")) == 2 and page.outside == []
