@@ -184,7 +184,7 @@ def test_requests_that_arrive_together_share_a_model_call():
             return np.asarray([[len(t), 0.0] for t in table["text"]])
 
     async def main():
-        batcher = Batcher(Stub().predict_proba, max_texts=4)
+        batcher = Batcher(Stub().predict_proba, max_texts=4, calls=1)  # one call at a time: an order to check
         first = await batcher.submit(Table({"text": ["alone"]}))  # nobody waits with it
         tables = [Table({"text": [f"t{i}" * (i + 1)]}) for i in range(5)]
         together = await asyncio.gather(*(batcher.submit(t) for t in tables))
@@ -197,6 +197,25 @@ def test_requests_that_arrive_together_share_a_model_call():
     assert [row[0][0] for row in together] == [2, 4, 6, 8, 10]  # each answer back to its request
     assert calls[:3] == [1, 4, 1]  # five queued texts: one call of four (the limit), then the fifth
     assert mixed[0].tolist() == [[2.0, 0.0]] and isinstance(mixed[1], ValueError)  # the bad one alone fails
+
+
+def test_two_model_calls_run_at_once():
+    import asyncio
+
+    from bertclf.io.table import Table
+    from bertclf.serve.batching import Batcher
+
+    inside = threading.Barrier(2, timeout=5)  # passes only when two calls are inside at once
+
+    def call(table):
+        inside.wait()
+        return np.zeros((len(table), 1))
+
+    async def main():
+        batcher = Batcher(call, max_texts=1)  # one text a call: two requests, two calls
+        return await asyncio.gather(*(batcher.submit(Table({"text": [t]})) for t in "ab"))
+
+    assert [len(rows) for rows in asyncio.run(main())] == [1, 1]
 
 
 def test_calls_are_bounded_by_tokens_and_each_request_is_finished_with_its_options():
