@@ -308,6 +308,9 @@ class Slow:
     def load_encoder(self):
         return None
 
+    def usage(self, table):
+        return 0, 0
+
     def predict_proba(self, table):
         self.release.wait(10)
         if "slow" in table["text"]:
@@ -388,3 +391,18 @@ def test_a_token_bound_counts_each_request_before_it_queues(folders):
     offline = runtime.load(folders / "topics")
     assert answer["usage"]["tokens"] == offline.count_tokens(texts)[0]
     assert [p["label"] for p in answer["predictions"]] == list(offline.predict(texts))
+
+
+def test_a_slim_folder_is_served_through_the_training_stack_with_its_usage(tiny_model, tmp_path):
+    model = TextClassifier(Embedder(model=tiny_model), reuse_embeddings=False).fit(TEXTS, LABELS)
+    model.save(tmp_path / "slim", self_contained=False)
+    slim = TestClient(create_app([tmp_path / "slim"]))
+    texts = ["the team won the game", "water " * 80]
+    answer = slim.post("/v1/predict", json={"texts": texts}).json()
+    loaded = TextClassifier.load(tmp_path / "slim")
+    tokens, cut = loaded.count_tokens(texts)
+    assert answer["usage"] == {"texts": 2, "tokens": tokens, "truncated": cut} and cut == 1
+    embedded = slim.post("/v1/embed", json={"texts": texts[:1]}).json()
+    expected, counted = loaded.embed(texts[:1])
+    np.testing.assert_allclose(embedded["embeddings"], expected, atol=1e-6)
+    assert embedded["usage"]["tokens"] == counted > 2

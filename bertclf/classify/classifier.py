@@ -222,20 +222,35 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "head_")
         return self._features(self._inputs(X))
 
-    def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
-        """(vectors, tokens read): the embedder's vectors of ``texts``, as ``runtime.Model.embed``
-        gives them (the HTTP service's embedding endpoints call either)."""
+    def vectors(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        """The embedder's vectors of ``texts``, as ``runtime.Model.vectors`` gives them (the HTTP
+        service's embedding endpoints call either)."""
         check_is_fitted(self, "head_")
         if self.features == "tfidf":
             raise SpecError("this model reads TF-IDF n-grams only: it has no encoder to embed with")
+        return self.embedder_.encode_texts(clean_texts(texts, strict=self.embedder_.strict), pairs)
+
+    def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
+        """(vectors, tokens read), as ``runtime.Model.embed``."""
+        return self.vectors(texts, pairs), self.count_tokens(texts, pairs)[0]
+
+    def count_tokens(self, texts: list[str], pairs: list[str] | None = None) -> tuple[int, int]:
+        """(tokens the encoder reads, texts over its budget); a TF-IDF model reads none: (0, 0)."""
+        check_is_fitted(self, "head_")
+        if self.features == "tfidf" or not texts:
+            return 0, 0
         from bertclf.encode import sources as models
         from bertclf.encode.tokenization import encode
 
-        texts = clean_texts(texts, strict=self.embedder_.strict)
         s = self.embedder_.settings()
-        tokens = int(encode(models.load_tokenizer(s.source), texts, s.max_length, pairs=pairs,
-                            long=s.long).lengths().sum()) if texts else 0
-        return self.embedder_.encode_texts(texts, pairs), tokens
+        encoded = encode(models.load_tokenizer(s.source), clean_texts(texts, strict=self.embedder_.strict),
+                         s.max_length, pairs=pairs, long=s.long)
+        return int(encoded.lengths().sum()), encoded.truncated
+
+    def usage(self, X: Any) -> tuple[int, int]:
+        """``count_tokens`` for X as ``predict_proba`` reads it (what a server reports)."""
+        inputs = self._inputs(X)
+        return self.count_tokens(inputs.texts, inputs.pairs)
 
     def load_encoder(self) -> None:
         """Load the encoder now rather than at the first text (timing, servers)."""

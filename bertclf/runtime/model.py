@@ -104,9 +104,7 @@ class Model:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each class in ``classes_`` order (multi-label: each label's own)."""
-        others = (*(self.meta_cols or ()), *([self.join_on] if self.join_on else []))
-        texts, pairs, table = split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)),
-                                           self.strict, "input")
+        texts, pairs, table = self._split(X)
         out = np.zeros((len(texts), len(self.classes_)))
         if not texts:
             return out
@@ -146,12 +144,16 @@ class Model:
             out.append(parts["head"].predict_proba(features))
         return np.vstack(out)
 
+    def _split(self, X: Any) -> tuple[list[str], list[str] | None, Any]:
+        """(texts, pairs, the table of metadata) from X, checked and cleaned."""
+        others = (*(self.meta_cols or ()), *([self.join_on] if self.join_on else []))
+        return split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)), self.strict,
+                            "input")
+
     def usage(self, X: Any) -> tuple[int, int]:
         """(tokens the encoder reads, texts over its budget) for X, as ``predict_proba`` would
         read it: what a server reports per request and bounds its batches by."""
-        others = (*(self.meta_cols or ()), *([self.join_on] if self.join_on else []))
-        texts, pairs, _ = split_inputs(X, self.text_col, self.pair_col, tuple(dict.fromkeys(others)),
-                                       self.strict, "input")
+        texts, pairs, _ = self._split(X)
         return self.count_tokens(texts, pairs)
 
     def count_tokens(self, texts: list[str], pairs: list[str] | None = None) -> tuple[int, int]:
@@ -163,15 +165,19 @@ class Model:
                          pairs=pairs, long=s.long)
         return int(encoded.lengths().sum()), encoded.truncated
 
-    def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
-        """(vectors, tokens read): the encoder's vectors as the head reads them before scaling
-        (the model's pooling, layers and normalisation), and how many tokens went in."""
+    def vectors(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
+        """The encoder's vectors as the head reads them before scaling (the model's pooling,
+        layers and normalisation)."""
         if self.encoder is None:
             raise SpecError("this model reads TF-IDF n-grams only: it has no encoder to embed with")
         texts = clean_texts(texts, strict=self.strict)
         if not texts:
-            return np.zeros((0, self.encoder.settings().dim), np.float32), 0
-        return self._embed(texts, pairs, lambda n: None)[0], self.count_tokens(texts, pairs)[0]
+            return np.zeros((0, self.encoder.settings().dim), np.float32)
+        return self._embed(texts, pairs, lambda n: None)[0]
+
+    def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
+        """(vectors, tokens read): ``vectors`` and how many tokens went in."""
+        return self.vectors(texts, pairs), self.count_tokens(texts, pairs)[0]
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels; for multi-label models an (n, n_labels) 0/1 matrix."""

@@ -166,7 +166,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         began, tokens = time.perf_counter(), 0
         try:
             if max_batch_tokens is not None:  # the bound needs a request's tokens before it queues
-                tokens = (await run_in_threadpool(usage, served[name], table, texts_only))[0] or 0
+                tokens = (await run_in_threadpool(usage, served[name], table, texts_only))[0]
             result, (count, cut) = await asyncio.wait_for(queue.submit(table, tokens, options), timeout)
         except QueueFull as exc:
             raise ServeError(429, f"the server is busy: {exc}", "queue_full", {"Retry-After": "1"}) from None
@@ -177,7 +177,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
             raise ServeError(422, str(exc), "invalid_input") from None
         metrics.inference.labels(name).observe(time.perf_counter() - began)
         metrics.texts.labels(name).inc(len(table))
-        metrics.tokens.labels(name).inc(count or 0)
+        metrics.tokens.labels(name).inc(count)
         metrics.batch.labels(name).observe(len(table))
         return result, Usage(texts=len(table), tokens=count, truncated=cut)
 
@@ -186,6 +186,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         if model.features == "tfidf":
             raise ServeError(422, f"{name} reads TF-IDF n-grams only: it has no encoder to embed with",
                              "no_encoder")
+        if not texts:
+            raise ServeError(422, f"{field}: give a text or a non-empty list of texts", "invalid_request")
         check_texts(texts, field)
         table = Table({model.text_col: list(texts)}, len(texts))
         return await run(embedders[name], name, table, texts_only=True)
@@ -213,22 +215,17 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
               responses=errors, summary="Embeddings in OpenAI's request and response shape.")
     async def openai_embeddings(body: OpenAIEmbeddingRequest) -> Response:
         texts = [body.input] if isinstance(body.input, str) else body.input
-        if not texts:
-            raise ServeError(422, "input: give a text or a non-empty list of texts", "invalid_request")
         name = chosen(body.model, len(texts))
         found, used = await vectors(name, texts, "input")
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(found.tolist())]
-        tokens = used.tokens or 0
         return _json({"object": "list", "model": name, "data": data,
-                      "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+                      "usage": {"prompt_tokens": used.tokens, "total_tokens": used.tokens}})
 
     @app.post("/embed", response_model=list[list[float]],
               responses=errors,
               summary="Embeddings in text-embeddings-inference's shape (the first served model).")
     async def tei_embed(body: TEIEmbedRequest) -> Response:
         texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
-        if not texts:
-            raise ServeError(422, "inputs: give a text or a non-empty list of texts", "invalid_request")
         found, _ = await vectors(chosen(next(iter(served)), len(texts)), texts, "inputs")
         if body.normalize:
             found = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
@@ -251,8 +248,9 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
 
 
 def _embedding(model: Any) -> Any:
-    """The embedding endpoints' model call: a table's texts to their vectors."""
-    return lambda table: model.embed(table[model.text_col])[0]
+    """The embedding endpoints' model call: a table's texts to their vectors (tokens are
+    counted per request, in ``measuring``)."""
+    return lambda table: model.vectors(table[model.text_col])
 
 
 SETTINGS_VARIABLE = "BERTCLF_SERVE_SETTINGS"
@@ -261,8 +259,6 @@ SETTINGS_VARIABLE = "BERTCLF_SERVE_SETTINGS"
 def from_environment() -> FastAPI:
     """The app ``bertclf serve --workers N`` starts in each worker process: ``create_app`` with
     the JSON settings the CLI put in ``$BERTCLF_SERVE_SETTINGS`` (a factory for uvicorn)."""
-    import json
-
     from bertclf.serve.logs import configure
 
     settings = json.loads(os.environ[SETTINGS_VARIABLE])

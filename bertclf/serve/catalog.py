@@ -56,15 +56,10 @@ def warm(model: Any) -> None:
         model.predict_proba(table)
 
 
-def usage(model: Any, table: Any, texts_only: bool = False) -> tuple[int | None, int | None]:
-    """(tokens, texts over the budget) the model reads for ``table`` (its texts alone with
-    ``texts_only``, as the embedding endpoints read them); (None, None) for a model that cannot
-    say (a slim folder served by the training stack)."""
-    if not hasattr(model, "usage"):
-        return None, None
-    if texts_only:
-        return model.count_tokens(table[model.text_col])
-    return model.usage(table)
+def usage(model: Any, table: Any, texts_only: bool = False) -> tuple[int, int]:
+    """(tokens, texts over the budget) the model reads for ``table``, or for its texts alone
+    (``texts_only``: as the embedding endpoints read them)."""
+    return model.count_tokens(table[model.text_col]) if texts_only else model.usage(table)
 
 
 def model_info(name: str, model: Any) -> dict[str, Any]:

@@ -95,7 +95,8 @@ class Answers:
     def __init__(self, model: Any) -> None:
         names = [json.dumps(str(c), ensure_ascii=False) for c in model.classes_]
         self.names, self.prefixes = names, [f'{{"label": {n}, "score": ' for n in names]
-        self.multilabel, self.thresholds = model.task == "multi-label", model.thresholds_
+        self.multilabel = model.task == "multi-label"
+        self.thresholds = model.thresholds_ if self.multilabel else None  # single-label: none to read
 
     def rows(self, proba: np.ndarray, top_k: int | None = None,
              raw_scores: bool = False) -> list[tuple[str, str]]:

@@ -32,8 +32,8 @@ class Prediction(BaseModel):
 
 class Usage(BaseModel):
     texts: int
-    tokens: int | None = Field(None, description="Tokens the encoder read (0 for TF-IDF models).")
-    truncated: int | None = Field(None, description="Texts longer than the model's token budget, read as "
+    tokens: int = Field(..., description="Tokens the encoder read (0 for TF-IDF models).")
+    truncated: int = Field(..., description="Texts longer than the model's token budget, read as "
                                                     "it was trained (cut, or its long-text strategy).")
 
 
