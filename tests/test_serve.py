@@ -137,6 +137,41 @@ def test_serve_refuses_a_broken_folder_before_opening_a_port(run, tmp_path):
     assert_one_line_error(run("serve", tmp_path / "broken", "--port", "1"), "config.json is not valid JSON")
 
 
+def test_an_empty_key_file_is_one_error_line(run, folders, tmp_path):
+    (tmp_path / "keys.txt").write_text("# no key yet\n\n", encoding="utf-8")
+    assert_one_line_error(run("serve", folders / "topics", "--api-key-file", tmp_path / "keys.txt"),
+                          "holds no API key")
+
+
+def test_an_idle_model_waits_for_company_only_when_told():
+    import asyncio
+
+    from bertclf.io.table import Table
+    from bertclf.serve.batching import Batcher
+
+    def merged(wait):
+        calls = []
+
+        def call(table):
+            calls.append(len(table))
+            return np.zeros((len(table), 1))
+
+        async def main():
+            batcher = Batcher(call, wait=wait, calls=1)
+
+            async def later(delay, text):
+                await asyncio.sleep(delay)
+                return await batcher.submit(Table({"text": [text]}))
+
+            await asyncio.gather(later(0, "a"), later(0.01, "b"), later(0.02, "c"))
+
+        asyncio.run(main())
+        return calls
+
+    assert merged(0.2) == [3]  # --batch-wait-ms 200: the three requests share one call
+    assert merged(0.0)[0] == 1  # no wait: the first request runs at once, alone
+
+
 def test_an_oversized_body_is_refused_unread_and_metrics_count_requests(folders):
     app = create_app({"topics": runtime.load(folders / "topics")}, max_request_bytes=2_000)
     small = TestClient(app)

@@ -163,3 +163,12 @@ def test_workers_and_a_file_of_api_keys(folder, tmp_path):
     assert "API key required, 2 workers" in log
     pids = {json.loads(line)["pid"] for line in log.splitlines() if line.startswith("{")}
     assert pids and process.pid not in pids  # the workers answered, not the process that started them
+
+
+def test_root_path_tells_the_docs_where_the_schema_is(folder):
+    with serving(folder, "--root-path", "/classify") as (process, url, log):
+        docs = httpx.get(url + "/docs").text
+        assert "/classify/openapi.json" in docs and "/classify/static-offline-docs/" in docs
+        assert httpx.get(url + "/v1/models").json()["models"][0]["name"] == "topics"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

@@ -18,6 +18,8 @@ Examples:
   bertclf serve tickets-model news-model --port 9000
   bertclf serve models/ --api-key-file keys.txt     # every model folder inside models/
   bertclf serve tickets-model --host 0.0.0.0 --workers 2
+  bertclf serve tickets-model --root-path /classify   # behind a proxy at https://host/classify/
+  bertclf serve tickets-model --max-batch-tokens 8192 --batch-wait-ms 2 --log-json
   curl -s localhost:8000/v1/predict -H 'Content-Type: application/json' \\
        -d '{"texts": ["I was charged twice"]}'
 
