@@ -152,7 +152,8 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
 
         parse_budget(budget)  # a bad budget fails before any work
         model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,
-                                   finetune=auto_finetune, log=(lambda m: None) if quiet else _stderr)
+                                   finetune=auto_finetune, log=(lambda m: None) if quiet else _stderr,
+                                   after_texts=len(split.eval_texts or []))
         if not quiet and not as_json:
             print_leaderboard(search)
     else:

@@ -124,6 +124,16 @@ def print_leaderboard(result: Any) -> None:
     skipped = [r for r in result.leaderboard() if r["cv_accuracy"] is None]
     if skipped:
         console.print(f"not scored: {len(skipped)} candidates ({skipped[0]['status']})", soft_wrap=True)
+    if result.overlapping:
+        console.print(f"{result.overlapping} training texts repeat or sit inside another; each such group "
+                      f"stayed on one side of every fold.", soft_wrap=True)
+    estimate = result.estimate
+    if estimate:
+        low, high = estimate["interval"]
+        console.print(f"Expected accuracy on new texts like TRAIN's: [bold]{estimate['accuracy']:.4f}[/] "
+                      f"(95% interval {low:.4f}-{high:.4f}), measured on {estimate['texts']} texts set "
+                      f"aside before the search (its CV accuracy, {estimate['cv_accuracy']:.4f}, chose it "
+                      f"among the others, so that one runs high).", soft_wrap=True)
 
 
 def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:

@@ -11,6 +11,12 @@ best few go on to the others. Each text is embedded once per embedder setting (t
 process's memo and the embedding cache); unsupervised steps (TF-IDF vocabularies, the
 standardisation) see TRAIN's texts but never their labels. The winner is refitted on all of TRAIN
 as an ordinary ``TextClassifier`` (or ``FineTuner``).
+
+Two things keep the winner's score honest. Texts that repeat or sit inside others stay on one
+side of every split (``groups``). And a seeded share of TRAIN (``check_rows``) is set aside
+before the search: the winner, fitted on the rest, is scored there once, a figure the choice
+among candidates cannot have inflated. The budget covers the refit (and what the caller reserves
+for after it) as well as the search.
 """
 
 from __future__ import annotations
@@ -25,9 +31,14 @@ import numpy as np
 from sklearn.base import clone
 
 from bertclf.errors import BertclfWarning, InputError, SpecError
+from bertclf.search.groups import grouped_folds, overlap_groups
 from bertclf.search.space import DEFAULT_BUDGET, DEFAULT_FOLDS, Candidate, parse_budget, search_space
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
+CHECK_SHARE = 0.15  # of TRAIN, set aside to score the winner once
+CHECK_MAX = 2000  # check rows at most: enough for a ±2-point interval, the rest trains
+CHECK_MIN_PER_LABEL = 10  # below this many texts in the rarest label, no rows are set aside
+SAVE_SECONDS = 5.0  # reserved for writing the model folder
 
 
 @dataclass
@@ -38,6 +49,8 @@ class SearchResult:
     budget_seconds: float
     seconds: float
     note: str | None = None
+    estimate: dict[str, Any] | None = None  # the winner on the check rows (``Search.check``)
+    overlapping: int = 0  # texts that repeat or sit inside another
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """Scored candidates best first (more folds before fewer), then those not run."""
@@ -48,7 +61,39 @@ class SearchResult:
     def summary(self) -> dict[str, Any]:
         return {"folds": self.folds, "budget_seconds": self.budget_seconds, "seconds": round(self.seconds, 1),
                 "chosen": self.winner.name if self.winner else None, "note": self.note,
+                "estimate": self.estimate, "overlapping_texts": self.overlapping,
                 "leaderboard": self.leaderboard()}
+
+
+def check_rows(target: np.ndarray, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(search rows, check rows): a seeded ``CHECK_SHARE`` of the texts (at most ``CHECK_MAX``),
+    stratified by label and drawn whole groups at a time; no check rows when the rarest label has
+    fewer than ``CHECK_MIN_PER_LABEL`` texts."""
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    every = np.arange(len(target))
+    if np.bincount(target).min() < CHECK_MIN_PER_LABEL:
+        return every, every[:0]
+    groups = every if groups is None else groups
+    heads, first = np.unique(groups, return_index=True)  # one row stands for its group
+    size = min(CHECK_SHARE, CHECK_MAX / len(target))
+    try:
+        split = StratifiedShuffleSplit(1, test_size=size, random_state=seed).split(heads, target[first])
+        _, chosen = next(split)
+    except ValueError:  # a label whose texts are all one group
+        _, chosen = next(ShuffleSplit(1, test_size=size, random_state=seed).split(heads))
+    check = np.isin(groups, heads[chosen])
+    if np.bincount(target[~check], minlength=int(target.max()) + 1).min() < 2:
+        return every, every[:0]
+    return every[~check], every[check]
+
+
+def interval(accuracy: float, n: int) -> tuple[float, float]:
+    """A 95% Wilson interval for an accuracy measured on n texts."""
+    z = 1.96
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
 
 
 def cv_folds(target: np.ndarray, wanted: int, log: Callable[[str], None]) -> int:
@@ -69,21 +114,40 @@ class Search:
 
     def __init__(self, texts: list[str], target: np.ndarray, n_classes: int, base: Any,
                  budget_seconds: float, folds: int, seed: int, log: Callable[[str], None],
-                 finetuner: Any = None) -> None:
-        from sklearn.model_selection import StratifiedKFold
-
+                 finetuner: Any = None, groups: np.ndarray | None = None, check: bool = False,
+                 after_texts: int = 0) -> None:
+        """Features are computed for every text; cross-validation reads the search rows only.
+        ``groups``: rows that must stay together (``overlap_groups``); ``check``: set check rows
+        aside; ``after_texts``: texts the caller will embed once the model is saved (a report),
+        whose time the budget keeps back."""
         self.texts, self.target, self.n_classes, self.base = texts, target, n_classes, base
         self.budget, self.seed, self.log, self.finetuner = budget_seconds, seed, log, finetuner
         self.start = time.perf_counter()
-        self.k = cv_folds(target, folds, log)
-        self.splits = list(StratifiedKFold(self.k, shuffle=True, random_state=seed)
-                           .split(np.zeros(len(target)), target))
+        self.rows, self.check_rows = (check_rows(target, groups, seed) if check
+                                      else (np.arange(len(target)), np.arange(0)))
+        self.k = cv_folds(target[self.rows], folds, log)
+        inner = grouped_folds(target[self.rows], None if groups is None else groups[self.rows], self.k, seed)
+        self.splits = [(self.rows[a], self.rows[b]) for a, b in inner]
+        self.after_texts, self.reserve = after_texts, SAVE_SECONDS
         self._matrices: dict[tuple[Any, ...], Any] = {}
         self._vectors: dict[Any, np.ndarray] = {}
         self._tfidf: dict[str, Any] = {}
+        self._per_text = 0.0  # seconds to embed one text, once timed
 
     def left(self) -> float:
-        return self.budget - (time.perf_counter() - self.start)
+        """Seconds of the budget left for searching: the refit, saving and the caller's later
+        embedding pass are kept back."""
+        return self.budget - (time.perf_counter() - self.start) - self.reserve
+
+    def keep_back(self, c: Candidate) -> None:
+        """Grow the reserve to what refitting ``c`` would cost: a fit on the search rows for the
+        check, one on every row, each scaled from its fold fits (fits grow a little faster than
+        the rows; 1.5× covers it)."""
+        if not c.fit_seconds:
+            return
+        share = len(self.texts) / max(1, len(self.splits[0][0]))
+        refit = 2 * 1.5 * share * float(np.mean(c.fit_seconds))
+        self.reserve = max(self.reserve, SAVE_SECONDS + refit + self._per_text * self.after_texts)
 
     # -- features --------------------------------------------------------------------------------
 
@@ -128,7 +192,9 @@ class Search:
         sample = self.texts[:: max(1, len(self.texts) // 64)][:64]
         start = time.perf_counter()
         memo.embed(embedder, sample, None)
-        return (time.perf_counter() - start) * len(self.texts) / max(1, len(sample))
+        per_text = (time.perf_counter() - start) / max(1, len(sample))
+        self._per_text = max(self._per_text, per_text)
+        return per_text * len(self.texts)
 
     # -- scoring ---------------------------------------------------------------------------------
 
@@ -178,6 +244,7 @@ class Search:
             self.score_fold(c, 0)
             c.status = "screened on 1 fold"
             self._done.append(c)
+            self.keep_back(c)
             self.log(f"  {c.name}: fold 1 accuracy {c.scores[0]:.4f}")
         finalists = sorted(self._done, key=lambda c: -c.score)[:FINALISTS]
         for c in finalists:
@@ -197,7 +264,30 @@ class Search:
         tuned = next((c for c in space if c.features == "finetune" and c.scores), None)
         if tuned is not None and (winner is None or tuned.score > winner.scores[0]):
             winner = tuned  # compared on the fold both were scored on
-        return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start)
+        estimate = self.check(winner) if winner is not None else None
+        return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start,
+                            estimate=estimate)
+
+    def check(self, c: Candidate) -> dict[str, Any] | None:
+        """The winner fitted on the search rows and scored once on the check rows: an estimate
+        of its accuracy on new texts that choosing it cannot have inflated."""
+        from bertclf.classify.heads import fit_head
+
+        n = len(self.check_rows)
+        if n == 0 or c.features == "finetune":
+            return None
+        X = self.matrix(c)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            head = fit_head(c.head, X[self.rows], self.target[self.rows], self.n_classes, C=c.C,
+                            class_weight=self.base.class_weight, random_state=self.seed)
+        accuracy = float((head.predict_proba(X[self.check_rows]).argmax(axis=1)
+                          == self.target[self.check_rows]).mean())
+        low, high = interval(accuracy, n)
+        self.log(f"  {c.name}: accuracy {accuracy:.4f} on {n} check texts the search never saw "
+                 f"(95% interval {low:.4f}-{high:.4f})")
+        return {"accuracy": round(accuracy, 4), "interval": [round(low, 4), round(high, 4)], "texts": n,
+                "cv_accuracy": round(c.score, 4)}
 
     def finetune(self, c: Candidate) -> None:
         """Fine-tune on the first fold's training rows and score on its test rows: one fold, as
@@ -257,11 +347,14 @@ def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
 
 def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: str | float = DEFAULT_BUDGET,
                folds: int = DEFAULT_FOLDS, finetune: bool = False, finetuner: Any = None,
-               log: Callable[[str], None] | None = None) -> tuple[Any, SearchResult]:
+               log: Callable[[str], None] | None = None, check: bool = True,
+               after_texts: int = 0) -> tuple[Any, SearchResult]:
     """Search, then refit the winner on all the texts: (fitted model, search result).
 
     ``base`` is a ``TextClassifier`` whose embedder, columns and seed the candidates share. With a
     budget too small for even one candidate, the default model is trained instead (and said so).
+    ``check``: score the winner on rows set aside before the search (``SearchResult.estimate``);
+    ``after_texts``: texts the caller will embed after training (a report), kept in the budget.
     """
     from bertclf.classify.classifier import TextClassifier
     from bertclf.encode.embedder import Embedder
@@ -282,9 +375,18 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
         raise SpecError("--auto does not search with --long guide; use truncate, head-tail or chunk")
     inputs = probe._inputs(texts, "training data")
     _, target = encode_labels(labels)
+    groups, overlapping = overlap_groups(inputs.texts)
+    if overlapping:
+        log(f"{overlapping} training texts repeat or sit inside another: folds and check rows keep "
+            f"each such group together")
     search = Search(inputs.texts, target, int(target.max()) + 1, probe, seconds, folds,
-                    base.random_state if base.random_state is not None else 0, log, finetuner)
+                    base.random_state if base.random_state is not None else 0, log, finetuner,
+                    groups=groups if overlapping else None, check=check, after_texts=after_texts)
+    if check and not len(search.check_rows):
+        log(f"too few texts to set rows aside (the rarest label needs {CHECK_MIN_PER_LABEL}): the "
+            f"winner's cross-validated score is its only estimate, and it runs high")
     result = search.run(search_space(finetune, own.pooling))
+    result.overlapping = overlapping
     if result.winner is None:
         result.note = (f"the budget of {seconds:g} s is too small for even one candidate; "
                        f"trained the default model instead")
