@@ -162,7 +162,7 @@ def test_auto_embeds_each_text_once_per_embedder_setting(embedder):
     memo.clear()
     before = memo.computed
     texts = [f"{t} {i}" for i, t in enumerate(TEXTS * 2)]  # new texts: nothing memoised yet
-    auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="5m")
+    auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetune=False)
     # last layer, last four and the other pooling are searched (the winner's refit finds its
     # vectors memoised); the sample timed before each pass is part of the texts
     assert memo.computed - before == 3 * len(texts)
@@ -230,12 +230,57 @@ def test_auto_keeps_the_users_class_weight_and_refuses_guide(embedder, monkeypat
         auto_train(TEXTS, LABELS, base=TextClassifier(Embedder(embedder.model, long="guide")))
 
 
-def test_auto_finetune_joins_on_one_fold(tiny_model, embedder):
-    tuner = FineTuner(tiny_model, epochs=1, batch_size=8, progress=False, verbose=False)
-    _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetune=True,
-                           finetuner=tuner)
+def test_auto_finetunes_on_the_search_rows_and_scores_on_the_check_rows(tiny_model, embedder):
+    tuner = FineTuner(tiny_model, epochs=2, batch_size=8, progress=False, verbose=False)
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 2)]
+    model, result = auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetuner=tuner)
     tuned = [c for c in result.candidates if c.features == "finetune"][0]
-    assert tuned.status == "1 fold" and len(tuned.scores) == 1 and tuned.fit_seconds
+    assert tuned.status.startswith(("2 epoch(s)", "1 epoch(s)"))
+    assert "scored on the check texts" in tuned.status
+    assert tuned.check is not None and tuned.scores == [tuned.check] and tuned.fit_seconds
+    rival = max((c for c in result.candidates if len(c.scores) == result.folds), key=lambda c: c.score)
+    assert rival.check is not None  # both were scored on the same check rows
+    if result.winner is tuned:
+        assert isinstance(model, FineTuner) and model.training_["texts"] < len(texts)  # not refitted
+    else:
+        assert result.winner is rival and isinstance(model, TextClassifier)
+    assert result.estimate["chosen_on_check_rows"] is True
+
+
+def test_auto_skips_fine_tuning_that_the_budget_cannot_hold(tiny_model, embedder, monkeypatch):
+    import bertclf.search.auto
+
+    monkeypatch.setattr(bertclf.search.auto, "TRAIN_PASSES", 1e9)  # an epoch would take for ever
+    messages = []
+    _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m",
+                           log=messages.append)
+    tuned = [c for c in result.candidates if c.features == "finetune"][0]
+    assert tuned.status.startswith("skipped: an epoch would take") and not tuned.scores
+    assert result.winner is not tuned and any("fine-tuning skipped" in m for m in messages)
+    _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetune=False)
+    assert all(c.features != "finetune" for c in result.candidates)
+
+
+def test_fine_tuning_stops_when_it_cannot_catch_up():
+    from bertclf.search.auto import cannot_reach
+
+    history = [{"val_accuracy": 0.70}, {"val_accuracy": 0.75}]
+    assert cannot_reach(history, 0.90, epochs=3) is not None  # 0.75 + 0.05 < 0.90
+    assert cannot_reach(history, 0.80, epochs=3) is None  # 0.75 + 0.05 reaches it
+    assert cannot_reach(history[:1], 0.99, epochs=3) is None  # one epoch says nothing of the gain
+    assert cannot_reach([{"val_accuracy": 0.8}, {"val_accuracy": 0.7}], 0.75, epochs=5) is not None
+
+
+def test_fine_tuning_keeps_a_time_limit_and_a_stop_rule(tiny_model):
+    texts, labels = TEXTS * 2, LABELS * 2
+    quick = FineTuner(tiny_model, epochs=50, batch_size=4, progress=False, verbose=False, time_limit=1.0)
+    quick.fit(texts, labels)
+    assert quick.training_["stop_reason"] == "out of time" and quick.training_["epochs_run"] < 50
+    assert quick.training_["seconds"] < 10
+    judged = FineTuner(tiny_model, epochs=5, batch_size=8, progress=False, verbose=False, early_stopping=0)
+    judged.fit(texts, labels, stop_when=lambda history: "enough" if len(history) == 2 else None)
+    assert judged.training_["epochs_run"] == 2 and judged.training_["stop_reason"] == "enough"
+    assert judged.predict(NEW).shape == (4,)
 
 
 def test_candidate_names_are_short():
@@ -319,16 +364,16 @@ def test_train_auto_finetune_from_the_command_line(run, tiny_model, train_csv, t
     if finetune_wins:  # every other candidate scores below anything fine-tuning can score
         monkeypatch.setattr(bertclf.search.auto.Search, "score_fold",
                             lambda self, c, fold: (c.scores.append(-1.0), c.fit_seconds.append(0.0)))
+        monkeypatch.setattr(bertclf.search.auto.Search, "check", lambda self, c: setattr(c, "check", -1.0))
     out = tmp_path / "model"
-    result = run("train", train_csv, "--model", tiny_model, "--auto", "--auto-finetune", "--budget", "5m",
-                 "--out", out)
+    result = run("train", train_csv, "--model", tiny_model, "--auto", "--budget", "5m", "--out", out)
     assert result.exit_code == 0, result.output
     assert "fine-tuned encoder" in result.stderr  # on the leaderboard
     if finetune_wins:
         assert "saved fine-tuned encoder model (3 labels, a fine-tuned encoder)" in result.stderr
     board = json.loads((out / "config.json").read_text())["metrics"]["auto"]["leaderboard"]
     tuned = [r for r in board if r["features"] == "finetune"]
-    assert tuned and tuned[0]["folds"] == 1 and tuned[0]["cv_accuracy"] is not None
+    assert tuned and tuned[0]["check_accuracy"] is not None
     config = json.loads((out / "config.json").read_text())
     assert (config["approach"] == "finetune") == finetune_wins
     assert TextClassifier.load(out).predict(NEW).shape == (4,)  # whichever won, it loads
@@ -356,3 +401,16 @@ def test_cross_validation_reads_the_features_the_refitted_model_reads(embedder):
 
 def _dense(matrix):
     return matrix.toarray() if sparse.issparse(matrix) else matrix
+
+
+def test_no_finetune_and_the_old_flag(run, tiny_model, train_csv, tmp_path):
+    out = tmp_path / "model"
+    result = run("train", train_csv, "--model", tiny_model, "--auto", "--no-finetune", "--budget", "5m",
+                 "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    board = json.loads((out / "config.json").read_text())["metrics"]["auto"]["leaderboard"]
+    assert board and all(r["features"] != "finetune" for r in board)
+    old = run("train", train_csv, "--model", tiny_model, "--auto", "--auto-finetune", "--budget", "5m",
+              "--out", tmp_path / "old", "--json")
+    assert old.exit_code == 0, old.output
+    assert "--auto-finetune is the default now" in old.stderr

@@ -65,6 +65,18 @@ def test_finetune_bad_usage(run, tiny_model, toy_csv, tmp_path):
     (tmp_path / "notes" / "a.txt").write_text("mine")
     assert_one_line_error(run("finetune", toy_csv, "--model", tiny_model, "--out", tmp_path / "notes"),
                           "not a bertclf model folder")
+    assert_one_line_error(run("finetune", toy_csv, "--model", tiny_model, "--out", tmp_path / "y",
+                              "--time-limit", "soon"), "--time-limit must be a duration")
+
+
+def test_finetune_time_limit_ends_the_run_and_keeps_the_model(run, tiny_model, toy_csv, tmp_path):
+    out = tmp_path / "ft"
+    result = run("finetune", toy_csv, "--model", tiny_model, "--out", out, "--epochs", "500",
+                 "--batch-size", "2", "--device", "cpu", "--time-limit", "2s", "--no-baseline")
+    assert result.exit_code == 0, result.output
+    assert "stopping: the time limit came" in result.stderr
+    training = json.loads((out / "config.json").read_text())["training"]
+    assert training["stop_reason"] == "out of time" and 1 <= training["epochs_run"] < 500
 
 
 def test_compare_gives_all_three_rows_json_and_a_chart(run, tiny_model, toy_csv, tmp_path):

@@ -47,6 +47,7 @@ Examples:
   bertclf finetune train.csv --out model --slim   # no int8 export inside (predicts with the full install)
   bertclf finetune news.csv --long head-tail --max-length 512 --out news-ft
   bertclf finetune --resume model          # continue an interrupted run
+  bertclf finetune train.csv --out model --time-limit 20m   # best epoch within 20 minutes
 
 \b
 Without --test, a stratified, seeded 20% of TRAIN is held out for the report, as in `train`;
@@ -83,6 +84,9 @@ works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_p
 @seed_option("Seed for the splits and training.")
 @click.option("--checkpoint-minutes", type=float, default=10.0, show_default=True,
               help="Also checkpoint this often within an epoch.")
+@click.option("--time-limit", default=None, metavar="TIME",
+              help="Stop training after this long (90s, 20m, 1h): the partial epoch is validated and the "
+                   "best epoch kept.")
 @click.option("--resume", "resume_dir", default=None, metavar="DIR",
               help="Continue the interrupted run checkpointed in DIR (TRAIN and settings as recorded).")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
@@ -104,6 +108,7 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
     from bertclf.finetune.loop import Interrupted
     from bertclf.io.labels import read_split
     from bertclf.io.modelio import check_model_target
+    from bertclf.search.space import parse_budget
 
     ctx = click.get_current_context()
     given = {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
@@ -125,7 +130,9 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
     tuner = FineTuner(**{k: options[k] for k in TUNER_OPTIONS}, device=options["device"],
                       threads=options["threads"], output_dir=out,
                       checkpoint_minutes=options["checkpoint_minutes"], strict=strict,
-                      progress=_progress(quiet), verbose=not quiet)
+                      progress=_progress(quiet), verbose=not quiet,
+                      time_limit=parse_budget(options["time_limit"], "--time-limit") if options["time_limit"]
+                      else None)
     columns = pop_columns({k: v for k, v in files.items() if k in COLUMN_KEYS})
     tuner.set_params(text_col=columns.text, pair_col=columns.pair)
     tuner.check_params()

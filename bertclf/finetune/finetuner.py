@@ -14,6 +14,7 @@ import numbers
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ from bertclf.progress import should_show
 DEFAULT_MAX_LENGTH = 128
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Settings that may change between an interrupted run and its resumption; the rest must match.
-RUNTIME_PARAMS = ("device", "threads", "output_dir", "checkpoint_minutes", "strict", "progress", "verbose")
+RUNTIME_PARAMS = ("device", "threads", "output_dir", "checkpoint_minutes", "strict", "progress", "verbose",
+                  "time_limit")
 
 
 class FineTuner(ClassifierMixin, BaseEstimator):
@@ -85,6 +87,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
     label with binary cross-entropy; thresholds are then tuned on the validation split.
     output_dir: a model folder to keep checkpoints in (``checkpoint/`` inside it): written every
         epoch, every ``checkpoint_minutes`` and on Ctrl-C; ``fit(..., resume=True)`` continues.
+    time_limit: seconds of training at most (None: no limit); past it the run ends after the
+        current step, validates that partial epoch and keeps the best epoch, so a budget holds.
     """
 
     def __init__(
@@ -115,7 +119,9 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         head_tokens: int | None = None,
         text_col: str = "text",
         pair_col: str | None = None,
+        time_limit: float | None = None,
     ) -> None:
+        self.time_limit = time_limit
         self.long = long
         self.head_tokens = head_tokens
         self.text_col = text_col
@@ -145,10 +151,14 @@ class FineTuner(ClassifierMixin, BaseEstimator):
 
     # -- training ---------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, resume: bool = False, meta: dict[str, Any] | None = None) -> FineTuner:
+    def fit(self, X: Any, y: Any, resume: bool = False, meta: dict[str, Any] | None = None,
+            stop_when: Callable[[list[dict[str, Any]]], str | None] | None = None) -> FineTuner:
         """Fine-tune on texts X and labels y; ``resume`` continues the run checkpointed in
         ``output_dir`` (same settings and data required). ``meta`` (JSON-able) is kept in the
-        checkpoints, for a caller that must find its inputs again (the CLI records its files)."""
+        checkpoints, for a caller that must find its inputs again (the CLI records its files).
+        ``stop_when`` sees the epochs' history after each one and ends the run by returning a
+        reason (``train --auto`` stops a run that cannot catch up with its best candidate)."""
+        began = time.monotonic()
         source, pooling, max_length = self.check_params()
         if resume and not self.output_dir:
             raise SpecError("resume needs output_dir, the folder holding the checkpoint")
@@ -196,7 +206,9 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         start = time.perf_counter()
         try:
             state = trainer.run(data, checkpoint, float(self.checkpoint_minutes) * 60, self.progress,
-                                log=(lambda line: print(line, file=sys.stderr)) if show else None)
+                                log=(lambda line: print(line, file=sys.stderr)) if show else None,
+                                deadline=began + float(self.time_limit) if self.time_limit else None,
+                                judge=stop_when)
         except torch.cuda.OutOfMemoryError:
             raise out_of_memory(int(self.batch_size), int(self.grad_accum), max_length) from None
         self.trainer_, self.classes_, self.source_ = trainer, classes, source
@@ -216,6 +228,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             "texts": len(train_rows), "validation_texts": len(val_rows), "device": device,
             "class_counts": {str(c): int(n) for c, n in zip(classes, counts, strict=True)},
             "epochs_run": state.epoch, "optimizer_steps": state.step, "stopped_early": state.stopped_early,
+            "stop_reason": state.stop_reason,
             "best_epoch": state.best["epoch"] if state.best else state.epoch,
             "seconds": round(time.perf_counter() - start, 1), "history": state.history,
             "resumed": saved is not None,
@@ -235,6 +248,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         _check_number("max_grad_norm", self.max_grad_norm, low=0, open_low=True)
         _check_number("dropout", self.dropout, low=0, high=1)
         _check_number("checkpoint_minutes", self.checkpoint_minutes, low=0, open_low=True)
+        if self.time_limit is not None:
+            _check_number("time_limit", self.time_limit, low=0, open_low=True)
         if self.precision not in PRECISIONS:
             raise SpecError(f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.long == "chunk":

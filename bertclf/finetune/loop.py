@@ -97,6 +97,7 @@ class RunState:
     stale: int = 0  # epochs since the best one
     stopped_early: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None  # why it stopped before its last epoch
 
 
 def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
@@ -159,8 +160,13 @@ class Trainer:
 
     def run(self, data: TrainData, checkpoint: Callable[[], str] | None = None,
             checkpoint_seconds: float = 600.0, progress: bool | None = None,
-            log: Callable[[str], None] | None = None) -> RunState:
+            log: Callable[[str], None] | None = None, deadline: float | None = None,
+            judge: Callable[[list[dict[str, Any]]], str | None] | None = None) -> RunState:
+        """Train; ``deadline`` (``time.monotonic()``) ends the run after the step that passes it,
+        the partial epoch validated like a whole one; ``judge`` sees the history after each
+        epoch and may end the run by giving a reason."""
         cfg, state = self.cfg, self.state
+        self.judge = judge
         lengths = data.encoded.lengths()[data.train_rows]
         per_epoch = math.ceil(len(data.train_rows) / cfg.batch_size)
         total_steps = cfg.epochs * math.ceil(per_epoch / cfg.grad_accum)
@@ -171,6 +177,11 @@ class Trainer:
         bar = progress_bar(remaining, "fine-tuning", progress)
         with _deferred_interrupt() as interrupted, bar as advance:
             while state.epoch < cfg.epochs and not state.stopped_early:
+                if deadline is not None and time.monotonic() > deadline:
+                    state.stopped_early, state.stop_reason = True, "out of time"
+                    if log:
+                        log(f"stopping: the time limit came before epoch {state.epoch + 1}")
+                    break
                 started = time.monotonic()
                 batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, state.epoch)
                 self.network.train()
@@ -191,6 +202,12 @@ class Trainer:
                     if checkpoint and time.monotonic() - last_save > checkpoint_seconds:
                         checkpoint()
                         last_save = time.monotonic()
+                    if deadline is not None and time.monotonic() > deadline and index + 1 < len(batches):
+                        state.stopped_early, state.stop_reason = True, "out of time"
+                        if log:
+                            log(f"stopping: the time limit came {index + 1} of {len(batches)} batches into "
+                                f"epoch {state.epoch + 1}")
+                        break
                 self._end_epoch(data, time.monotonic() - started, log)
                 where = checkpoint() if checkpoint else None
                 last_save = time.monotonic()
@@ -244,10 +261,18 @@ class Trainer:
         state.epoch, state.batch, state.loss_sum, state.loss_count = state.epoch + 1, 0, 0.0, 0
         if log:
             log(_describe(record, state.best))
-        if cfg.early_stopping and state.stale >= cfg.early_stopping and state.epoch < cfg.epochs:
-            state.stopped_early = True
+        if state.stopped_early or state.epoch >= cfg.epochs:
+            return
+        if cfg.early_stopping and state.stale >= cfg.early_stopping:
+            state.stopped_early, state.stop_reason = True, "no better validation score"
             if log:
                 log(f"stopping early: the validation score has not improved for {state.stale} epochs")
+            return
+        reason = self.judge(state.history) if getattr(self, "judge", None) else None
+        if reason:
+            state.stopped_early, state.stop_reason = True, reason
+            if log:
+                log(f"stopping early: {reason}")
 
     def validate(self, data: TrainData) -> dict[str, float]:
         from sklearn.metrics import f1_score

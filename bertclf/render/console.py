@@ -105,19 +105,25 @@ def print_leaderboard(result: Any) -> None:
 
     table = Table(title=f"--auto: {result.folds}-fold cross-validation on TRAIN, {result.seconds:.0f} s "
                         f"of a {result.budget_seconds:.0f} s budget")
-    for name in ("#", "candidate", "CV accuracy", "± spread", "folds", "fit s"):
+    checked = any(r["check_accuracy"] is not None for r in result.leaderboard())
+    names = ["#", "candidate", "CV accuracy", "± spread", "folds"] + ["check"] * checked + ["fit s"]
+    for name in names:
         table.add_column(name, justify="left" if name == "candidate" else "right")
     for rank, r in enumerate(result.leaderboard(), 1):
         if r["cv_accuracy"] is None:
             continue
         chosen = result.winner is not None and r["candidate"] == result.winner.name
         name = f"[bold]{r['candidate']}[/] (chosen)" if chosen else r["candidate"]
-        table.add_row(str(rank), name, f"{r['cv_accuracy']:.4f}",
-                      f"{r['spread']:.4f}" if r["spread"] is not None else "–", str(r["folds"]),
-                      f"{r['fit_seconds']:.1f}")
+        tuned = r["features"] == "finetune"
+        cells = [str(rank), name, "–" if tuned else f"{r['cv_accuracy']:.4f}",
+                 f"{r['spread']:.4f}" if r["spread"] is not None else "–", "–" if tuned else str(r["folds"])]
+        if checked:
+            cells.append(f"{r['check_accuracy']:.4f}" if r["check_accuracy"] is not None else "")
+        table.add_row(*cells, f"{r['fit_seconds']:.1f}")
     console = Console(stderr=True)
     console.print(table)
-    if any(r["folds"] == 1 for r in result.leaderboard()) and result.folds > 1:
+    screened = [r for r in result.leaderboard() if r["folds"] == 1 and r["features"] != "finetune"]
+    if screened and result.folds > 1:
         console.print(f"Rows with 1 fold were screened on the first fold and did not reach the final "
                       f"{FINALISTS}; the winner is the best of those scored on all {result.folds}.",
                       soft_wrap=True)
@@ -130,10 +136,14 @@ def print_leaderboard(result: Any) -> None:
     estimate = result.estimate
     if estimate:
         low, high = estimate["interval"]
+        why = (f"its CV accuracy, {estimate['cv_accuracy']:.4f}, chose it among the others, so that one "
+               f"runs high" if result.winner.features != "finetune" else "fine-tuned on the rest")
+        if estimate.get("chosen_on_check_rows"):
+            why += ("; fine-tuning and the best CV candidate were compared on these texts, so it may run "
+                    "a little high")
         console.print(f"Expected accuracy on new texts like TRAIN's: [bold]{estimate['accuracy']:.4f}[/] "
                       f"(95% interval {low:.4f}-{high:.4f}), measured on {estimate['texts']} texts set "
-                      f"aside before the search (its CV accuracy, {estimate['cv_accuracy']:.4f}, chose it "
-                      f"among the others, so that one runs high).", soft_wrap=True)
+                      f"aside before the search ({why}).", soft_wrap=True)
 
 
 def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:

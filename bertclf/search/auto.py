@@ -3,8 +3,8 @@
 Which approach wins is a property of the data set (TF-IDF wins on spam and news, embeddings on
 intents and tweets), so the search scores a small, measured space of candidates (``searchspace``:
 TF-IDF, frozen embeddings and hybrids, then the SVM head and another pooling; a fine-tuned encoder
-only when asked, scored on one fold) by stratified k-fold cross-validation on the training rows
-only, within a time budget.
+when the budget allows an epoch, scored on the check rows) by stratified k-fold cross-validation on
+the training rows only, within a time budget.
 
 Successive halving keeps it cheap: every candidate is first scored on one fold, and only the
 best few go on to the others. Each text is embedded once per embedder setting (through this
@@ -39,6 +39,8 @@ CHECK_SHARE = 0.15  # of TRAIN, set aside to score the winner once
 CHECK_MAX = 2000  # check rows at most: enough for a ±2-point interval, the rest trains
 CHECK_MIN_PER_LABEL = 10  # below this many texts in the rarest label, no rows are set aside
 SAVE_SECONDS = 5.0  # reserved for writing the model folder
+TRAIN_PASSES = 3.0  # an epoch of fine-tuning costs about this many forward passes (docs/results.md)
+FINETUNE_SAVE_SECONDS = 30.0  # writing a fine-tuned folder: its encoder, ONNX export and int8 graph
 
 
 @dataclass
@@ -255,62 +257,99 @@ class Search:
                 self.score_fold(c, fold)
             c.status = f"{self.k}-fold"
             self.log(f"  {c.name}: {self.k}-fold accuracy {c.score:.4f} ± {c.spread:.4f}")
-        for c in space:
-            if c.features == "finetune":
-                self.finetune(c)
         full = [c for c in self._done if len(c.scores) == self.k]
         pool = full or self._done
         winner = max(pool, key=lambda c: c.score) if pool else None
-        tuned = next((c for c in space if c.features == "finetune" and c.scores), None)
-        if tuned is not None and (winner is None or tuned.score > winner.scores[0]):
-            winner = tuned  # compared on the fold both were scored on
-        estimate = self.check(winner) if winner is not None else None
+        if winner is not None and len(self.check_rows):
+            self.check(winner)
+        tuned = next((c for c in space if c.features == "finetune"), None)
+        if tuned is not None:
+            self.finetune(tuned, winner)
+            if tuned.scores and (winner is None or tuned.check > self._rival(winner)):
+                winner = tuned  # compared on the same rows: the check rows, or the first fold
+        estimate = None
+        if winner is not None and winner.check is not None and len(self.check_rows):
+            low, high = interval(winner.check, len(self.check_rows))
+            estimate = {"accuracy": round(winner.check, 4), "interval": [round(low, 4), round(high, 4)],
+                        "texts": len(self.check_rows), "cv_accuracy": round(winner.score, 4)}
+            if tuned is not None and tuned.scores:
+                estimate["chosen_on_check_rows"] = True  # between the CV winner and fine-tuning
         return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start,
                             estimate=estimate)
 
-    def check(self, c: Candidate) -> dict[str, Any] | None:
+    def _rival(self, c: Candidate) -> float:
+        """What the fine-tuned candidate must beat: ``c`` on the check rows, or on the first fold."""
+        return c.check if c.check is not None else c.scores[0]
+
+    def check(self, c: Candidate) -> None:
         """The winner fitted on the search rows and scored once on the check rows: an estimate
         of its accuracy on new texts that choosing it cannot have inflated."""
         from bertclf.classify.heads import fit_head
 
-        n = len(self.check_rows)
-        if n == 0 or c.features == "finetune":
-            return None
         X = self.matrix(c)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             head = fit_head(c.head, X[self.rows], self.target[self.rows], self.n_classes, C=c.C,
                             class_weight=self.base.class_weight, random_state=self.seed)
-        accuracy = float((head.predict_proba(X[self.check_rows]).argmax(axis=1)
-                          == self.target[self.check_rows]).mean())
-        low, high = interval(accuracy, n)
-        self.log(f"  {c.name}: accuracy {accuracy:.4f} on {n} check texts the search never saw "
-                 f"(95% interval {low:.4f}-{high:.4f})")
-        return {"accuracy": round(accuracy, 4), "interval": [round(low, 4), round(high, 4)], "texts": n,
-                "cv_accuracy": round(c.score, 4)}
+        c.check = float((head.predict_proba(X[self.check_rows]).argmax(axis=1)
+                         == self.target[self.check_rows]).mean())
+        low, high = interval(c.check, len(self.check_rows))
+        self.log(f"  {c.name}: accuracy {c.check:.4f} on {len(self.check_rows)} check texts the search "
+                 f"never saw (95% interval {low:.4f}-{high:.4f})")
 
-    def finetune(self, c: Candidate) -> None:
-        """Fine-tune on the first fold's training rows and score on its test rows: one fold, as
-        a CPU cannot afford k (its time is estimated from an embedding pass, times 3 per epoch)."""
+    def finetune(self, c: Candidate, rival: Candidate | None) -> None:
+        """Fine-tune on the search rows and score on the check rows (without check rows: the
+        first fold's), when the budget allows an epoch. Its cost is estimated before it starts
+        from a timed forward pass of this machine (``TRAIN_PASSES`` per epoch); it gets as many
+        epochs (up to the tuner's) as fit, a time limit that ends it where the budget does, and
+        stops when the epochs left cannot lift it to ``rival``'s score."""
         model = default_finetuner(self.base, self.finetuner)
-        train, test = self.splits[0]
-        estimate = 3 * model.epochs * self.embedding_cost_any() * len(train) / len(self.texts)
-        if estimate > self.left():
-            c.status = f"skipped: fine-tuning would take ~{estimate:.0f} s"
+        train, test = (self.rows, self.check_rows) if len(self.check_rows) else self.splits[0]
+        forward = self.embedding_cost_any() / len(self.texts)
+        val = float(model.val_fraction or 0)
+        epoch = forward * len(train) * (TRAIN_PASSES * (1 - val) + val)
+        finish = FINETUNE_SAVE_SECONDS + forward * (len(test) + self.after_texts)  # if it wins
+        room = self.left() + self.reserve - max(self.reserve if rival is not None else 0.0, finish)
+        epochs = min(int(model.epochs), int(room // epoch)) if epoch > 0 else int(model.epochs)
+        if epochs < 1:
+            c.status = f"skipped: an epoch would take ~{epoch:.0f} s, {max(room, 0):.0f} s left"
+            self.log(f"  fine-tuning {c.status}")
             return
+        model.set_params(epochs=epochs, time_limit=room)
+        goal = self._rival(rival) if rival is not None else None
+        self.log(f"  fine-tuning for {epochs} epoch(s) on {len(train)} texts, ~{epoch * epochs:.0f} s")
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BertclfWarning)
-            model.fit([self.texts[i] for i in train], self.target[train])
+            model.fit([self.texts[i] for i in train], self.target[train],
+                      stop_when=(lambda history: cannot_reach(history, goal, epochs)) if goal else None)
         c.fit_seconds.append(time.perf_counter() - start)
         predicted = model.predict([self.texts[i] for i in test])
-        c.scores.append(float((np.asarray(predicted) == self.target[test]).mean()))
-        c.status = "1 fold"
-        self.log(f"  {c.name}: fold 1 accuracy {c.scores[0]:.4f}")
+        c.check = float((np.asarray(predicted) == self.target[test]).mean())
+        c.scores.append(c.check)
+        reason = model.training_.get("stop_reason")
+        where = "check texts" if len(self.check_rows) else "texts of fold 1"
+        c.status = f"{model.training_['epochs_run']} epoch(s), scored on the {where}" + (
+            f"; stopped: {reason}" if reason else "")
+        self.tuned = model
+        self.log(f"  {c.name}: accuracy {c.check:.4f} on {len(test)} {where} ({c.fit_seconds[0]:.0f} s)")
 
     def embedding_cost_any(self) -> float:
         """Seconds for one forward pass over TRAIN, timed on a sample with the torch backend."""
         return self._pass_seconds(clone(self.base.embedder_).set_params(backend="torch", progress=False))
+
+
+def cannot_reach(history: list[dict[str, Any]], goal: float, epochs: int) -> str | None:
+    """Why fine-tuning should stop: its validation accuracy, gaining what the last epoch gained
+    for each epoch left, stays below ``goal``; None while it might still get there."""
+    scores = [h.get("val_accuracy") for h in history]
+    if len(scores) < 2 or None in scores:
+        return None
+    gain, left = max(0.0, scores[-1] - scores[-2]), epochs - len(scores)
+    if scores[-1] + gain * left >= goal:
+        return None
+    return (f"validation accuracy {scores[-1]:.4f}, gaining {gain:.4f} an epoch, cannot reach {goal:.4f} "
+            f"in {left} more")
 
 
 def default_finetuner(base: Any, finetuner: Any = None) -> Any:
@@ -346,13 +385,15 @@ def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
 
 
 def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: str | float = DEFAULT_BUDGET,
-               folds: int = DEFAULT_FOLDS, finetune: bool = False, finetuner: Any = None,
+               folds: int = DEFAULT_FOLDS, finetune: bool = True, finetuner: Any = None,
                log: Callable[[str], None] | None = None, check: bool = True,
                after_texts: int = 0) -> tuple[Any, SearchResult]:
     """Search, then refit the winner on all the texts: (fitted model, search result).
 
     ``base`` is a ``TextClassifier`` whose embedder, columns and seed the candidates share. With a
     budget too small for even one candidate, the default model is trained instead (and said so).
+    ``finetune``: fine-tune the encoder too, when the budget allows an epoch (its own
+    ``finetuner``, or the base's encoder with ``FineTuner``'s defaults);
     ``check``: score the winner on rows set aside before the search (``SearchResult.estimate``);
     ``after_texts``: texts the caller will embed after training (a report), kept in the budget.
     """
@@ -392,6 +433,8 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
                        f"trained the default model instead")
         warnings.warn(result.note, BertclfWarning, stacklevel=2)
         model = clone(base)
+    elif result.winner.features == "finetune":
+        return search.tuned, result  # kept as trained on the search rows: a CPU cannot afford a refit
     else:
         model = winner_model(result.winner, probe, finetuner)
     model.fit(texts, labels)

@@ -34,6 +34,7 @@ class Candidate:
     scores: list[float] = field(default_factory=list)
     fit_seconds: list[float] = field(default_factory=list)
     status: str = "not run"
+    check: float | None = None  # accuracy on the check rows (the winner and the fine-tuned one)
 
     @property
     def name(self) -> str:
@@ -69,6 +70,7 @@ class Candidate:
                 "head": self.head, "C": self.C,
                 "cv_accuracy": round(self.score, 4) if self.scores else None,
                 "spread": round(self.spread, 4) if len(self.scores) > 1 else None,
+                "check_accuracy": round(self.check, 4) if self.check is not None else None,
                 "folds": len(self.scores), "fit_seconds": round(float(np.mean(self.fit_seconds)), 2)
                 if self.fit_seconds else None, "status": self.status}
 
@@ -104,15 +106,15 @@ def search_space(finetune: bool = False, pooling: str = "mean") -> list[Candidat
     return space
 
 
-def parse_budget(text: str | float | int) -> float:
-    """Seconds from '90s', '10m', '1.5h' or a plain number of seconds."""
+def parse_budget(text: str | float | int, option: str = "--budget") -> float:
+    """Seconds from '90s', '10m', '1.5h' or a plain number of seconds (``option`` names it in errors)."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
     else:
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text).lower())
         if not match:
-            raise SpecError(f"--budget must be a duration such as 90s, 10m or 1h, got {text!r}")
+            raise SpecError(f"{option} must be a duration such as 90s, 10m or 1h, got {text!r}")
         seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
     if not seconds > 0:
-        raise SpecError(f"--budget must be positive, got {text!r}")
+        raise SpecError(f"{option} must be positive, got {text!r}")
     return seconds
