@@ -5,8 +5,17 @@ import numpy as np
 import pytest
 
 from bertclf import Embedder, TextClassifier
-from bertclf.search.auto import CHECK_MAX, auto_train, check_rows, interval
-from bertclf.search.groups import MAX_CONTAINERS, grouped_folds, overlap_groups
+from bertclf.search.auto import auto_train
+from bertclf.search.groups import MAX_CONTAINERS, overlap_groups
+from bertclf.search.splits import (
+    CHECK_MAX,
+    check_rows,
+    f1_interval,
+    grouped_folds,
+    interval,
+    micro_f1,
+    strata_of,
+)
 from tests.test_classifier import LABELS, TEXTS
 
 
@@ -83,9 +92,9 @@ def test_auto_scores_its_winner_once_on_rows_the_search_never_saw(embedder, monk
     messages = []
     model, result = auto_train(texts, labels, base=TextClassifier(embedder), budget="5m", log=messages.append)
     estimate = result.estimate
-    assert estimate is not None and 0 <= estimate["accuracy"] <= 1
-    assert estimate["interval"][0] <= estimate["accuracy"] <= estimate["interval"][1]
-    assert estimate["cv_accuracy"] == round(result.winner.score, 4)
+    assert estimate is not None and 0 <= estimate["score"] <= 1 and estimate["metric"] == "accuracy"
+    assert estimate["interval"][0] <= estimate["score"] <= estimate["interval"][1]
+    assert estimate["cv_score"] == round(result.winner.score, 4)
     never_searched = set(range(len(texts))) - set(seen)
     assert len(never_searched) == estimate["texts"] and 10 <= estimate["texts"] <= 20
     assert any("check texts the search never saw" in m for m in messages)
@@ -114,6 +123,72 @@ def test_the_budget_keeps_back_what_comes_after_the_search(embedder):
     _, result = auto_train(texts, LABELS * 4, base=TextClassifier(embedder), budget="5m",
                            after_texts=10**9)  # a report far larger than any budget
     board = result.leaderboard()
-    scored = [r for r in board if r["cv_accuracy"] is not None]
+    scored = [r for r in board if r["cv_score"] is not None]
     assert 1 <= len(scored) <= 2  # what ran before the first embedding pass was timed
-    assert all(r["status"].startswith("skipped") for r in board if r["cv_accuracy"] is None)
+    assert all(r["status"].startswith("skipped") for r in board if r["cv_score"] is None)
+
+
+def _tags(n=4):
+    """Several labels per text: each text's own label, plus "long" for texts of five words or more."""
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * n)]
+    return texts, [[label] + (["long"] if len(text.split()) >= 7 else []) for text, label in
+                   zip(texts, LABELS * n, strict=True)]
+
+
+def test_auto_searches_several_labels_per_text_by_micro_f1(embedder, tmp_path):
+    texts, tags = _tags()
+    messages = []
+    model, result = auto_train(texts, tags, base=TextClassifier(embedder), budget="5m", log=messages.append)
+    assert result.metric == "micro-F1" and result.winner is not None
+    assert model.task == "multi-label" and model.features == result.winner.features
+    assert set(model.classes_) == {"sport", "money", "water", "long"}
+    estimate = result.estimate
+    assert estimate["metric"] == "micro-F1" and 0 <= estimate["score"] <= 1
+    assert estimate["interval"][0] <= estimate["score"] <= estimate["interval"][1]
+    tuned = [c for c in result.candidates if c.features == "finetune"][0]
+    assert tuned.status.startswith("skipped: --auto fine-tunes for one label per text only")
+    assert any("micro-F1" in m and "check texts" in m for m in messages)
+    model.save(tmp_path / "m")
+    back = TextClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict(NEW_TAGS), model.predict(NEW_TAGS))
+
+
+NEW_TAGS = ["the game of the team", "a loan at the bank and then a long walk by the river"]
+
+
+def test_strata_of_several_labels_is_each_texts_rarest_label():
+    target = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 1], [0, 0, 0], [1, 1, 0], [0, 0, 0], [1, 0, 1],
+                       [1, 0, 0]])
+    strata = strata_of(target)
+    # label 0 is common, 1 and 2 rarer; no label -> stratum 3
+    assert strata.tolist() == [1, 0, 2, 3, 1, 3, 2, 0]
+    lone = np.array([[1, 0], [1, 0], [1, 1], [0, 0]])  # label 1 once: folded into "no label"
+    assert strata_of(lone).tolist() == [0, 0, 2, 2]
+    assert strata_of(np.array([2, 0, 1])).tolist() == [2, 0, 1]  # one label per text: itself
+
+
+def test_micro_f1_and_its_interval():
+    truth = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    predicted = np.array([[1, 0], [0, 0], [1, 1], [1, 0]])
+    # tp 3, fp 1, fn 1 -> 2*3 / (2*3 + 2)
+    assert micro_f1(truth, predicted) == pytest.approx(0.75)
+    assert micro_f1(truth, truth) == 1.0
+    low, high = f1_interval(np.tile(truth, (50, 1)), np.tile(predicted, (50, 1)))
+    assert low < 0.75 < high and high - low < 0.2
+
+
+def test_train_auto_with_several_labels_from_the_command_line(run, tiny_model, write, tmp_path):
+    import json
+
+    import pandas as pd
+
+    texts, tags = _tags()
+    table = pd.DataFrame({"text": texts, "tags": [";".join(t) for t in tags]})
+    path = write("tags.csv", table.to_csv(index=False))
+    out = tmp_path / "model"
+    result = run("train", path, "--model", tiny_model, "--label-col", "tags", "--label-sep", ";", "--auto",
+                 "--no-finetune", "--budget", "2m", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "CV micro-F1" in result.stderr and "Expected micro-F1 on new texts" in result.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"] == "multi-label" and config["metrics"]["auto"]["metric"] == "micro-F1"

@@ -148,8 +148,8 @@ def test_auto_trains_the_cross_validated_winner(embedder, tmp_path):
     finals = [r for r in board if r["folds"] == 5]
     assert 1 <= len(finals) <= 4 and all(r["spread"] is not None for r in finals)
     assert finals[0]["candidate"] == result.winner.name  # best of those scored on every fold
-    assert finals[0]["cv_accuracy"] == max(r["cv_accuracy"] for r in finals)
-    assert all(r["folds"] == 1 for r in board[len(finals):] if r["cv_accuracy"] is not None)
+    assert finals[0]["cv_score"] == max(r["cv_score"] for r in finals)
+    assert all(r["folds"] == 1 for r in board[len(finals):] if r["cv_score"] is not None)
     assert model.features == result.winner.features and model.C == result.winner.C
     assert model.embedder_.model == embedder.model  # the user's encoder, not the bundled one
     model.save(tmp_path / "m")
@@ -208,8 +208,8 @@ def test_small_sets_use_fewer_folds_and_say_so(embedder):
 def test_auto_refuses_what_it_cannot_search(embedder):
     with pytest.raises(InputError, match="at least 2 training texts of every label"):
         auto_train(TEXTS[:8] + TEXTS[8:9], LABELS[:8] + LABELS[8:9], base=TextClassifier(embedder))
-    with pytest.raises(SpecError, match="one label per text"):
-        auto_train(TEXTS, [[x] for x in LABELS], base=TextClassifier(embedder))
+    with pytest.raises(SpecError, match="pairs, metadata"):
+        auto_train(TEXTS, LABELS, base=TextClassifier(embedder, meta_cols=["year"]))
 
 
 def test_auto_keeps_the_users_class_weight_and_refuses_guide(embedder, monkeypatch):
@@ -304,7 +304,7 @@ def test_train_auto_prints_a_leaderboard_and_saves_the_winner(run, tiny_model, t
     config = json.loads((out / "config.json").read_text())
     auto = config["metrics"]["auto"]
     assert auto["chosen"] and auto["folds"] == 5 and auto["budget_seconds"] == 120
-    assert auto["leaderboard"][0]["cv_accuracy"] is not None
+    assert auto["leaderboard"][0]["cv_score"] is not None
     assert config["approach"] in ("tfidf", "frozen", "hybrid")
     predicted = run("predict", out, "-", stdin="the team won the game\n")
     assert predicted.exit_code == 0, predicted.output
@@ -373,7 +373,7 @@ def test_train_auto_finetune_from_the_command_line(run, tiny_model, train_csv, t
         assert "saved fine-tuned encoder model (3 labels, a fine-tuned encoder)" in result.stderr
     board = json.loads((out / "config.json").read_text())["metrics"]["auto"]["leaderboard"]
     tuned = [r for r in board if r["features"] == "finetune"]
-    assert tuned and tuned[0]["check_accuracy"] is not None
+    assert tuned and tuned[0]["check_score"] is not None
     config = json.loads((out / "config.json").read_text())
     assert (config["approach"] == "finetune") == finetune_wins
     assert TextClassifier.load(out).predict(NEW).shape == (4,)  # whichever won, it loads

@@ -105,20 +105,20 @@ def print_leaderboard(result: Any) -> None:
 
     table = Table(title=f"--auto: {result.folds}-fold cross-validation on TRAIN, {result.seconds:.0f} s "
                         f"of a {result.budget_seconds:.0f} s budget")
-    checked = any(r["check_accuracy"] is not None for r in result.leaderboard())
-    names = ["#", "candidate", "CV accuracy", "± spread", "folds"] + ["check"] * checked + ["fit s"]
+    checked = any(r["check_score"] is not None for r in result.leaderboard())
+    names = ["#", "candidate", f"CV {result.metric}", "± spread", "folds"] + ["check"] * checked + ["fit s"]
     for name in names:
         table.add_column(name, justify="left" if name == "candidate" else "right")
     for rank, r in enumerate(result.leaderboard(), 1):
-        if r["cv_accuracy"] is None:
+        if r["cv_score"] is None:
             continue
         chosen = result.winner is not None and r["candidate"] == result.winner.name
         name = f"[bold]{r['candidate']}[/] (chosen)" if chosen else r["candidate"]
         tuned = r["features"] == "finetune"
-        cells = [str(rank), name, "–" if tuned else f"{r['cv_accuracy']:.4f}",
+        cells = [str(rank), name, "–" if tuned else f"{r['cv_score']:.4f}",
                  f"{r['spread']:.4f}" if r["spread"] is not None else "–", "–" if tuned else str(r["folds"])]
         if checked:
-            cells.append(f"{r['check_accuracy']:.4f}" if r["check_accuracy"] is not None else "")
+            cells.append(f"{r['check_score']:.4f}" if r["check_score"] is not None else "")
         table.add_row(*cells, f"{r['fit_seconds']:.1f}")
     console = Console(stderr=True)
     console.print(table)
@@ -127,7 +127,7 @@ def print_leaderboard(result: Any) -> None:
         console.print(f"Rows with 1 fold were screened on the first fold and did not reach the final "
                       f"{FINALISTS}; the winner is the best of those scored on all {result.folds}.",
                       soft_wrap=True)
-    skipped = [r for r in result.leaderboard() if r["cv_accuracy"] is None]
+    skipped = [r for r in result.leaderboard() if r["cv_score"] is None]
     if skipped:
         console.print(f"not scored: {len(skipped)} candidates ({skipped[0]['status']})", soft_wrap=True)
     if result.overlapping:
@@ -136,12 +136,13 @@ def print_leaderboard(result: Any) -> None:
     estimate = result.estimate
     if estimate:
         low, high = estimate["interval"]
-        why = (f"its CV accuracy, {estimate['cv_accuracy']:.4f}, chose it among the others, so that one "
-               f"runs high" if result.winner.features != "finetune" else "fine-tuned on the rest")
+        why = (f"its CV {estimate['metric']}, {estimate['cv_score']:.4f}, chose it among the others, so "
+               f"that one runs high" if result.winner.features != "finetune" else "fine-tuned on the rest")
         if estimate.get("chosen_on_check_rows"):
             why += ("; fine-tuning and the best CV candidate were compared on these texts, so it may run "
                     "a little high")
-        console.print(f"Expected accuracy on new texts like TRAIN's: [bold]{estimate['accuracy']:.4f}[/] "
+        console.print(f"Expected {estimate['metric']} on new texts like TRAIN's: "
+                      f"[bold]{estimate['score']:.4f}[/] "
                       f"(95% interval {low:.4f}-{high:.4f}), measured on {estimate['texts']} texts set "
                       f"aside before the search ({why}).", soft_wrap=True)
 

@@ -30,14 +30,21 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from bertclf.errors import BertclfWarning, InputError, SpecError
-from bertclf.search.groups import grouped_folds, overlap_groups
+from bertclf.errors import BertclfWarning, SpecError
+from bertclf.search.groups import overlap_groups
 from bertclf.search.space import DEFAULT_BUDGET, DEFAULT_FOLDS, Candidate, parse_budget, search_space
+from bertclf.search.splits import (
+    CHECK_MIN_PER_LABEL,
+    check_rows,
+    cv_folds,
+    f1_interval,
+    grouped_folds,
+    interval,
+    micro_f1,
+    strata_of,
+)
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
-CHECK_SHARE = 0.15  # of TRAIN, set aside to score the winner once
-CHECK_MAX = 2000  # check rows at most: enough for a ±2-point interval, the rest trains
-CHECK_MIN_PER_LABEL = 10  # below this many texts in the rarest label, no rows are set aside
 SAVE_SECONDS = 5.0  # reserved for writing the model folder
 TRAIN_PASSES = 3.0  # an epoch of fine-tuning costs about this many forward passes (docs/results.md)
 FINETUNE_SAVE_SECONDS = 30.0  # writing a fine-tuned folder: its encoder, ONNX export and int8 graph
@@ -53,6 +60,7 @@ class SearchResult:
     note: str | None = None
     estimate: dict[str, Any] | None = None  # the winner on the check rows (``Search.check``)
     overlapping: int = 0  # texts that repeat or sit inside another
+    metric: str = "accuracy"  # or "micro-F1", for several labels per text
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """Scored candidates best first (more folds before fewer), then those not run."""
@@ -61,54 +69,11 @@ class SearchResult:
         return [c.row() for c in scored] + [c.row() for c in self.candidates if not c.scores]
 
     def summary(self) -> dict[str, Any]:
-        return {"folds": self.folds, "budget_seconds": self.budget_seconds, "seconds": round(self.seconds, 1),
+        return {"metric": self.metric, "folds": self.folds, "budget_seconds": self.budget_seconds,
+                "seconds": round(self.seconds, 1),
                 "chosen": self.winner.name if self.winner else None, "note": self.note,
                 "estimate": self.estimate, "overlapping_texts": self.overlapping,
                 "leaderboard": self.leaderboard()}
-
-
-def check_rows(target: np.ndarray, groups: np.ndarray | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(search rows, check rows): a seeded ``CHECK_SHARE`` of the texts (at most ``CHECK_MAX``),
-    stratified by label and drawn whole groups at a time; no check rows when the rarest label has
-    fewer than ``CHECK_MIN_PER_LABEL`` texts."""
-    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-
-    every = np.arange(len(target))
-    if np.bincount(target).min() < CHECK_MIN_PER_LABEL:
-        return every, every[:0]
-    groups = every if groups is None else groups
-    heads, first = np.unique(groups, return_index=True)  # one row stands for its group
-    size = min(CHECK_SHARE, CHECK_MAX / len(target))
-    try:
-        split = StratifiedShuffleSplit(1, test_size=size, random_state=seed).split(heads, target[first])
-        _, chosen = next(split)
-    except ValueError:  # a label whose texts are all one group
-        _, chosen = next(ShuffleSplit(1, test_size=size, random_state=seed).split(heads))
-    check = np.isin(groups, heads[chosen])
-    if np.bincount(target[~check], minlength=int(target.max()) + 1).min() < 2:
-        return every, every[:0]
-    return every[~check], every[check]
-
-
-def interval(accuracy: float, n: int) -> tuple[float, float]:
-    """A 95% Wilson interval for an accuracy measured on n texts."""
-    z = 1.96
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
-
-
-def cv_folds(target: np.ndarray, wanted: int, log: Callable[[str], None]) -> int:
-    """``wanted`` folds, or fewer when the smallest class has fewer texts (said once)."""
-    smallest = int(np.bincount(target).min())
-    if smallest < 2:
-        raise InputError("--auto needs at least 2 training texts of every label to cross-validate; "
-                         "add texts to the rarest label or train without --auto")
-    if smallest < wanted:
-        log(f"the rarest label has {smallest} training texts: cross-validating with {smallest} folds, "
-            f"not {wanted}")
-        return smallest
-    return wanted
 
 
 class Search:
@@ -125,10 +90,13 @@ class Search:
         self.texts, self.target, self.n_classes, self.base = texts, target, n_classes, base
         self.budget, self.seed, self.log, self.finetuner = budget_seconds, seed, log, finetuner
         self.start = time.perf_counter()
-        self.rows, self.check_rows = (check_rows(target, groups, seed) if check
+        self.multilabel = target.ndim == 2  # an (n, L) 0/1 matrix: scored by micro-F1
+        self.metric = "micro-F1" if self.multilabel else "accuracy"
+        strata = strata_of(target)
+        self.rows, self.check_rows = (check_rows(strata, groups, seed, self.multilabel) if check
                                       else (np.arange(len(target)), np.arange(0)))
-        self.k = cv_folds(target[self.rows], folds, log)
-        inner = grouped_folds(target[self.rows], None if groups is None else groups[self.rows], self.k, seed)
+        self.k = cv_folds(strata[self.rows], folds, log, self.multilabel)
+        inner = grouped_folds(strata[self.rows], None if groups is None else groups[self.rows], self.k, seed)
         self.splits = [(self.rows[a], self.rows[b]) for a, b in inner]
         self.after_texts, self.reserve = after_texts, SAVE_SECONDS
         self._matrices: dict[tuple[Any, ...], Any] = {}
@@ -200,18 +168,36 @@ class Search:
 
     # -- scoring ---------------------------------------------------------------------------------
 
-    def score_fold(self, c: Candidate, fold: int) -> None:
-        from bertclf.classify.heads import fit_head
+    def fit(self, c: Candidate, rows: np.ndarray) -> Any:
+        """``c``'s head fitted on ``rows`` (one-vs-rest for several labels per text)."""
+        from bertclf.classify.heads import fit_head, fit_multilabel_head
 
         X = self.matrix(c)
-        train, test = self.splits[fold]
-        start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            head = fit_head(c.head, X[train], self.target[train], self.n_classes, C=c.C,
+            if self.multilabel:
+                return fit_multilabel_head(c.head, X[rows], self.target[rows], C=c.C,
+                                           class_weight=self.base.class_weight, random_state=self.seed)
+            return fit_head(c.head, X[rows], self.target[rows], self.n_classes, C=c.C,
                             class_weight=self.base.class_weight, random_state=self.seed)
+
+    def measure(self, rows: np.ndarray, proba: np.ndarray, thresholds: np.ndarray | None = None) -> float:
+        """Accuracy, or micro-F1 at ``thresholds`` (None: each label's cut-off tuned on these very
+        rows, as ranking candidates needs only the same advantage for all)."""
+        if not self.multilabel:
+            return float((proba.argmax(axis=1) == self.target[rows]).mean())
+        from bertclf.classify.thresholds import tune_thresholds
+
+        truth = self.target[rows]
+        cuts = tune_thresholds(truth, proba) if thresholds is None else thresholds
+        return micro_f1(truth, (proba >= cuts).astype(truth.dtype))
+
+    def score_fold(self, c: Candidate, fold: int) -> None:
+        train, test = self.splits[fold]
+        start = time.perf_counter()
+        head = self.fit(c, train)
         c.fit_seconds.append(time.perf_counter() - start)
-        c.scores.append(float((head.predict_proba(X[test]).argmax(axis=1) == self.target[test]).mean()))
+        c.scores.append(self.measure(test, head.predict_proba(self.matrix(c)[test])))
 
     def affordable(self, c: Candidate, folds: int) -> bool:
         """Whether ``folds`` more fits of ``c`` (and any embedding pass it needs) fit the budget."""
@@ -269,13 +255,14 @@ class Search:
                 winner = tuned  # compared on the same rows: the check rows, or the first fold
         estimate = None
         if winner is not None and winner.check is not None and len(self.check_rows):
-            low, high = interval(winner.check, len(self.check_rows))
-            estimate = {"accuracy": round(winner.check, 4), "interval": [round(low, 4), round(high, 4)],
-                        "texts": len(self.check_rows), "cv_accuracy": round(winner.score, 4)}
+            low, high = interval(winner.check, len(self.check_rows)) if winner is tuned else self._interval
+            estimate = {"metric": self.metric, "score": round(winner.check, 4),
+                        "interval": [round(low, 4), round(high, 4)], "texts": len(self.check_rows),
+                        "cv_score": round(winner.score, 4)}
             if tuned is not None and tuned.scores:
                 estimate["chosen_on_check_rows"] = True  # between the CV winner and fine-tuning
         return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start,
-                            estimate=estimate)
+                            estimate=estimate, metric=self.metric)
 
     def _rival(self, c: Candidate) -> float:
         """What the fine-tuned candidate must beat: ``c`` on the check rows, or on the first fold."""
@@ -283,18 +270,26 @@ class Search:
 
     def check(self, c: Candidate) -> None:
         """The winner fitted on the search rows and scored once on the check rows: an estimate
-        of its accuracy on new texts that choosing it cannot have inflated."""
-        from bertclf.classify.heads import fit_head
+        of its score on new texts that choosing it cannot have inflated. Several labels per text:
+        the cut-offs are tuned as the refitted model will tune them, on a fifth of the search
+        rows, then the head is fitted on all of them."""
+        thresholds = None
+        if self.multilabel:
+            from bertclf.classify.thresholds import tune_thresholds
 
-        X = self.matrix(c)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            head = fit_head(c.head, X[self.rows], self.target[self.rows], self.n_classes, C=c.C,
-                            class_weight=self.base.class_weight, random_state=self.seed)
-        c.check = float((head.predict_proba(X[self.check_rows]).argmax(axis=1)
-                         == self.target[self.check_rows]).mean())
-        low, high = interval(c.check, len(self.check_rows))
-        self.log(f"  {c.name}: accuracy {c.check:.4f} on {len(self.check_rows)} check texts the search "
+            order = np.random.default_rng(self.seed).permutation(self.rows)
+            tune, rest = order[:len(order) // 5], order[len(order) // 5:]
+            proba = self.fit(c, rest).predict_proba(self.matrix(c)[tune])
+            thresholds = tune_thresholds(self.target[tune], proba)
+        proba = self.fit(c, self.rows).predict_proba(self.matrix(c)[self.check_rows])
+        c.check = self.measure(self.check_rows, proba, thresholds)
+        if self.multilabel:
+            truth = self.target[self.check_rows]
+            self._interval = f1_interval(truth, (proba >= thresholds).astype(truth.dtype), self.seed)
+        else:
+            self._interval = interval(c.check, len(self.check_rows))
+        low, high = self._interval
+        self.log(f"  {c.name}: {self.metric} {c.check:.4f} on {len(self.check_rows)} check texts the search "
                  f"never saw (95% interval {low:.4f}-{high:.4f})")
 
     def finetune(self, c: Candidate, rival: Candidate | None) -> None:
@@ -303,6 +298,10 @@ class Search:
         from a timed forward pass of this machine (``TRAIN_PASSES`` per epoch); it gets as many
         epochs (up to the tuner's) as fit, a time limit that ends it where the budget does, and
         stops when the epochs left cannot lift it to ``rival``'s score."""
+        if self.multilabel:
+            c.status = "skipped: --auto fine-tunes for one label per text only"
+            self.log(f"  fine-tuning {c.status}")
+            return
         model = default_finetuner(self.base, self.finetuner)
         train, test = (self.rows, self.check_rows) if len(self.check_rows) else self.splits[0]
         forward = self.embedding_cost_any() / len(self.texts)
@@ -399,12 +398,10 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     """
     from bertclf.classify.classifier import TextClassifier
     from bertclf.encode.embedder import Embedder
-    from bertclf.io.labels import encode_labels, is_multilabel
+    from bertclf.io.labels import encode_labels, encode_multilabel, is_multilabel
 
     log = log or (lambda message: None)
     base = base if base is not None else TextClassifier()
-    if is_multilabel(labels):
-        raise SpecError("--auto is for one label per text; multi-label models are trained without it")
     if base.meta_cols or base.extra_embeddings is not None or base.pair_col:
         raise SpecError("--auto searches single texts; train without it for pairs, metadata or extra "
                         "embeddings")
@@ -415,12 +412,14 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     if probe.embedder_.long == "guide":
         raise SpecError("--auto does not search with --long guide; use truncate, head-tail or chunk")
     inputs = probe._inputs(texts, "training data")
-    _, target = encode_labels(labels)
+    multilabel = is_multilabel(labels)
+    _, target = encode_multilabel(labels) if multilabel else encode_labels(labels)
     groups, overlapping = overlap_groups(inputs.texts)
     if overlapping:
         log(f"{overlapping} training texts repeat or sit inside another: folds and check rows keep "
             f"each such group together")
-    search = Search(inputs.texts, target, int(target.max()) + 1, probe, seconds, folds,
+    n_classes = target.shape[1] if multilabel else int(target.max()) + 1
+    search = Search(inputs.texts, target, n_classes, probe, seconds, folds,
                     base.random_state if base.random_state is not None else 0, log, finetuner,
                     groups=groups if overlapping else None, check=check, after_texts=after_texts)
     if check and not len(search.check_rows):

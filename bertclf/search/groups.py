@@ -5,8 +5,7 @@ sentences; spam templates repeat) lets cross-validation score a candidate on tex
 on: on sst2 5-fold accuracy read 93.5 while the test split gave 85.4. Texts equal after
 lower-casing and dropping punctuation, and texts contained word for word in another (of at least
 ``MIN_WORDS`` words, inside at most ``MAX_CONTAINERS`` others: a common phrase says little), form
-one group; the folds and the check rows are then drawn by scikit-learn's
-``StratifiedGroupKFold``.
+one group, which the folds and the check rows (``splits``) never split.
 """
 
 from __future__ import annotations
@@ -70,14 +69,3 @@ def overlap_groups(texts: list[str]) -> tuple[np.ndarray, int]:
     labels = np.array([groups.find(i) for i in range(len(texts))])
     sizes = np.bincount(labels, minlength=len(texts))
     return labels, int((sizes[labels] > 1).sum())
-
-
-def grouped_folds(target: np.ndarray, groups: np.ndarray | None, k: int,
-                  seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """k stratified folds that never split a group (plain stratified folds without groups)."""
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    rows = np.zeros(len(target))
-    if groups is None:
-        return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(rows, target))
-    return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(rows, target, groups))

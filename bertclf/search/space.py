@@ -34,7 +34,7 @@ class Candidate:
     scores: list[float] = field(default_factory=list)
     fit_seconds: list[float] = field(default_factory=list)
     status: str = "not run"
-    check: float | None = None  # accuracy on the check rows (the winner and the fine-tuned one)
+    check: float | None = None  # score on the check rows (the winner and the fine-tuned one)
 
     @property
     def name(self) -> str:
@@ -68,9 +68,9 @@ class Candidate:
         return {"candidate": self.name, "features": self.features, "tfidf": self.tfidf,
                 "layers": self.layers, "pooling": self.pooling, "scaling": self.scaling,
                 "head": self.head, "C": self.C,
-                "cv_accuracy": round(self.score, 4) if self.scores else None,
+                "cv_score": round(self.score, 4) if self.scores else None,
                 "spread": round(self.spread, 4) if len(self.scores) > 1 else None,
-                "check_accuracy": round(self.check, 4) if self.check is not None else None,
+                "check_score": round(self.check, 4) if self.check is not None else None,
                 "folds": len(self.scores), "fit_seconds": round(float(np.mean(self.fit_seconds)), 2)
                 if self.fit_seconds else None, "status": self.status}
 

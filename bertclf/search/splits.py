@@ -1,0 +1,110 @@
+"""How ``train --auto`` divides TRAIN: check rows set aside first, then cross-validation folds;
+both stratified by label and never splitting a group of overlapping texts (``groups``). For
+several labels per text, each text is stratified by its rarest label (``strata_of``). And the
+interval around a score measured on the check rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from bertclf.errors import InputError
+
+CHECK_SHARE = 0.15  # of TRAIN, set aside to score the winner once
+CHECK_MAX = 2000  # check rows at most: enough for a ±2-point interval, the rest trains
+CHECK_MIN_PER_LABEL = 10  # below this many texts in the rarest label, no rows are set aside
+
+
+def strata_of(target: np.ndarray) -> np.ndarray:
+    """What to stratify by: the label, or (an (n, L) 0/1 matrix) each text's rarest label, with
+    texts of no label as one more stratum; a label too rare to split is folded into that one."""
+    if target.ndim == 1:
+        return target
+    counts = target.sum(axis=0)
+    rarity = np.where(target > 0, counts[None, :], np.inf)
+    strata = np.where(np.isinf(rarity.min(axis=1)), target.shape[1], rarity.argmin(axis=1))
+    sizes = np.bincount(strata, minlength=target.shape[1] + 1)
+    return np.where(sizes[strata] < 2, target.shape[1], strata)
+
+
+def cv_folds(strata: np.ndarray, wanted: int, log: Callable[[str], None], multilabel: bool = False) -> int:
+    """``wanted`` folds, or fewer when the smallest class has fewer texts (said once)."""
+    smallest = int(np.bincount(strata).min()) if not multilabel else wanted
+    if smallest < 2:
+        raise InputError("--auto needs at least 2 training texts of every label to cross-validate; "
+                         "add texts to the rarest label or train without --auto")
+    if smallest < wanted:
+        log(f"the rarest label has {smallest} training texts: cross-validating with {smallest} folds, "
+            f"not {wanted}")
+        return smallest
+    return wanted
+
+
+def grouped_folds(strata: np.ndarray, groups: np.ndarray | None, k: int,
+                  seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k stratified folds that never split a group (plain stratified folds without groups)."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    rows = np.zeros(len(strata))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a stratum smaller than k: it goes where it can
+        if groups is None:
+            return list(StratifiedKFold(k, shuffle=True, random_state=seed).split(rows, strata))
+        return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(rows, strata, groups))
+
+
+def check_rows(strata: np.ndarray, groups: np.ndarray | None, seed: int,
+               multilabel: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(search rows, check rows): a seeded ``CHECK_SHARE`` of the texts (at most ``CHECK_MAX``),
+    stratified and drawn whole groups at a time; no check rows when the rarest label has fewer
+    than ``CHECK_MIN_PER_LABEL`` texts (for several labels per text: fewer than 10 texts a label
+    on average)."""
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    every = np.arange(len(strata))
+    few = len(strata) < CHECK_MIN_PER_LABEL * len(set(strata.tolist())) if multilabel \
+        else np.bincount(strata).min() < CHECK_MIN_PER_LABEL
+    if few:
+        return every, every[:0]
+    groups = every if groups is None else groups
+    heads, first = np.unique(groups, return_index=True)  # one row stands for its group
+    size = min(CHECK_SHARE, CHECK_MAX / len(strata))
+    try:
+        split = StratifiedShuffleSplit(1, test_size=size, random_state=seed).split(heads, strata[first])
+        _, chosen = next(split)
+    except ValueError:  # a stratum whose texts are all one group
+        _, chosen = next(ShuffleSplit(1, test_size=size, random_state=seed).split(heads))
+    check = np.isin(groups, heads[chosen])
+    if not multilabel and np.bincount(strata[~check], minlength=int(strata.max()) + 1).min() < 2:
+        return every, every[:0]
+    return every[~check], every[check]
+
+
+def interval(accuracy: float, n: int) -> tuple[float, float]:
+    """A 95% Wilson interval for an accuracy measured on n texts."""
+    z = 1.96
+    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def micro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Micro-averaged F1 of two (n, L) 0/1 matrices (1.0 when both are empty)."""
+    tp = int((truth & predicted).sum())
+    wrong = int((truth ^ predicted).sum())
+    return 2 * tp / (2 * tp + wrong) if tp or wrong else 1.0
+
+
+def f1_interval(truth: np.ndarray, predicted: np.ndarray, seed: int = 0,
+                rounds: int = 1000) -> tuple[float, float]:
+    """A 95% bootstrap interval for the micro-F1 of (truth, predicted), resampling texts."""
+    tp = (truth & predicted).sum(axis=1)
+    wrong = (truth ^ predicted).sum(axis=1)
+    picks = np.random.default_rng(seed).integers(0, len(tp), size=(rounds, len(tp)))
+    t, w = tp[picks].sum(axis=1), wrong[picks].sum(axis=1)
+    scores = np.where(t + w > 0, 2 * t / np.maximum(2 * t + w, 1), 1.0)
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return float(low), float(high)
