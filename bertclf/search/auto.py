@@ -156,13 +156,14 @@ class Search:
 
     def _pass_seconds(self, embedder: Any) -> float:
         """Seconds ``embedder`` would take over all the texts, timed on 64 of them (memoised, so
-        the timed vectors are not computed again)."""
+        the timed vectors are not computed again) after one untimed text has loaded the model."""
         from bertclf.encode.memo import memo
 
-        sample = self.texts[:: max(1, len(self.texts) // 64)][:64]
+        sample = self.texts[:: max(1, len(self.texts) // 65)][:65]
+        memo.embed(embedder, sample[:1], None)
         start = time.perf_counter()
-        memo.embed(embedder, sample, None)
-        per_text = (time.perf_counter() - start) / max(1, len(sample))
+        memo.embed(embedder, sample[1:], None)
+        per_text = (time.perf_counter() - start) / max(1, len(sample) - 1)
         self._per_text = max(self._per_text, per_text)
         return per_text * len(self.texts)
 
@@ -328,8 +329,9 @@ class Search:
         c.scores.append(c.check)
         reason = model.training_.get("stop_reason")
         where = "check texts" if len(self.check_rows) else "texts of fold 1"
-        c.status = f"{model.training_['epochs_run']} epoch(s), scored on the {where}" + (
-            f"; stopped: {reason}" if reason else "")
+        c.status = (f"{model.training_['epochs_run']} epoch(s) in {c.fit_seconds[0]:.0f} s "
+                    f"(~{epoch * epochs:.0f} s estimated), scored on the {where}"
+                    + (f"; stopped: {reason}" if reason else ""))
         self.tuned = model
         self.log(f"  {c.name}: accuracy {c.check:.4f} on {len(test)} {where} ({c.fit_seconds[0]:.0f} s)")
 
