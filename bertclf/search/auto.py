@@ -82,11 +82,13 @@ class Search:
     def __init__(self, texts: list[str], target: np.ndarray, n_classes: int, base: Any,
                  budget_seconds: float, folds: int, seed: int, log: Callable[[str], None],
                  finetuner: Any = None, groups: np.ndarray | None = None, check: bool = False,
-                 after_texts: int = 0) -> None:
+                 after_texts: int = 0, classes: np.ndarray | None = None) -> None:
         """Features are computed for every text; cross-validation reads the search rows only.
         ``groups``: rows that must stay together (``overlap_groups``); ``check``: set check rows
         aside; ``after_texts``: texts the caller will embed once the model is saved (a report),
-        whose time the budget keeps back."""
+        whose time the budget keeps back; ``classes``: the label of each class number, which a
+        fine-tuned model (kept as it is) must predict."""
+        self.classes = np.arange(n_classes) if classes is None else np.asarray(classes)
         self.texts, self.target, self.n_classes, self.base = texts, target, n_classes, base
         self.budget, self.seed, self.log, self.finetuner = budget_seconds, seed, log, finetuner
         self.start = time.perf_counter()
@@ -234,7 +236,7 @@ class Search:
             c.status = "screened on 1 fold"
             self._done.append(c)
             self.keep_back(c)
-            self.log(f"  {c.name}: fold 1 accuracy {c.scores[0]:.4f}")
+            self.log(f"  {c.name}: fold 1 {self.metric} {c.scores[0]:.4f}")
         finalists = sorted(self._done, key=lambda c: -c.score)[:FINALISTS]
         for c in finalists:
             if not self.affordable(c, self.k - 1):
@@ -243,7 +245,7 @@ class Search:
             for fold in range(1, self.k):
                 self.score_fold(c, fold)
             c.status = f"{self.k}-fold"
-            self.log(f"  {c.name}: {self.k}-fold accuracy {c.score:.4f} ± {c.spread:.4f}")
+            self.log(f"  {c.name}: {self.k}-fold {self.metric} {c.score:.4f} ± {c.spread:.4f}")
         full = [c for c in self._done if len(c.scores) == self.k]
         pool = full or self._done
         winner = max(pool, key=lambda c: c.score) if pool else None
@@ -321,11 +323,11 @@ class Search:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BertclfWarning)
-            model.fit([self.texts[i] for i in train], self.target[train],
+            model.fit([self.texts[i] for i in train], self.classes[self.target[train]],
                       stop_when=(lambda history: cannot_reach(history, goal, epochs)) if goal else None)
         c.fit_seconds.append(time.perf_counter() - start)
         predicted = model.predict([self.texts[i] for i in test])
-        c.check = float((np.asarray(predicted) == self.target[test]).mean())
+        c.check = float((np.asarray(predicted) == self.classes[self.target[test]]).mean())
         c.scores.append(c.check)
         reason = model.training_.get("stop_reason")
         where = "check texts" if len(self.check_rows) else "texts of fold 1"
@@ -415,7 +417,7 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
         raise SpecError("--auto does not search with --long guide; use truncate, head-tail or chunk")
     inputs = probe._inputs(texts, "training data")
     multilabel = is_multilabel(labels)
-    _, target = encode_multilabel(labels) if multilabel else encode_labels(labels)
+    classes, target = encode_multilabel(labels) if multilabel else encode_labels(labels)
     groups, overlapping = overlap_groups(inputs.texts)
     if overlapping:
         log(f"{overlapping} training texts repeat or sit inside another: folds and check rows keep "
@@ -423,7 +425,8 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     n_classes = target.shape[1] if multilabel else int(target.max()) + 1
     search = Search(inputs.texts, target, n_classes, probe, seconds, folds,
                     base.random_state if base.random_state is not None else 0, log, finetuner,
-                    groups=groups if overlapping else None, check=check, after_texts=after_texts)
+                    groups=groups if overlapping else None, check=check, after_texts=after_texts,
+                    classes=classes)
     if check and not len(search.check_rows):
         log(f"too few texts to set rows aside (the rarest label needs {CHECK_MIN_PER_LABEL}): the "
             f"winner's cross-validated score is its only estimate, and it runs high")
