@@ -43,6 +43,7 @@ from bertclf.search.splits import (
     micro_f1,
     strata_of,
 )
+from bertclf.search.voting import best_vote
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
 SAVE_SECONDS = 5.0  # reserved for writing the model folder
@@ -89,6 +90,7 @@ class Search:
         whose time the budget keeps back; ``classes``: the label of each class number, which a
         fine-tuned model (kept as it is) must predict."""
         self.classes = np.arange(n_classes) if classes is None else np.asarray(classes)
+        self.votes = not base.calibrate  # a vote merges uncalibrated heads
         self.texts, self.target, self.n_classes, self.base = texts, target, n_classes, base
         self.budget, self.seed, self.log, self.finetuner = budget_seconds, seed, log, finetuner
         self.start = time.perf_counter()
@@ -200,7 +202,10 @@ class Search:
         start = time.perf_counter()
         head = self.fit(c, train)
         c.fit_seconds.append(time.perf_counter() - start)
-        c.scores.append(self.measure(test, head.predict_proba(self.matrix(c)[test])))
+        proba = head.predict_proba(self.matrix(c)[test])
+        c.scores.append(self.measure(test, proba))
+        if not self.multilabel:  # for a vote of the finalists
+            c.oof[fold] = np.log(np.clip(proba, 1e-300, None))
 
     def affordable(self, c: Candidate, folds: int) -> bool:
         """Whether ``folds`` more fits of ``c`` (and any embedding pass it needs) fit the budget."""
@@ -247,6 +252,12 @@ class Search:
             c.status = f"{self.k}-fold"
             self.log(f"  {c.name}: {self.k}-fold {self.metric} {c.score:.4f} ± {c.spread:.4f}")
         full = [c for c in self._done if len(c.scores) == self.k]
+        vote = best_vote(full, self.splits, self.target) if self.votes else None
+        if vote is not None:
+            space.append(vote)
+            full.append(vote)
+            self.keep_back(vote)
+            self.log(f"  {vote.name}: {self.k}-fold {self.metric} {vote.score:.4f} ± {vote.spread:.4f}")
         pool = full or self._done
         winner = max(pool, key=lambda c: c.score) if pool else None
         if winner is not None and len(self.check_rows):
@@ -277,6 +288,14 @@ class Search:
         the cut-offs are tuned as the refitted model will tune them, on a fifth of the search
         rows, then the head is fitted on all of them."""
         thresholds = None
+        if c.features == "vote":  # the members fitted on the search rows, their log-probabilities averaged
+            logs = [np.log(np.clip(self.fit(m, self.rows).predict_proba(self.matrix(m)[self.check_rows]),
+                                   1e-300, None)) for m in c.members]
+            proba = np.exp(np.mean(logs, axis=0))
+            c.check = self.measure(self.check_rows, proba)
+            self._interval = interval(c.check, len(self.check_rows))
+            self.log(f"  {c.name}: {self.metric} {c.check:.4f} on {len(self.check_rows)} check texts")
+            return
         if self.multilabel:
             from bertclf.classify.thresholds import tune_thresholds
 
@@ -445,6 +464,11 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
         model = clone(base)
     elif result.winner.features == "finetune":
         return search.tuned, result  # kept as trained on the search rows: a CPU cannot afford a refit
+    elif result.winner.features == "vote":
+        from bertclf.classify.vote import merge
+
+        members = [winner_model(m, probe).fit(texts, labels) for m in result.winner.members]
+        return merge(members, names=[m.name for m in result.winner.members]), result
     else:
         model = winner_model(result.winner, probe, finetuner)
     model.fit(texts, labels)

@@ -24,7 +24,7 @@ LAYER_SETTINGS = (("last", -1), ("last4", "-4..-1"))  # short names for the lead
 class Candidate:
     """One point of the search space and what cross-validation made of it."""
 
-    features: str  # "tfidf", "embedding", "hybrid" or "finetune"
+    features: str  # "tfidf", "embedding", "hybrid", "finetune" or "vote"
     tfidf: str = "word"
     layers: Any = -1
     pooling: str | None = None  # None: the model's own pooling
@@ -35,6 +35,8 @@ class Candidate:
     fit_seconds: list[float] = field(default_factory=list)
     status: str = "not run"
     check: float | None = None  # score on the check rows (the winner and the fine-tuned one)
+    members: list[Candidate] = field(default_factory=list)  # a vote's candidates
+    oof: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # fold -> log-probabilities
 
     @property
     def name(self) -> str:
@@ -45,6 +47,8 @@ class Candidate:
         head = "" if self.head == "logreg" else f" {self.head}"
         if self.features == "finetune":
             return "fine-tuned encoder"
+        if self.features == "vote":
+            return "vote: " + " + ".join(m.name for m in self.members)
         if self.features == "tfidf":
             return f"TF-IDF {self.tfidf},{head} C={self.C:g}"
         if self.features == "hybrid":

@@ -1,0 +1,51 @@
+"""``train --auto``'s vote: the finalists that can be merged into one model (``classify.vote``),
+scored on the folds they were scored on alone, from their out-of-fold probabilities.
+
+A vote joins the leaderboard only when its cross-validated score beats the best single
+candidate's; it is then checked and refitted like any other, and saved as one hybrid model.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from bertclf.search.space import Candidate
+
+
+def mergeable(members: list[Candidate]) -> bool:
+    """Whether ``classify.vote.merge`` can make one model of these candidates."""
+    for c in members:
+        if c.head != "logreg" or c.features not in ("tfidf", "embedding", "hybrid"):
+            return False
+        if c.features == "embedding" and c.scaling != "standard":
+            return False
+    return len({c.setting for c in members if c.features != "tfidf"}) <= 1
+
+
+def vote_scores(members: list[Candidate], splits: list[tuple[np.ndarray, np.ndarray]],
+                target: np.ndarray) -> list[float]:
+    """Per fold, the accuracy of the members' mean log-probability (their geometric soft vote)."""
+    return [float((np.mean([m.oof[fold] for m in members], axis=0).argmax(axis=1) == target[test]).mean())
+            for fold, (_, test) in enumerate(splits)]
+
+
+def best_vote(full: list[Candidate], splits: list[tuple[np.ndarray, np.ndarray]],
+              target: np.ndarray) -> Candidate | None:
+    """The best vote of two or more of ``full`` (candidates scored on every fold), if it beats
+    the best of them alone; None otherwise."""
+    if len(full) < 2 or any(len(c.oof) != len(splits) for c in full):
+        return None
+    best_single = max(c.score for c in full)
+    found = None
+    for size in range(2, len(full) + 1):
+        for group in combinations(sorted(full, key=lambda c: -c.score), size):
+            if not mergeable(list(group)):
+                continue
+            scores = vote_scores(list(group), splits, target)
+            if float(np.mean(scores)) > max(best_single, found.score if found else -1.0):
+                found = Candidate("vote", members=list(group), scores=scores,
+                                  fit_seconds=[sum(float(np.mean(m.fit_seconds)) for m in group)],
+                                  status=f"{len(splits)}-fold vote of {size}")
+    return found
