@@ -266,10 +266,13 @@ def test_fine_tuning_stops_when_it_cannot_catch_up():
     from bertclf.search.auto import cannot_reach
 
     history = [{"val_accuracy": 0.70}, {"val_accuracy": 0.75}]
-    assert cannot_reach(history, 0.90, epochs=3) is not None  # 0.75 + 0.05 < 0.90
-    assert cannot_reach(history, 0.80, epochs=3) is None  # 0.75 + 0.05 reaches it
-    assert cannot_reach(history[:1], 0.99, epochs=3) is None  # one epoch says nothing of the gain
-    assert cannot_reach([{"val_accuracy": 0.8}, {"val_accuracy": 0.7}], 0.75, epochs=5) is not None
+    assert cannot_reach(history, 0.90, epochs=3, n_val=10_000) is not None  # 0.75 + 0.05 < 0.90
+    assert cannot_reach(history, 0.80, epochs=3, n_val=10_000) is None  # 0.75 + 0.05 reaches it
+    assert cannot_reach(history[:1], 0.99, epochs=3, n_val=10_000) is None  # one epoch: no gain known
+    flat = [{"val_accuracy": 0.8}, {"val_accuracy": 0.7}]
+    assert cannot_reach(flat, 0.75, epochs=5, n_val=10_000) is not None
+    # measured on 100 texts, 0.70 is within two standard errors (0.09) of 0.75: it goes on
+    assert cannot_reach(flat, 0.75, epochs=5, n_val=100) is None
 
 
 def test_fine_tuning_keeps_a_time_limit_and_a_stop_rule(tiny_model):

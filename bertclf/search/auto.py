@@ -21,6 +21,7 @@ for after it) as well as the search.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -338,12 +339,13 @@ class Search:
             return
         model.set_params(epochs=epochs, time_limit=room)
         goal = self._rival(rival) if rival is not None else None
+        n_val = max(1, round(len(train) * val))  # the tuner's own validation texts
         self.log(f"  fine-tuning for {epochs} epoch(s) on {len(train)} texts, ~{epoch * epochs:.0f} s")
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BertclfWarning)
-            model.fit([self.texts[i] for i in train], self.classes[self.target[train]],
-                      stop_when=(lambda history: cannot_reach(history, goal, epochs)) if goal else None)
+            judge = (lambda history: cannot_reach(history, goal, epochs, n_val)) if goal else None
+            model.fit([self.texts[i] for i in train], self.classes[self.target[train]], stop_when=judge)
         c.fit_seconds.append(time.perf_counter() - start)
         predicted = model.predict([self.texts[i] for i in test])
         c.check = float((np.asarray(predicted) == self.classes[self.target[test]]).mean())
@@ -367,14 +369,16 @@ class Search:
         return (time.perf_counter() - start) / max(1, len(sample) - 1) * len(self.texts)
 
 
-def cannot_reach(history: list[dict[str, Any]], goal: float, epochs: int) -> str | None:
-    """Why fine-tuning should stop: its validation accuracy, gaining what the last epoch gained
-    for each epoch left, stays below ``goal``; None while it might still get there."""
+def cannot_reach(history: list[dict[str, Any]], goal: float, epochs: int, n_val: int) -> str | None:
+    """Why fine-tuning should stop: its validation accuracy (on ``n_val`` texts), gaining what the
+    last epoch gained for each epoch left, stays below ``goal`` by more than twice its standard
+    error (the goal was measured on other texts); None while it might still get there."""
     scores = [h.get("val_accuracy") for h in history]
     if len(scores) < 2 or None in scores:
         return None
     gain, left = max(0.0, scores[-1] - scores[-2]), epochs - len(scores)
-    if scores[-1] + gain * left >= goal:
+    noise = 2 * math.sqrt(max(scores[-1] * (1 - scores[-1]), 0.01) / n_val)
+    if scores[-1] + gain * left + noise >= goal:
         return None
     return (f"validation accuracy {scores[-1]:.4f}, gaining {gain:.4f} an epoch, cannot reach {goal:.4f} "
             f"in {left} more")
