@@ -25,7 +25,7 @@ import time
 import warnings
 from pathlib import Path
 
-from results_md import cpu_line, publish
+from results_md import cpu_line, publish, run_sets
 
 from bertclf import Embedder, TextClassifier
 from bertclf.io.labels import read_labelled
@@ -145,20 +145,9 @@ def main() -> None:
                         help="JSON-lines file of finished sets: sets already there are not run again")
     args = parser.parse_args()
     names = args.sets.split(",")
-    rows_file = Path(args.rows) if args.rows else None
-    done = {}
-    if rows_file is not None and rows_file.exists():
-        done = {r["set"]: r for r in map(json.loads, rows_file.read_text().splitlines()) if r}
     start = time.perf_counter()
-    for name in names:
-        if name in done:
-            continue
-        row = run_set(Path(args.data) / name, args.budget, args.finetune)
-        print(json.dumps(row), flush=True)
-        if rows_file is not None:
-            with rows_file.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-        done[name] = row
+    done = run_sets(names, args.rows,
+                    lambda name: run_set(Path(args.data) / name, args.budget, args.finetune))
     single = [done[name] for name in names if name not in MULTILABEL]
     several = [done[name] for name in names if name in MULTILABEL]
     body = "\n".join([

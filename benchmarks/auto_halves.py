@@ -13,14 +13,13 @@ half's own; "over TF-IDF" is how far it stays above the baseline on data it neve
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
-from results_md import publish
+from results_md import publish, run_sets
 
 from bertclf import Embedder, TextClassifier
 from bertclf.io.labels import encode_labels, holdout_split, read_labelled
@@ -105,20 +104,8 @@ def main() -> None:
     parser.add_argument("--rows", default=None, help="JSON-lines file of finished sets (resumes)")
     args = parser.parse_args()
     names = args.sets.split(",")
-    rows_file = Path(args.rows) if args.rows else None
-    done = {}
-    if rows_file is not None and rows_file.exists():
-        done = {r["set"]: r for r in map(json.loads, rows_file.read_text().splitlines()) if r}
     start = time.perf_counter()
-    for name in names:
-        if name in done:
-            continue
-        row = run_set(Path(args.data) / name, args.budget)
-        print(json.dumps(row), flush=True)
-        if rows_file is not None:
-            with rows_file.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
-        done[name] = row
+    done = run_sets(names, args.rows, lambda name: run_set(Path(args.data) / name, args.budget))
     body = "\n".join([
         f"Each set's train split in two stratified halves (seed 0). `--auto` (no fine-tuning, {args.budget}) "
         "chooses on one half; the chosen candidate, the other half's own winner, TF-IDF + LR (word, C = 10) "

@@ -4,6 +4,7 @@ rewrites only its own."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
@@ -57,3 +58,25 @@ def cpu_line() -> str:
     widest = ("AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-512" if "avx512f" in flags
               else "AVX2" if "avx2" in flags else "no AVX2")
     return f"{name}, {os.cpu_count()} cores, {widest}"
+
+
+def run_sets(names: list[str], rows: str | None, run: Callable[[str], dict]) -> dict[str, dict]:
+    """``run(name)`` for each set not yet in the JSON-lines file ``rows`` (each new row is printed
+    and appended as soon as it is done, so a long benchmark resumes where it stopped); every
+    set's row, by name."""
+    import json
+
+    rows_file = Path(rows) if rows else None
+    done = {}
+    if rows_file is not None and rows_file.exists():
+        done = {r["set"]: r for r in map(json.loads, rows_file.read_text().splitlines()) if r}
+    for name in names:
+        if name in done:
+            continue
+        row = run(name)
+        print(json.dumps(row), flush=True)
+        if rows_file is not None:
+            with rows_file.open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+        done[name] = row
+    return done
