@@ -26,6 +26,7 @@ from bertclf.io.labels import encode_labels, holdout_split, read_labelled
 from bertclf.search.auto import Search, auto_train
 from bertclf.search.groups import overlap_groups
 from bertclf.search.space import Candidate
+from bertclf.search.voting import vote_scores
 
 SETS = ["sms_spam", "banking77", "sst2", "ag_news", "disaster_tweets", "bbc_news", "tweepfake"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +49,15 @@ def cross_validate(texts: list[str], labels: list[str], candidates: list[Candida
     groups, shared = overlap_groups(texts)
     search = Search(texts, target, int(target.max()) + 1, base, 1e9, 5, 0, lambda m: None,
                     groups=groups if shared else None)
-    scored = [fresh(c) for c in candidates]
-    for c in scored:
-        for fold in range(search.k):
-            search.score_fold(c, fold)
-    return [c.score for c in scored]
+    scores = []
+    for c in candidates:
+        members = [fresh(m) for m in (c.members if c.features == "vote" else [c])]
+        for m in members:
+            for fold in range(search.k):
+                search.score_fold(m, fold)
+        scores.append(float(np.mean(vote_scores(members, search.splits, target))) if c.features == "vote"
+                      else members[0].score)
+    return scores
 
 
 def run_set(folder: Path, budget: str) -> dict[str, object]:
