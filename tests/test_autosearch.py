@@ -418,3 +418,12 @@ def test_no_finetune_and_the_old_flag(run, tiny_model, train_csv, tmp_path):
               "--out", tmp_path / "old", "--json")
     assert old.exit_code == 0, old.output
     assert "--auto-finetune is the default now" in old.stderr
+
+
+def test_auto_does_not_fine_tune_what_must_be_calibrated(embedder):
+    base = TextClassifier(embedder, calibrate="sigmoid")
+    model, result = auto_train(TEXTS * 2, LABELS * 2, base=base, budget="5m")
+    tuned = [c for c in result.candidates if c.features == "finetune"][0]
+    assert tuned.status.startswith("skipped: --calibrate")
+    assert not any(c.features == "vote" for c in result.candidates)
+    assert model.calibrate == "sigmoid" and model.calibration_ is not None

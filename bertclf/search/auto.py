@@ -325,8 +325,9 @@ class Search:
         from a timed forward pass of this machine (``TRAIN_PASSES`` per epoch); it gets as many
         epochs (up to the tuner's) as fit, a time limit that ends it where the budget does, and
         stops when the epochs left cannot lift it to ``rival``'s score."""
-        if self.multilabel:
-            c.status = "skipped: --auto fine-tunes for one label per text only"
+        if self.multilabel or self.base.calibrate:
+            c.status = ("skipped: --auto fine-tunes for one label per text only" if self.multilabel
+                        else "skipped: --calibrate calibrates frozen heads, not a fine-tuned layer")
             self.log(f"  fine-tuning {c.status}")
             return
         model = default_finetuner(self.base, self.finetuner)
