@@ -249,9 +249,9 @@ def test_auto_finetunes_on_the_search_rows_and_scores_on_the_check_rows(tiny_mod
 
 
 def test_auto_skips_fine_tuning_that_the_budget_cannot_hold(tiny_model, embedder, monkeypatch):
-    import bertclf.search.auto
+    import bertclf.search.finetuning
 
-    monkeypatch.setattr(bertclf.search.auto, "TRAIN_PASSES", 1e9)  # an epoch would take for ever
+    monkeypatch.setattr(bertclf.search.finetuning, "TRAIN_PASSES", 1e9)  # an epoch would take for ever
     messages = []
     _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m",
                            log=messages.append)
@@ -263,7 +263,7 @@ def test_auto_skips_fine_tuning_that_the_budget_cannot_hold(tiny_model, embedder
 
 
 def test_fine_tuning_stops_when_it_cannot_catch_up():
-    from bertclf.search.auto import cannot_reach
+    from bertclf.search.finetuning import cannot_reach
 
     history = [{"val_accuracy": 0.70}, {"val_accuracy": 0.75}]
     assert cannot_reach(history, 0.90, epochs=3, n_val=10_000) is not None  # 0.75 + 0.05 < 0.90

@@ -79,3 +79,26 @@ def read_tensors(model_folder: str | Path, state: dict[str, Any]) -> dict[str, d
             raise ModelLoadError(f"{folder}/{name} fails its checksum: the checkpoint was damaged")
         groups[name.removesuffix(".safetensors")] = load(data)
     return groups
+
+
+def resume_into(trainer: Any, folder: str, saved: dict[str, Any], identity: dict[str, Any]) -> None:
+    """Refuse a checkpoint of another model, other settings or other data; then load it into
+    ``trainer`` (a ``loop.Trainer``)."""
+    where = checkpoint_folder(folder)
+    if saved.get("base_model") != identity["base_model"]:
+        raise ResumeError(f"cannot resume: {where} is a checkpoint of another model "
+                          f"({saved.get('base_model')!r}, not {identity['base_model']!r})")
+    then, now = saved.get("params") or {}, identity["params"]
+    changed = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
+    if changed:
+        shown = ", ".join(f"{k} {then.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ResumeError(f"cannot resume: settings differ from the checkpoint's ({shown})")
+    if saved.get("labels") != identity["labels"] or saved.get("data") != identity["data"]:
+        count = (saved.get("data") or {}).get("texts")
+        raise ResumeError(f"cannot resume: the training data differ from the checkpoint's ({count} texts "
+                          f"then, {identity['data']['texts']} now, or other texts or labels)")
+    try:
+        trainer.restore(saved, read_tensors(folder, saved))
+    except ValueError as exc:
+        raise ResumeError(f"cannot resume: the weights in {where} do not fit {identity['base_model']} "
+                          f"({exc})") from None

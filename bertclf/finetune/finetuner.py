@@ -35,10 +35,9 @@ from bertclf.encode.sources import load_torch_encoder
 from bertclf.encode.tokenization import check_long, encode, pad_id
 from bertclf.errors import InputError, ModelLoadError, SpecError
 from bertclf.finetune.checkpoint import (
-    ResumeError,
     checkpoint_folder,
     read_state,
-    read_tensors,
+    resume_into,
     write_checkpoint,
 )
 from bertclf.finetune.loop import Network, TrainConfig, TrainData, Trainer, out_of_memory
@@ -199,7 +198,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         network = Network(load_torch_encoder(source), pooling, len(classes), float(self.dropout), multilabel)
         trainer = Trainer(network, self._train_config(), device, self.precision)
         if saved is not None:
-            _resume(trainer, self.output_dir, saved, identity)
+            resume_into(trainer, self.output_dir, saved, identity)
         checkpoint = (lambda: self._checkpoint(trainer, {**identity, "meta": meta or {}})) \
             if self.output_dir else None
         show = should_show(self.verbose if self.verbose is not None else self.progress)
@@ -378,28 +377,6 @@ def _fingerprint(texts: list[str], labels: Any, pairs: list[str] | None = None) 
     content = [texts, [str(v) for v in labels]] + ([pairs] if pairs is not None else [])
     digest = hashlib.sha256(json.dumps(content).encode()).hexdigest()
     return {"texts": len(texts), "sha256": digest}
-
-
-def _resume(trainer: Trainer, folder: str, saved: dict[str, Any], identity: dict[str, Any]) -> None:
-    """Refuse a checkpoint of another model, other settings or other data; then load it."""
-    where = checkpoint_folder(folder)
-    if saved.get("base_model") != identity["base_model"]:
-        raise ResumeError(f"cannot resume: {where} is a checkpoint of another model "
-                          f"({saved.get('base_model')!r}, not {identity['base_model']!r})")
-    then, now = saved.get("params") or {}, identity["params"]
-    changed = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
-    if changed:
-        shown = ", ".join(f"{k} {then.get(k)!r} -> {now.get(k)!r}" for k in changed)
-        raise ResumeError(f"cannot resume: settings differ from the checkpoint's ({shown})")
-    if saved.get("labels") != identity["labels"] or saved.get("data") != identity["data"]:
-        count = (saved.get("data") or {}).get("texts")
-        raise ResumeError(f"cannot resume: the training data differ from the checkpoint's ({count} texts "
-                          f"then, {identity['data']['texts']} now, or other texts or labels)")
-    try:
-        trainer.restore(saved, read_tensors(folder, saved))
-    except ValueError as exc:
-        raise ResumeError(f"cannot resume: the weights in {where} do not fit {identity['base_model']} "
-                          f"({exc})") from None
 
 
 def _encoder_files(encoder: torch.nn.Module, tokenizer: Any) -> dict[str, bytes]:

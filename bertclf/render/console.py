@@ -97,7 +97,7 @@ def print_report(report: dict[str, Any], title: str = "evaluation", console: Any
 
 
 def print_leaderboard(result: Any) -> None:
-    """The --auto leaderboard of a ``search.auto.SearchResult``."""
+    """The --auto leaderboard of a ``search.space.SearchResult``."""
     from rich.console import Console
     from rich.table import Table
 

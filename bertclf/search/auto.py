@@ -16,24 +16,31 @@ Two things keep the winner's score honest. Texts that repeat or sit inside other
 side of every split (``groups``). And a seeded share of TRAIN (``check_rows``) is set aside
 before the search: the winner, fitted on the rest, is scored there once, a figure the choice
 among candidates cannot have inflated. The budget covers the refit (and what the caller reserves
-for after it) as well as the search.
+for after it) as well as the search. The fine-tuned candidate is in ``finetuning``, the vote of
+the finalists in ``voting``, the splits in ``splits``.
 """
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 
 from bertclf.errors import BertclfWarning, SpecError
+from bertclf.search.finetuning import default_finetuner, finetune_candidate
 from bertclf.search.groups import overlap_groups
-from bertclf.search.space import DEFAULT_BUDGET, DEFAULT_FOLDS, Candidate, parse_budget, search_space
+from bertclf.search.space import (
+    DEFAULT_BUDGET,
+    DEFAULT_FOLDS,
+    Candidate,
+    SearchResult,
+    parse_budget,
+    search_space,
+)
 from bertclf.search.splits import (
     CHECK_MIN_PER_LABEL,
     check_rows,
@@ -44,38 +51,10 @@ from bertclf.search.splits import (
     micro_f1,
     strata_of,
 )
-from bertclf.search.voting import best_vote
+from bertclf.search.voting import best_vote, log_proba, vote_proba
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
 SAVE_SECONDS = 5.0  # reserved for writing the model folder
-TRAIN_PASSES = 3.0  # an epoch of fine-tuning costs about this many forward passes (docs/results.md)
-FINETUNE_SAVE_SECONDS = 30.0  # writing a fine-tuned folder: its encoder, ONNX export and int8 graph
-
-
-@dataclass
-class SearchResult:
-    candidates: list[Candidate]
-    winner: Candidate | None
-    folds: int
-    budget_seconds: float
-    seconds: float
-    note: str | None = None
-    estimate: dict[str, Any] | None = None  # the winner on the check rows (``Search.check``)
-    overlapping: int = 0  # texts that repeat or sit inside another
-    metric: str = "accuracy"  # or "micro-F1", for several labels per text
-
-    def leaderboard(self) -> list[dict[str, Any]]:
-        """Scored candidates best first (more folds before fewer), then those not run."""
-        scored = [c for c in self.candidates if c.scores]
-        scored.sort(key=lambda c: (-len(c.scores) if c.features != "finetune" else -self.folds, -c.score))
-        return [c.row() for c in scored] + [c.row() for c in self.candidates if not c.scores]
-
-    def summary(self) -> dict[str, Any]:
-        return {"metric": self.metric, "folds": self.folds, "budget_seconds": self.budget_seconds,
-                "seconds": round(self.seconds, 1),
-                "chosen": self.winner.name if self.winner else None, "note": self.note,
-                "estimate": self.estimate, "overlapping_texts": self.overlapping,
-                "leaderboard": self.leaderboard()}
 
 
 class Search:
@@ -164,17 +143,23 @@ class Search:
         return self._pass_seconds(candidate_embedder(self.base.embedder_, c).set_params(progress=False))
 
     def _pass_seconds(self, embedder: Any) -> float:
-        """Seconds ``embedder`` would take over all the texts, timed on 64 of them (memoised, so
-        the timed vectors are not computed again) after one untimed text has loaded the model."""
+        """Seconds ``embedder`` would take over all the texts (memoised, so the timed vectors are
+        not computed again)."""
         from bertclf.encode.memo import memo
 
-        sample = self.texts[:: max(1, len(self.texts) // 65)][:65]
-        memo.embed(embedder, sample[:1], None)
-        start = time.perf_counter()
-        memo.embed(embedder, sample[1:], None)
-        per_text = (time.perf_counter() - start) / max(1, len(sample) - 1)
+        per_text = self.seconds_per_text(lambda texts: memo.embed(embedder, texts, None))
         self._per_text = max(self._per_text, per_text)
         return per_text * len(self.texts)
+
+    def seconds_per_text(self, embed: Callable[[list[str]], Any]) -> float:
+        """``embed``'s seconds a text, timed on 64 texts spread over TRAIN after one untimed text
+        has loaded the model (counting the load once per text made estimates several times
+        too high)."""
+        sample = self.texts[:: max(1, len(self.texts) // 65)][:65]
+        embed(sample[:1])
+        start = time.perf_counter()
+        embed(sample[1:])
+        return (time.perf_counter() - start) / max(1, len(sample) - 1)
 
     # -- scoring ---------------------------------------------------------------------------------
 
@@ -210,7 +195,7 @@ class Search:
         proba = head.predict_proba(self.matrix(c)[test])
         c.scores.append(self.measure(test, proba))
         if not self.multilabel:  # for a vote of the finalists
-            c.oof[fold] = np.log(np.clip(proba, 1e-300, None))
+            c.oof[fold] = log_proba(proba)
 
     def affordable(self, c: Candidate, folds: int) -> bool:
         """Whether ``folds`` more fits of ``c`` (and any embedding pass it needs) fit the budget."""
@@ -269,12 +254,12 @@ class Search:
             self.check(winner)
         tuned = next((c for c in space if c.features == "finetune"), None)
         if tuned is not None:
-            self.finetune(tuned, winner)
-            if tuned.scores and (winner is None or tuned.check > self._rival(winner)):
+            self.tuned = finetune_candidate(self, tuned, winner)
+            if tuned.scores and (winner is None or tuned.check > self.rival_score(winner)):
                 winner = tuned  # compared on the same rows: the check rows, or the first fold
         estimate = None
-        if winner is not None and winner.check is not None and len(self.check_rows):
-            low, high = interval(winner.check, len(self.check_rows)) if winner is tuned else self._interval
+        if winner is not None and winner.interval is not None and len(self.check_rows):
+            low, high = winner.interval
             estimate = {"metric": self.metric, "score": round(winner.check, 4),
                         "interval": [round(low, 4), round(high, 4)], "texts": len(self.check_rows),
                         "cv_score": round(winner.score, 4)}
@@ -283,7 +268,7 @@ class Search:
         return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start,
                             estimate=estimate, metric=self.metric)
 
-    def _rival(self, c: Candidate) -> float:
+    def rival_score(self, c: Candidate) -> float:
         """What the fine-tuned candidate must beat: ``c`` on the check rows, or on the first fold."""
         return c.check if c.check is not None else c.scores[0]
 
@@ -291,16 +276,8 @@ class Search:
         """The winner fitted on the search rows and scored once on the check rows: an estimate
         of its score on new texts that choosing it cannot have inflated. Several labels per text:
         the cut-offs are tuned as the refitted model will tune them, on a fifth of the search
-        rows, then the head is fitted on all of them."""
+        rows, then the head is fitted on all of them. A vote: its members, fitted alike."""
         thresholds = None
-        if c.features == "vote":  # the members fitted on the search rows, their log-probabilities averaged
-            logs = [np.log(np.clip(self.fit(m, self.rows).predict_proba(self.matrix(m)[self.check_rows]),
-                                   1e-300, None)) for m in c.members]
-            proba = np.exp(np.mean(logs, axis=0))
-            c.check = self.measure(self.check_rows, proba)
-            self._interval = interval(c.check, len(self.check_rows))
-            self.log(f"  {c.name}: {self.metric} {c.check:.4f} on {len(self.check_rows)} check texts")
-            return
         if self.multilabel:
             from bertclf.classify.thresholds import tune_thresholds
 
@@ -308,97 +285,22 @@ class Search:
             tune, rest = order[:len(order) // 5], order[len(order) // 5:]
             proba = self.fit(c, rest).predict_proba(self.matrix(c)[tune])
             thresholds = tune_thresholds(self.target[tune], proba)
-        proba = self.fit(c, self.rows).predict_proba(self.matrix(c)[self.check_rows])
+        def on_check(m: Candidate) -> np.ndarray:
+            return self.fit(m, self.rows).predict_proba(self.matrix(m)[self.check_rows])
+
+        if c.features == "vote":
+            proba = vote_proba([log_proba(on_check(m)) for m in c.members])
+        else:
+            proba = on_check(c)
         c.check = self.measure(self.check_rows, proba, thresholds)
         if self.multilabel:
             truth = self.target[self.check_rows]
-            self._interval = f1_interval(truth, (proba >= thresholds).astype(truth.dtype), self.seed)
+            c.interval = f1_interval(truth, (proba >= thresholds).astype(truth.dtype), self.seed)
         else:
-            self._interval = interval(c.check, len(self.check_rows))
-        low, high = self._interval
+            c.interval = interval(c.check, len(self.check_rows))
+        low, high = c.interval
         self.log(f"  {c.name}: {self.metric} {c.check:.4f} on {len(self.check_rows)} check texts the search "
                  f"never saw (95% interval {low:.4f}-{high:.4f})")
-
-    def finetune(self, c: Candidate, rival: Candidate | None) -> None:
-        """Fine-tune on the search rows and score on the check rows (without check rows: the
-        first fold's), when the budget allows an epoch. Its cost is estimated before it starts
-        from a timed forward pass of this machine (``TRAIN_PASSES`` per epoch); it gets as many
-        epochs (up to the tuner's) as fit, a time limit that ends it where the budget does, and
-        stops when the epochs left cannot lift it to ``rival``'s score."""
-        if self.multilabel or self.base.calibrate:
-            c.status = ("skipped: --auto fine-tunes for one label per text only" if self.multilabel
-                        else "skipped: --calibrate calibrates frozen heads, not a fine-tuned layer")
-            self.log(f"  fine-tuning {c.status}")
-            return
-        model = default_finetuner(self.base, self.finetuner)
-        train, test = (self.rows, self.check_rows) if len(self.check_rows) else self.splits[0]
-        forward = self.embedding_cost_any() / len(self.texts)
-        val = float(model.val_fraction or 0)
-        epoch = forward * len(train) * (TRAIN_PASSES * (1 - val) + val)
-        finish = FINETUNE_SAVE_SECONDS + forward * (len(test) + self.after_texts)  # if it wins
-        room = self.left() + self.reserve - max(self.reserve if rival is not None else 0.0, finish)
-        epochs = min(int(model.epochs), int(room // epoch)) if epoch > 0 else int(model.epochs)
-        if epochs < 1:
-            c.status = f"skipped: an epoch would take ~{epoch:.0f} s, {max(room, 0):.0f} s left"
-            self.log(f"  fine-tuning {c.status}")
-            return
-        model.set_params(epochs=epochs, time_limit=room)
-        goal = self._rival(rival) if rival is not None else None
-        n_val = max(1, round(len(train) * val))  # the tuner's own validation texts
-        self.log(f"  fine-tuning for {epochs} epoch(s) on {len(train)} texts, ~{epoch * epochs:.0f} s")
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BertclfWarning)
-            judge = (lambda history: cannot_reach(history, goal, epochs, n_val)) if goal else None
-            model.fit([self.texts[i] for i in train], self.classes[self.target[train]], stop_when=judge)
-        c.fit_seconds.append(time.perf_counter() - start)
-        predicted = model.predict([self.texts[i] for i in test])
-        c.check = float((np.asarray(predicted) == self.classes[self.target[test]]).mean())
-        c.scores.append(c.check)
-        reason = model.training_.get("stop_reason")
-        where = "check texts" if len(self.check_rows) else "texts of fold 1"
-        c.status = (f"{model.training_['epochs_run']} epoch(s) in {c.fit_seconds[0]:.0f} s "
-                    f"(~{epoch * epochs:.0f} s estimated), scored on the {where}"
-                    + (f"; stopped: {reason}" if reason else ""))
-        self.tuned = model
-        self.log(f"  {c.name}: accuracy {c.check:.4f} on {len(test)} {where} ({c.fit_seconds[0]:.0f} s)")
-
-    def embedding_cost_any(self) -> float:
-        """Seconds for one forward pass over TRAIN, timed on a sample with the torch backend, as
-        fine-tuning runs it: uncached, as a cache hit would say nothing of training's cost."""
-        embedder = clone(self.base.embedder_).set_params(backend="torch", progress=False, cache=False)
-        sample = self.texts[:: max(1, len(self.texts) // 65)][:65]
-        embedder.encode_texts(sample[:1])  # loads the model
-        start = time.perf_counter()
-        embedder.encode_texts(sample[1:])
-        return (time.perf_counter() - start) / max(1, len(sample) - 1) * len(self.texts)
-
-
-def cannot_reach(history: list[dict[str, Any]], goal: float, epochs: int, n_val: int) -> str | None:
-    """Why fine-tuning should stop: its validation accuracy (on ``n_val`` texts), gaining what the
-    last epoch gained for each epoch left, stays below ``goal`` by more than twice its standard
-    error (the goal was measured on other texts); None while it might still get there."""
-    scores = [h.get("val_accuracy") for h in history]
-    if len(scores) < 2 or None in scores:
-        return None
-    gain, left = max(0.0, scores[-1] - scores[-2]), epochs - len(scores)
-    noise = 2 * math.sqrt(max(scores[-1] * (1 - scores[-1]), 0.01) / n_val)
-    if scores[-1] + gain * left + noise >= goal:
-        return None
-    return (f"validation accuracy {scores[-1]:.4f}, gaining {gain:.4f} an epoch, cannot reach {goal:.4f} "
-            f"in {left} more")
-
-
-def default_finetuner(base: Any, finetuner: Any = None) -> Any:
-    """The given ``FineTuner`` (unfitted copy), or one starting from the base's encoder."""
-    from bertclf.finetune.finetuner import FineTuner
-
-    if finetuner is not None:
-        return clone(finetuner)
-    embedder = base.embedder_
-    return FineTuner(model=embedder.model, max_length=embedder.max_length, device=embedder.device,
-                     seed=base.random_state if base.random_state is not None else 13,
-                     progress=embedder.progress)
 
 
 def candidate_embedder(embedder: Any, c: Candidate) -> Any:

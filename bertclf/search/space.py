@@ -1,8 +1,9 @@
-"""The candidates ``train --auto`` scores, and how they are named on its leaderboard.
+"""The candidates ``train --auto`` scores, how they are named on its leaderboard, and the
+search's result.
 
 Each ``Candidate`` is one point of a small space chosen by measurement (docs/results.md): TF-IDF,
 frozen embeddings and hybrids of the two over layers, scaling and C, then, screened last, the
-linear SVM head and one other pooling. ``autosearch`` runs the search over it.
+linear SVM head and one other pooling. ``auto`` runs the search over it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Candidate:
     fit_seconds: list[float] = field(default_factory=list)
     status: str = "not run"
     check: float | None = None  # score on the check rows (the winner and the fine-tuned one)
+    interval: tuple[float, float] | None = None  # the check score's 95% interval
     members: list[Candidate] = field(default_factory=list)  # a vote's candidates
     oof: dict[int, np.ndarray] = field(default_factory=dict, repr=False)  # fold -> log-probabilities
 
@@ -77,6 +79,32 @@ class Candidate:
                 "check_score": round(self.check, 4) if self.check is not None else None,
                 "folds": len(self.scores), "fit_seconds": round(float(np.mean(self.fit_seconds)), 2)
                 if self.fit_seconds else None, "status": self.status}
+
+
+@dataclass
+class SearchResult:
+    candidates: list[Candidate]
+    winner: Candidate | None
+    folds: int
+    budget_seconds: float
+    seconds: float
+    note: str | None = None
+    estimate: dict[str, Any] | None = None  # the winner on the check rows (``Search.check``)
+    overlapping: int = 0  # texts that repeat or sit inside another
+    metric: str = "accuracy"  # or "micro-F1", for several labels per text
+
+    def leaderboard(self) -> list[dict[str, Any]]:
+        """Scored candidates best first (more folds before fewer), then those not run."""
+        scored = [c for c in self.candidates if c.scores]
+        scored.sort(key=lambda c: (-len(c.scores) if c.features != "finetune" else -self.folds, -c.score))
+        return [c.row() for c in scored] + [c.row() for c in self.candidates if not c.scores]
+
+    def summary(self) -> dict[str, Any]:
+        return {"metric": self.metric, "folds": self.folds, "budget_seconds": self.budget_seconds,
+                "seconds": round(self.seconds, 1),
+                "chosen": self.winner.name if self.winner else None, "note": self.note,
+                "estimate": self.estimate, "overlapping_texts": self.overlapping,
+                "leaderboard": self.leaderboard()}
 
 
 _SCALING_NAMES = {"l2": "L2", "standard": "std", "none": "raw"}

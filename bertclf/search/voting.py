@@ -24,10 +24,22 @@ def mergeable(members: list[Candidate]) -> bool:
     return len({c.setting for c in members if c.features != "tfidf"}) <= 1
 
 
+def log_proba(proba: np.ndarray) -> np.ndarray:
+    """Log-probabilities, a zero kept finite."""
+    return np.log(np.clip(proba, 1e-300, None))
+
+
+def vote_proba(logs: list[np.ndarray]) -> np.ndarray:
+    """The geometric soft vote of members' log-probabilities, renormalised."""
+    mean = np.mean(logs, axis=0)
+    votes = np.exp(mean - mean.max(axis=1, keepdims=True))
+    return votes / votes.sum(axis=1, keepdims=True)
+
+
 def vote_scores(members: list[Candidate], splits: list[tuple[np.ndarray, np.ndarray]],
                 target: np.ndarray) -> list[float]:
-    """Per fold, the accuracy of the members' mean log-probability (their geometric soft vote)."""
-    return [float((np.mean([m.oof[fold] for m in members], axis=0).argmax(axis=1) == target[test]).mean())
+    """Per fold, the accuracy of the members' geometric soft vote."""
+    return [float((vote_proba([m.oof[fold] for m in members]).argmax(axis=1) == target[test]).mean())
             for fold, (_, test) in enumerate(splits)]
 
 

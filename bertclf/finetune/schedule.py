@@ -1,0 +1,44 @@
+"""What order the texts come in and how fast the weights move: length-grouped shuffled batches,
+linear warm-up and decay, and which precision autocast runs in."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bertclf.errors import SpecError
+
+BUCKET = 50  # batches per pool when grouping texts of similar length (less padding, same shuffle)
+
+
+def epoch_batches(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """A seeded shuffle, then texts of similar length grouped within pools of 50 batches, then
+    the batches shuffled: random like a plain shuffle, with far less padding."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(len(lengths))
+    batches = []
+    for start in range(0, len(order), batch_size * BUCKET):
+        pool = order[start:start + batch_size * BUCKET]
+        pool = pool[np.argsort(-lengths[pool], kind="stable")]
+        batches += [pool[i:i + batch_size] for i in range(0, len(pool), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up to the full rate over ``warmup_steps``, then linear decay to zero."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
+    """None for fp32. 'auto' is fp32 on a CPU and bf16 on a GPU, or fp16 (with loss scaling)
+    on a GPU without bf16; 'bf16' and 'fp16' are taken as asked, fp16 on a GPU only."""
+    gpu = device.startswith("cuda")
+    if precision == "fp32" or (precision == "auto" and not gpu):
+        return None
+    if precision == "fp16" and not gpu:
+        raise SpecError("fp16 training needs a GPU (it relies on CUDA loss scaling); use bf16 on a CPU")
+    if precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16

@@ -1,0 +1,100 @@
+"""``train --auto``'s fine-tuned candidate: priced before it starts, held to the budget, stopped
+when it cannot catch the best cross-validated candidate, and scored on the same check rows.
+
+Its cost comes from a timed forward pass of this machine (an epoch of training costs about
+``TRAIN_PASSES`` of them; measured 1.2–1.8× high on the shared sets, docs/results.md). It gets as
+many epochs as fit, up to the tuner's, and a time limit where the budget ends. A winner is kept
+as trained on the search rows: a CPU cannot afford a second run on every row.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from bertclf.errors import BertclfWarning
+from bertclf.search.space import Candidate
+from bertclf.search.splits import interval
+
+TRAIN_PASSES = 3.0  # an epoch of fine-tuning costs about this many forward passes
+FINETUNE_SAVE_SECONDS = 30.0  # writing a fine-tuned folder: its encoder, ONNX export and int8 graph
+
+
+def default_finetuner(base: Any, finetuner: Any = None) -> Any:
+    """The given ``FineTuner`` (unfitted copy), or one starting from the base's encoder."""
+    from bertclf.finetune.finetuner import FineTuner
+
+    if finetuner is not None:
+        return clone(finetuner)
+    embedder = base.embedder_
+    return FineTuner(model=embedder.model, max_length=embedder.max_length, device=embedder.device,
+                     seed=base.random_state if base.random_state is not None else 13,
+                     progress=embedder.progress)
+
+
+def cannot_reach(history: list[dict[str, Any]], goal: float, epochs: int, n_val: int) -> str | None:
+    """Why fine-tuning should stop: its validation accuracy (on ``n_val`` texts), gaining what the
+    last epoch gained for each epoch left, stays below ``goal`` by more than twice its standard
+    error (the goal was measured on other texts); None while it might still get there."""
+    scores = [h.get("val_accuracy") for h in history]
+    if len(scores) < 2 or None in scores:
+        return None
+    gain, left = max(0.0, scores[-1] - scores[-2]), epochs - len(scores)
+    noise = 2 * math.sqrt(max(scores[-1] * (1 - scores[-1]), 0.01) / n_val)
+    if scores[-1] + gain * left + noise >= goal:
+        return None
+    return (f"validation accuracy {scores[-1]:.4f}, gaining {gain:.4f} an epoch, cannot reach {goal:.4f} "
+            f"in {left} more")
+
+
+def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> Any:
+    """Fine-tune for ``search`` (an ``auto.Search``) on its search rows and score ``c`` on its
+    check rows (without check rows: the first fold's), when the budget allows an epoch; the
+    fitted ``FineTuner``, or None when it was skipped (``c.status`` says why)."""
+    if search.multilabel or search.base.calibrate:
+        c.status = ("skipped: --auto fine-tunes for one label per text only" if search.multilabel
+                    else "skipped: --calibrate calibrates frozen heads, not a fine-tuned layer")
+        search.log(f"  fine-tuning {c.status}")
+        return None
+    model = default_finetuner(search.base, search.finetuner)
+    checked = len(search.check_rows) > 0
+    train, test = (search.rows, search.check_rows) if checked else search.splits[0]
+    # uncached: a cache hit would say nothing of what training costs
+    torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False)
+    forward = search.seconds_per_text(torch_pass.encode_texts)
+    val = float(model.val_fraction or 0)
+    epoch = forward * len(train) * (TRAIN_PASSES * (1 - val) + val)
+    finish = FINETUNE_SAVE_SECONDS + forward * (len(test) + search.after_texts)  # if it wins
+    # the rival's refit and save (the reserve) must stay affordable, and so must its own finish
+    room = search.left() + search.reserve - max(search.reserve if rival is not None else 0.0, finish)
+    epochs = min(int(model.epochs), int(room // epoch)) if epoch > 0 else int(model.epochs)
+    if epochs < 1:
+        c.status = f"skipped: an epoch would take ~{epoch:.0f} s, {max(room, 0):.0f} s left"
+        search.log(f"  fine-tuning {c.status}")
+        return None
+    model.set_params(epochs=epochs, time_limit=room)
+    goal = search.rival_score(rival) if rival is not None else None
+    n_val = max(1, round(len(train) * val))  # the tuner's own validation texts
+    search.log(f"  fine-tuning for {epochs} epoch(s) on {len(train)} texts, ~{epoch * epochs:.0f} s")
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BertclfWarning)
+        judge = (lambda history: cannot_reach(history, goal, epochs, n_val)) if goal else None
+        model.fit([search.texts[i] for i in train], search.classes[search.target[train]], stop_when=judge)
+    c.fit_seconds.append(time.perf_counter() - start)
+    predicted = model.predict([search.texts[i] for i in test])
+    c.check = float((np.asarray(predicted) == search.classes[search.target[test]]).mean())
+    c.scores.append(c.check)
+    c.interval = interval(c.check, len(test))
+    reason = model.training_.get("stop_reason")
+    where = "check texts" if checked else "texts of fold 1"
+    c.status = (f"{model.training_['epochs_run']} epoch(s) in {c.fit_seconds[0]:.0f} s "
+                f"(~{epoch * epochs:.0f} s estimated), scored on the {where}"
+                + (f"; stopped: {reason}" if reason else ""))
+    search.log(f"  {c.name}: accuracy {c.check:.4f} on {len(test)} {where} ({c.fit_seconds[0]:.0f} s)")
+    return model
