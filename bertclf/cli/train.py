@@ -38,6 +38,7 @@ Examples:
   bertclf train examples/support_tickets.csv --out tickets-model
   bertclf train train.csv --test test.csv --auto --budget 10m --out model   # TF-IDF, frozen, hybrid, tuned
   bertclf train train.csv --auto --budget 2m --no-finetune --out model   # frozen encoder only
+  bertclf train comments.csv --label-cols toxic,insult --auto --out model   # several labels, by micro-F1
   bertclf train train.csv --out model --features embedding -C auto   # frozen embeddings alone, C by CV
   bertclf train train.csv --out model --json > train.json   # metrics as JSON; the report goes to stderr
   bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
