@@ -4,7 +4,8 @@ For each set, in one run on this machine: the whole command `bertclf train TRAIN
 --auto --budget B --out DIR --json` as a subprocess (wall seconds from start to exit, against the
 budget; peak RSS; test accuracy and macro-F1; what won; its check-row estimate), the TF-IDF + LR
 baseline it prints, frozen embeddings + LR (`train --features embedding`), and, with
-``--finetune``, `bertclf finetune --time-limit B` alone. The `--auto` column of the previous run
+``--finetune``, `bertclf finetune --time-limit B` alone (added to the sets already in ``--rows``
+without running their search again). The `--auto` column of the previous run
 (before fine-tuning joined the search and folds kept overlapping texts together) is read from
 ``PREVIOUS`` for comparison. With ``--rows FILE`` each finished set is appended to a JSON-lines
 file, so a long run can be resumed; the table goes to docs/results.md (section "auto") when every
@@ -100,15 +101,36 @@ def run_set(folder: Path, budget: str, finetune: bool) -> dict[str, object]:
                    skipped=[r["candidate"] for r in search["leaderboard"]
                             if r["status"].startswith("skipped")],
                    tuned=next((r for r in search["leaderboard"] if r["features"] == "finetune"), None))
-        if finetune:
-            tuned, seconds, _ = timed(["finetune", str(folder / "train.csv"), "--test",
-                                       str(folder / "test.csv"), "--time-limit", budget,
-                                       "--out", f"{work}/ft",
-                                       "--json", "-q", "--no-baseline", *labels])
-            row.update(finetune=tuned["metrics"][score], finetune_s=seconds)
+    if finetune:
+        row.update(finetune_alone(folder, budget))
     row["frozen"] = frozen(folder, multilabel)
     row["previous"] = PREVIOUS.get(folder.name)
     return row
+
+
+def finetune_alone(folder: Path, budget: str) -> dict[str, float]:
+    """Test score and wall seconds of `bertclf finetune --time-limit BUDGET` alone."""
+    multilabel = folder.name in MULTILABEL
+    labels = ["--label-cols", ",".join(label_columns(folder))] if multilabel else []
+    with tempfile.TemporaryDirectory() as work:
+        tuned, seconds, rss = timed(["finetune", str(folder / "train.csv"),
+                                     "--test", str(folder / "test.csv"), "--time-limit", budget,
+                                     "--out", f"{work}/ft", "--json", "-q",
+                                     "--no-baseline", *labels])
+    return {"finetune": tuned["metrics"]["micro_f1" if multilabel else "accuracy"], "finetune_s": seconds,
+            "finetune_rss": rss}
+
+
+def add_finetune(rows: str, names: list[str], data: str, budget: str) -> None:
+    """Fine-tuning alone for sets whose row in ``rows`` lacks it: the updated row is appended (the
+    last row of a set wins), so the search runs are not repeated."""
+    done = {r["set"]: r for r in map(json.loads, Path(rows).read_text().splitlines()) if r}
+    for name in names:
+        if name in done and "finetune" not in done[name]:
+            row = {**done[name], **finetune_alone(Path(data) / name, budget)}
+            print(json.dumps(row), flush=True)
+            with open(rows, "a") as handle:
+                handle.write(json.dumps(row) + "\n")
 
 
 def table(rows: list[dict], score: str = "acc") -> str:
@@ -146,6 +168,8 @@ def main() -> None:
     args = parser.parse_args()
     names = args.sets.split(",")
     start = time.perf_counter()
+    if args.finetune and args.rows and Path(args.rows).exists():
+        add_finetune(args.rows, names, args.data, args.budget)
     done = run_sets(names, args.rows,
                     lambda name: run_set(Path(args.data) / name, args.budget, args.finetune))
     single = [done[name] for name in names if name not in MULTILABEL]
