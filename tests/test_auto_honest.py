@@ -147,6 +147,10 @@ def test_auto_searches_several_labels_per_text_by_micro_f1(embedder, tmp_path):
     assert estimate["interval"][0] <= estimate["score"] <= estimate["interval"][1]
     tuned = [c for c in result.candidates if c.features == "finetune"][0]
     assert tuned.status.startswith("skipped: --auto fine-tunes for one label per text only")
+    # the refit's cut-offs are the winner's, tuned on its out-of-fold probabilities
+    assert set(result.thresholds) == set(model.classes_) and result.summary()["thresholds"] == "out of fold"
+    assert model.thresholds == result.thresholds
+    assert model.thresholds_.tolist() == pytest.approx([result.thresholds[c] for c in model.classes_])
     assert any("micro-F1" in m and "check texts" in m for m in messages)
     model.save(tmp_path / "m")
     back = TextClassifier.load(tmp_path / "m")
@@ -192,3 +196,26 @@ def test_train_auto_with_several_labels_from_the_command_line(run, tiny_model, w
     assert "CV micro-F1" in result.stderr and "Expected micro-F1 on new texts" in result.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["task"] == "multi-label" and config["metrics"]["auto"]["metric"] == "micro-F1"
+
+
+def test_a_baseline_is_kept_unless_beaten_by_more_than_noise():
+    from types import SimpleNamespace
+
+    from bertclf.search.auto import BASELINES, Search
+    from bertclf.search.space import Candidate
+
+    tfidf = Candidate("tfidf", "word", C=10.0, scores=[0.80, 0.82, 0.81, 0.79, 0.80])
+    frozen = Candidate("embedding", layers=-1, scaling="l2", C=1.0, scores=[0.84, 0.85, 0.83, 0.86, 0.84])
+    assert (tfidf.name, frozen.name) == BASELINES
+    close = Candidate("hybrid", "word", C=10.0, scores=[0.85, 0.84, 0.84, 0.85, 0.85])  # +0.002, ± 0.005
+    clear = Candidate("hybrid", "word", C=1.0, scores=[0.87, 0.88, 0.86, 0.89, 0.87])  # +0.03 on every fold
+    messages = []
+    search = SimpleNamespace(log=messages.append, guarded=None)
+    assert Search.guard(search, close, [tfidf, frozen, close, clear]) is frozen
+    assert search.guarded.startswith("frozen last, L2, C=1 kept: the best candidate, hybrid word + last, "
+                                     "C=10")
+    assert "within noise" in close.status and messages == [f"  {search.guarded}"]
+    search.guarded = None
+    assert Search.guard(search, clear, [tfidf, frozen, close, clear]) is clear and search.guarded is None
+    assert Search.guard(search, frozen, [tfidf, frozen]) is frozen
+    assert Search.guard(search, clear, [clear]) is clear  # no baseline scored in full: nothing to keep

@@ -12,7 +12,7 @@ from bertclf.classify.choose_c import C_GRID, choose_C
 from bertclf.encode.memo import memo
 from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
 from bertclf.finetune.finetuner import FineTuner
-from bertclf.search.auto import auto_train
+from bertclf.search.auto import BASELINES, auto_train
 from bertclf.search.space import Candidate, parse_budget, search_space
 from tests.conftest import assert_one_line_error
 from tests.test_classifier import LABELS, TEXTS
@@ -146,9 +146,13 @@ def test_auto_trains_the_cross_validated_winner(embedder, tmp_path):
     assert result.folds == 5 and result.winner is not None
     board = result.leaderboard()
     finals = [r for r in board if r["folds"] == 5]
-    assert 1 <= len(finals) <= 4 and all(r["spread"] is not None for r in finals)
-    assert finals[0]["candidate"] == result.winner.name  # best of those scored on every fold
+    assert 1 <= len(finals) <= 4 + len(BASELINES) and all(r["spread"] is not None for r in finals)
+    assert set(BASELINES) <= {r["candidate"] for r in finals}  # always scored on every fold
     assert finals[0]["cv_score"] == max(r["cv_score"] for r in finals)
+    if result.guarded:  # the best of those scored on every fold, or a baseline it barely beat
+        assert result.winner.name in BASELINES and finals[0]["candidate"] in result.guarded
+    else:
+        assert finals[0]["candidate"] == result.winner.name
     assert all(r["folds"] == 1 for r in board[len(finals):] if r["cv_score"] is not None)
     assert model.features == result.winner.features and model.C == result.winner.C
     assert model.embedder_.model == embedder.model  # the user's encoder, not the bundled one

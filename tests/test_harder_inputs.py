@@ -48,6 +48,20 @@ def test_thresholds_maximise_each_labels_f1():
     assert report["hamming_loss"] == pytest.approx(np.mean(predicted != truth))
 
 
+def test_each_label_may_have_its_own_fixed_threshold(embedder, tmp_path):
+    model = TextClassifier(embedder, features="tfidf", thresholds={"money": 0.7, "sport": 0.2})
+    with pytest.warns(BertclfWarning, match="no positive label"):
+        model.fit(TEXTS, MULTI)
+    assert model.thresholds_.tolist() == [0.2, 0.7]  # in the order of classes_: sport, money
+    model.save(tmp_path / "m")
+    assert TextClassifier.load(tmp_path / "m").thresholds_.tolist() == [0.2, 0.7]
+    missing = r"every label: missing \['money'\], unknown \['moneys'\]"
+    with pytest.warns(BertclfWarning), pytest.raises(SpecError, match=missing):
+        clone(model).set_params(thresholds={"sport": 0.5, "moneys": 0.5}).fit(TEXTS, MULTI)
+    with pytest.raises(SpecError, match="a mapping of every label to one, got {'sport': 1.5}"):
+        clone(model).set_params(thresholds={"sport": 1.5}).fit(TEXTS, MULTI)
+
+
 @pytest.mark.parametrize("head", HEADS)
 def test_multilabel_heads_fit_predict_and_round_trip(embedder, head, tmp_path):
     params = {"n_estimators": 20} if head == "xgboost" else None

@@ -17,6 +17,7 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
 from bertclf.classify.tfidf import TfidfFeatures, check_kind, tfidf_texts
-from bertclf.classify.thresholds import tune_thresholds
+from bertclf.classify.thresholds import check_thresholds, fixed_thresholds, tune_thresholds
 from bertclf.encode.embedder import Embedder
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.memo import memo
@@ -80,7 +81,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     extra_embeddings, join_on: a table (file or DataFrame) of vectors keyed by column
         ``join_on``, looked up by X's column of that name and fused too.
     thresholds: multi-label only: "tune" picks each label's cut-off on a validation split of
-        ``val_fraction`` of the training rows (maximising its F1), a number fixes one for all.
+        ``val_fraction`` of the training rows (maximising its F1), a number fixes one for all, a
+        mapping gives each label its own (``train --auto`` passes those it tuned out of fold).
     calibrate: None, "sigmoid" or "isotonic": map the head's probabilities through calibrators
         fitted on 5-fold out-of-fold probabilities of the same head (one label per text only).
     features: what the head reads: "embedding" (frozen BERT vectors), "tfidf" (sparse TF-IDF
@@ -107,7 +109,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         meta_cols: list[str] | None = None,
         extra_embeddings: Any = None,
         join_on: str | None = None,
-        thresholds: str | float = "tune",
+        thresholds: str | float | Mapping[str, float] = "tune",
         val_fraction: float = 0.2,
         calibrate: str | None = None,
         features: str = DEFAULT_FEATURES,
@@ -178,7 +180,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         options = {"C": self.C_, "class_weight": self.class_weight, "params": self.head_params,
                    "random_state": self.random_state}
         if self.multilabel_:
-            self.thresholds_ = self._thresholds(features, target, options)
+            self.thresholds_ = self._thresholds(features, target, options, classes)
             self.head_ = fit_multilabel_head(self.head, features, target, **options)
             counts = target.sum(axis=0)
         else:
@@ -260,10 +262,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
 
     def check_params(self) -> None:
         """Refuse bad multi-label and join settings before any embedding is done."""
-        if self.thresholds != "tune" and not (isinstance(self.thresholds, (int, float))
-                                              and not isinstance(self.thresholds, bool)
-                                              and 0 < self.thresholds < 1):
-            raise SpecError(f"thresholds must be 'tune' or a number between 0 and 1, got {self.thresholds!r}")
+        check_thresholds(self.thresholds)
         check_method(self.calibrate)
         if self.features not in FEATURES:
             raise SpecError(f"unknown features {self.features!r}: use one of {', '.join(FEATURES)}")
@@ -333,10 +332,11 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     def _tfidf_texts(inputs: Inputs) -> list[str]:
         return tfidf_texts(inputs.texts, inputs.pairs)
 
-    def _thresholds(self, features: np.ndarray, target: np.ndarray, options: dict[str, Any]) -> np.ndarray:
+    def _thresholds(self, features: np.ndarray, target: np.ndarray, options: dict[str, Any],
+                    classes: np.ndarray) -> np.ndarray:
         """Per-label cut-offs: fixed, or tuned on a seeded validation split of the training rows."""
-        if self.thresholds != "tune":
-            return np.full(target.shape[1], float(self.thresholds))
+        if not isinstance(self.thresholds, str):
+            return fixed_thresholds(self.thresholds, classes)
         n_rows = features.shape[0]
         n_val = math.ceil(n_rows * self.val_fraction)
         if n_val < 2 or n_rows - n_val < 2:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+
+from bertclf.errors import SpecError
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -22,3 +27,31 @@ def tune_thresholds(truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
         below = proba[:, j][proba[:, j] < cuts[best]]
         thresholds[j] = (cuts[best] + below.max()) / 2 if below.size else cuts[best]
     return thresholds
+
+
+def check_thresholds(spec: Any) -> None:
+    """Refuse a thresholds setting that is not "tune", a cut-off in (0, 1), or a mapping of labels
+    to such cut-offs."""
+    values = list(spec.values()) if isinstance(spec, Mapping) else [spec]
+    if spec == "tune" or (values and all(_is_cut(v) for v in values)):
+        return
+    raise SpecError(f"thresholds must be 'tune', a number between 0 and 1 or a mapping of every label to "
+                    f"one, got {spec!r}")
+
+
+def fixed_thresholds(spec: float | Mapping[str, float], classes: Any) -> np.ndarray:
+    """The cut-off of each of ``classes``: one number for all, or each label's from a mapping
+    (which must name every label and no other)."""
+    if not isinstance(spec, Mapping):
+        return np.full(len(classes), float(spec))
+    names = [str(c) for c in classes]
+    given = {str(k): float(v) for k, v in spec.items()}
+    if set(given) != set(names):
+        missing, unknown = sorted(set(names) - set(given)), sorted(set(given) - set(names))
+        raise SpecError(f"thresholds must give a cut-off for every label: missing {missing}, "
+                        f"unknown {unknown}")
+    return np.array([given[n] for n in names])
+
+
+def _is_cut(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1

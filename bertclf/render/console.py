@@ -101,7 +101,7 @@ def print_leaderboard(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bertclf.search.auto import FINALISTS
+    from bertclf.search.auto import BASELINES, FINALISTS
 
     table = Table(title=f"--auto: {result.folds}-fold cross-validation on TRAIN, {result.seconds:.0f} s "
                         f"of a {result.budget_seconds:.0f} s budget")
@@ -125,8 +125,11 @@ def print_leaderboard(result: Any) -> None:
     screened = [r for r in result.leaderboard() if r["folds"] == 1 and r["features"] != "finetune"]
     if screened and result.folds > 1:
         console.print(f"Rows with 1 fold were screened on the first fold and did not reach the final "
-                      f"{FINALISTS}; the winner is the best of those scored on all {result.folds}.",
-                      soft_wrap=True)
+                      f"{FINALISTS}; the winner is the best of those scored on all {result.folds}, unless "
+                      f"it beats the better baseline ({' or '.join(BASELINES)}, always scored on every "
+                      f"fold) by no more than noise.", soft_wrap=True)
+    if result.guarded:
+        console.print(result.guarded, soft_wrap=True)
     skipped = [r for r in result.leaderboard() if r["cv_score"] is None]
     if skipped:
         console.print(f"not scored: {len(skipped)} candidates ({skipped[0]['status']})", soft_wrap=True)

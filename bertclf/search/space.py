@@ -92,6 +92,8 @@ class SearchResult:
     estimate: dict[str, Any] | None = None  # the winner on the check rows (``Search.check``)
     overlapping: int = 0  # texts that repeat or sit inside another
     metric: str = "accuracy"  # or "micro-F1", for several labels per text
+    thresholds: dict[str, float] | None = None  # several labels: the winner's out-of-fold cut-offs
+    guarded: str | None = None  # why a baseline was kept over the top candidate (``Search.guard``)
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """Scored candidates best first (more folds before fewer), then those not run."""
@@ -104,6 +106,7 @@ class SearchResult:
                 "seconds": round(self.seconds, 1),
                 "chosen": self.winner.name if self.winner else None, "note": self.note,
                 "estimate": self.estimate, "overlapping_texts": self.overlapping,
+                "thresholds": "out of fold" if self.thresholds else None, "guarded": self.guarded,
                 "leaderboard": self.leaderboard()}
 
 
