@@ -12,7 +12,7 @@ class Advance(Protocol):
     def __call__(self, n: int, description: str | None = None) -> None: ...
 
 
-def _columns() -> tuple[Any, ...]:
+def _columns(unit: str = "texts") -> tuple[Any, ...]:
     """The bar's columns; rich is imported only when a bar is shown (a one-text predict does
     not pay for it)."""
     from rich.progress import (
@@ -30,7 +30,7 @@ def _columns() -> tuple[Any, ...]:
             # The average since the start, not rich's sliding window: matches the final summary.
             elapsed = task.elapsed
             speed = task.completed / elapsed if elapsed else 0.0
-            return Text(f"{speed:,.0f} texts/s" if speed else "- texts/s", style="progress.data.speed")
+            return Text(f"{speed:,.0f} {unit}/s" if speed else f"- {unit}/s", style="progress.data.speed")
 
     return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
@@ -42,15 +42,16 @@ def should_show(enabled: bool | None) -> bool:
 
 
 @contextmanager
-def progress_bar(total: int, description: str, enabled: bool | None = None) -> Iterator[Advance]:
-    """Yield a function that advances the bar by n texts (and may change its description); a
-    no-op when hidden."""
+def progress_bar(total: int, description: str, enabled: bool | None = None,
+                 unit: str = "texts") -> Iterator[Advance]:
+    """Yield a function that advances the bar by n texts (or other ``unit``s; it may change its
+    description too); a no-op when hidden."""
     if not should_show(enabled) or total == 0:
         yield lambda n, description=None: None
         return
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(*_columns(), console=Console(stderr=True), transient=False) as bar:
+    with Progress(*_columns(unit), console=Console(stderr=True), transient=False) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n, description=None: bar.update(task, advance=n, description=description)

@@ -23,6 +23,7 @@ from bertclf.errors import BertclfError, BertclfWarning, InputError, ModelLoadEr
 from bertclf.io.modelio import (
     ENCODER_FOLDER,
     embedder_config,
+    is_encoder_file,
     model_config,
     write_model_folder,
 )
@@ -42,16 +43,22 @@ def save_model(model: Any, path: str | os.PathLike[str], metrics: dict[str, Any]
         shipped = ship_encoder(model.embedder_)
     saved = {slot: getattr(model, f"{slot}_", None) for slot in PARTS}
     parts, files = save_parts({**saved, "encoder": shipped})
+    carried = getattr(model, "carry_encoder_", None)  # a tuned encoder that lives nowhere else
+    encoder = {"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
+               "num_layers": s.num_layers, "embedding_dim": s.dim}
+    if carried and model.features != "tfidf":
+        files.update(encoder_files(carried["folder"]))
+        encoder.update(folder=ENCODER_FOLDER, base_model=carried["base_model"])
     config = model_config(
-        embedder=embedder_config(model.embedder_, models.portable_spec(s.source)),
-        encoder={"resolved_from": str(s.source.location), "hidden_size": s.hidden_size,
-                 "num_layers": s.num_layers, "embedding_dim": s.dim},
+        embedder=embedder_config(model.embedder_, ENCODER_FOLDER if "folder" in encoder
+                                 else models.portable_spec(s.source)),
+        encoder=encoder,
         head={"name": model.head_.name, "C": model.C_,
               "C_chosen": "by cross-validation" if model.C == "auto" else "given",
               "class_weight": model.class_weight, "params": model.head_params or {},
               "random_state": model.random_state},
         labels=model.classes_.tolist(), training=model.training_, metrics=metrics,
-        approach=APPROACH[model.features],
+        approach="few-shot" if "few_shot" in model.training_ else APPROACH[model.features],
         multilabel=model.multilabel_, thresholds=getattr(model, "thresholds_", None),
         inputs={"text_col": model.text_col, "pair_col": model.pair_col, "join_on": model.join_on,
                 "labels": label_columns},
@@ -70,6 +77,16 @@ def _embedder(config: dict[str, Any], path: str | os.PathLike[str], options: dic
             raise ModelLoadError(f"{path}: config.json names an unexpected encoder folder {folder!r}")
         saved = {**saved, "model": str(Path(path).resolve() / folder)}
     return Embedder(**{k: saved[k] for k in EMBEDDER_KEYS if k in saved}, **options)
+
+
+def encoder_files(folder: str | os.PathLike[str]) -> dict[str, bytes]:
+    """A Hugging Face encoder folder's weights (safetensors), config and tokenizer files, as
+    ``encoder/<name>`` entries of a model folder."""
+    found = {f"{ENCODER_FOLDER}/{p.name}": p for p in sorted(Path(folder).iterdir()) if p.is_file()}
+    files = {name: p.read_bytes() for name, p in found.items() if is_encoder_file(name)}
+    if f"{ENCODER_FOLDER}/model.safetensors" not in files:
+        raise ModelLoadError(f"{folder}: the tuned encoder has no model.safetensors to carry")
+    return files
 
 
 def ship_encoder(embedder: Embedder, strict: bool = False) -> ShippedEncoder | None:
@@ -119,6 +136,10 @@ def load_model(cls: Any, path: str | os.PathLike[str], **embedder_options: Any) 
     if found.multilabel:
         model.thresholds_ = found.thresholds
     model.classes_ = np.asarray(found.labels)
+    folder = (found.config.get("encoder") or {}).get("folder")
+    if folder is not None:  # a tuned encoder of its own: carried again if the model is saved again
+        model.carry_encoder_ = {"folder": str(Path(path).resolve() / folder),
+                                "base_model": found.config["encoder"].get("base_model")}
     model.label_columns_ = schema.get("labels")
     model.training_ = found.config.get("training") or {}
     model.metrics_ = found.config.get("metrics")

@@ -1,0 +1,210 @@
+"""``FewShot``: a classifier for a handful of labelled texts per class.
+
+With eight texts per class a linear head on frozen embeddings underfits, and fine-tuning a
+softmax head end to end overfits. SetFit's answer, followed here: first tune the encoder so that
+texts of one class sit together (``contrastive``), then fit the usual ``TextClassifier`` head on
+the tuned embeddings. The result is an ordinary ``TextClassifier`` whose folder carries the tuned
+encoder (``encoder/``, safetensors), so ``predict``, ``evaluate``, ``report``, ``serve`` and the
+runtime read it like any other.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import warnings
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from bertclf.classify.classifier import TextClassifier
+from bertclf.encode import sources as models
+from bertclf.encode.backends import resolve_device
+from bertclf.encode.embedder import Embedder, split_inputs
+from bertclf.encode.sources import load_torch_encoder
+from bertclf.encode.tokenization import encode, pad_id
+from bertclf.errors import BertclfWarning, InputError, SpecError
+from bertclf.finetune.contrastive import ContrastiveConfig, tune_encoder
+from bertclf.finetune.schedule import autocast_dtype
+from bertclf.io.labels import encode_labels, is_multilabel
+from bertclf.progress import should_show
+
+MAX_PER_CLASS = 256  # texts per class drawn for tuning; with more, `train` and `finetune` fit better
+
+
+class FewShot(ClassifierMixin, BaseEstimator):
+    """Contrastive tuning of the encoder, then a ``TextClassifier`` head on its embeddings.
+
+    Parameters
+    ----------
+    model, pooling, max_length: the encoder to start from and how it reads texts (as in
+        ``Embedder``: None follows the model).
+    epochs, lr, batch_size, per_class, temperature, warmup, weight_decay: the contrastive run
+        (``finetune.contrastive``): at most ``epochs`` passes over the texts in batches of about
+        ``batch_size`` holding ``per_class`` texts of each class they draw.
+    settle: stop early once the loss of the last three epochs improved on the three before by
+        less than this share (0: run every epoch).
+    precision: "auto" (bf16 autocast on a GPU or a CPU with bf16 instructions, else fp32),
+        "fp32" or "bf16". device: "auto", "cpu" or "cuda". seed: the same seed gives the same
+        model on a CPU.
+    features, C, head: the head fitted on the tuned embeddings (as in ``TextClassifier``).
+    max_per_class: texts of one class used for tuning at most (a seeded sample; the head reads
+        them all); above it a warning says ``train`` or ``finetune`` fit better.
+    """
+
+    def __init__(self, model: str = models.DEFAULT_MODEL, pooling: str | None = None,
+                 max_length: int | None = None, epochs: int = 20, lr: float = 5e-5, batch_size: int = 32,
+                 per_class: int = 4, temperature: float = 0.1, warmup: float = 0.1,
+                 weight_decay: float = 0.01, settle: float = 0.02, precision: str = "auto",
+                 device: str = "auto", seed: int = 13, threads: int | None = None,
+                 features: str = "embedding", C: float | str = 1.0, head: str = "logreg",
+                 max_per_class: int = MAX_PER_CLASS, text_col: str = "text",
+                 progress: bool | None = None, verbose: bool | None = None) -> None:
+        self.model, self.pooling, self.max_length = model, pooling, max_length
+        self.epochs, self.lr, self.batch_size, self.per_class = epochs, lr, batch_size, per_class
+        self.temperature, self.warmup = temperature, warmup
+        self.weight_decay, self.settle = weight_decay, settle
+        self.precision, self.device, self.seed, self.threads = precision, device, seed, threads
+        self.features, self.C, self.head = features, C, head
+        self.max_per_class, self.text_col = max_per_class, text_col
+        self.progress, self.verbose = progress, verbose
+
+    def fit(self, X: Any, y: Any) -> FewShot:
+        """Tune the encoder on X's texts and labels y, then fit the head on the tuned embeddings."""
+        began = time.perf_counter()
+        cfg = self._config()
+        if is_multilabel(y):
+            raise SpecError("few-shot tuning reads one label per text; for several labels per text use "
+                            "train or finetune")
+        texts, pairs, _ = split_inputs(X, self.text_col, None)
+        if pairs is not None:
+            raise SpecError("few-shot tuning reads single texts, not sentence pairs")
+        if len(texts) != len(y):
+            raise InputError(f"got {len(texts)} texts but {len(y)} labels")
+        classes, target = encode_labels(y)
+        rows = self._tuning_rows(classes, target)
+        settings = Embedder(self.model, pooling=self.pooling, max_length=self.max_length).settings()
+        device = resolve_device(self.device)
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        tokenizer = models.load_tokenizer(settings.source)
+        encoded = encode(tokenizer, [texts[i] for i in rows], settings.max_length, report=True)
+        encoder = load_torch_encoder(settings.source)
+        show = should_show(self.verbose if self.verbose is not None else self.progress)
+        history = tune_encoder(encoder, encoded, target[rows], pad_id(tokenizer), settings.pooling, cfg,
+                               device, self._dtype(device), self.progress,
+                               log=(lambda line: warnings.warn(line, BertclfWarning, stacklevel=3))
+                               if show else None)
+        folder = tempfile.mkdtemp(prefix="bertclf-fewshot-")
+        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        encoder.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        tuned = time.perf_counter()
+        embedder = Embedder(folder, pooling=settings.pooling, max_length=settings.max_length,
+                            normalize=settings.normalize, device=self.device, progress=self.progress)
+        classifier = TextClassifier(embedder, features=self.features, C=self.C, head=self.head,
+                                    random_state=self.seed, text_col=self.text_col)
+        classifier.fit(X, y)
+        classifier.carry_encoder_ = {"folder": folder, "base_model": models.portable_spec(settings.source)}
+        classifier.training_["few_shot"] = {
+            "base_model": models.portable_spec(settings.source), "tuning_texts": len(rows),
+            "epochs_run": len(history), "tuning_seconds": round(tuned - began, 1), "device": device,
+            "precision": "bf16" if self._dtype(device) == torch.bfloat16 else "fp32",
+            "settings": {k: v for k, v in self.get_params().items() if k in CONTRASTIVE_PARAMS},
+            "history": history}
+        self.classifier_, self.classes_, self.history_ = classifier, classifier.classes_, history
+        self.training_ = classifier.training_
+        return self
+
+    def _config(self) -> ContrastiveConfig:
+        from bertclf.finetune.finetuner import _check_number
+
+        _check_number("epochs", self.epochs, integer=True, low=1)
+        _check_number("lr", self.lr, low=0, open_low=True)
+        _check_number("batch_size", self.batch_size, integer=True, low=2)
+        _check_number("per_class", self.per_class, integer=True, low=2)
+        _check_number("temperature", self.temperature, low=0, open_low=True)
+        _check_number("warmup", self.warmup, low=0)
+        _check_number("weight_decay", self.weight_decay, low=0)
+        _check_number("settle", self.settle, low=0, high=1)
+        _check_number("max_per_class", self.max_per_class, integer=True, low=2)
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise SpecError(f"unknown precision {self.precision!r}: use auto, fp32 or bf16")
+        return ContrastiveConfig(epochs=int(self.epochs), lr=float(self.lr), batch_size=int(self.batch_size),
+                                 per_class=int(self.per_class), temperature=float(self.temperature),
+                                 warmup=float(self.warmup), weight_decay=float(self.weight_decay),
+                                 settle=float(self.settle), seed=int(self.seed))
+
+    def _tuning_rows(self, classes: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Every row, or a seeded sample of ``max_per_class`` per class; refuses a class with one
+        text (it has no pair of its own; ``encode_labels`` refuses a single class)."""
+        counts = np.bincount(target, minlength=len(classes))
+        lonely = [str(c) for c, n in zip(classes, counts, strict=True) if n < 2]
+        if lonely:
+            raise InputError(f"few-shot learning needs at least 2 texts in every class: {', '.join(lonely)} "
+                             f"{'has' if len(lonely) == 1 else 'have'} 1")
+        cap = int(self.max_per_class)
+        if counts.max() <= cap:
+            return np.arange(len(target))
+        warnings.warn(f"up to {counts.max()} texts per class: few-shot tuning draws {cap} of each (a "
+                      f"seeded sample) and the head reads them all; with this many, `train` or `finetune` "
+                      f"fit better",
+                      BertclfWarning, stacklevel=3)
+        rng = np.random.default_rng(self.seed)
+        picked = [rng.permutation(np.flatnonzero(target == c))[:cap] for c in range(len(classes))]
+        return np.sort(np.concatenate(picked))
+
+    def _dtype(self, device: str) -> torch.dtype | None:
+        """bf16 where asked, or with "auto" on a GPU or a CPU whose instructions include bf16."""
+        if self.precision == "fp32":
+            return None
+        if self.precision == "bf16" or device.startswith("cuda"):
+            return autocast_dtype(device, "bf16" if not device.startswith("cuda") else "auto")
+        return torch.bfloat16 if cpu_has_bf16() else None
+
+    # -- prediction and saving: the fitted TextClassifier's ------------------------------------
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        return self.classifier_.predict_proba(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        return self.classifier_.predict(X)
+
+    def save(self, path: str | Path, **options: Any) -> None:
+        """An ordinary model folder carrying the tuned encoder; ``TextClassifier.load`` reads it."""
+        check_is_fitted(self, "classifier_")
+        self.classifier_.save(path, **options)
+
+    save_pretrained = save
+
+    @property
+    def task(self) -> str:
+        return "single-label"
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
+
+
+CONTRASTIVE_PARAMS = ("epochs", "lr", "batch_size", "per_class", "temperature", "warmup", "weight_decay",
+                      "settle", "max_length", "pooling", "seed", "max_per_class")
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), where bf16 autocast
+    speeds training up rather than emulating it."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags

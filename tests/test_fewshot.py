@@ -1,0 +1,98 @@
+"""Few labels: contrastive tuning of the encoder, then a head on its embeddings (issue 21)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bertclf import BertclfWarning, Embedder, TextClassifier
+from bertclf.errors import InputError, SpecError
+from bertclf.finetune.contrastive import ContrastiveConfig, class_batches, settled, supcon_loss
+from bertclf.finetune.fewshot import FewShot
+from tests.test_classifier import LABELS, TEXTS
+
+NEW = ["the team won the game", "money in the bank", "rain on the river"]
+
+
+def _fast(tiny_model, **settings):
+    return FewShot(tiny_model, **{"epochs": 3, "lr": 1e-3, "batch_size": 8, "settle": 0, "progress": False,
+                                  **settings})
+
+
+def test_batches_hold_each_text_once_with_a_positive_beside_it():
+    labels = np.array([0] * 5 + [1] * 3 + [2] * 8)
+    lengths = np.arange(len(labels))
+    cfg = ContrastiveConfig(epochs=1, lr=1e-5, batch_size=6, per_class=2, temperature=0.1, warmup=0.1,
+                            weight_decay=0.0, settle=0.0, seed=3)
+    batches = class_batches(labels, lengths, cfg, epoch=0)
+    together = np.concatenate(batches)
+    assert sorted(together.tolist()) == list(range(len(labels)))  # every text once
+    for batch in batches:  # every text has a same-class batch-mate
+        counts = np.bincount(labels[batch])
+        assert counts[counts > 0].min() >= 2
+    assert [b.tolist() for b in class_batches(labels, lengths, cfg, 0)] == [b.tolist() for b in batches]
+    assert [b.tolist() for b in class_batches(labels, lengths, cfg, 1)] != [b.tolist() for b in batches]
+
+
+def test_supervised_contrastive_loss_is_low_when_classes_sit_apart():
+    labels = torch.tensor([0, 0, 1, 1])
+    apart = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    mixed = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9]])
+    assert supcon_loss(apart, labels, 0.1) < 0.01 < supcon_loss(mixed, labels, 0.1)
+    # a text with no same-class batch-mate is a negative for the others, not an anchor (no 0/0)
+    lone = supcon_loss(torch.cat([apart, torch.tensor([[0.7, 0.7]])]), torch.tensor([0, 0, 1, 1, 2]), 0.1)
+    assert torch.isfinite(lone) and lone > supcon_loss(apart, labels, 0.1)
+
+
+def test_the_loss_settles_when_it_stops_falling():
+    assert not settled([3.0, 2.0, 1.5, 1.2, 1.0, 0.9], 0.02)
+    assert settled([1.0, 1.0, 1.0, 0.995, 0.99, 1.0], 0.02)
+    assert not settled([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 0)  # 0: never
+    assert not settled([1.0, 1.0], 0.02)
+
+
+def test_few_shot_tunes_the_encoder_and_saves_an_ordinary_folder(tiny_model, tmp_path):
+    model = _fast(tiny_model).fit(TEXTS, LABELS)
+    assert model.classes_.tolist() == ["money", "sport", "water"] and len(model.history_) == 3
+    assert model.history_[0]["pairs"] > 0 and model.history_[-1]["loss"] < model.history_[0]["loss"]
+    proba = model.predict_proba(NEW)
+    assert proba.shape == (3, 3) and np.allclose(proba.sum(axis=1), 1)
+    frozen = TextClassifier(Embedder(tiny_model, progress=False)).fit(TEXTS, LABELS)
+    assert not np.allclose(frozen.predict_proba(NEW), proba)  # the encoder has moved
+    model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["approach"] == "few-shot" and config["encoder"]["folder"] == "encoder"
+    assert config["training"]["few_shot"]["epochs_run"] == 3
+    assert (tmp_path / "m" / "encoder" / "model.safetensors").exists()
+    back = TextClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(back.predict_proba(NEW), proba, atol=1e-6)
+    back.save(tmp_path / "again")  # re-saved: the tuned encoder travels again
+    assert (tmp_path / "again" / "encoder" / "model.safetensors").exists()
+    np.testing.assert_allclose(TextClassifier.load(tmp_path / "again").predict_proba(NEW), proba, atol=1e-6)
+
+
+def test_the_same_seed_gives_the_same_model(tiny_model):
+    one = _fast(tiny_model, seed=5).fit(TEXTS, LABELS).predict_proba(NEW)
+    two = _fast(tiny_model, seed=5).fit(TEXTS, LABELS).predict_proba(NEW)
+    other = _fast(tiny_model, seed=6).fit(TEXTS, LABELS).predict_proba(NEW)
+    np.testing.assert_array_equal(one, two)
+    assert not np.allclose(one, other)
+
+
+def test_few_shot_refuses_what_it_cannot_learn(tiny_model):
+    with pytest.raises(InputError, match="at least 2 texts in every class: lonely has 1"):
+        _fast(tiny_model).fit(TEXTS + ["one text"], LABELS + ["lonely"])
+    with pytest.raises(InputError, match="only one class in the labels"):
+        _fast(tiny_model).fit(TEXTS[:8], ["sport"] * 8)
+    with pytest.raises(SpecError, match="one label per text"):
+        _fast(tiny_model).fit(TEXTS, [[label] for label in LABELS])
+    with pytest.raises(SpecError, match="temperature must be a number above 0"):
+        _fast(tiny_model, temperature=0).fit(TEXTS, LABELS)
+
+
+def test_many_texts_per_class_are_sampled_for_tuning_with_a_warning(tiny_model):
+    with pytest.warns(BertclfWarning, match="few-shot tuning draws 4 of each"):
+        model = _fast(tiny_model, max_per_class=4, epochs=1).fit(TEXTS, LABELS)
+    assert model.training_["few_shot"]["tuning_texts"] == 12
+    assert model.training_["texts"] == len(TEXTS)  # the head reads every text
