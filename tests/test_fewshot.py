@@ -96,3 +96,27 @@ def test_many_texts_per_class_are_sampled_for_tuning_with_a_warning(tiny_model):
         model = _fast(tiny_model, max_per_class=4, epochs=1).fit(TEXTS, LABELS)
     assert model.training_["few_shot"]["tuning_texts"] == 12
     assert model.training_["texts"] == len(TEXTS)  # the head reads every text
+
+
+def test_train_few_shot_from_the_command_line(run, tiny_model, write, tmp_path):
+    import pandas as pd
+
+    from tests.conftest import assert_one_line_error
+
+    path = write("few.csv", pd.DataFrame({"text": TEXTS, "label": LABELS}).to_csv(index=False))
+    out = tmp_path / "model"
+    result = run("train", path, "--model", tiny_model, "--few-shot", "--out", out, "--holdout", "0.25",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["name"] == "few-shot logreg" and summary["training"]["few_shot"]["epochs_run"] >= 1
+    config = json.loads((out / "config.json").read_text())
+    assert config["approach"] == "few-shot" and config["training"]["few_shot"]["tuning_texts"] == 18
+    predicted = run("predict", out, path, "--json")
+    assert predicted.exit_code == 0, predicted.output
+    lonely = write("lonely.csv", pd.DataFrame({"text": TEXTS + ["one more"], "label": LABELS + ["odd"]})
+                   .to_csv(index=False))
+    assert_one_line_error(run("train", lonely, "--model", tiny_model, "--few-shot", "--out", tmp_path / "x",
+                              "--holdout", "0"), "at least 2 texts in every class: odd has 1")
+    assert_one_line_error(run("train", path, "--model", tiny_model, "--few-shot", "--auto", "--out",
+                              tmp_path / "y"), "--few-shot and --auto")

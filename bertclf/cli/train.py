@@ -40,6 +40,7 @@ Examples:
   bertclf train train.csv --auto --budget 2m --no-finetune --out model   # frozen encoder only
   bertclf train comments.csv --label-cols toxic,insult --auto --out model   # several labels, by micro-F1
   bertclf train train.csv --out model --features embedding -C auto   # frozen embeddings alone, C by CV
+  bertclf train eight_per_class.csv --few-shot --out model   # few labels: tune the encoder on pairs
   bertclf train train.csv --out model --json > train.json   # metrics as JSON; the report goes to stderr
   bertclf train train.csv --test test.csv --out model --head svm --class-weight balanced
   bertclf train train.csv --test test.csv --out model --calibrate isotonic   # trustworthy probabilities
@@ -87,6 +88,10 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
                    "same check rows as the best cross-validated candidate).")
 @click.option("--auto-finetune", "old_finetune", is_flag=True, hidden=True,
               help="Before 0.4: fine-tuning is now an --auto candidate by default.")
+@click.option("--few-shot", "few_shot", is_flag=True,
+              help="A handful of texts per class: tune the encoder contrastively on pairs of them "
+                   "(SetFit-style), then fit the head on the tuned embeddings; the folder carries the "
+                   "tuned encoder.")
 @click.option("--class-weight", type=click.Choice(["none", "balanced"]), default="none",
               show_default=True, help="'balanced' weighs classes inversely to their frequency.")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
@@ -110,8 +115,8 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @input_options
 def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: str,
           features: str, tfidf: str, scaling: str, auto: bool, budget: str, folds: int, auto_finetune: bool,
-          old_finetune: bool, class_weight: str, baseline: bool, extra_embeddings: str | None, threshold: str,
-          calibrate: str | None, slim: bool, as_json: bool, strict: bool, quiet: bool,
+          old_finetune: bool, few_shot: bool, class_weight: str, baseline: bool, extra_embeddings: str | None,
+          threshold: str, calibrate: str | None, slim: bool, as_json: bool, strict: bool, quiet: bool,
           **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
 
@@ -150,10 +155,14 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
                            extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut,
                            calibrate=calibrate, features=features, tfidf=tfidf, scaling=scaling)
     model.check_params()
+    if few_shot:
+        learner = _few_shot(model, auto, features)
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
     start = time.perf_counter()
     search = None
-    if auto:
+    if few_shot:
+        model = learner.fit(split.texts, split.labels).classifier_
+    elif auto:
         from bertclf.render.console import print_leaderboard
         from bertclf.search.auto import auto_train
         from bertclf.search.space import parse_budget
@@ -168,6 +177,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
         model.fit(split.texts, split.labels)
     train_seconds = time.perf_counter() - start
     name = search.winner.name if search and search.winner else describe(model)
+    name = f"few-shot {name}" if few_shot else name
     metrics = report_on_split(model, split, train_seconds, name, baseline, seed, to_stderr=as_json)
     if search is not None:
         metrics = {**(metrics or {}), "auto": search.summary()}
@@ -185,3 +195,22 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
             reads = f"{used.pooling} embeddings of layers {list(used.layers)}"
         _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
                 f"{len(split.texts)} texts in {train_seconds:.1f} s")
+
+
+def _few_shot(model: Any, auto: bool, features: str) -> Any:
+    """The ``FewShot`` learner for ``train --few-shot``, with the encoder, columns and head of
+    ``model``; its features are frozen embeddings unless --features says otherwise."""
+    from bertclf.errors import SpecError
+    from bertclf.finetune.fewshot import FewShot
+
+    if auto:
+        raise SpecError("--few-shot and --auto are two ways to train: pick one")
+    if model.pair_col or model.meta_cols or model.extra_embeddings is not None:
+        raise SpecError("--few-shot reads single texts: drop --pair-col, --meta-cols and --extra-embeddings")
+    if model.calibrate:
+        raise SpecError("--few-shot does not calibrate yet: drop --calibrate")
+    explicit = click.get_current_context().get_parameter_source("features").name == "COMMANDLINE"
+    e = model.embedder
+    return FewShot(e.model, pooling=e.pooling, max_length=e.max_length, device=e.device,
+                   seed=model.random_state, threads=e.threads, features=features if explicit else "embedding",
+                   C=model.C, head=model.head, text_col=model.text_col, progress=e.progress)

@@ -1,0 +1,141 @@
+"""Few labels (issue 21): `train --few-shot` beside what a user would otherwise run, on the same samples.
+
+For each set, size (texts per class) and seed, one sample of the train split (the same for every
+method) trains: TF-IDF + LR, frozen + LR (`train --features embedding`), `train`'s default
+(hybrid), `train --auto`, `train --few-shot` (``FewShot``), and the setfit package itself with its
+paper's recipe (``setfit_run.py``, run by ``$SETFIT_PYTHON``, a venv of its own with torch==2.13.0
+and setfit; skipped when unset). Each is scored on the full test split; the table gives mean ± sd
+accuracy and training seconds over the seeds. With ``--rows FILE`` each finished (set, size,
+seed) is appended to a JSON-lines file, so a long run resumes.
+
+    SETFIT_PYTHON=~/setfit-venv/bin/python python benchmarks/few_shot.py \\
+        [--sets ag_news,sst2,disaster_tweets,banking77] [--sizes 8,16,64] [--seeds 5] [--rows rows.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from results_md import cpu_line, publish
+
+from bertclf import Embedder, TextClassifier
+from bertclf.encode import sources
+from bertclf.finetune.fewshot import FewShot
+from bertclf.search.auto import auto_train
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = {"ag_news": (8, 16, 64), "sst2": (8, 16, 64), "disaster_tweets": (8, 16, 64), "banking77": (8, 16)}
+METHODS = ("tfidf", "frozen", "default", "auto", "few-shot", "setfit")
+
+
+def sample(train: pd.DataFrame, per_class: int, seed: int) -> pd.DataFrame:
+    return pd.concat([g.sample(per_class, random_state=seed) for _, g in train.groupby("label")])
+
+
+def accuracy(model: object, test: pd.DataFrame) -> float:
+    predicted = np.asarray(model.predict(test["text"].tolist())).astype(str)
+    return float((predicted == test["label"].astype(str).to_numpy()).mean())
+
+
+def run_method(method: str, train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, float] | None:
+    texts, labels = train["text"].tolist(), train["label"].astype(str).tolist()
+    start = time.perf_counter()
+    if method == "setfit":
+        return setfit(train, test, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "few-shot":
+            model = FewShot(seed=seed, progress=False).fit(texts, labels)
+        elif method == "auto":
+            model, _ = auto_train(texts, labels, TextClassifier(Embedder(progress=False), random_state=seed),
+                                  budget="10m")
+        else:
+            features = {"tfidf": "tfidf", "frozen": "embedding", "default": "hybrid"}[method]
+            model = TextClassifier(Embedder(progress=False), features=features, random_state=seed)
+            model.fit(texts, labels)
+        seconds = time.perf_counter() - start
+        return {"accuracy": accuracy(model, test), "train_seconds": seconds}
+
+
+def setfit(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, float] | None:
+    python = os.environ.get("SETFIT_PYTHON")
+    if not python:
+        return None
+    model = str(sources.resolve(sources.DEFAULT_MODEL).location)
+    with tempfile.TemporaryDirectory() as work:
+        train.to_csv(f"{work}/train.csv", index=False)
+        test.to_csv(f"{work}/test.csv", index=False)
+        done = subprocess.run([python, str(ROOT / "benchmarks" / "setfit_run.py"), model, f"{work}/train.csv",
+                               f"{work}/test.csv", str(seed)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict], methods: list[str]) -> str:
+    header = "| set | per class | " + " | ".join(methods) + " |"
+    lines = [header, "|" + "---|" * (len(methods) + 2)]
+    keys = sorted({(r["set"], r["size"]) for r in rows}, key=lambda k: (list(SETS).index(k[0]), k[1]))
+    for name, size in keys:
+        cells = []
+        for m in methods:
+            got = [r[m] for r in rows if (r["set"], r["size"]) == (name, size) and r.get(m)]
+            if not got:
+                cells.append("not run")
+                continue
+            acc = 100 * np.array([g["accuracy"] for g in got])
+            secs = np.mean([g["train_seconds"] for g in got])
+            cells.append(f"{acc.mean():.1f} ± {acc.std():.1f} ({secs:.0f} s)")
+        seeds = len([r for r in rows if (r["set"], r["size"]) == (name, size)])
+        lines.append(f"| {name} | {size} ({seeds} seeds) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--sizes", default=None, help="texts per class (default: 8,16,64; 8,16 on banking77)")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--rows", default=None, help="JSON-lines file of finished runs, resumed from")
+    args = parser.parse_args()
+    methods = args.methods.split(",")
+    done = [json.loads(line) for line in Path(args.rows).read_text().splitlines()] \
+        if args.rows and Path(args.rows).exists() else []
+    start = time.perf_counter()
+    for name in args.sets.split(","):
+        train = pd.read_csv(Path(args.data) / name / "train.csv")
+        test = pd.read_csv(Path(args.data) / name / "test.csv")
+        sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else SETS[name]
+        for size in sizes:
+            for seed in range(args.seeds):
+                if any((r["set"], r["size"], r["seed"]) == (name, size, seed) for r in done):
+                    continue
+                part = sample(train, size, seed)
+                row = {"set": name, "size": size, "seed": seed}
+                for method in methods:
+                    row[method] = run_method(method, part, test, seed)
+                print(json.dumps(row), flush=True, file=sys.stderr)
+                done.append(row)
+                if args.rows:
+                    with open(args.rows, "a") as handle:
+                        handle.write(json.dumps(row) + "\n")
+    body = (f"Test accuracy (%), mean ± sd over seeds, and training seconds, {cpu_line()}. Each seed draws "
+            f"one sample of the train split, the same for every method; every model is scored on the full "
+            f"test split. `few-shot` is `train --few-shot`; `setfit` is the setfit package with its paper's "
+            f"recipe (20 pair iterations, batch 16, lr 2e-5), loading the bundled model from its folder.\n\n"
+            + table(done, methods))
+    publish("few-shot", body, "python benchmarks/few_shot.py", seconds=time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
