@@ -8,6 +8,7 @@ from bertclf._version import __version__
 
 _EXPORTS = {
     "TextClassifier": "classify.classifier", "Embedder": "encode.embedder", "FineTuner": "finetune.finetuner",
+    "FewShot": "finetune.fewshot",
     "BertclfError": "errors", "BertclfWarning": "errors",
 }
 __all__ = [*sorted(_EXPORTS), "__version__"]

@@ -41,6 +41,11 @@ MAX_PER_CLASS = 256  # texts per class drawn for tuning; with more, `train` and 
 class FewShot(ClassifierMixin, BaseEstimator):
     """Contrastive tuning of the encoder, then a ``TextClassifier`` head on its embeddings.
 
+    The defaults were chosen on AG News at 8 texts per class, scored on train-split texts outside
+    the samples (mean of 3 seeds): batch 16 and lr 1e-4 (80.4) over batch 32 and lr 5e-5 (79.6)
+    or 2e-5 (77.8); temperature 0.1 over 0.05 (77.5) and 0.2 (79.7); bf16 as accurate as fp32
+    (79.6, 79.5); frozen embeddings with the same head, 67.6.
+
     Parameters
     ----------
     model, pooling, max_length: the encoder to start from and how it reads texts (as in
@@ -59,7 +64,7 @@ class FewShot(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, model: str = models.DEFAULT_MODEL, pooling: str | None = None,
-                 max_length: int | None = None, epochs: int = 20, lr: float = 5e-5, batch_size: int = 32,
+                 max_length: int | None = None, epochs: int = 20, lr: float = 1e-4, batch_size: int = 16,
                  per_class: int = 4, temperature: float = 0.1, warmup: float = 0.1,
                  weight_decay: float = 0.01, settle: float = 0.02, precision: str = "auto",
                  device: str = "auto", seed: int = 13, threads: int | None = None,
