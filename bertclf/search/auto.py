@@ -318,8 +318,9 @@ class Search:
     def check(self, c: Candidate) -> None:
         """The winner fitted on the search rows and scored once on the check rows: an estimate
         of its score on new texts that choosing it cannot have inflated. Several labels per text:
-        the cut-offs are tuned as the refitted model will tune them, on a fifth of the search
-        rows, then the head is fitted on all of them. A vote: its members, fitted alike."""
+        the cut-offs are the ones the refitted model will use, tuned on the winner's out-of-fold
+        probabilities (or, without them, on a fifth of the search rows before the head is fitted
+        on all of them). A vote: its members, fitted alike."""
         thresholds = self.oof_thresholds(c)
         if self.multilabel and thresholds is None:
             from bertclf.classify.thresholds import tune_thresholds
