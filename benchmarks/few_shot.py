@@ -76,7 +76,8 @@ def setfit(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, floa
         train.to_csv(f"{work}/train.csv", index=False)
         test.to_csv(f"{work}/test.csv", index=False)
         done = subprocess.run([python, str(ROOT / "benchmarks" / "setfit_run.py"), model, f"{work}/train.csv",
-                               f"{work}/test.csv", str(seed)], capture_output=True, text=True, check=True)
+                               f"{work}/test.csv", str(seed)], capture_output=True, text=True, check=True,
+                              cwd=work)  # its trainer writes checkpoints/ where it runs
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
