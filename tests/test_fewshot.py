@@ -120,3 +120,17 @@ def test_train_few_shot_from_the_command_line(run, tiny_model, write, tmp_path):
                               "--holdout", "0"), "at least 2 texts in every class: odd has 1")
     assert_one_line_error(run("train", path, "--model", tiny_model, "--few-shot", "--auto", "--out",
                               tmp_path / "y"), "--few-shot and --auto")
+
+
+def test_the_tuned_classifier_outlives_its_learner(tiny_model, tmp_path):
+    import gc
+    from pathlib import Path
+
+    classifier = _fast(tiny_model, epochs=1).fit(TEXTS, LABELS).classifier_
+    gc.collect()  # the FewShot is gone; its tuned encoder must not be
+    classifier.save(tmp_path / "m")
+    assert (tmp_path / "m" / "encoder" / "model.safetensors").exists()
+    folder = classifier.carry_encoder_["folder"]
+    del classifier
+    gc.collect()
+    assert not Path(folder).exists()  # cleaned up with the classifier

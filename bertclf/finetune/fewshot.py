@@ -107,7 +107,6 @@ class FewShot(ClassifierMixin, BaseEstimator):
                                log=(lambda line: warnings.warn(line, BertclfWarning, stacklevel=3))
                                if show else None)
         folder = tempfile.mkdtemp(prefix="bertclf-fewshot-")
-        self._cleanup = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
         encoder.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
         tuned = time.perf_counter()
@@ -116,6 +115,8 @@ class FewShot(ClassifierMixin, BaseEstimator):
         classifier = TextClassifier(embedder, features=self.features, C=self.C, head=self.head,
                                     random_state=self.seed, text_col=self.text_col)
         classifier.fit(X, y)
+        # the tuned encoder lives as long as the classifier that reads it (and saves it along)
+        weakref.finalize(classifier, shutil.rmtree, folder, ignore_errors=True)
         classifier.carry_encoder_ = {"folder": folder, "base_model": models.portable_spec(settings.source)}
         classifier.training_["few_shot"] = {
             "base_model": models.portable_spec(settings.source), "tuning_texts": len(rows),
