@@ -21,10 +21,9 @@ import torch
 
 from bertclf.encode.pooling import pool_tensor
 from bertclf.encode.tokenization import Encoded, pad_batch
-from bertclf.finetune.schedule import lr_factor
+from bertclf.finetune.schedule import adamw, lr_factor
 from bertclf.progress import progress_bar
 
-NO_DECAY = ("bias", "LayerNorm.weight", "layernorm.weight", "norm.weight")
 LENGTH_POOL = 4  # batches whose groups are ordered by length together: less padding, still mixed
 SETTLE_WINDOW = 3  # epochs compared with the three before them to decide the loss has settled
 
@@ -105,10 +104,7 @@ def tune_encoder(encoder: torch.nn.Module, encoded: Encoded, labels: np.ndarray,
     seconds, pairs). Seeded: the same seed gives the same weights on a CPU."""
     torch.manual_seed(cfg.seed)
     encoder.to(device).train()
-    named = list(encoder.named_parameters())
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": cfg.weight_decay},
-         {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0}], lr=cfg.lr)
+    optimizer = adamw(encoder, cfg.lr, cfg.weight_decay)
     lengths = encoded.lengths()
     first = class_batches(labels, lengths, cfg, 0)
     total_steps = len(first) * cfg.epochs

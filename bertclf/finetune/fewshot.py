@@ -31,7 +31,7 @@ from bertclf.encode.sources import load_torch_encoder
 from bertclf.encode.tokenization import encode, pad_id
 from bertclf.errors import BertclfWarning, InputError, SpecError
 from bertclf.finetune.contrastive import ContrastiveConfig, tune_encoder
-from bertclf.finetune.schedule import autocast_dtype
+from bertclf.finetune.schedule import autocast_dtype, cpu_has_bf16
 from bertclf.io.labels import encode_labels, is_multilabel
 from bertclf.progress import should_show
 
@@ -102,8 +102,9 @@ class FewShot(ClassifierMixin, BaseEstimator):
         encoded = encode(tokenizer, [texts[i] for i in rows], settings.max_length, report=True)
         encoder = load_torch_encoder(settings.source)
         show = should_show(self.verbose if self.verbose is not None else self.progress)
+        dtype = self._dtype(device)
         history = tune_encoder(encoder, encoded, target[rows], pad_id(tokenizer), settings.pooling, cfg,
-                               device, self._dtype(device), self.progress,
+                               device, dtype, self.progress,
                                log=(lambda line: warnings.warn(line, BertclfWarning, stacklevel=3))
                                if show else None)
         folder = tempfile.mkdtemp(prefix="bertclf-fewshot-")
@@ -121,7 +122,7 @@ class FewShot(ClassifierMixin, BaseEstimator):
         classifier.training_["few_shot"] = {
             "base_model": models.portable_spec(settings.source), "tuning_texts": len(rows),
             "epochs_run": len(history), "tuning_seconds": round(tuned - began, 1), "device": device,
-            "precision": "bf16" if self._dtype(device) == torch.bfloat16 else "fp32",
+            "precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32"),
             "settings": {k: v for k, v in self.get_params().items() if k in CONTRASTIVE_PARAMS},
             "history": history}
         self.classifier_, self.classes_, self.history_ = classifier, classifier.classes_, history
@@ -167,12 +168,13 @@ class FewShot(ClassifierMixin, BaseEstimator):
         return np.sort(np.concatenate(picked))
 
     def _dtype(self, device: str) -> torch.dtype | None:
-        """bf16 where asked, or with "auto" on a GPU or a CPU whose instructions include bf16."""
+        """bf16 where asked, or with "auto" on a GPU (fp16 where it lacks bf16) or a CPU whose
+        instructions include bf16; else fp32 (None)."""
         if self.precision == "fp32":
             return None
-        if self.precision == "bf16" or device.startswith("cuda"):
-            return autocast_dtype(device, "bf16" if not device.startswith("cuda") else "auto")
-        return torch.bfloat16 if cpu_has_bf16() else None
+        if device.startswith("cuda"):
+            return autocast_dtype(device, "auto")
+        return torch.bfloat16 if self.precision == "bf16" or cpu_has_bf16() else None
 
     # -- prediction and saving: the fitted TextClassifier's ------------------------------------
 
@@ -204,13 +206,3 @@ class FewShot(ClassifierMixin, BaseEstimator):
 
 CONTRASTIVE_PARAMS = ("epochs", "lr", "batch_size", "per_class", "temperature", "warmup", "weight_decay",
                       "settle", "max_length", "pooling", "seed", "max_per_class")
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), where bf16 autocast
-    speeds training up rather than emulating it."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags

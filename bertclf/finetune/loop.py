@@ -25,10 +25,8 @@ import torch
 from bertclf.encode.pooling import pool_tensor
 from bertclf.encode.tokenization import Encoded, length_batches, pad_batch
 from bertclf.errors import BertclfError
-from bertclf.finetune.schedule import autocast_dtype, epoch_batches, lr_factor
+from bertclf.finetune.schedule import adamw, autocast_dtype, epoch_batches, lr_factor
 from bertclf.progress import progress_bar
-
-NO_DECAY = ("bias", "LayerNorm.weight", "layernorm.weight", "norm.weight")
 
 
 class Interrupted(KeyboardInterrupt):
@@ -108,12 +106,7 @@ class Trainer:
         self.cfg = cfg
         self.device = device
         self.dtype = autocast_dtype(device, precision)
-        decay = [p for n, p in network.named_parameters() if not n.endswith(NO_DECAY)]
-        no_decay = [p for n, p in network.named_parameters() if n.endswith(NO_DECAY)]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=cfg.lr,
-        )
+        self.optimizer = adamw(network, cfg.lr, cfg.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.dtype == torch.float16)
         self.state = RunState()
         self.best_weights: dict[str, torch.Tensor] | None = None

@@ -8,6 +8,7 @@ import torch
 
 from bertclf.errors import SpecError
 
+NO_DECAY = ("bias", "LayerNorm.weight", "layernorm.weight", "norm.weight")
 BUCKET = 50  # batches per pool when grouping texts of similar length (less padding, same shuffle)
 
 
@@ -42,3 +43,23 @@ def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
     if precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
         return torch.float16
     return torch.bfloat16
+
+
+def adamw(module: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with decoupled weight decay on every weight but biases and LayerNorm's."""
+    named = list(module.named_parameters())
+    return torch.optim.AdamW(
+        [{"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": weight_decay},
+         {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0}], lr=lr)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), where bf16 autocast
+    speeds training up rather than emulating it."""
+    from pathlib import Path
+
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
