@@ -6,7 +6,8 @@ method) trains: TF-IDF + LR, frozen + LR (`train --features embedding`), `train`
 paper's recipe (``setfit_run.py``, run by ``$SETFIT_PYTHON``, a venv of its own with torch==2.13.0
 and setfit; skipped when unset). Each is scored on the full test split; the table gives mean ± sd
 accuracy and training seconds over the seeds. With ``--rows FILE`` each finished (set, size,
-seed) is appended to a JSON-lines file, so a long run resumes.
+seed) is appended to a JSON-lines file, so a long run resumes, and a method added later runs on
+the samples already done. The smallest size runs on every set before the next size.
 
     SETFIT_PYTHON=~/setfit-venv/bin/python python benchmarks/few_shot.py \\
         [--sets ag_news,sst2,disaster_tweets,banking77] [--sizes 8,16,64] [--seeds 5] [--rows rows.jsonl]
@@ -87,16 +88,17 @@ def table(rows: list[dict], methods: list[str]) -> str:
     keys = sorted({(r["set"], r["size"]) for r in rows}, key=lambda k: (list(SETS).index(k[0]), k[1]))
     for name, size in keys:
         cells = []
+        keyed = [r for r in rows if (r["set"], r["size"]) == (name, size)]
         for m in methods:
-            got = [r[m] for r in rows if (r["set"], r["size"]) == (name, size) and r.get(m)]
+            got = [r[m] for r in keyed if r.get(m)]
             if not got:
                 cells.append("not run")
                 continue
             acc = 100 * np.array([g["accuracy"] for g in got])
             secs = np.mean([g["train_seconds"] for g in got])
-            cells.append(f"{acc.mean():.1f} ± {acc.std():.1f} ({secs:.0f} s)")
-        seeds = len([r for r in rows if (r["set"], r["size"]) == (name, size)])
-        lines.append(f"| {name} | {size} ({seeds} seeds) | " + " | ".join(cells) + " |")
+            seeds = "" if len(got) == len(keyed) else f", {len(got)} seeds"
+            cells.append(f"{acc.mean():.1f} ± {acc.std():.1f} ({secs:.0f} s{seeds})")
+        lines.append(f"| {name} | {size} ({len(keyed)} seeds) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -110,31 +112,40 @@ def main() -> None:
     parser.add_argument("--rows", default=None, help="JSON-lines file of finished runs, resumed from")
     args = parser.parse_args()
     methods = args.methods.split(",")
-    done = [json.loads(line) for line in Path(args.rows).read_text().splitlines()] \
-        if args.rows and Path(args.rows).exists() else []
+    done: dict[tuple, dict] = {}  # (set, size, seed) -> that sample's row; later lines add methods
+    if args.rows and Path(args.rows).exists():
+        for line in Path(args.rows).read_text().splitlines():
+            row = json.loads(line)
+            done.setdefault((row["set"], row["size"], row["seed"]), {}).update(row)
     start = time.perf_counter()
-    for name in args.sets.split(","):
-        train = pd.read_csv(Path(args.data) / name / "train.csv")
-        test = pd.read_csv(Path(args.data) / name / "test.csv")
-        sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else SETS[name]
-        for size in sizes:
+    names = args.sets.split(",")
+    sizes = sorted({int(s) for s in args.sizes.split(",")} if args.sizes
+                   else {s for n in names for s in SETS[n]})
+    for size in sizes:  # the smallest size on every set first: it is what few labels means
+        for name in names:
+            if size not in SETS[name] and not args.sizes:
+                continue
+            train = pd.read_csv(Path(args.data) / name / "train.csv")
+            test = pd.read_csv(Path(args.data) / name / "test.csv")
             for seed in range(args.seeds):
-                if any((r["set"], r["size"], r["seed"]) == (name, size, seed) for r in done):
+                row = done.setdefault((name, size, seed), {"set": name, "size": size, "seed": seed})
+                todo = [m for m in methods if m not in row]
+                if not todo:
                     continue
                 part = sample(train, size, seed)
-                row = {"set": name, "size": size, "seed": seed}
-                for method in methods:
-                    row[method] = run_method(method, part, test, seed)
-                print(json.dumps(row), flush=True, file=sys.stderr)
-                done.append(row)
+                new = {"set": name, "size": size, "seed": seed}
+                for method in todo:
+                    new[method] = run_method(method, part, test, seed)
+                print(json.dumps(new), flush=True, file=sys.stderr)
+                row.update(new)
                 if args.rows:
                     with open(args.rows, "a") as handle:
-                        handle.write(json.dumps(row) + "\n")
+                        handle.write(json.dumps(new) + "\n")
     body = (f"Test accuracy (%), mean ± sd over seeds, and training seconds, {cpu_line()}. Each seed draws "
             f"one sample of the train split, the same for every method; every model is scored on the full "
             f"test split. `few-shot` is `train --few-shot`; `setfit` is the setfit package with its paper's "
             f"recipe (20 pair iterations, batch 16, lr 2e-5), loading the bundled model from its folder.\n\n"
-            + table(done, methods))
+            + table(list(done.values()), methods))
     publish("few-shot", body, "python benchmarks/few_shot.py", seconds=time.perf_counter() - start)
 
 
