@@ -41,6 +41,17 @@ def cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def auto_few_shot(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--auto` leaves few-shot tuning out here unless a test is marked ``auto_few_shot``: the
+    tiny sets of these tests are small enough to consider it, and tuning five folds would add
+    seconds to each of the dozens of searches that test something else."""
+    if request.node.get_closest_marker("auto_few_shot") is None:
+        import bertclf.search.fewshot
+
+        monkeypatch.setattr(bertclf.search.fewshot, "MAX_PER_CLASS", 0)
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 3-layer, 32-dim random BertModel saved as an ordinary Hugging Face folder."""

@@ -134,3 +134,80 @@ def test_the_tuned_classifier_outlives_its_learner(tiny_model, tmp_path):
     del classifier
     gc.collect()
     assert not Path(folder).exists()  # cleaned up with the classifier
+
+
+def _quick_learner(monkeypatch):
+    """--auto's few-shot learner with 3 epochs: these tests check the wiring, not the tuning."""
+    import bertclf.search.auto
+    import bertclf.search.fewshot
+
+    real = bertclf.search.fewshot.few_shot_learner
+
+    def quick(base, seed):
+        return real(base, seed).set_params(epochs=3, lr=1e-3, batch_size=8, settle=0)
+
+    monkeypatch.setattr(bertclf.search.fewshot, "few_shot_learner", quick)
+    monkeypatch.setattr(bertclf.search.auto, "few_shot_learner", quick)
+
+
+@pytest.mark.auto_few_shot
+def test_auto_scores_few_shot_tuning_on_the_same_folds_as_the_rest(tiny_model, monkeypatch):
+    from bertclf.search.auto import auto_train
+
+    _quick_learner(monkeypatch)
+    messages = []
+    base = TextClassifier(Embedder(tiny_model, progress=False))
+    model, result = auto_train(TEXTS * 2, LABELS * 2, base=base, budget="5m", finetune=False,
+                               log=messages.append)
+    few = [c for c in result.candidates if c.features == "fewshot"][0]
+    assert len(few.scores) == result.folds and few.status == f"{result.folds}-fold"  # never cut at the screen
+    assert all(0 <= s <= 1 for s in few.scores) and len(few.oof) == result.folds
+    assert any(m.startswith("  few-shot tuned encoder: fold 1") for m in messages)
+    if result.winner is few:
+        assert model.carry_encoder_ and model.training_["few_shot"]["tuning_texts"] == len(TEXTS) * 2
+    assert all("few-shot" not in row["candidate"] for row in result.leaderboard()
+               if row["features"] == "vote")  # a vote merges heads of one encoder, not a tuned one
+
+
+@pytest.mark.auto_few_shot
+def test_a_few_shot_winner_is_checked_refitted_and_saved_with_its_encoder(tiny_model, monkeypatch, tmp_path):
+    import bertclf.search.auto
+    from bertclf.search.auto import auto_train
+    from bertclf.search.space import Candidate
+
+    _quick_learner(monkeypatch)
+    monkeypatch.setattr(bertclf.search.auto, "search_space", lambda *a: [Candidate("fewshot")])
+    base = TextClassifier(Embedder(tiny_model, progress=False))
+    model, result = auto_train(TEXTS * 2, LABELS * 2, base=base, budget="5m")
+    assert result.winner.features == "fewshot" and result.winner.name == "few-shot tuned encoder"
+    assert isinstance(model, TextClassifier) and model.training_["texts"] == len(TEXTS) * 2  # refitted on all
+    assert result.estimate is not None and result.winner.check is not None  # scored on the check rows
+    model.save(tmp_path / "m")
+    loaded = TextClassifier.load(tmp_path / "m")
+    assert (tmp_path / "m" / "encoder" / "model.safetensors").exists()
+    assert np.allclose(loaded.predict_proba(NEW), model.predict_proba(NEW), atol=1e-5)
+
+
+def test_auto_says_why_it_leaves_few_shot_tuning_out(tiny_model):
+    from types import SimpleNamespace
+
+    from bertclf.search.fewshot import why_not
+
+    def search(per_class, multilabel=False, calibrate=False, long="truncate"):
+        target = np.repeat(np.arange(3), per_class)
+        return SimpleNamespace(multilabel=multilabel, target=target, rows=np.arange(len(target)),
+                               base=SimpleNamespace(calibrate=calibrate,
+                                                    embedder_=Embedder(tiny_model, long=long)))
+
+    import bertclf.search.fewshot
+
+    limit = bertclf.search.fewshot.MAX_PER_CLASS  # conftest sets 0 outside marked tests
+    bertclf.search.fewshot.MAX_PER_CLASS = 64
+    try:
+        assert why_not(search(64)) is None
+        assert why_not(search(65)) == "65 texts in the median class, over the 64 where it helps"
+        assert "one label per text" in why_not(search(8, multilabel=True))
+        assert "--calibrate" in why_not(search(8, calibrate=True))
+        assert "--long is chunk" in why_not(search(8, long="chunk"))
+    finally:
+        bertclf.search.fewshot.MAX_PER_CLASS = limit

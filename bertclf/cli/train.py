@@ -204,7 +204,8 @@ def _few_shot(model: Any, auto: bool, features: str) -> Any:
     from bertclf.finetune.fewshot import FewShot
 
     if auto:
-        raise SpecError("--few-shot and --auto are two ways to train: pick one")
+        raise SpecError("--few-shot and --auto are two ways to train: pick one (--auto scores few-shot "
+                        "tuning itself when TRAIN is small)")
     if model.pair_col or model.meta_cols or model.extra_embeddings is not None:
         raise SpecError("--few-shot reads single texts: drop --pair-col, --meta-cols and --extra-embeddings")
     if model.calibrate:

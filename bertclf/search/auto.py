@@ -3,8 +3,8 @@
 Which approach wins is a property of the data set (TF-IDF wins on spam and news, embeddings on
 intents and tweets), so the search scores a small, measured space of candidates (``searchspace``:
 TF-IDF, frozen embeddings and hybrids, then the SVM head and another pooling; a fine-tuned encoder
-when the budget allows an epoch, scored on the check rows) by stratified k-fold cross-validation on
-the training rows only, within a time budget.
+when the budget allows an epoch, scored on the check rows; few-shot tuning when TRAIN is small) by
+stratified k-fold cross-validation on the training rows only, within a time budget.
 
 Successive halving keeps it cheap: every candidate is first scored on one fold, and only the
 best few go on to the others. Each text is embedded once per embedder setting (through this
@@ -16,8 +16,8 @@ Two things keep the winner's score honest. Texts that repeat or sit inside other
 side of every split (``groups``). And a seeded share of TRAIN (``check_rows``) is set aside
 before the search: the winner, fitted on the rest, is scored there once, a figure the choice
 among candidates cannot have inflated. The budget covers the refit (and what the caller reserves
-for after it) as well as the search. The fine-tuned candidate is in ``finetuning``, the vote of
-the finalists in ``voting``, the splits in ``splits``.
+for after it) as well as the search. The fine-tuned candidate is in ``finetuning``, the few-shot
+one in ``fewshot``, the vote of the finalists in ``voting``, the splits in ``splits``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 from sklearn.base import clone
 
 from bertclf.errors import BertclfWarning, SpecError
+from bertclf.search.fewshot import few_shot_learner, few_shot_proba, fold_seconds, why_not
 from bertclf.search.finetuning import default_finetuner, finetune_candidate
 from bertclf.search.groups import overlap_groups
 from bertclf.search.space import (
@@ -191,12 +192,17 @@ class Search:
         cuts = tune_thresholds(truth, proba) if thresholds is None else thresholds
         return micro_f1(truth, (proba >= cuts).astype(truth.dtype))
 
+    def proba(self, c: Candidate, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        """``c`` fitted on ``train`` rows: its probabilities for ``test`` rows."""
+        if c.features == "fewshot":
+            return few_shot_proba(self, train, test)
+        return self.fit(c, train).predict_proba(self.matrix(c)[test])
+
     def score_fold(self, c: Candidate, fold: int) -> None:
         train, test = self.splits[fold]
         start = time.perf_counter()
-        head = self.fit(c, train)
+        proba = self.proba(c, train, test)  # the few-shot candidate's time is mostly tuning
         c.fit_seconds.append(time.perf_counter() - start)
-        proba = head.predict_proba(self.matrix(c)[test])
         c.scores.append(self.measure(test, proba))
         # for a vote of the finalists, or the cut-offs of several labels per text
         c.oof[fold] = proba if self.multilabel else log_proba(proba)
@@ -215,6 +221,15 @@ class Search:
 
     def affordable(self, c: Candidate, folds: int) -> bool:
         """Whether ``folds`` more fits of ``c`` (and any embedding pass it needs) fit the budget."""
+        if c.features == "fewshot" and not c.fit_seconds:
+            reason = why_not(self)
+            cost = fold_seconds(self) if reason is None else 0.0
+            if reason is None and cost > self.left():
+                reason = f"a fold would take ~{cost:.0f} s, {max(self.left(), 0):.0f} s left"
+            if reason is not None:
+                c.status = f"skipped: {reason}"
+                self.log(f"  few-shot tuning {c.status}")
+                return False
         if c.features in ("embedding", "hybrid"):
             cost = self.embedding_cost(c)
             if cost > self.left():
@@ -239,7 +254,8 @@ class Search:
                 continue
             if not self.affordable(c, 1):
                 continue
-            self.matrix(c)
+            if c.features != "fewshot":
+                self.matrix(c)
             if self.left() <= 0:
                 c.status = "skipped: over budget"
                 continue
@@ -249,7 +265,9 @@ class Search:
             self.keep_back(c)
             self.log(f"  {c.name}: fold 1 {self.metric} {c.scores[0]:.4f}")
         finalists = sorted(self._done, key=lambda c: -c.score)[:FINALISTS]
-        finalists += [c for c in self._done if c.name in BASELINES and c not in finalists]
+        # the baselines, and few-shot tuning, whose first fold (a few texts per class) says little
+        finalists += [c for c in self._done
+                      if (c.name in BASELINES or c.features == "fewshot") and c not in finalists]
         for c in finalists:
             if not self.affordable(c, self.k - 1):
                 c.status = "screened on 1 fold (no budget for the rest)"
@@ -330,7 +348,7 @@ class Search:
             proba = self.fit(c, rest).predict_proba(self.matrix(c)[tune])
             thresholds = tune_thresholds(self.target[tune], proba)
         def on_check(m: Candidate) -> np.ndarray:
-            return self.fit(m, self.rows).predict_proba(self.matrix(m)[self.check_rows])
+            return self.proba(m, self.rows, self.check_rows)
 
         if c.features == "vote":
             proba = vote_proba([log_proba(on_check(m)) for m in c.members])
@@ -369,14 +387,15 @@ def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
 
 def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: str | float = DEFAULT_BUDGET,
                folds: int = DEFAULT_FOLDS, finetune: bool = True, finetuner: Any = None,
-               log: Callable[[str], None] | None = None, check: bool = True,
+               few_shot: bool = True, log: Callable[[str], None] | None = None, check: bool = True,
                after_texts: int = 0) -> tuple[Any, SearchResult]:
     """Search, then refit the winner on all the texts: (fitted model, search result).
 
     ``base`` is a ``TextClassifier`` whose embedder, columns and seed the candidates share. With a
     budget too small for even one candidate, the default model is trained instead (and said so).
     ``finetune``: fine-tune the encoder too, when the budget allows an epoch (its own
-    ``finetuner``, or the base's encoder with ``FineTuner``'s defaults);
+    ``finetuner``, or the base's encoder with ``FineTuner``'s defaults); ``few_shot``: consider
+    few-shot tuning (``FewShot``) when TRAIN is small (``search.fewshot.MAX_PER_CLASS``);
     ``check``: score the winner on rows set aside before the search (``SearchResult.estimate``);
     ``after_texts``: texts the caller will embed after training (a report), kept in the budget.
     """
@@ -410,7 +429,7 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     if check and not len(search.check_rows):
         log(f"too few texts to set rows aside (the rarest label needs {CHECK_MIN_PER_LABEL}): the "
             f"winner's cross-validated score is its only estimate, and it runs high")
-    result = search.run(search_space(finetune, own.pooling))
+    result = search.run(search_space(finetune, own.pooling, few_shot))
     result.overlapping = overlapping
     if result.winner is None:
         result.note = (f"the budget of {seconds:g} s is too small for even one candidate; "
@@ -419,6 +438,10 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
         model = clone(base)
     elif result.winner.features == "finetune":
         return search.tuned, result  # kept as trained on the search rows: a CPU cannot afford a refit
+    elif result.winner.features == "fewshot":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BertclfWarning)
+            return few_shot_learner(probe, search.seed).fit(texts, labels).classifier_, result
     elif result.winner.features == "vote":
         from bertclf.classify.vote import merge
 

@@ -25,7 +25,7 @@ LAYER_SETTINGS = (("last", -1), ("last4", "-4..-1"))  # short names for the lead
 class Candidate:
     """One point of the search space and what cross-validation made of it."""
 
-    features: str  # "tfidf", "embedding", "hybrid", "finetune" or "vote"
+    features: str  # "tfidf", "embedding", "hybrid", "fewshot", "finetune" or "vote"
     tfidf: str = "word"
     layers: Any = -1
     pooling: str | None = None  # None: the model's own pooling
@@ -49,6 +49,8 @@ class Candidate:
         head = "" if self.head == "logreg" else f" {self.head}"
         if self.features == "finetune":
             return "fine-tuned encoder"
+        if self.features == "fewshot":
+            return "few-shot tuned encoder"
         if self.features == "vote":
             return "vote: " + " + ".join(m.name for m in self.members)
         if self.features == "tfidf":
@@ -116,11 +118,12 @@ _SCALING_NAMES = {"l2": "L2", "standard": "std", "none": "raw"}
 OTHER_POOLING = {"mean": "cls", "cls": "mean", "max": "mean"}  # the one alternative searched
 
 
-def search_space(finetune: bool = False, pooling: str = "mean") -> list[Candidate]:
+def search_space(finetune: bool = False, pooling: str = "mean", few_shot: bool = False) -> list[Candidate]:
     """The candidates in screening order: cheap and often-best first, so a short budget still
     sees one of each family. The C values are those that won somewhere on our sets. ``pooling``
     is the model's own; one other pooling and the linear SVM come last, as they rarely won
-    (docs/results.md) and the other pooling costs a further embedding pass."""
+    (docs/results.md) and the other pooling costs a further embedding pass. Few-shot tuning
+    (``few_shot``), screened after them, is scored only when TRAIN is small (``search.fewshot``)."""
     space = [Candidate("tfidf", "word", C=10.0)]
     space += [Candidate("embedding", layers=-1, scaling="standard", C=c) for c in (0.1, 1.0)]
     space += [Candidate("hybrid", "word", layers=-1, C=c) for c in (1.0, 10.0)]
@@ -136,6 +139,8 @@ def search_space(finetune: bool = False, pooling: str = "mean") -> list[Candidat
     other = OTHER_POOLING[pooling]
     space += [Candidate("embedding", layers=-1, pooling=other, scaling="standard", C=0.1),
               Candidate("hybrid", "word", layers=-1, pooling=other, C=1.0)]
+    if few_shot:
+        space.append(Candidate("fewshot"))
     if finetune:
         space.append(Candidate("finetune", head="linear"))
     return space
