@@ -89,6 +89,14 @@ def test_few_shot_refuses_what_it_cannot_learn(tiny_model):
         _fast(tiny_model).fit(TEXTS, [[label] for label in LABELS])
     with pytest.raises(SpecError, match="temperature must be a number above 0"):
         _fast(tiny_model, temperature=0).fit(TEXTS, LABELS)
+    with pytest.raises(SpecError, match="unknown backend 'onnx-fast'"):
+        _fast(tiny_model, backend="onnx-fast").fit(TEXTS, LABELS)
+
+
+def test_the_tuned_encoder_embeds_through_the_backend_asked_for(tiny_model):
+    model = _fast(tiny_model, epochs=1, backend="torch").fit(TEXTS, LABELS)
+    assert model.classifier_.embedder_.backend == "torch"
+    assert model.predict(NEW).shape == (3,)
 
 
 def test_many_texts_per_class_are_sampled_for_tuning_with_a_warning(tiny_model):
@@ -143,8 +151,8 @@ def _quick_learner(monkeypatch):
 
     real = bertclf.search.fewshot.few_shot_learner
 
-    def quick(base, seed):
-        return real(base, seed).set_params(epochs=3, lr=1e-3, batch_size=8, settle=0)
+    def quick(base, seed, backend=None):
+        return real(base, seed, backend).set_params(epochs=3, lr=1e-3, batch_size=8, settle=0)
 
     monkeypatch.setattr(bertclf.search.fewshot, "few_shot_learner", quick)
     monkeypatch.setattr(bertclf.search.auto, "few_shot_learner", quick)

@@ -213,5 +213,6 @@ def _few_shot(model: Any, auto: bool, features: str) -> Any:
     explicit = click.get_current_context().get_parameter_source("features").name == "COMMANDLINE"
     e = model.embedder
     return FewShot(e.model, pooling=e.pooling, max_length=e.max_length, device=e.device,
-                   seed=model.random_state, threads=e.threads, features=features if explicit else "embedding",
+                   backend=e.backend, seed=model.random_state, threads=e.threads,
+                   features=features if explicit else "embedding",
                    C=model.C, head=model.head, text_col=model.text_col, progress=e.progress)

@@ -56,8 +56,10 @@ class FewShot(ClassifierMixin, BaseEstimator):
     settle: stop early once the loss of the last three epochs improved on the three before by
         less than this share (0: run every epoch).
     precision: "auto" (bf16 autocast on a GPU or a CPU with bf16 instructions, else fp32),
-        "fp32" or "bf16". device: "auto", "cpu" or "cuda". seed: the same seed gives the same
-        model on a CPU.
+        "fp32" or "bf16". device: "auto", "cpu" or "cuda". backend: how the tuned encoder embeds
+        texts for the head and afterwards (as in ``Embedder``; "auto" is onnx-int8 on a CPU, whose
+        export and quantization cost seconds per fit). seed: the same seed gives the same model
+        on a CPU.
     features, C, head: the head fitted on the tuned embeddings (as in ``TextClassifier``).
     max_per_class: texts of one class used for tuning at most (a seeded sample; the head reads
         them all); above it a warning says ``train`` or ``finetune`` fit better.
@@ -67,7 +69,7 @@ class FewShot(ClassifierMixin, BaseEstimator):
                  max_length: int | None = None, epochs: int = 20, lr: float = 1e-4, batch_size: int = 16,
                  per_class: int = 4, temperature: float = 0.1, warmup: float = 0.1,
                  weight_decay: float = 0.01, settle: float = 0.02, precision: str = "auto",
-                 device: str = "auto", seed: int = 13, threads: int | None = None,
+                 device: str = "auto", backend: str = "auto", seed: int = 13, threads: int | None = None,
                  features: str = "embedding", C: float | str = 1.0, head: str = "logreg",
                  max_per_class: int = MAX_PER_CLASS, text_col: str = "text",
                  progress: bool | None = None, verbose: bool | None = None) -> None:
@@ -75,7 +77,8 @@ class FewShot(ClassifierMixin, BaseEstimator):
         self.epochs, self.lr, self.batch_size, self.per_class = epochs, lr, batch_size, per_class
         self.temperature, self.warmup = temperature, warmup
         self.weight_decay, self.settle = weight_decay, settle
-        self.precision, self.device, self.seed, self.threads = precision, device, seed, threads
+        self.precision, self.device, self.backend = precision, device, backend
+        self.seed, self.threads = seed, threads
         self.features, self.C, self.head = features, C, head
         self.max_per_class, self.text_col = max_per_class, text_col
         self.progress, self.verbose = progress, verbose
@@ -94,7 +97,8 @@ class FewShot(ClassifierMixin, BaseEstimator):
             raise InputError(f"got {len(texts)} texts but {len(y)} labels")
         classes, target = encode_labels(y)
         rows = self._tuning_rows(classes, target)
-        settings = Embedder(self.model, pooling=self.pooling, max_length=self.max_length).settings()
+        settings = Embedder(self.model, pooling=self.pooling, max_length=self.max_length, device=self.device,
+                            backend=self.backend).settings()  # a bad setting fails before tuning
         device = resolve_device(self.device)
         if self.threads:
             torch.set_num_threads(int(self.threads))
@@ -112,7 +116,8 @@ class FewShot(ClassifierMixin, BaseEstimator):
         tokenizer.save_pretrained(folder)
         tuned = time.perf_counter()
         embedder = Embedder(folder, pooling=settings.pooling, max_length=settings.max_length,
-                            normalize=settings.normalize, device=self.device, progress=self.progress)
+                            normalize=settings.normalize, device=self.device, backend=self.backend,
+                            threads=self.threads, progress=self.progress)
         classifier = TextClassifier(embedder, features=self.features, C=self.C, head=self.head,
                                     random_state=self.seed, text_col=self.text_col)
         classifier.fit(X, y)
