@@ -178,7 +178,8 @@ def test_auto_scores_few_shot_tuning_on_the_same_folds_as_the_rest(tiny_model, m
 
 
 @pytest.mark.auto_few_shot
-def test_a_few_shot_winner_is_checked_refitted_and_saved_with_its_encoder(tiny_model, monkeypatch, tmp_path):
+def test_a_few_shot_winner_is_checked_refitted_and_saved_with_its_encoder(tiny_model, monkeypatch, tmp_path,
+                                                                          capsys):
     import bertclf.search.auto
     from bertclf.search.auto import auto_train
     from bertclf.search.space import Candidate
@@ -194,6 +195,11 @@ def test_a_few_shot_winner_is_checked_refitted_and_saved_with_its_encoder(tiny_m
     loaded = TextClassifier.load(tmp_path / "m")
     assert (tmp_path / "m" / "encoder" / "model.safetensors").exists()
     assert np.allclose(loaded.predict_proba(NEW), model.predict_proba(NEW), atol=1e-5)
+    from bertclf.render import print_leaderboard
+
+    print_leaderboard(result)
+    shown = capsys.readouterr().err
+    assert "few-shot" in shown and "(chosen)" in shown and "Expected accuracy on new texts" in shown
 
 
 def test_auto_says_why_it_leaves_few_shot_tuning_out(tiny_model):
