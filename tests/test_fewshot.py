@@ -1,6 +1,7 @@
 """Few labels: contrastive tuning of the encoder, then a head on its embeddings (issue 21)."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,8 +53,12 @@ def test_the_loss_settles_when_it_stops_falling():
     assert not settled([1.0, 1.0], 0.02)
 
 
-def test_few_shot_tunes_the_encoder_and_saves_an_ordinary_folder(tiny_model, tmp_path):
+def test_few_shot_tunes_the_encoder_and_saves_an_ordinary_folder(tiny_model, tmp_path, cache_folder):
     model = _fast(tiny_model).fit(TEXTS, LABELS)
+    tuned = model.classifier_.carry_encoder_["folder"]
+    assert len(list(Path(tuned, "onnx").glob("*/model.onnx"))) == 2  # fp32 and int8, inside the tuned folder
+    cached = [json.loads(m.read_text())["model"] for m in cache_folder.glob("onnx/*/meta.json")]
+    assert tuned not in cached  # not in the cache, where each fit would leave 110 MB for ever
     assert model.classes_.tolist() == ["money", "sport", "water"] and len(model.history_) == 3
     assert model.history_[0]["pairs"] > 0 and model.history_[-1]["loss"] < model.history_[0]["loss"]
     proba = model.predict_proba(NEW)
@@ -132,7 +137,6 @@ def test_train_few_shot_from_the_command_line(run, tiny_model, write, tmp_path):
 
 def test_the_tuned_classifier_outlives_its_learner(tiny_model, tmp_path):
     import gc
-    from pathlib import Path
 
     classifier = _fast(tiny_model, epochs=1).fit(TEXTS, LABELS).classifier_
     gc.collect()  # the FewShot is gone; its tuned encoder must not be

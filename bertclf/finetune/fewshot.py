@@ -27,6 +27,7 @@ from bertclf.classify.classifier import TextClassifier
 from bertclf.encode import sources as models
 from bertclf.encode.backends import resolve_device
 from bertclf.encode.embedder import Embedder, split_inputs
+from bertclf.encode.onnx_export import TEMPORARY
 from bertclf.encode.sources import load_torch_encoder
 from bertclf.encode.tokenization import encode, pad_id
 from bertclf.errors import BertclfWarning, InputError, SpecError
@@ -114,6 +115,7 @@ class FewShot(ClassifierMixin, BaseEstimator):
         folder = tempfile.mkdtemp(prefix="bertclf-fewshot-")
         encoder.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
+        (Path(folder) / TEMPORARY).touch()  # its ONNX exports go with it, not into the cache
         tuned = time.perf_counter()
         embedder = Embedder(folder, pooling=settings.pooling, max_length=settings.max_length,
                             normalize=settings.normalize, device=self.device, backend=self.backend,
