@@ -83,8 +83,11 @@ def setfit(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> dict[str, floa
 
 
 def table(rows: list[dict], methods: list[str]) -> str:
-    header = "| set | per class | " + " | ".join(methods) + " |"
-    lines = [header, "|" + "---|" * (len(methods) + 2)]
+    """Mean ± sd accuracy and mean training seconds per method, then few-shot against frozen +
+    LR (points, paired by sample) and against SetFit (points, and its share of SetFit's time)."""
+    extra = ["few-shot − frozen", "few-shot − setfit", "time vs setfit"]
+    header = "| set | per class | " + " | ".join(methods + extra) + " |"
+    lines = [header, "|" + "---|" * (len(methods) + len(extra) + 2)]
     keys = sorted({(r["set"], r["size"]) for r in rows}, key=lambda k: (list(SETS).index(k[0]), k[1]))
     for name, size in keys:
         cells = []
@@ -98,6 +101,13 @@ def table(rows: list[dict], methods: list[str]) -> str:
             secs = np.mean([g["train_seconds"] for g in got])
             seeds = "" if len(got) == len(keyed) else f", {len(got)} seeds"
             cells.append(f"{acc.mean():.1f} ± {acc.std():.1f} ({secs:.0f} s{seeds})")
+        for other in ("frozen", "setfit"):
+            both = [r for r in keyed if r.get("few-shot") and r.get(other)]
+            gap = [100 * (r["few-shot"]["accuracy"] - r[other]["accuracy"]) for r in both]
+            cells.append(f"{np.mean(gap):+.1f}" if gap else "–")
+        both = [r for r in keyed if r.get("few-shot") and r.get("setfit")]
+        ours, theirs = (sum(r[m]["train_seconds"] for r in both) for m in ("few-shot", "setfit"))
+        cells.append(f"{100 * ours / theirs:.0f}%" if both else "–")
         lines.append(f"| {name} | {size} ({len(keyed)} seeds) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
