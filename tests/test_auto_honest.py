@@ -219,3 +219,23 @@ def test_a_baseline_is_kept_unless_beaten_by_more_than_noise():
     assert Search.guard(search, clear, [tfidf, frozen, close, clear]) is clear and search.guarded is None
     assert Search.guard(search, frozen, [tfidf, frozen]) is frozen
     assert Search.guard(search, clear, [clear]) is clear  # no baseline scored in full: nothing to keep
+
+
+def test_on_small_sets_few_shot_tuning_is_the_baseline_and_fine_tuning_stands_aside():
+    from types import SimpleNamespace
+
+    from bertclf.search.auto import Search
+    from bertclf.search.finetuning import finetune_candidate
+    from bertclf.search.space import Candidate
+
+    tfidf = Candidate("tfidf", "word", C=10.0, scores=[1.0, 0.75, 0.75, 0.5, 0.5])
+    few = Candidate("fewshot", scores=[0.5, 0.75, 0.5, 0.75, 0.5])
+    frozen = Candidate("embedding", layers=-1, scaling="l2", C=10.0, scores=[0.75, 0.75, 0.75, 0.75, 0.75])
+    search = SimpleNamespace(log=lambda m: None, guarded=None)
+    assert Search.guard(search, tfidf, [tfidf, frozen, few]) is few  # TF-IDF's lead is noise
+    assert search.guarded.startswith("few-shot tuned encoder kept")
+    tuned = Candidate("finetune", head="linear")
+    search = SimpleNamespace(multilabel=False, base=SimpleNamespace(calibrate=False), scored=[tfidf, few],
+                             log=lambda m: None)
+    assert finetune_candidate(search, tuned, few) is None
+    assert tuned.status == "skipped: few texts per class, where few-shot tuning tunes the encoder instead"

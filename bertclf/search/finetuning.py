@@ -4,7 +4,11 @@ when it cannot catch the best cross-validated candidate, and scored on the same 
 Its cost comes from a timed forward pass of this machine (an epoch of training costs about
 ``TRAIN_PASSES`` of them; measured 1.2–1.8× high on the shared sets, docs/results.md). It gets as
 many epochs as fit, up to the tuner's, and a time limit where the budget ends. A winner is kept
-as trained on the search rows: a CPU cannot afford a second run on every row.
+as trained on the search rows: a CPU cannot afford a second run on every row. Where few-shot
+tuning was scored (a few texts per class) it is skipped: a softmax layer trained end to end
+underfits there (the shipped tickets: 92.3 against 96.2 frozen), and with no check rows it would
+be compared on the three or four texts of one fold (sst2 at 8 per class: it won there 1.0 to 0.8
+and scored 50.7 on test).
 """
 
 from __future__ import annotations
@@ -56,9 +60,12 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     """Fine-tune for ``search`` (an ``auto.Search``) on its search rows and score ``c`` on its
     check rows (without check rows: the first fold's), when the budget allows an epoch; the
     fitted ``FineTuner``, or None when it was skipped (``c.status`` says why)."""
-    if search.multilabel or search.base.calibrate:
+    few_shot = any(f.features == "fewshot" and f.scores for f in search.scored)
+    if search.multilabel or search.base.calibrate or few_shot:
         c.status = ("skipped: --auto fine-tunes for one label per text only" if search.multilabel
-                    else "skipped: --calibrate calibrates frozen heads, not a fine-tuned layer")
+                    else "skipped: --calibrate calibrates frozen heads, not a fine-tuned layer"
+                    if search.base.calibrate
+                    else "skipped: few texts per class, where few-shot tuning tunes the encoder instead")
         search.log(f"  fine-tuning {c.status}")
         return None
     model = default_finetuner(search.base, search.finetuner)
