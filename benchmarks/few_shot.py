@@ -11,6 +11,7 @@ the samples already done. The smallest size runs on every set before the next si
 
     SETFIT_PYTHON=~/setfit-venv/bin/python python benchmarks/few_shot.py \\
         [--sets ag_news,sst2,disaster_tweets,banking77] [--sizes 8,16,64] [--seeds 5] [--rows rows.jsonl]
+    python benchmarks/few_shot.py --rows rows.jsonl --report   # the table of what ran, nothing more
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--rows", default=None, help="JSON-lines file of finished runs, resumed from")
+    parser.add_argument("--report", action="store_true", help="only write the table of --rows, run nothing")
     args = parser.parse_args()
     methods = args.methods.split(",")
     done: dict[tuple, dict] = {}  # (set, size, seed) -> that sample's row; later lines add methods
@@ -131,7 +133,7 @@ def main() -> None:
     names = args.sets.split(",")
     sizes = sorted({int(s) for s in args.sizes.split(",")} if args.sizes
                    else {s for n in names for s in SETS[n]})
-    for size in sizes:  # the smallest size on every set first: it is what few labels means
+    for size in [] if args.report else sizes:  # the smallest size on every set first: few labels
         for name in names:
             if size not in SETS[name] and not args.sizes:
                 continue
@@ -156,7 +158,8 @@ def main() -> None:
             f"test split. `few-shot` is `train --few-shot`; `setfit` is the setfit package with its paper's "
             f"recipe (20 pair iterations, batch 16, lr 2e-5), loading the bundled model from its folder.\n\n"
             + table(list(done.values()), methods))
-    publish("few-shot", body, "python benchmarks/few_shot.py", seconds=time.perf_counter() - start)
+    publish("few-shot", body, "python benchmarks/few_shot.py",
+            seconds=None if args.report else time.perf_counter() - start)
 
 
 if __name__ == "__main__":
