@@ -316,8 +316,8 @@ class Search:
         then the baseline. Choosing the top of twenty close scores picks noise as often as
         signal; on ethos (349 texts) the top hybrid led frozen + LR by 0.2 points ± 0.8 in CV and
         fell 1.8 below it on test, averaged over seeds. Where few-shot tuning was scored (TRAIN
-        is small), it is the baseline instead: at 8 texts per class it beat frozen + LR by 2.8
-        points on average and TF-IDF by 20 (docs/results.md), while folds of three or four texts
+        is small), it is the baseline instead: at 8 texts per class it beat frozen + LR by 2.3
+        points on average and TF-IDF by 22 (4 sets, docs/results.md), while folds of three or four texts
         score ±0.4 and let TF-IDF look better than frozen embeddings."""
         few = [c for c in full if c.features == "fewshot"]
         baselines = few or [c for c in full if c.name in BASELINES]
