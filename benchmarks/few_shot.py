@@ -100,7 +100,7 @@ def table(rows: list[dict], methods: list[str]) -> str:
                 continue
             acc = 100 * np.array([g["accuracy"] for g in got])
             secs = np.mean([g["train_seconds"] for g in got])
-            seeds = "" if len(got) == len(keyed) else f", {len(got)} seeds"
+            seeds = "" if len(got) == len(keyed) else f", {len(got)} seed{'s' * (len(got) > 1)}"
             cells.append(f"{acc.mean():.1f} ± {acc.std():.1f} ({secs:.0f} s{seeds})")
         for other in ("frozen", "setfit"):
             both = [r for r in keyed if r.get("few-shot") and r.get(other)]
