@@ -132,7 +132,8 @@ def print_leaderboard(result: Any) -> None:
         console.print(result.guarded, soft_wrap=True)
     skipped = [r for r in result.leaderboard() if r["cv_score"] is None]
     if skipped:
-        console.print(f"not scored: {len(skipped)} candidates ({skipped[0]['status']})", soft_wrap=True)
+        many = "s" * (len(skipped) > 1)
+        console.print(f"not scored: {len(skipped)} candidate{many} ({skipped[0]['status']})", soft_wrap=True)
     if result.overlapping:
         console.print(f"{result.overlapping} training texts repeat or sit inside another; each such group "
                       f"stayed on one side of every fold.", soft_wrap=True)
