@@ -142,17 +142,17 @@ class FewShot(ClassifierMixin, BaseEstimator):
         return self
 
     def _config(self) -> ContrastiveConfig:
-        from bertclf.finetune.finetuner import _check_number
+        from bertclf.finetune.finetuner import check_number
 
-        _check_number("epochs", self.epochs, integer=True, low=1)
-        _check_number("lr", self.lr, low=0, open_low=True)
-        _check_number("batch_size", self.batch_size, integer=True, low=2)
-        _check_number("per_class", self.per_class, integer=True, low=2)
-        _check_number("temperature", self.temperature, low=0, open_low=True)
-        _check_number("warmup", self.warmup, low=0)
-        _check_number("weight_decay", self.weight_decay, low=0)
-        _check_number("settle", self.settle, low=0, high=1)
-        _check_number("max_per_class", self.max_per_class, integer=True, low=2)
+        check_number("epochs", self.epochs, integer=True, low=1)
+        check_number("lr", self.lr, low=0, open_low=True)
+        check_number("batch_size", self.batch_size, integer=True, low=2)
+        check_number("per_class", self.per_class, integer=True, low=2)
+        check_number("temperature", self.temperature, low=0, open_low=True)
+        check_number("warmup", self.warmup, low=0)
+        check_number("weight_decay", self.weight_decay, low=0)
+        check_number("settle", self.settle, low=0, high=1)
+        check_number("max_per_class", self.max_per_class, integer=True, low=2)
         if self.precision not in ("auto", "fp32", "bf16"):
             raise SpecError(f"unknown precision {self.precision!r}: use auto, fp32 or bf16")
         return ContrastiveConfig(epochs=int(self.epochs), lr=float(self.lr), batch_size=int(self.batch_size),

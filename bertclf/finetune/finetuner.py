@@ -236,19 +236,19 @@ class FineTuner(ClassifierMixin, BaseEstimator):
 
     def check_params(self) -> tuple[models.ModelSource, str, int]:
         """Check every setting before any work; returns (source, pooling, max_length)."""
-        _check_number("epochs", self.epochs, integer=True, low=1)
-        _check_number("lr", self.lr, low=0, open_low=True)
-        _check_number("batch_size", self.batch_size, integer=True, low=1)
-        _check_number("warmup", self.warmup, low=0)
-        _check_number("weight_decay", self.weight_decay, low=0)
-        _check_number("val_fraction", self.val_fraction, low=0, high=1)
-        _check_number("early_stopping", self.early_stopping, integer=True, low=0)
-        _check_number("grad_accum", self.grad_accum, integer=True, low=1)
-        _check_number("max_grad_norm", self.max_grad_norm, low=0, open_low=True)
-        _check_number("dropout", self.dropout, low=0, high=1)
-        _check_number("checkpoint_minutes", self.checkpoint_minutes, low=0, open_low=True)
+        check_number("epochs", self.epochs, integer=True, low=1)
+        check_number("lr", self.lr, low=0, open_low=True)
+        check_number("batch_size", self.batch_size, integer=True, low=1)
+        check_number("warmup", self.warmup, low=0)
+        check_number("weight_decay", self.weight_decay, low=0)
+        check_number("val_fraction", self.val_fraction, low=0, high=1)
+        check_number("early_stopping", self.early_stopping, integer=True, low=0)
+        check_number("grad_accum", self.grad_accum, integer=True, low=1)
+        check_number("max_grad_norm", self.max_grad_norm, low=0, open_low=True)
+        check_number("dropout", self.dropout, low=0, high=1)
+        check_number("checkpoint_minutes", self.checkpoint_minutes, low=0, open_low=True)
         if self.time_limit is not None:
-            _check_number("time_limit", self.time_limit, low=0, open_low=True)
+            check_number("time_limit", self.time_limit, low=0, open_low=True)
         if self.precision not in PRECISIONS:
             raise SpecError(f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.long == "chunk":
@@ -355,8 +355,10 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _check_number(name: str, value: Any, integer: bool = False, low: float | None = None,
+def check_number(name: str, value: Any, integer: bool = False, low: float | None = None,
                   high: float | None = None, open_low: bool = False) -> None:
+    """A SpecError naming ``name`` unless ``value`` is a number (an integer with ``integer``) in
+    the range; shared by ``FineTuner`` and ``FewShot``, whose settings fail before any work."""
     kind = numbers.Integral if integer else numbers.Real
     ok = isinstance(value, kind) and not isinstance(value, bool)
     if ok and low is not None:
