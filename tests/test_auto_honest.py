@@ -201,7 +201,8 @@ def test_train_auto_with_several_labels_from_the_command_line(run, tiny_model, w
 def test_a_baseline_is_kept_unless_beaten_by_more_than_noise():
     from types import SimpleNamespace
 
-    from bertclf.search.auto import BASELINES, Search
+    from bertclf.search.auto import BASELINES
+    from bertclf.search.choice import guard
     from bertclf.search.space import Candidate
 
     tfidf = Candidate("tfidf", "word", C=10.0, scores=[0.80, 0.82, 0.81, 0.79, 0.80])
@@ -211,20 +212,20 @@ def test_a_baseline_is_kept_unless_beaten_by_more_than_noise():
     clear = Candidate("hybrid", "word", C=1.0, scores=[0.87, 0.88, 0.86, 0.89, 0.87])  # +0.03 on every fold
     messages = []
     search = SimpleNamespace(log=messages.append, guarded=None)
-    assert Search.guard(search, close, [tfidf, frozen, close, clear]) is frozen
+    assert guard(search, close, [tfidf, frozen, close, clear]) is frozen
     assert search.guarded.startswith("frozen last, L2, C=1 kept: the best candidate, hybrid word + last, "
                                      "C=10")
     assert "within noise" in close.status and messages == [f"  {search.guarded}"]
     search.guarded = None
-    assert Search.guard(search, clear, [tfidf, frozen, close, clear]) is clear and search.guarded is None
-    assert Search.guard(search, frozen, [tfidf, frozen]) is frozen
-    assert Search.guard(search, clear, [clear]) is clear  # no baseline scored in full: nothing to keep
+    assert guard(search, clear, [tfidf, frozen, close, clear]) is clear and search.guarded is None
+    assert guard(search, frozen, [tfidf, frozen]) is frozen
+    assert guard(search, clear, [clear]) is clear  # no baseline scored in full: nothing to keep
 
 
 def test_on_small_sets_few_shot_tuning_is_the_baseline_and_fine_tuning_stands_aside():
     from types import SimpleNamespace
 
-    from bertclf.search.auto import Search
+    from bertclf.search.choice import guard
     from bertclf.search.finetuning import finetune_candidate
     from bertclf.search.space import Candidate
 
@@ -232,7 +233,7 @@ def test_on_small_sets_few_shot_tuning_is_the_baseline_and_fine_tuning_stands_as
     few = Candidate("fewshot", scores=[0.5, 0.75, 0.5, 0.75, 0.5])
     frozen = Candidate("embedding", layers=-1, scaling="l2", C=10.0, scores=[0.75, 0.75, 0.75, 0.75, 0.75])
     search = SimpleNamespace(log=lambda m: None, guarded=None)
-    assert Search.guard(search, tfidf, [tfidf, frozen, few]) is few  # TF-IDF's lead is noise
+    assert guard(search, tfidf, [tfidf, frozen, few]) is few  # TF-IDF's lead is noise
     assert search.guarded.startswith("few-shot tuned encoder kept")
     tuned = Candidate("finetune", head="linear")
     search = SimpleNamespace(multilabel=False, base=SimpleNamespace(calibrate=False), scored=[tfidf, few],

@@ -372,7 +372,7 @@ def test_train_auto_finetune_from_the_command_line(run, tiny_model, train_csv, t
     if finetune_wins:  # every other candidate scores below anything fine-tuning can score
         monkeypatch.setattr(bertclf.search.auto.Search, "score_fold",
                             lambda self, c, fold: (c.scores.append(-1.0), c.fit_seconds.append(0.0)))
-        monkeypatch.setattr(bertclf.search.auto.Search, "check", lambda self, c: setattr(c, "check", -1.0))
+        monkeypatch.setattr(bertclf.search.auto, "check", lambda search, c: setattr(c, "check", -1.0))
     out = tmp_path / "model"
     result = run("train", train_csv, "--model", tiny_model, "--auto", "--budget", "5m", "--out", out)
     assert result.exit_code == 0, result.output

@@ -17,7 +17,8 @@ side of every split (``groups``). And a seeded share of TRAIN (``check_rows``) i
 before the search: the winner, fitted on the rest, is scored there once, a figure the choice
 among candidates cannot have inflated. The budget covers the refit (and what the caller reserves
 for after it) as well as the search. The fine-tuned candidate is in ``finetuning``, the few-shot
-one in ``fewshot``, the vote of the finalists in ``voting``, the splits in ``splits``.
+one in ``fewshot``, the guard and the check in ``choice``, the vote of the finalists in
+``voting``, the splits in ``splits``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 from sklearn.base import clone
 
 from bertclf.errors import BertclfWarning, SpecError
+from bertclf.search.choice import BASELINES, check, guard, oof_thresholds
 from bertclf.search.fewshot import few_shot_learner, few_shot_proba, fold_seconds, why_not
 from bertclf.search.finetuning import default_finetuner, finetune_candidate
 from bertclf.search.groups import overlap_groups
@@ -46,18 +48,13 @@ from bertclf.search.splits import (
     CHECK_MIN_PER_LABEL,
     check_rows,
     cv_folds,
-    f1_interval,
     grouped_folds,
-    interval,
     micro_f1,
     strata_of,
 )
-from bertclf.search.voting import best_vote, log_proba, vote_proba
+from bertclf.search.voting import best_vote, log_proba
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
-# TF-IDF + LR and frozen + LR as `train` prints and benchmarks them: always scored on every fold,
-# and kept unless a candidate beats the better of them by more than noise (``Search.guard``)
-BASELINES = ("TF-IDF word, C=10", "frozen last, L2, C=1")
 SAVE_SECONDS = 5.0  # reserved for writing the model folder
 
 
@@ -208,18 +205,6 @@ class Search:
         # for a vote of the finalists, or the cut-offs of several labels per text
         c.oof[fold] = proba if self.multilabel else log_proba(proba)
 
-    def oof_thresholds(self, c: Candidate) -> np.ndarray | None:
-        """Each label's cut-off tuned on ``c``'s out-of-fold probabilities over all the search
-        rows (None until it has every fold, or when the user fixed the cut-offs): steadier than
-        the refit's own tuning on a fifth of the rows, which moved ethos's test micro-F1 by ±2
-        points from seed to seed, and free, since cross-validation computed them."""
-        from bertclf.classify.thresholds import tune_thresholds
-
-        if not self.multilabel or len(c.oof) < self.k or self.base.thresholds != "tune":
-            return None
-        rows = np.concatenate([self.splits[f][1] for f in range(self.k)])
-        return tune_thresholds(self.target[rows], np.vstack([c.oof[f] for f in range(self.k)]))
-
     def affordable(self, c: Candidate, folds: int) -> bool:
         """Whether ``folds`` more fits of ``c`` (and any embedding pass it needs) fit the budget."""
         if c.features == "fewshot" and not c.fit_seconds:
@@ -287,9 +272,9 @@ class Search:
         pool = full or self.scored
         winner = max(pool, key=lambda c: c.score) if pool else None
         if winner is not None:
-            winner = self.guard(winner, full)
+            winner = guard(self, winner, full)
         if winner is not None and len(self.check_rows):
-            self.check(winner)
+            check(self, winner)
         tuned = next((c for c in space if c.features == "finetune"), None)
         if tuned is not None:
             self.tuned = finetune_candidate(self, tuned, winner)
@@ -303,72 +288,16 @@ class Search:
                         "cv_score": round(winner.score, 4)}
             if tuned is not None and tuned.scores:
                 estimate["chosen_on_check_rows"] = True  # between the CV winner and fine-tuning
-        cuts = self.oof_thresholds(winner) if winner is not None else None
+        cuts = oof_thresholds(self, winner) if winner is not None else None
         return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start,
                             estimate=estimate, metric=self.metric, guarded=self.guarded,
                             thresholds=None if cuts is None else {str(label): round(float(cut), 6)
                                                                   for label, cut in zip(self.classes, cuts,
                                                                                         strict=True)})
 
-    def guard(self, winner: Candidate, full: list[Candidate]) -> Candidate:
-        """``winner``, unless its lead over the better baseline (TF-IDF + LR, frozen + LR, both
-        scored on every fold) is within the standard error of their paired fold differences:
-        then the baseline. Choosing the top of twenty close scores picks noise as often as
-        signal; on ethos (349 texts) the top hybrid led frozen + LR by 0.2 points ± 0.8 in CV and
-        fell 1.8 below it on test, averaged over seeds. Where few-shot tuning was scored (TRAIN
-        is small), it is the baseline instead: at 8 texts per class it beat frozen + LR by 2.3
-        points on average and TF-IDF by 22 (4 sets, docs/results.md), while folds of three or four texts
-        score ±0.4 and let TF-IDF look better than frozen embeddings."""
-        few = [c for c in full if c.features == "fewshot"]
-        baselines = few or [c for c in full if c.name in BASELINES]
-        if winner in baselines or not baselines:
-            return winner
-        best = max(baselines, key=lambda c: c.score)
-        lead = np.asarray(winner.scores) - np.asarray(best.scores)
-        error = float(lead.std(ddof=1) / np.sqrt(len(lead)))
-        if lead.mean() > error:
-            return winner
-        self.guarded = (f"{best.name} kept: the best candidate, {winner.name}, led it by only "
-                        f"{lead.mean():+.4f} (standard error {error:.4f}) over the same folds")
-        winner.status += f"; led the baseline {best.name} by {lead.mean():+.4f} ± {error:.4f}, within noise"
-        self.log(f"  {self.guarded}")
-        return best
-
     def rival_score(self, c: Candidate) -> float:
         """What the fine-tuned candidate must beat: ``c`` on the check rows, or on the first fold."""
         return c.check if c.check is not None else c.scores[0]
-
-    def check(self, c: Candidate) -> None:
-        """The winner fitted on the search rows and scored once on the check rows: an estimate
-        of its score on new texts that choosing it cannot have inflated. Several labels per text:
-        the cut-offs are the ones the refitted model will use, tuned on the winner's out-of-fold
-        probabilities (or, without them, on a fifth of the search rows before the head is fitted
-        on all of them). A vote: its members, fitted alike."""
-        thresholds = self.oof_thresholds(c)
-        if self.multilabel and thresholds is None:
-            from bertclf.classify.thresholds import tune_thresholds
-
-            order = np.random.default_rng(self.seed).permutation(self.rows)
-            tune, rest = order[:len(order) // 5], order[len(order) // 5:]
-            proba = self.fit(c, rest).predict_proba(self.matrix(c)[tune])
-            thresholds = tune_thresholds(self.target[tune], proba)
-        def on_check(m: Candidate) -> np.ndarray:
-            return self.proba(m, self.rows, self.check_rows)
-
-        if c.features == "vote":
-            proba = vote_proba([log_proba(on_check(m)) for m in c.members])
-        else:
-            proba = on_check(c)
-        c.check = self.measure(self.check_rows, proba, thresholds)
-        if self.multilabel:
-            truth = self.target[self.check_rows]
-            c.interval = f1_interval(truth, (proba >= thresholds).astype(truth.dtype), self.seed)
-        else:
-            c.interval = interval(c.check, len(self.check_rows))
-        low, high = c.interval
-        self.log(f"  {c.name}: {self.metric} {c.check:.4f} on {len(self.check_rows)} check texts the search "
-                 f"never saw (95% interval {low:.4f}-{high:.4f})")
-
 
 def candidate_embedder(embedder: Any, c: Candidate) -> Any:
     """A copy of ``embedder`` reading ``c``'s layers (and pooling), unnormalised: the search

@@ -91,11 +91,11 @@ class SearchResult:
     budget_seconds: float
     seconds: float
     note: str | None = None
-    estimate: dict[str, Any] | None = None  # the winner on the check rows (``Search.check``)
+    estimate: dict[str, Any] | None = None  # the winner on the check rows (``choice.check``)
     overlapping: int = 0  # texts that repeat or sit inside another
     metric: str = "accuracy"  # or "micro-F1", for several labels per text
     thresholds: dict[str, float] | None = None  # several labels: the winner's out-of-fold cut-offs
-    guarded: str | None = None  # why a baseline was kept over the top candidate (``Search.guard``)
+    guarded: str | None = None  # why a baseline was kept over the top candidate (``choice.guard``)
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """Scored candidates best first (more folds before fewer), then those not run."""
