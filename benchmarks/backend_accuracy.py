@@ -13,7 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
-from results_md import PERFORMANCE, publish
+from results_md import PERFORMANCE, isa_section, publish
 
 from bertclf import Embedder, TextClassifier
 from bertclf.evaluate.metrics import evaluate_predictions
@@ -45,16 +45,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--backends", default=",".join(f"{b}:{d}" for b, d in BACKENDS),
+                        help="BACKEND:DTYPE,... (the first is the reference)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     args = parser.parse_args()
     began = time.perf_counter()
-    lines = ["### Backend accuracy: `train`'s defaults, each backend", "",
+    section, on = isa_section("backend-accuracy")
+    lines = [f"### Backend accuracy: `train`'s defaults, each backend{on}", "",
              "| set | backend | accuracy | change vs torch fp32 | macro-F1 | train + predict s |",
              "|---|---|---|---|---|---|"]
     worst: dict[str, float] = {}
     for name in args.sets.split(","):
         reference = None
-        for backend, dtype in BACKENDS:
+        for backend, dtype in (spec.split(":") for spec in args.backends.split(",")):
             r = score(args.data / name, backend, dtype)
             reference = reference if reference is not None else r["acc"]
             label = f"{backend} {dtype}" if backend == "torch" else backend
@@ -64,7 +67,7 @@ def main() -> None:
                          f"{r['seconds']:.0f} |")
             print(lines[-1], flush=True)
     lines += ["", "Largest change on any set: " + ", ".join(f"{k} {v:.2f}" for k, v in worst.items()) + "."]
-    publish("backend-accuracy", "\n".join(lines), "python benchmarks/backend_accuracy.py", not args.no_write,
+    publish(section, "\n".join(lines), "python benchmarks/backend_accuracy.py", not args.no_write,
             time.perf_counter() - began, doc=PERFORMANCE)
 
 

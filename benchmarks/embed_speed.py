@@ -27,7 +27,7 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_md import PERFORMANCE, publish  # noqa: E402
+from results_md import PERFORMANCE, cpu_line, isa_section, publish  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASES = [("short", "sms_spam"), ("256-token", "bbc_news")]
@@ -150,9 +150,10 @@ def main() -> None:
             r = child(["--worker", "cache", "--case", name, "--cache-folder", f"{tmp}/cache-{kind}", *common])
             cache_lines.append(f"| {kind} ({name}, {r['texts']:,}) | {r['cold_s']:.2f} | {r['warm_s']:.3f} | "
                                f"{r['cold_s'] / r['warm_s']:,.0f}× |")
-    body = "\n".join(["### Backends", "", *lines, "", "### Embedding cache (default backend)", "",
-                      *cache_lines])
-    publish("embed-speed", body, "python benchmarks/embed_speed.py", not args.no_write,
+    section, on = isa_section("embed-speed")
+    body = "\n".join([f"### Backends{on}", "", f"CPU: {cpu_line()}.", "", *lines, "",
+                      f"### Embedding cache (default backend){on}", "", *cache_lines])
+    publish(section, body, "python benchmarks/embed_speed.py", not args.no_write,
             time.perf_counter() - began, doc=PERFORMANCE)
 
 

@@ -41,9 +41,8 @@ def publish(name: str, body: str, command: str, write: bool = True, seconds: flo
     return section
 
 
-def cpu_line() -> str:
-    """The CPU's name and widest vector instruction set, to print beside speed figures (machines
-    differ between sessions: AVX-512 VNNI one day, AVX2 only the next)."""
+def _cpu() -> tuple[str, str]:
+    """The CPU's name and its widest vector instruction set."""
     import platform
 
     name, flags = platform.machine(), set()
@@ -57,7 +56,24 @@ def cpu_line() -> str:
         pass
     widest = ("AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-512" if "avx512f" in flags
               else "AVX2" if "avx2" in flags else "no AVX2")
+    return name, widest
+
+
+def cpu_line() -> str:
+    """The CPU's name and widest vector instruction set, to print beside speed figures (machines
+    differ between sessions: AVX-512 VNNI one day, AVX2 only the next)."""
+    name, widest = _cpu()
     return f"{name}, {os.cpu_count()} cores, {widest}"
+
+
+def isa_section(name: str) -> tuple[str, str]:
+    """Section ``name`` and a heading suffix for this CPU: int8 kernels differ between AVX-512 VNNI
+    and AVX2, so figures from an AVX2-only (or other) CPU go in a section of their own beside the
+    AVX-512 VNNI one instead of replacing it."""
+    widest = _cpu()[1]
+    if widest == "AVX-512 VNNI":
+        return name, ""
+    return f"{name}-{widest.lower().replace(' ', '-').replace('-512', '512')}", f" ({widest} CPU)"
 
 
 def run_sets(names: list[str], rows: str | None, run: Callable[[str], dict]) -> dict[str, dict]:

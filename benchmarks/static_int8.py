@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-from results_md import PERFORMANCE, cpu_line, publish
+from results_md import PERFORMANCE, cpu_line, isa_section, publish
 
 from bertclf.encode.onnx_export import onnx_model, quantize
 from bertclf.encode.sources import load_tokenizer, resolve
@@ -156,9 +156,10 @@ def per_row_int8(fp32: Path, out: Path) -> Path:
 
 
 def session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """A 2-thread session with bertclf's settings (exact int8 products on CPUs without VNNI)."""
+    from bertclf.encode.rowwise import make_session
+
+    return make_session(path, 2)
 
 
 def nbits_int8(fp32: Path, out: Path, block: int = 32) -> Path | None:
@@ -180,12 +181,15 @@ class Rowwise:
     """bertclf's default since issue 18: the dynamic int8 graph, one text per call, calls side by
     side on single-threaded sessions (bertclf.encode.rowwise)."""
 
-    def __init__(self, path: Path) -> None:
-        from bertclf.encode.rowwise import default_workers
+    def __init__(self, path: Path, exact: bool = True) -> None:
+        from bertclf.encode.rowwise import default_workers, make_session
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        if exact:
+            self.session = make_session(path, 1)  # bertclf's own session settings
+        else:  # ONNX Runtime's default: saturating u8s8 products on CPUs without VNNI
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.workers = default_workers()
 
     def get_inputs(self):  # noqa: ANN201
@@ -258,6 +262,10 @@ def main() -> None:
     runs.insert(3, ("dynamic int8, one text per call, side by side on 1-thread calls",
                     variants["dynamic int8, batched (the default before)"], BATCH, Rowwise))
     runs.insert(5, (ROWWISE, variants["smoothed dynamic int8, batched"], BATCH, Rowwise))
+    if "VNNI" not in cpu_line():  # where ONNX Runtime's default int8 products saturate
+        runs.insert(6, ("the default graph and calls with ONNX Runtime's default (saturating) int8 products "
+                        "(bertclf 0.3.0 on this CPU)", variants["smoothed dynamic int8, batched"], BATCH,
+                        lambda path: Rowwise(path, exact=False)))
     for name, path, size, make in runs:
         sess, cells = make(path), [name]
         for key, items in (("short", short), ("long", long_)):
@@ -271,8 +279,9 @@ def main() -> None:
         cells.append(f"{np.abs(alone - embed(sess, tokenizer, short[:64], size)).max():.1e}")
         lines.append("| " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
+    section, on = isa_section("static-int8")
     body = "\n".join([
-        "### Batch-independent int8", "",
+        f"### Batch-independent int8{on}", "",
         f"Bundled all-MiniLM-L6-v2 through ONNX Runtime, batches of {BATCH} by token length, 2 threads (the "
         f"default row: two 1-thread calls at once); CPU: {cpu_line()}. Calibration of the static variants: "
         "440 "
@@ -288,8 +297,11 @@ def main() -> None:
         "ranges fixed in advance lose far more (the outliers are also per token: [CLS]/[SEP] and punctuation "
         "rows); a scale per token from plain ONNX ops still misses the worst case (channel outliers within "
         "a row), and MatMulNBits (per row and block of 32 channels) is the most accurate but runs at about "
-        "fp32's speed on this CPU."])
-    publish("static-int8", body, "python benchmarks/static_int8.py", not args.no_write,
+        "fp32's speed on this CPU. Every session is made as bertclf makes it: on x86 CPUs without VNNI, "
+        "ONNX Runtime's default int8 kernel sums pairs of u8 × s8 products in saturating 16-bit lanes, "
+        "so bertclf sets `session.x64quantprecision` (exact products; ignored where VNNI is present); "
+        "on such a CPU, a row shows the default graph without it."])
+    publish(section, body, "python benchmarks/static_int8.py", not args.no_write,
             time.perf_counter() - began, doc=PERFORMANCE)
 
 

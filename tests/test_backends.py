@@ -160,7 +160,7 @@ def test_int8_gives_a_text_the_same_vector_whatever_its_batch(tiny_model):
 
 
 def test_the_cache_keeps_per_text_int8_apart_from_older_vectors(tiny_model):
-    assert Embedder(model=tiny_model).cache_setting()["int8_runs"] == "one text per call"
+    assert Embedder(model=tiny_model).cache_setting()["int8_runs"] == "one text per call, exact products"
     assert "int8_runs" not in Embedder(model=tiny_model, backend="onnx").cache_setting()
 
 
@@ -189,3 +189,23 @@ def test_smoothing_keeps_the_fp32_function_and_the_int8_graph_carries_it(tiny_mo
     int8 = onnx.load(str(onnx_export.onnx_model(source, "int8")))
     assert sum(n.output[0].endswith("_smoothed") for n in int8.graph.node) == 6
     assert len(calibration_texts()) > 387  # the tickets, and runs of them joined into long texts
+
+
+def test_int8_sessions_multiply_exactly_where_the_cpu_lacks_vnni(tmp_path):
+    """ONNX Runtime's default u8 x s8 kernel on x86 CPUs without VNNI sums pairs of products in
+    saturating 16-bit lanes (255 * 127 * 2 > 32767); bertclf's sessions ask for exact products.
+    On a VNNI CPU both are exact and this still checks the sum."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from bertclf.encode.rowwise import make_session
+
+    k, n = 64, 8
+    weights = numpy_helper.from_array(np.full((k, n), 127, dtype=np.int8), "w")
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "w"], ["y"])], "qgemm",
+                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, k])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [None, n])], [weights])
+    path = tmp_path / "qgemm.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    (y,) = make_session(path, 1).run(None, {"a": np.full((4, k), 255, dtype=np.uint8)})
+    assert (y == 255 * 127 * k).all(), y[0, :3]

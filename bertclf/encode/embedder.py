@@ -188,9 +188,10 @@ class Embedder(TransformerMixin, BaseEstimator):
         setting that changes the numbers (not batch size, threads or progress)."""
         s = s or self.settings()
         backend = resolve_backend(self.backend, self.device, self.dtype)
-        # onnx-int8 vectors before bertclf 0.3 came from batched runs (they moved with their batch):
-        # naming the one-text-per-call scheme keeps those apart from today's.
-        scheme = {"int8_runs": "one text per call"} if backend == "onnx-int8" else {}
+        # onnx-int8 vectors before bertclf 0.3 came from batched runs (they moved with their batch),
+        # and on CPUs without VNNI from saturating int8 products: naming the scheme keeps those
+        # apart from today's.
+        scheme = {"int8_runs": "one text per call, exact products"} if backend == "onnx-int8" else {}
         return {"model": s.source.spec, "weights": models.weights_digest(s.source), **scheme,
                 "backend": backend, "dtype": self.dtype,
                 "pooling": s.pooling, "layers": list(s.layers), "layer_agg": s.layer_agg,
