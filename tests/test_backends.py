@@ -209,3 +209,15 @@ def test_int8_sessions_multiply_exactly_where_the_cpu_lacks_vnni(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     (y,) = make_session(path, 1).run(None, {"a": np.full((4, k), 255, dtype=np.uint8)})
     assert (y == 255 * 127 * k).all(), y[0, :3]
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_on_a_cpu_without_bf16_instructions_warns(tiny_model, monkeypatch, native):
+    monkeypatch.setattr(backends, "cpu_has_bf16", lambda: native)
+    backends.clear_cache()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Embedder(model=tiny_model, backend="torch", dtype="bf16").transform(TEXTS[:1])
+    said = [str(w.message) for w in caught if "no bf16 instructions" in str(w.message)]
+    assert bool(said) is not native
+    backends.clear_cache()

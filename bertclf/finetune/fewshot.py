@@ -25,14 +25,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from bertclf.classify.classifier import TextClassifier
 from bertclf.encode import sources as models
-from bertclf.encode.backends import resolve_device
+from bertclf.encode.backends import cpu_has_bf16, resolve_device
 from bertclf.encode.embedder import Embedder, split_inputs
 from bertclf.encode.onnx_export import TEMPORARY
 from bertclf.encode.sources import load_torch_encoder
 from bertclf.encode.tokenization import encode, pad_id
 from bertclf.errors import BertclfWarning, InputError, SpecError
 from bertclf.finetune.contrastive import ContrastiveConfig, tune_encoder
-from bertclf.finetune.schedule import autocast_dtype, cpu_has_bf16
+from bertclf.finetune.schedule import autocast_dtype
 from bertclf.io.labels import encode_labels, is_multilabel
 from bertclf.progress import should_show
 

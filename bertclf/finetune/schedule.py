@@ -51,15 +51,3 @@ def adamw(module: torch.nn.Module, lr: float, weight_decay: float) -> torch.opti
     return torch.optim.AdamW(
         [{"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": weight_decay},
          {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0}], lr=lr)
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), where bf16 autocast
-    speeds training up rather than emulating it."""
-    from pathlib import Path
-
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
