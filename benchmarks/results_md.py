@@ -41,36 +41,34 @@ def publish(name: str, body: str, command: str, write: bool = True, seconds: flo
     return section
 
 
-def _cpu() -> tuple[str, str]:
-    """The CPU's name and its widest vector instruction set."""
-    import platform
+def widest_isa() -> str:
+    """This CPU's widest vector instruction set, as speed figures name it."""
+    from bertclf.encode.backends import cpu_flags
 
-    name, flags = platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name == platform.machine():
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    widest = ("AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-512" if "avx512f" in flags
-              else "AVX2" if "avx2" in flags else "no AVX2")
-    return name, widest
+    flags = cpu_flags()
+    return ("AVX-512 VNNI" if "avx512_vnni" in flags else "AVX-512" if "avx512f" in flags
+            else "AVX2" if "avx2" in flags else "no AVX2")
 
 
 def cpu_line() -> str:
     """The CPU's name and widest vector instruction set, to print beside speed figures (machines
     differ between sessions: AVX-512 VNNI one day, AVX2 only the next)."""
-    name, widest = _cpu()
-    return f"{name}, {os.cpu_count()} cores, {widest}"
+    import platform
+
+    name = platform.machine()
+    try:
+        name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), name)
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, {widest_isa()}"
 
 
 def isa_section(name: str) -> tuple[str, str]:
     """Section ``name`` and a heading suffix for this CPU: int8 kernels differ between AVX-512 VNNI
     and AVX2, so figures from an AVX2-only (or other) CPU go in a section of their own beside the
     AVX-512 VNNI one instead of replacing it."""
-    widest = _cpu()[1]
+    widest = widest_isa()
     if widest == "AVX-512 VNNI":
         return name, ""
     return f"{name}-{widest.lower().replace(' ', '-').replace('-512', '512')}", f" ({widest} CPU)"

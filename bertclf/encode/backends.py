@@ -13,6 +13,7 @@ import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,16 +22,22 @@ from bertclf.encode.sources import ModelSource, load_config, load_torch_encoder
 from bertclf.errors import BertclfError, BertclfWarning, ExportError, SpecError, first_line
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), where bf16 autocast
-    speeds work up rather than emulating it (6x slower than fp32 on an AVX2 EPYC)."""
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags from /proc/cpuinfo (empty where there is none), read once."""
     from pathlib import Path
 
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+        return frozenset()
+    return frozenset(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX-512 BF16 or AMX), where bf16 autocast
+    speeds work up rather than emulating it (6x slower than fp32 on an AVX2 EPYC)."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
 class EncoderBackend(ABC):
