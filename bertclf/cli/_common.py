@@ -110,7 +110,8 @@ runtime_options = stack_options(
                  help="Encoder runtime. auto: onnx-int8 on a CPU (fastest within 0.5 accuracy point, see "
                       "docs/performance.md), torch on a GPU. The ONNX export is made once and cached."),
     click.option("--dtype", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
-                 help="torch backend only: bf16 autocast (CPUs with AVX-512 BF16, GPUs)."),
+                 help="torch backend only: bf16 autocast (CPUs with AVX-512 BF16 or AMX, GPUs; elsewhere "
+                      "emulated and slower, with a warning)."),
     threads_option,
 )
 
