@@ -4,7 +4,8 @@ at concurrency 8 and 32 with one text and with 32 texts per request, the serving
 memory; beside offline `bertclf predict` of the same texts and a naive server (FastAPI +
 ``SentenceTransformer.encode`` + scikit-learn ``LogisticRegression``, each request encoded on its
 own). The model: frozen MiniLM embeddings + logistic regression on banking77 (77 labels), the
-texts: banking77's test set. Writes the "serve-load" section of docs/performance.md.
+texts: banking77's test set. Writes the "serve-load" section of docs/performance.md ("serve-load-avx2"
+on a CPU without VNNI: the encoder's share of each request differs between the two).
 
     python benchmarks/serve_load.py [--data ../shared/data] [--model FOLDER] [--requests 1500] [--repeats 3]
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from http_load import percentiles, post_many
 from pydantic import BaseModel
-from results_md import PERFORMANCE, cpu_line, publish
+from results_md import PERFORMANCE, cpu_line, isa_section, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -189,7 +190,8 @@ def main() -> None:
         naive.terminate()
         naive.wait(60)
     ours, theirs = rows["bertclf serve"], rows["naive FastAPI + sentence-transformers"]
-    lines = ["### Serving under load: `bertclf serve`", "",
+    section, on = isa_section("serve-load")
+    lines = [f"### Serving under load: `bertclf serve`{on}", "",
              f"{cpu_line()}; best of {args.repeats} runs for bertclf and offline, one for the naive server; "
              f"{len(texts):,} banking77 test texts (short: questions to a bank), a frozen "
              f"MiniLM + logistic regression model (77 labels); clients on the same machine "
@@ -208,7 +210,7 @@ def main() -> None:
               f"{ours['1x32'] / theirs['1x32']:.1f}x the naive server's.",
               f"- With 32 texts a request: {ours['32x32'] / engine:.0%} of offline, "
               f"{ours['32x32'] / theirs['32x32']:.1f}x the naive server."]
-    publish("serve-load", "\n".join(lines), "python benchmarks/serve_load.py", not args.no_write,
+    publish(section, "\n".join(lines), "python benchmarks/serve_load.py", not args.no_write,
             time.perf_counter() - began, PERFORMANCE)
 
 
