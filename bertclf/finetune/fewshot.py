@@ -149,7 +149,9 @@ class FewShot(ClassifierMixin, BaseEstimator):
 
         check_number("epochs", self.epochs, integer=True, low=1)
         lr = self.lr
-        if lr == "auto":
+        if isinstance(lr, str):
+            if lr != "auto":
+                raise SpecError(f"lr must be a number above 0 or 'auto', got {lr!r}")
             lr = LR_TWO_CLASSES if n_classes == 2 else LR
         check_number("lr", lr, low=0, open_low=True)
         check_number("batch_size", self.batch_size, integer=True, low=2)
