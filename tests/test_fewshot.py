@@ -86,7 +86,7 @@ def test_the_same_seed_gives_the_same_model(tiny_model):
 
 
 def test_two_classes_tune_at_a_lower_learning_rate_unless_one_is_given():
-    assert FewShot()._config(2).lr == 3e-5  # two classes overfit sooner (benchmarks/few_shot_lr.py)
+    assert FewShot()._config(2).lr == 3e-5  # two classes overfit sooner (benchmarks/few_shot_settings.py)
     assert FewShot()._config(4).lr == FewShot()._config(77).lr == 1e-4
     assert FewShot(lr=2e-4)._config(2).lr == 2e-4
     with pytest.raises(SpecError, match="lr must be a number above 0 or 'auto', got 'fast'"):
