@@ -36,7 +36,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--per-class", type=int, default=8)
     args = parser.parse_args()
-    settings: dict[str, dict] = json.loads(args.settings)
+    try:
+        settings: dict[str, dict] = json.loads(args.settings)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--settings is not JSON: {exc}")
     print(f"{cpu_line()}; {args.per_class} texts per class, {args.seeds} seeds, full test split")
     print("| set | " + " | ".join(settings) + " | seconds |")
     print("|---|" + "---|" * (len(settings) + 1))

@@ -95,6 +95,15 @@ def test_two_classes_tune_at_a_lower_learning_rate_unless_one_is_given():
         FewShot(lr=0)._config(2)
 
 
+def test_many_classes_share_a_batch_unless_its_size_is_given():
+    # banking77 at 8 per class: 16 classes a batch (64 texts) scored 82.5 against 80.5 for four
+    assert [FewShot()._config(n).batch_size for n in (2, 4, 5, 77)] == [16, 16, 20, 64]
+    assert FewShot(per_class=2)._config(77).batch_size == 32
+    assert FewShot(batch_size=8)._config(77).batch_size == 8
+    with pytest.raises(SpecError, match="batch_size must be an integer of at least 2 or 'auto', got 'big'"):
+        FewShot(batch_size="big")._config(4)
+
+
 def test_few_shot_refuses_what_it_cannot_learn(tiny_model):
     with pytest.raises(InputError, match="at least 2 texts in every class: lonely has 1"):
         _fast(tiny_model).fit(TEXTS + ["one text"], LABELS + ["lonely"])

@@ -55,8 +55,8 @@ class FewShot(ClassifierMixin, BaseEstimator):
     to 1.1), so lr "auto" is 3e-5 for two classes, 1e-4 otherwise. With many classes a batch of
     16 holds four, and each text meets few negatives: on banking77 (77 classes), batches of four
     texts of 16 classes scored 82.5 against 80.5 on the test split (2 seeds, 10% less time), so
-    batch_size "auto" holds up to 16 classes. The other settings checked,
-    none better than these, and their figures: docs/results.md, "Few labels".
+    batch_size "auto" holds up to 16 classes. The other settings checked, none better than these,
+    and their figures: docs/results.md, "Few labels".
 
     Parameters
     ----------
@@ -154,18 +154,12 @@ class FewShot(ClassifierMixin, BaseEstimator):
         from bertclf.finetune.finetuner import check_number
 
         check_number("epochs", self.epochs, integer=True, low=1)
-        lr = self.lr
-        if isinstance(lr, str):
-            if lr != "auto":
-                raise SpecError(f"lr must be a number above 0 or 'auto', got {lr!r}")
-            lr = LR_TWO_CLASSES if n_classes == 2 else LR
+        lr = _or_auto("lr", self.lr, LR_TWO_CLASSES if n_classes == 2 else LR, "a number above 0")
         check_number("lr", lr, low=0, open_low=True)
         check_number("per_class", self.per_class, integer=True, low=2)
-        batch = self.batch_size
-        if isinstance(batch, str):
-            if batch != "auto":
-                raise SpecError(f"batch_size must be an integer of at least 2 or 'auto', got {batch!r}")
-            batch = max(BATCH, int(self.per_class) * min(n_classes, CLASSES_PER_BATCH))
+        batch = _or_auto("batch_size", self.batch_size,
+                         max(BATCH, int(self.per_class) * min(n_classes, CLASSES_PER_BATCH)),
+                         "an integer of at least 2")
         check_number("batch_size", batch, integer=True, low=2)
         check_number("temperature", self.temperature, low=0, open_low=True)
         check_number("warmup", self.warmup, low=0)
@@ -233,6 +227,15 @@ class FewShot(ClassifierMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
+
+
+def _or_auto(name: str, value: Any, auto: Any, what: str) -> Any:
+    """``value``, or ``auto`` where it is "auto"; any other word is refused, naming both forms."""
+    if not isinstance(value, str):
+        return value
+    if value != "auto":
+        raise SpecError(f"{name} must be {what} or 'auto', got {value!r}")
+    return auto
 
 
 CONTRASTIVE_PARAMS = ("epochs", "lr", "batch_size", "per_class", "temperature", "warmup", "weight_decay",
