@@ -75,6 +75,24 @@ def test_linear_heads_match_scikit_learn(embedder):
     np.testing.assert_allclose(model.predict_proba(TEXTS), reference.predict_proba(vectors), atol=1e-10)
 
 
+@pytest.mark.parametrize("head", ["logreg", "svm", "mlp"])
+def test_small_products_skip_blas_and_give_what_blas_gives(embedder, head, monkeypatch):
+    """Few rows go through numpy's own loops (OpenBLAS's threads would spin on the encoder's
+    cores after them); many through BLAS; the probabilities agree either way."""
+    from bertclf.classify import heads
+
+    vectors = embedder.transform(TEXTS).astype(np.float64)
+    fitted = TextClassifier(embedder, features="embedding", head=head).fit(TEXTS, LABELS).head_
+    real, calls = np.einsum, []
+    monkeypatch.setattr(np, "einsum", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    small = fitted.predict_proba(vectors)
+    through_numpy = len(calls)
+    monkeypatch.setattr(heads, "SMALL_PRODUCT", 0)
+    large = fitted.predict_proba(vectors)
+    assert through_numpy == (2 if head == "mlp" else 1) and len(calls) == through_numpy
+    np.testing.assert_allclose(small, large, rtol=0, atol=1e-12)
+
+
 def test_class_weight_balanced_changes_the_fit(embedder):
     texts, labels = TEXTS[:12], LABELS[:12]  # 8 sport, 4 money
     plain = TextClassifier(embedder, C=0.05).fit(texts, labels).predict_proba(texts)

@@ -56,7 +56,10 @@ def fitted(tiny_model: str, **options) -> TextClassifier:
     {"head": "svm", "calibrate": "sigmoid", "embedder": {"long": "chunk", "max_length": 12}},
     {"embedder": {"long": "guide", "max_length": 12}},
     {"embedder": {"backend": "onnx", "layers": "-2..-1", "layer_agg": "concat", "pooling": "cls"}},
-], ids=["hybrid", "mlp", "tfidf", "svm-chunk-calibrated", "guide", "fp32-concat-cls"])
+    {"head": "mlp", "head_params": {"hidden_layer_sizes": (8,), "max_iter": 50}},
+    {"head": "xgboost", "head_params": {"n_estimators": 5}},
+], ids=["hybrid", "mlp", "tfidf", "svm-chunk-calibrated", "guide", "fp32-concat-cls", "hybrid-mlp",
+        "hybrid-xgboost"])
 def test_the_runtime_predicts_what_the_full_install_predicts(tiny_model, tmp_path, options):
     model = fitted(tiny_model, **options)
     model.save(tmp_path / "m")
@@ -80,14 +83,28 @@ def test_multilabel_pairs_and_metadata_replay_in_the_runtime(tiny_model, tmp_pat
     np.testing.assert_array_equal(loaded.predict(table), model.predict(table))
 
 
+def test_sparse_rows_multiply_as_their_dense_rows_do():
+    """The runtime's TF-IDF rows stay sparse: a product with them, empty rows and dense columns
+    beside them included, is the dense product."""
+    from bertclf.classify.sparse import SparseRows
+
+    rng = np.random.default_rng(0)
+    rows = SparseRows(np.array([0, 2, 2, 5]), np.array([1, 4, 0, 2, 4]), rng.normal(size=5), width=6)
+    beside = rows.beside(rng.normal(size=(3, 2))).beside(rng.normal(size=(3, 1)))
+    weights = rng.normal(size=(9, 4))
+    assert beside.shape == (3, 9) and beside.toarray()[1, :6].tolist() == [0.0] * 6
+    np.testing.assert_allclose(beside @ weights, beside.toarray() @ weights, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rows @ weights[:6], rows.toarray() @ weights[:6], rtol=0, atol=1e-12)
+
+
 def test_tfidf_rows_are_scikit_learns_to_the_last_bit():
     texts = [*TEXTS, "", "a  b", "Straße STRASSE 漢字 emoji 🙂", "the-team, won! 12 34", "x" * 40]
     features = TfidfFeatures.fit("word+char", texts)
     expected = np.hstack([_vectorizer(p).fit(texts).transform(texts).toarray() for p in ("word", "char")])
     np.testing.assert_array_equal(features.transform(texts).toarray(), expected)
-    np.testing.assert_array_equal(features.transform_dense(texts), expected)
+    np.testing.assert_array_equal(features.transform_rows(texts).toarray(), expected)
     back = TfidfFeatures.from_json(json.loads(json.dumps(features.to_json())))
-    np.testing.assert_array_equal(back.transform_dense(texts[::-1]), expected[::-1])
+    np.testing.assert_array_equal(back.transform_rows(texts[::-1]).toarray(), expected[::-1])
 
 
 def test_metadata_hashing_is_scikit_learns_feature_hasher():

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bertclf.classify.sparse import SparseRows
 from bertclf.classify.tfidf import Standardizer
 from bertclf.encode.pooling import l2_normalize
 
@@ -27,8 +28,8 @@ def fit_scaler(vectors: np.ndarray | None, features: str, scaling: str) -> Stand
 
 def assemble(words: Any, vectors: np.ndarray | None, scaler: Standardizer | None, scaling: str,
              extras: Sequence[np.ndarray] = ()) -> Any:
-    """The head's input: ``words`` (TF-IDF rows, sparse or dense, or None), then ``vectors``
-    scaled as fitted, then ``extras`` (dense blocks such as metadata)."""
+    """The head's input: ``words`` (TF-IDF rows: scipy CSR, the runtime's ``SparseRows``, or
+    None), then ``vectors`` scaled as fitted, then ``extras`` (dense blocks such as metadata)."""
     blocks = []
     if vectors is not None:
         if scaler is not None:
@@ -42,8 +43,8 @@ def assemble(words: Any, vectors: np.ndarray | None, scaler: Standardizer | None
     dense = (np.hstack(blocks) if len(blocks) > 1 else blocks[0]) if blocks else None
     if words is None:
         return dense
-    if not hasattr(words, "tocsr"):  # the runtime's dense TF-IDF rows
-        return words if dense is None else np.hstack([words, dense])
+    if isinstance(words, SparseRows):  # the runtime's TF-IDF rows: numpy CSR arrays
+        return words.beside(dense)
     from scipy import sparse
 
     return words if dense is None else sparse.hstack([words, sparse.csr_matrix(dense)], format="csr")

@@ -35,6 +35,20 @@ def softmax(x: np.ndarray, axis: int = 1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
+SMALL_PRODUCT = 1 << 22  # multiply-adds up to which a head's product skips BLAS (about 3 ms in numpy)
+
+
+def product(X: np.ndarray, W: np.ndarray, transposed: bool = True) -> np.ndarray:
+    """X @ W.T (or X @ W), without BLAS when small. OpenBLAS threads even a product of 32 rows by
+    a 384 x 77 head, and its threads then spin for a while on the cores the encoder's next call
+    needs: predicting 32 texts a call ran a third slower for it (benchmarks/small_calls.py).
+    numpy's own loops (``einsum``) take no thread and give the same sums to about 1e-14. Sparse
+    rows (TF-IDF in the full install) multiply without BLAS already."""
+    if not isinstance(X, np.ndarray) or X.shape[0] * W.size > SMALL_PRODUCT:
+        return X @ W.T if transposed else X @ W
+    return np.einsum("ij,kj->ik" if transposed else "ij,jk->ik", X, W, optimize=False)
+
+
 @dataclass
 class Head:
     """A fitted head: ``name``, its class (or label) count and its weights; ``predict_proba`` is
@@ -194,7 +208,7 @@ def _fit_logreg(X, y, n_classes, C, class_weight, params, seed) -> Head:
 
 
 def _logreg_proba(t, X, n_classes) -> np.ndarray:
-    scores = X @ t["weight"].T + t["bias"]
+    scores = product(X, t["weight"]) + t["bias"]
     if n_classes == 2:
         p = expit(scores[:, 0])
         return np.column_stack([1.0 - p, p])
@@ -203,11 +217,11 @@ def _logreg_proba(t, X, n_classes) -> np.ndarray:
 
 def _sigmoid_linear_proba(t, X) -> np.ndarray:
     """Multi-label logreg and fine-tuned layers: an independent sigmoid per label."""
-    return expit(X @ t["weight"].T + t["bias"])
+    return expit(product(X, t["weight"]) + t["bias"])
 
 
 def _multi_svm_proba(t, X) -> np.ndarray:
-    return expit(-(t["platt_a"] * (X @ t["weight"].T + t["bias"]) + t["platt_b"]))
+    return expit(-(t["platt_a"] * (product(X, t["weight"]) + t["bias"]) + t["platt_b"]))
 
 
 def _multi_mlp_proba(t, X) -> np.ndarray:
@@ -216,7 +230,7 @@ def _multi_mlp_proba(t, X) -> np.ndarray:
 
 def _linear_proba(t, X, n_classes) -> np.ndarray:
     """A fine-tuned model's own layer: one logit per class, always softmax (binary too)."""
-    return softmax(X @ t["weight"].T + t["bias"], axis=1)
+    return softmax(product(X, t["weight"]) + t["bias"], axis=1)
 
 
 # -- linear SVM with Platt scaling ----------------------------------------------------------------
@@ -250,7 +264,7 @@ def _fit_svm(X, y, n_classes, C, class_weight, params, seed) -> Head:
 
 
 def _svm_proba(t, X, n_classes) -> np.ndarray:
-    scores = X @ t["weight"].T + t["bias"]
+    scores = product(X, t["weight"]) + t["bias"]
     p = expit(-(t["platt_a"] * scores + t["platt_b"]))
     if n_classes == 2:
         return np.column_stack([1.0 - p[:, 0], p[:, 0]])
@@ -287,8 +301,8 @@ def _mlp_scores(t, X) -> np.ndarray:
     layers = _mlp_layers(t)
     h = X
     for w, b in layers[:-1]:
-        h = np.maximum(h @ w + b, 0.0)
-    return h @ layers[-1][0] + layers[-1][1]
+        h = np.maximum(product(h, w, transposed=False) + b, 0.0)
+    return product(h, layers[-1][0], transposed=False) + layers[-1][1]
 
 
 def _mlp_proba(t, X, n_classes) -> np.ndarray:
@@ -326,6 +340,8 @@ def _load_booster(head: Head) -> Head:
 
 
 def _xgboost_proba(head: Head, X: np.ndarray) -> np.ndarray:
+    if hasattr(X, "to_scipy"):  # the runtime's TF-IDF rows (classify.sparse)
+        X = X.to_scipy()
     p = np.asarray(head._booster.inplace_predict(X.astype(np.float32)), dtype=np.float64)
     if head.multilabel:
         return p.reshape(X.shape[0], head.n_classes)

@@ -16,13 +16,16 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bertclf.classify.choices import TFIDF_KINDS as KINDS
 from bertclf.errors import InputError, SpecError
 from bertclf.io.parts import json_file, read_json
+
+if TYPE_CHECKING:
+    from bertclf.classify.sparse import SparseRows
 
 TFIDF_FILE, SCALING_FILE = "tfidf.json", "scaling.safetensors"
 _SETTINGS = {
@@ -146,12 +149,11 @@ class TfidfFeatures:
         indptr, indices, data = self.rows(texts)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(texts), self.dim))
 
-    def transform_dense(self, texts: list[str]) -> np.ndarray:
-        """The same rows as a dense array: the runtime's way, for the few rows of a batch."""
-        indptr, indices, data = self.rows(texts)
-        out = np.zeros((len(texts), self.dim))
-        out[np.repeat(np.arange(len(texts)), np.diff(indptr)), indices] = data
-        return out
+    def transform_rows(self, texts: list[str]) -> SparseRows:
+        """The same rows as numpy CSR arrays (``classify.sparse``): the runtime's way, without scipy."""
+        from bertclf.classify.sparse import SparseRows
+
+        return SparseRows(*self.rows(texts), width=self.dim)
 
     def to_json(self) -> dict[str, Any]:
         """Vocabulary and idf weights per part; floats survive JSON exactly (repr round-trips)."""

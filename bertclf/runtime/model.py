@@ -26,7 +26,6 @@ from bertclf.io.labels import Columns
 from bertclf.progress import progress_bar
 
 BLOCK = 4096  # rows predicted at a time
-DENSE_CELLS = 1 << 23  # TF-IDF rows are made dense this many cells at a time (64 MB)
 BATCH_SIZE = 16  # texts per encoder call (ONNX Runtime: see Embedder.batch_size)
 
 
@@ -130,19 +129,12 @@ class Model:
 
     def _proba(self, texts: list[str], pairs: list[str] | None, vectors: np.ndarray | None,
                extras: list[np.ndarray]) -> np.ndarray:
-        """The head's probabilities for one block, its TF-IDF rows made dense a slice at a time."""
+        """The head's probabilities for one block; TF-IDF rows stay sparse (``classify.sparse``)."""
         parts, shape = self.folder.parts, self.folder.shape
         tfidf = parts.get("tfidf")
-        step = max(1, DENSE_CELLS // tfidf.dim) if tfidf else max(1, len(texts))
-        out = []
-        for start in range(0, len(texts), step):
-            rows = slice(start, start + step)
-            words = tfidf.transform_dense(tfidf_texts(texts[rows], None if pairs is None else pairs[rows])) \
-                if tfidf else None
-            features = assemble(words, None if vectors is None else vectors[rows], parts.get("scaler"),
-                                shape["scaling"], [e[rows] for e in extras])
-            out.append(parts["head"].predict_proba(features))
-        return np.vstack(out)
+        words = tfidf.transform_rows(tfidf_texts(texts, pairs)) if tfidf else None
+        features = assemble(words, vectors, parts.get("scaler"), shape["scaling"], extras)
+        return parts["head"].predict_proba(features)
 
     def _split(self, X: Any) -> tuple[list[str], list[str] | None, Any]:
         """(texts, pairs, the table of metadata) from X, checked and cleaned."""
