@@ -33,10 +33,11 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
 
 
 def one_blas_thread() -> None:
-    """Run numpy's BLAS (OpenBLAS) on one thread in this process. A served model's heads and
-    pooling make many small matrix products; OpenBLAS threads them and its threads then spin,
-    taking the cores the encoder's calls run on: offline calls of 32 texts ran at 368-416
-    texts/s, and at 779-838 with one BLAS thread (calls of 3,080: unchanged)."""
+    """Run numpy's BLAS (OpenBLAS) on one thread in this process. OpenBLAS threads the heads'
+    matrix products and its threads then spin, taking the cores the encoder's calls run on:
+    offline calls of 32 texts ran at 368-416 texts/s, and at 779-838 with one BLAS thread (calls
+    of 3,080: unchanged). The heads now skip BLAS for small products (``heads.product``); this
+    still covers merged calls large enough for BLAS."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
