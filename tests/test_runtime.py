@@ -83,9 +83,10 @@ def test_multilabel_pairs_and_metadata_replay_in_the_runtime(tiny_model, tmp_pat
     np.testing.assert_array_equal(loaded.predict(table), model.predict(table))
 
 
-def test_sparse_rows_multiply_as_their_dense_rows_do():
+def test_sparse_rows_multiply_as_their_dense_rows_do(monkeypatch):
     """The runtime's TF-IDF rows stay sparse: a product with them, empty rows and dense columns
-    beside them included, is the dense product."""
+    beside them included, is the dense product, in one pass over the nonzeros or in several."""
+    from bertclf.classify import sparse
     from bertclf.classify.sparse import SparseRows
 
     rng = np.random.default_rng(0)
@@ -95,6 +96,8 @@ def test_sparse_rows_multiply_as_their_dense_rows_do():
     assert beside.shape == (3, 9) and beside.toarray()[1, :6].tolist() == [0.0] * 6
     np.testing.assert_allclose(beside @ weights, beside.toarray() @ weights, rtol=0, atol=1e-12)
     np.testing.assert_allclose(rows @ weights[:6], rows.toarray() @ weights[:6], rtol=0, atol=1e-12)
+    monkeypatch.setattr(sparse, "CELLS", 4)  # one nonzero a pass
+    np.testing.assert_allclose(beside @ weights, beside.toarray() @ weights, rtol=0, atol=1e-12)
 
 
 def test_tfidf_rows_are_scikit_learns_to_the_last_bit():

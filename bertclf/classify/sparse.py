@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+CELLS = 1 << 22  # nonzeros x output columns multiplied in one pass (32 MB a temporary)
+
 
 @dataclass(frozen=True)
 class SparseRows:
@@ -66,9 +68,16 @@ class SparseRows:
         from bertclf.classify.heads import product
 
         M = np.asarray(M)
-        n = self.shape[0]
-        out = np.zeros((n, M.shape[1]))
-        np.add.at(out, np.repeat(np.arange(n), np.diff(self.indptr)), self.data[:, None] * M[self.indices])
+        n, k = self.shape[0], M.shape[1]
+        rows = np.repeat(np.arange(n), np.diff(self.indptr))
+        out = np.zeros(n * k)
+        step = max(1, CELLS // k)  # nonzeros a pass: the temporaries stay at CELLS numbers
+        for start in range(0, len(rows), step):
+            part = slice(start, start + step)
+            cells = (rows[part, None] * k + np.arange(k)).ravel()
+            out += np.bincount(cells, weights=(self.data[part, None] * M[self.indices[part]]).ravel(),
+                               minlength=n * k)
+        out = out.reshape(n, k)
         if self.dense is not None:
             out += product(self.dense, M[self.width:], transposed=False)
         return out
