@@ -221,3 +221,30 @@ def test_bf16_on_a_cpu_without_bf16_instructions_warns(tiny_model, monkeypatch, 
     said = [str(w.message) for w in caught if "no bf16 instructions" in str(w.message)]
     assert bool(said) is not native
     backends.clear_cache()
+
+
+def test_rows_shared_out_to_workers_come_back_in_order_once_each() -> None:
+    import threading
+
+    from bertclf.encode.rowwise import _each_row
+
+    seen: list[int] = []
+    names: set[str] = set()
+
+    def one(row: int) -> int:
+        seen.append(row)
+        names.add(threading.current_thread().name)
+        return row * row
+
+    assert _each_row(one, 200, 2) == [r * r for r in range(200)]
+    assert sorted(seen) == list(range(200))  # every row once, none twice
+    assert all(n.startswith("bertclf-int8") for n in names)
+    assert _each_row(one, 1, 4) == [0] and _each_row(one, 0, 2) == []
+
+    def bad(row: int) -> int:
+        if row == 7:
+            raise ValueError("row 7")
+        return row
+
+    with pytest.raises(ValueError, match="row 7"):
+        _each_row(bad, 20, 2)

@@ -80,8 +80,7 @@ def hidden_states(session: Any, inputs: Sequence[str], batch: dict[str, np.ndarr
         n = int(lengths[row])
         return session.run(names, {name: value[row:row + 1, :n] for name, value in fed.items()})
 
-    rows = range(len(ids))
-    results = list(_pool(workers).map(one, rows)) if workers > 1 and len(ids) > 1 else [one(r) for r in rows]
+    results = _each_row(one, len(ids), workers)
     out = {}
     for k, layer in enumerate(wanted):
         states = np.zeros((len(ids), ids.shape[1], results[0][k].shape[-1]), dtype=np.float32)
@@ -89,3 +88,23 @@ def hidden_states(session: Any, inputs: Sequence[str], batch: dict[str, np.ndarr
             states[row, :int(lengths[row])] = result[k][0]
         out[layer] = states
     return [out[i] for i in layers]
+
+
+def _each_row(one: Any, count: int, workers: int) -> list[Any]:
+    """``[one(row) for row in range(count)]``, rows shared out to ``workers`` pool threads that
+    each take the next row as they finish one: a hand-off per worker and call rather than per
+    row. A pooled task per row spent about 3% of the encoder threads' time handing results
+    back under ``bertclf serve``'s load (py-spy); sharing rows out took the server from a median
+    of 673 to 736 one-text requests/s at 32 clients (9 runs each, interleaved, AVX-512 VNNI)."""
+    if workers <= 1 or count <= 1:
+        return [one(row) for row in range(count)]
+    results: list[Any] = [None] * count
+    rows = iter(range(count))  # next() on a range iterator is atomic under the GIL
+
+    def drain() -> None:
+        for row in rows:
+            results[row] = one(row)
+
+    for task in [_pool(workers).submit(drain) for _ in range(min(workers, count))]:
+        task.result()
+    return results
