@@ -240,3 +240,48 @@ def test_on_small_sets_few_shot_tuning_is_the_baseline_and_fine_tuning_stands_as
                              log=lambda m: None)
     assert finetune_candidate(search, tuned, few) is None
     assert tuned.status == "skipped: few texts per class, where few-shot tuning tunes the encoder instead"
+
+
+def test_against_few_shot_tuning_a_lead_is_judged_per_out_of_fold_text():
+    from types import SimpleNamespace
+
+    from bertclf.search.choice import FEW_SHOT_LEAD, few_shot_lead, fold_lead, guard
+    from bertclf.search.space import Candidate
+    from bertclf.search.voting import log_proba
+
+    target = np.array([0, 1] * 15)  # 30 texts, five folds of six
+    folds = [(np.setdiff1d(np.arange(30), np.arange(f * 6, f * 6 + 6)), np.arange(f * 6, f * 6 + 6))
+             for f in range(5)]
+
+    def candidate(features: str, right: np.ndarray, sure: float = 0.9, **kw) -> Candidate:
+        """A candidate whose out-of-fold answers are right exactly where ``right`` says."""
+        answer = np.where(right, target, 1 - target)
+        proba = np.eye(2)[answer] * (2 * sure - 1) + (1 - sure)
+        oof = {f: log_proba(proba[test]) for f, (_, test) in enumerate(folds)}
+        scores = [float(right[test].mean()) for _, test in folds]
+        return Candidate(features, oof=oof, scores=scores, **kw)
+
+    few_right = np.arange(30) % 3 != 0  # 20 of 30 right
+    few = candidate("fewshot", few_right)
+    # right on 6 texts few-shot missed, wrong on 2 it got (both in the first fold): fold leads of
+    # 0, 1/6, 1/6, 1/6, 1/6 agree (4 fold standard errors), but 4 texts net of 30 are 1.4 per text
+    rows = np.arange(30)
+    better = candidate("tfidf", (few_right | np.isin(rows, [0, 3, 6, 12, 18, 24])) & ~np.isin(rows, [1, 2]),
+                       tfidf="word", C=10.0)
+    search = SimpleNamespace(log=lambda m: None, guarded=None, splits=folds, target=target)
+    lead, error, over = few_shot_lead(search, better, few)
+    assert lead == pytest.approx(4 / 30) and over == "the same 30 out-of-fold texts"
+    assert FEW_SHOT_LEAD * error > lead > error  # more than one standard error, fewer than two
+    assert fold_lead(better, few)[0] > 3 * fold_lead(better, few)[1]  # what the fold means said
+    assert guard(search, better, [few, better]) is few
+    assert "2 are needed" in search.guarded and "30 out-of-fold texts" in search.guarded
+    clear = candidate("tfidf", np.ones(30, bool), sure=0.99, tfidf="word", C=1.0)  # right on every text
+    search.guarded = None
+    assert guard(search, clear, [few, better, clear]) is clear and search.guarded is None
+    # a vote has no answers of its own: its members' vote stands for them (clear is the surer)
+    vote = Candidate("vote", members=[better, clear], scores=list(clear.scores))
+    lead, _, over = few_shot_lead(search, vote, few)
+    assert lead == pytest.approx(10 / 30) and over.endswith("30 out-of-fold texts")
+    # without out-of-fold answers, the fold means are what there is
+    bare = Candidate("embedding", layers=-1, scaling="l2", C=1.0, scores=clear.scores)
+    assert few_shot_lead(search, bare, few)[2] == "the same folds"
