@@ -13,6 +13,7 @@ without AVX-512 VNNI writes its table into a section of its own (its seconds dif
     SETFIT_PYTHON=~/setfit-venv/bin/python python benchmarks/few_shot.py \\
         [--sets ag_news,sst2,disaster_tweets,banking77] [--sizes 8,16,64] [--seeds 5] [--rows rows.jsonl]
     python benchmarks/few_shot.py --rows rows.jsonl --report   # the table of what ran, nothing more
+    python benchmarks/few_shot.py --sizes 16 --section few-shot-16   # a table of its own
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     parser.add_argument("--rows", default=None, help="JSON-lines file of finished runs, resumed from")
     parser.add_argument("--report", action="store_true", help="only write the table of --rows, run nothing")
+    parser.add_argument("--section", default="few-shot",
+                        help="the docs/results.md section to write (another size in a table of its own)")
     args = parser.parse_args()
     methods = args.methods.split(",")
     done: dict[tuple, dict] = {}  # (set, size, seed) -> that sample's row; later lines add methods
@@ -160,7 +163,7 @@ def main() -> None:
             f"recipe (20 pair iterations, batch 16, lr 2e-5), loading the bundled model from its folder.\n\n"
             + table(list(done.values()), methods))
     # A CPU without VNNI writes a section of its own ("few-shot-avx2"): times differ between the two.
-    publish(isa_section("few-shot")[0], body, "python benchmarks/few_shot.py",
+    publish(isa_section(args.section)[0], body, "python benchmarks/few_shot.py",
             seconds=None if args.report else time.perf_counter() - start)
 
 
