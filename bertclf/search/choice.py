@@ -46,7 +46,7 @@ def guard(search: Any, winner: Candidate, full: list[Candidate]) -> Candidate:
     needed = error * (FEW_SHOT_LEAD if few else 1.0)
     if lead > needed:
         return winner
-    wanted = f", and {FEW_SHOT_LEAD:g} are needed" if few else ""
+    wanted = f"; a lead of {FEW_SHOT_LEAD:g} standard errors needed" if few else ""
     search.guarded = (f"{best.name} kept: the best candidate, {winner.name}, led it by only "
                       f"{lead:+.4f} (standard error {error:.4f}{wanted}) over {over}")
     winner.status += f"; led the baseline {best.name} by {lead:+.4f} ± {error:.4f}, within noise"
