@@ -274,7 +274,8 @@ def test_against_few_shot_tuning_a_lead_is_judged_per_out_of_fold_text():
     assert FEW_SHOT_LEAD * error > lead > error  # more than one standard error, fewer than two
     assert fold_lead(better, few)[0] > 3 * fold_lead(better, few)[1]  # what the fold means said
     assert guard(search, better, [few, better]) is few
-    assert "a lead of 2 standard errors needed)" in search.guarded and "30 out-of-fold texts" in search.guarded
+    assert "a lead of 2 standard errors needed)" in search.guarded
+    assert search.guarded.endswith("over the same 30 out-of-fold texts")
     clear = candidate("tfidf", np.ones(30, bool), sure=0.99, tfidf="word", C=1.0)  # right on every text
     search.guarded = None
     assert guard(search, clear, [few, better, clear]) is clear and search.guarded is None
