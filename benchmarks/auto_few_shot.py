@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from few_shot import accuracy, sample
-from results_md import cpu_line, publish
+from results_md import cpu_line, publish, record
 
 from bertclf import Embedder, TextClassifier
 from bertclf.finetune.fewshot import FewShot
@@ -89,10 +89,8 @@ def main() -> None:
             if (name, args.size, seed, args.rule) in done:
                 continue
             row = {**one(name, args.size, seed, args.data), "rule": args.rule}
-            print(json.dumps(row), file=sys.stderr, flush=True)
+            record(row, args.rows, sys.stderr)
             rows.append(row)
-            with open(args.rows, "a") as handle:
-                handle.write(json.dumps(row) + "\n")
     body = (f"Test accuracy (%), mean ± sd over samples, {cpu_line()}; `--auto` with a 10-minute budget; "
             f"the same samples as benchmarks/few_shot.py (seed n there is sample n here). Rule `fold`: a "
             f"candidate wins over few-shot tuning when it leads by more than one standard error of the fold "

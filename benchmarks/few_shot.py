@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from results_md import cpu_line, isa_section, publish
+from results_md import cpu_line, isa_section, publish, record
 
 from bertclf import Embedder, TextClassifier
 from bertclf.encode import sources
@@ -152,11 +152,8 @@ def main() -> None:
                 new = {"set": name, "size": size, "seed": seed}
                 for method in todo:
                     new[method] = run_method(method, part, test, seed)
-                print(json.dumps(new), flush=True, file=sys.stderr)
+                record(new, args.rows, sys.stderr)
                 row.update(new)
-                if args.rows:
-                    with open(args.rows, "a") as handle:
-                        handle.write(json.dumps(new) + "\n")
     body = (f"Test accuracy (%), mean ± sd over seeds, and training seconds, {cpu_line()}. Each seed draws "
             f"one sample of the train split, the same for every method; every model is scored on the full "
             f"test split. `few-shot` is `train --few-shot`; `setfit` is the setfit package with its paper's "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 PERFORMANCE = RESULTS.with_name("performance.md")
@@ -88,9 +89,17 @@ def run_sets(names: list[str], rows: str | None, run: Callable[[str], dict]) -> 
         if name in done:
             continue
         row = run(name)
-        print(json.dumps(row), flush=True)
-        if rows_file is not None:
-            with rows_file.open("a") as handle:
-                handle.write(json.dumps(row) + "\n")
+        record(row, rows_file)
         done[name] = row
     return done
+
+
+def record(row: dict, rows: str | Path | None, stream: Any = None) -> None:
+    """Print a finished row (to ``stream``, stdout by default) and append it to the JSON-lines
+    file ``rows``, if any, so a long benchmark resumes where it stopped."""
+    import json
+
+    print(json.dumps(row), flush=True, file=stream)
+    if rows is not None:
+        with Path(rows).open("a") as handle:
+            handle.write(json.dumps(row) + "\n")
