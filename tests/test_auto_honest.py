@@ -247,7 +247,7 @@ def test_against_few_shot_tuning_a_lead_is_judged_per_out_of_fold_text():
 
     from bertclf.search.choice import FEW_SHOT_LEAD, few_shot_lead, fold_lead, guard
     from bertclf.search.space import Candidate
-    from bertclf.search.voting import log_proba
+    from bertclf.search.voting import log_proba, vote_oof
 
     target = np.array([0, 1] * 15)  # 30 texts, five folds of six
     folds = [(np.setdiff1d(np.arange(30), np.arange(f * 6, f * 6 + 6)), np.arange(f * 6, f * 6 + 6))
@@ -279,8 +279,9 @@ def test_against_few_shot_tuning_a_lead_is_judged_per_out_of_fold_text():
     clear = candidate("tfidf", np.ones(30, bool), sure=0.99, tfidf="word", C=1.0)  # right on every text
     search.guarded = None
     assert guard(search, clear, [few, better, clear]) is clear and search.guarded is None
-    # a vote has no answers of its own: its members' vote stands for them (clear is the surer)
-    vote = Candidate("vote", members=[better, clear], scores=list(clear.scores))
+    # a vote's answers are its members' vote, as best_vote records them (clear is the surer)
+    vote = Candidate("vote", members=[better, clear], scores=list(clear.scores),
+                     oof=vote_oof([better, clear], len(folds)))
     lead, _, over = few_shot_lead(search, vote, few)
     assert lead == pytest.approx(10 / 30) and over.endswith("30 out-of-fold texts")
     # without out-of-fold answers, the fold means are what there is

@@ -89,6 +89,8 @@ def test_auto_keeps_a_vote_only_when_it_beats_every_finalist(embedder, monkeypat
     vote = result.winner
     assert vote.features == "vote" and vote.name.startswith("vote: ") and vote.check is not None
     assert isinstance(model, TextClassifier) and model.training_["vote"] == [m.name for m in vote.members]
+    assert sorted(vote.oof) == list(range(result.folds))  # its out-of-fold answers: the members' vote
+    np.testing.assert_allclose(vote.oof[0], bertclf.search.voting.vote_oof(vote.members, result.folds)[0])
     members = [bertclf.search.auto.winner_model(m, model).fit(texts, labels) for m in vote.members]
     np.testing.assert_allclose(model.predict_proba(NEW), _vote(members, NEW), atol=1e-9)
     model.save(tmp_path / "vote")

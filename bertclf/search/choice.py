@@ -67,19 +67,10 @@ def few_shot_lead(search: Any, winner: Candidate, best: Candidate) -> tuple[floa
     texts, five fold means give a standard error that is itself a guess; thirty paired texts
     give a steadier one. Falls back to ``fold_lead`` where out-of-fold answers are missing."""
     folds = getattr(search, "splits", None)
-
-    def answers(c: Candidate, fold: int) -> np.ndarray | None:  # a vote's: its members' vote
-        if fold in c.oof:
-            return c.oof[fold]
-        if c.members and all(fold in m.oof for m in c.members):
-            return vote_proba([m.oof[fold] for m in c.members])
-        return None
-
-    got = [[answers(c, f) for f in range(len(folds or ()))] for c in (winner, best)]
-    if not folds or any(a is None for found in got for a in found):
+    if not folds or any(len(c.oof) < len(folds) for c in (winner, best)):
         return fold_lead(winner, best)
-    right = [np.concatenate([a.argmax(axis=1) == search.target[test]
-                             for a, (_, test) in zip(found, folds, strict=True)]) for found in got]
+    right = [np.concatenate([c.oof[f].argmax(axis=1) == search.target[test]
+                             for f, (_, test) in enumerate(folds)]) for c in (winner, best)]
     diff = right[0].astype(float) - right[1]
     error = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
     return float(diff.mean()), error, f"the same {len(diff)} out-of-fold texts"

@@ -36,6 +36,12 @@ def vote_proba(logs: list[np.ndarray]) -> np.ndarray:
     return votes / votes.sum(axis=1, keepdims=True)
 
 
+def vote_oof(members: list[Candidate], folds: int) -> dict[int, np.ndarray]:
+    """Per fold, the log-probabilities of the members' geometric soft vote (like a single
+    candidate's ``oof``)."""
+    return {fold: log_proba(vote_proba([m.oof[fold] for m in members])) for fold in range(folds)}
+
+
 def vote_scores(members: list[Candidate], splits: list[tuple[np.ndarray, np.ndarray]],
                 target: np.ndarray) -> list[float]:
     """Per fold, the accuracy of the members' geometric soft vote."""
@@ -60,4 +66,6 @@ def best_vote(full: list[Candidate], splits: list[tuple[np.ndarray, np.ndarray]]
                 found = Candidate("vote", members=list(group), scores=scores,
                                   fit_seconds=[sum(float(np.mean(m.fit_seconds)) for m in group)],
                                   status=f"{len(splits)}-fold vote of {size}")
+    if found is not None:  # its out-of-fold answers, as every candidate has (``choice.guard`` reads them)
+        found.oof = vote_oof(found.members, len(splits))
     return found
