@@ -16,7 +16,6 @@ means). The search is seeded, so both rules see the same fold scores and differ 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from few_shot import accuracy, sample
-from results_md import cpu_line, publish, record
+from results_md import cpu_line, publish, read_rows, record
 
 from bertclf import Embedder, TextClassifier
 from bertclf.finetune.fewshot import FewShot
@@ -80,8 +79,7 @@ def main() -> None:
     if args.rule == "fold":  # the rule before: one standard error of the fold means
         choice.FEW_SHOT_LEAD = 1.0
         choice.few_shot_lead = lambda search, winner, best: choice.fold_lead(winner, best)
-    found = Path(args.rows)
-    rows = [json.loads(line) for line in found.read_text().splitlines()] if found.exists() else []
+    rows = read_rows(args.rows)
     done = {(r["set"], r["size"], r["seed"], r["rule"]) for r in rows}
     start = time.perf_counter()
     for name in [] if args.report else args.sets.split(","):

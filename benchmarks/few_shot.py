@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from results_md import cpu_line, isa_section, publish, record
+from results_md import cpu_line, isa_section, publish, read_rows, record
 
 from bertclf import Embedder, TextClassifier
 from bertclf.encode import sources
@@ -129,10 +129,8 @@ def main() -> None:
     args = parser.parse_args()
     methods = args.methods.split(",")
     done: dict[tuple, dict] = {}  # (set, size, seed) -> that sample's row; later lines add methods
-    if args.rows and Path(args.rows).exists():
-        for line in Path(args.rows).read_text().splitlines():
-            row = json.loads(line)
-            done.setdefault((row["set"], row["size"], row["seed"]), {}).update(row)
+    for row in read_rows(args.rows):
+        done.setdefault((row["set"], row["size"], row["seed"]), {}).update(row)
     start = time.perf_counter()
     names = args.sets.split(",")
     sizes = sorted({int(s) for s in args.sizes.split(",")} if args.sizes

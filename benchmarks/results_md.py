@@ -79,12 +79,8 @@ def run_sets(names: list[str], rows: str | None, run: Callable[[str], dict]) -> 
     """``run(name)`` for each set not yet in the JSON-lines file ``rows`` (each new row is printed
     and appended as soon as it is done, so a long benchmark resumes where it stopped); every
     set's row, by name."""
-    import json
-
     rows_file = Path(rows) if rows else None
-    done = {}
-    if rows_file is not None and rows_file.exists():
-        done = {r["set"]: r for r in map(json.loads, rows_file.read_text().splitlines()) if r}
+    done = {r["set"]: r for r in read_rows(rows_file) if r}
     for name in names:
         if name in done:
             continue
@@ -92,6 +88,14 @@ def run_sets(names: list[str], rows: str | None, run: Callable[[str], dict]) -> 
         record(row, rows_file)
         done[name] = row
     return done
+
+
+def read_rows(rows: str | Path | None) -> list[dict]:
+    """The rows of a JSON-lines file of finished runs (none when it is missing or not given)."""
+    import json
+
+    found = Path(rows) if rows else None
+    return [json.loads(line) for line in found.read_text().splitlines()] if found and found.exists() else []
 
 
 def record(row: dict, rows: str | Path | None, stream: Any = None) -> None:
