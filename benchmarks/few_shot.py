@@ -152,11 +152,13 @@ def main() -> None:
                     new[method] = run_method(method, part, test, seed)
                 record(new, args.rows, sys.stderr)
                 row.update(new)
+    # every method of the rows file keeps its column, whichever methods this run added
+    shown = [m for m in METHODS if m in methods or any(m in row for row in done.values())]
     body = (f"Test accuracy (%), mean ± sd over seeds, and training seconds, {cpu_line()}. Each seed draws "
             f"one sample of the train split, the same for every method; every model is scored on the full "
             f"test split. `few-shot` is `train --few-shot`; `setfit` is the setfit package with its paper's "
             f"recipe (20 pair iterations, batch 16, lr 2e-5), loading the bundled model from its folder.\n\n"
-            + table(list(done.values()), methods))
+            + table(list(done.values()), shown))
     # A CPU without VNNI writes a section of its own ("few-shot-avx2"): times differ between the two.
     publish(isa_section(args.section)[0], body, "python benchmarks/few_shot.py",
             seconds=None if args.report else time.perf_counter() - start)
