@@ -111,7 +111,8 @@ def table(rows: list[dict], methods: list[str]) -> str:
         both = [r for r in keyed if r.get("few-shot") and r.get("setfit")]
         ours, theirs = (sum(r[m]["train_seconds"] for r in both) for m in ("few-shot", "setfit"))
         cells.append(f"{100 * ours / theirs:.0f}%" if both else "–")
-        lines.append(f"| {name} | {size} ({len(keyed)} seeds) | " + " | ".join(cells) + " |")
+        seeds = f"{len(keyed)} seed{'s' * (len(keyed) > 1)}"
+        lines.append(f"| {name} | {size} ({seeds}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
