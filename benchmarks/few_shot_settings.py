@@ -8,7 +8,7 @@ the test split): how the learning rate for two classes and the batch for many cl
         --settings '{"lr 1e-4": {"lr": 1e-4}, "lr 3e-5": {"lr": 3e-5}}'
     python benchmarks/few_shot_settings.py --sets banking77 --seeds 2 \\
         --settings '{"batch 16": {"batch_size": 16}, "batch 64": {"batch_size": 64}}'
-    python benchmarks/few_shot_settings.py --sets ag_news --seeds 4 --held-out 2000 \
+    python benchmarks/few_shot_settings.py --sets ag_news --seeds 4 --held-out 2000 \\
         --settings '{"now": {}, "40 epochs": {"epochs": 40, "settle": 0}}'
 """
 
