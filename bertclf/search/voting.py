@@ -44,8 +44,9 @@ def vote_oof(members: list[Candidate], folds: int) -> dict[int, np.ndarray]:
 
 def vote_scores(members: list[Candidate], splits: list[tuple[np.ndarray, np.ndarray]],
                 target: np.ndarray) -> list[float]:
-    """Per fold, the accuracy of the members' geometric soft vote."""
-    return [float((vote_proba([m.oof[fold] for m in members]).argmax(axis=1) == target[test]).mean())
+    """Per fold, the accuracy of the members' geometric soft vote (``vote_oof``'s answers)."""
+    answers = vote_oof(members, len(splits))
+    return [float((answers[fold].argmax(axis=1) == target[test]).mean())
             for fold, (_, test) in enumerate(splits)]
 
 
