@@ -80,7 +80,7 @@ def run_sets(names: list[str], rows: str | None, run: Callable[[str], dict]) -> 
     and appended as soon as it is done, so a long benchmark resumes where it stopped); every
     set's row, by name."""
     rows_file = Path(rows) if rows else None
-    done = {r["set"]: r for r in read_rows(rows_file) if r}
+    done = {r["set"]: r for r in read_rows(rows_file)}
     for name in names:
         if name in done:
             continue
@@ -91,11 +91,13 @@ def run_sets(names: list[str], rows: str | None, run: Callable[[str], dict]) -> 
 
 
 def read_rows(rows: str | Path | None) -> list[dict]:
-    """The rows of a JSON-lines file of finished runs (none when it is missing or not given)."""
+    """The rows of a JSON-lines file of finished runs (none when it is missing or not given;
+    blank lines skipped)."""
     import json
 
     found = Path(rows) if rows else None
-    return [json.loads(line) for line in found.read_text().splitlines()] if found and found.exists() else []
+    lines = found.read_text().splitlines() if found and found.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def record(row: dict, rows: str | Path | None, stream: Any = None) -> None:
