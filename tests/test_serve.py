@@ -172,6 +172,41 @@ def test_an_idle_model_waits_for_company_only_when_told():
     assert merged(0.0)[0] == 1  # no wait: the first request runs at once, alone
 
 
+def test_while_a_call_is_in_the_model_the_next_gathers_as_many_texts():
+    import asyncio
+
+    from bertclf.io.table import Table
+    from bertclf.serve.batching import Batcher
+
+    def sizes(singles):
+        """Sizes of the calls as they start: a first call of three texts held in the model while
+        ``singles`` one-text requests arrive, then released."""
+        started, release = [], threading.Event()
+
+        def call(table):
+            started.append(len(table))
+            if len(started) == 1:
+                release.wait(5)
+            return np.zeros((len(table), 1))
+
+        async def main():
+            batcher = Batcher(call, calls=2)
+            asked = [asyncio.ensure_future(batcher.submit(Table({"text": list("abc")})))]
+            for text in "defg"[:singles]:
+                await asyncio.sleep(0.05)
+                asked.append(asyncio.ensure_future(batcher.submit(Table({"text": [text]}))))
+            await asyncio.sleep(0.05)
+            release.set()
+            await asyncio.gather(*asked)
+
+        asyncio.run(main())
+        return started
+
+    assert sizes(3) == [3, 3]  # not [3, 1, ...]: three texts waited, as many as the call in the model
+    assert sizes(1) == [3, 1]  # fewer wait: they go when the first call's model work returns
+    assert sizes(4)[:2] == [3, 3]
+
+
 def test_an_oversized_body_is_refused_unread_and_metrics_count_requests(folders):
     app = create_app({"topics": runtime.load(folders / "topics")}, max_request_bytes=2_000)
     small = TestClient(app)
