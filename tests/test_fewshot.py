@@ -70,6 +70,9 @@ def test_few_shot_tunes_the_encoder_and_saves_an_ordinary_folder(tiny_model, tmp
     assert config["approach"] == "few-shot" and config["encoder"]["folder"] == "encoder"
     assert config["training"]["few_shot"]["epochs_run"] == 3
     assert (tmp_path / "m" / "encoder" / "model.safetensors").exists()
+    # the base it was tuned from travels with it: an int8 graph exported again from the folder
+    # borrows the same calibration, so the loaded model answers as the fitted one
+    assert json.loads((tmp_path / "m" / "encoder" / "bertclf-tuned-from.json").read_text())["tuned_from"]
     back = TextClassifier.load(tmp_path / "m")
     np.testing.assert_allclose(back.predict_proba(NEW), proba, atol=1e-6)
     back.save(tmp_path / "again")  # re-saved: the tuned encoder travels again

@@ -10,6 +10,7 @@ runtime read it like any other.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -27,7 +28,7 @@ from bertclf.classify.classifier import TextClassifier
 from bertclf.encode import sources as models
 from bertclf.encode.backends import cpu_has_bf16, resolve_device
 from bertclf.encode.embedder import Embedder, split_inputs
-from bertclf.encode.onnx_export import TEMPORARY
+from bertclf.encode.onnx_export import TEMPORARY, TUNED_FROM
 from bertclf.encode.sources import load_torch_encoder
 from bertclf.encode.tokenization import encode, pad_id
 from bertclf.errors import BertclfWarning, InputError, SpecError
@@ -129,6 +130,8 @@ class FewShot(ClassifierMixin, BaseEstimator):
         encoder.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
         (Path(folder) / TEMPORARY).touch()  # its ONNX exports go with it, not into the cache
+        base = {"tuned_from": models.portable_spec(settings.source)}  # int8 borrows the base's calibration
+        (Path(folder) / TUNED_FROM).write_text(json.dumps(base), encoding="utf-8")
         tuned = time.perf_counter()
         embedder = Embedder(folder, pooling=settings.pooling, max_length=settings.max_length,
                             normalize=settings.normalize, device=self.device, backend=self.backend,
