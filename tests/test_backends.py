@@ -191,7 +191,8 @@ def test_smoothing_keeps_the_fp32_function_and_the_int8_graph_carries_it(tiny_mo
     assert len(calibration_texts()) > 387  # the tickets, and runs of them joined into long texts
 
 
-def test_a_tuned_copy_is_smoothed_with_its_base_models_peaks_measured_once(tiny_model, tmp_path, monkeypatch):
+def test_peaks_are_measured_once_per_graph_and_a_tuned_copy_borrows_its_base_models(tiny_model, tmp_path,
+                                                                                    monkeypatch):
     import onnx
 
     from bertclf.encode import smoothing
@@ -200,25 +201,27 @@ def test_a_tuned_copy_is_smoothed_with_its_base_models_peaks_measured_once(tiny_
     shutil.copytree(tiny_model, tuned)
     (tuned / onnx_export.TEMPORARY).touch()
     marker = tuned / onnx_export.TUNED_FROM
-    marker.write_text("", encoding="utf-8")  # no base named: calibrated on its own
-    assert onnx_export._base_peaks(resolve(str(tuned))) is None
-    marker.write_text(f'{{"tuned_from": "{tiny_model}"}}', encoding="utf-8")
-    borrowed = onnx_export._base_peaks(resolve(str(tuned)))
-    kept = onnx_export.onnx_model(resolve(tiny_model), "fp32").parent / "peaks.npz"
-    assert kept.is_file() and len(borrowed) == 2 * 3  # two LayerNorms into MatMuls per layer
+    base_fp32 = onnx_export.onnx_model(resolve(tiny_model), "fp32")
+    borrowed = onnx_export._calibrated_peaks(resolve(tiny_model), base_fp32)
+    assert (base_fp32.parent / "peaks.npz").is_file() and len(borrowed) == 2 * 3  # 2 LayerNorms a layer
+    marker.write_text("", encoding="utf-8")  # no base named: its own graph's peaks
+    own_fp32 = onnx_export.onnx_model(resolve(str(tuned)), "fp32")
+    onnx_export._calibrated_peaks(resolve(str(tuned)), own_fp32)
+    assert (own_fp32.parent / "peaks.npz").is_file() and own_fp32.is_relative_to(tuned)
 
     def measured(*args, **kwargs):
         raise AssertionError("peaks measured again")
 
-    monkeypatch.setattr(smoothing, "peaks", measured)  # kept: read, not measured again
-    again = onnx_export._base_peaks(resolve(str(tuned)))
+    monkeypatch.setattr(smoothing, "peaks", measured)  # from here on, kept peaks are read, not measured
+    (own_fp32.parent / "peaks.npz").unlink()
+    marker.write_text(f'{{"tuned_from": "{tiny_model}"}}', encoding="utf-8")
+    again = onnx_export._calibrated_peaks(resolve(str(tuned)), own_fp32)  # the base's, kept
     assert all(np.array_equal(again[name], borrowed[name]) for name in borrowed)
     int8 = onnx_export.onnx_model(resolve(str(tuned)), "int8")  # smoothed with the base's peaks
     assert int8.is_relative_to(tuned)
     assert sum(n.output[0].endswith("_smoothed") for n in onnx.load(str(int8)).graph.node) == 6
-    fp32 = onnx_export.onnx_model(resolve(tiny_model), "fp32")
     with pytest.raises(AssertionError, match="measured again"):  # peaks naming other activations
-        smoothing.smooth(fp32, tmp_path / "s.onnx", [], known={"elsewhere": np.ones(3)})
+        smoothing.smooth(base_fp32, tmp_path / "s.onnx", [], known={"elsewhere": np.ones(3)})
 
 
 def test_int8_sessions_multiply_exactly_where_the_cpu_lacks_vnni(tmp_path):

@@ -115,7 +115,7 @@ def quantize(fp32: Path, target: Path, source: ModelSource | None = None) -> Non
     start = fp32
     if source is not None:
         start = target.with_name("smoothed.onnx")
-        smooth(fp32, start, _calibration_batches(source), known=_base_peaks(source))
+        smooth(fp32, start, _calibration_batches(source), known=_calibrated_peaks(source, fp32))
     logging.disable(logging.WARNING)  # its advice to pre-process is for CNNs and static quantization
     try:
         with warnings.catch_warnings():
@@ -128,33 +128,35 @@ def quantize(fp32: Path, target: Path, source: ModelSource | None = None) -> Non
             start.unlink(missing_ok=True)
 
 
-def _base_peaks(source: ModelSource) -> dict | None:
-    """For an encoder tuned from another (its folder's ``TUNED_FROM`` file names it), the
-    other's calibrated activation peaks, measured once and kept beside its fp32 graph: a few
-    dozen steps of few-shot tuning barely move them (docs/performance.md), and measuring them
-    again took 1.7 s of an 8 s few-shot fit. The file travels with a saved model's encoder, so
-    a graph exported again from the model folder is the one the model was fitted with."""
+def _calibrated_peaks(source: ModelSource, fp32: Path) -> dict:
+    """The activation peaks SmoothQuant scales by, measured on the calibration texts once per
+    fp32 graph and kept beside it (``peaks.npz``). An encoder tuned from another (its folder's
+    ``TUNED_FROM`` file names it) borrows the other's: a few dozen steps of few-shot tuning
+    barely move them (docs/performance.md), and measuring them took 1.7 s of an 8 s few-shot
+    fit. That file travels with a saved model's encoder, so a graph exported again from the
+    model folder is the one the model was fitted with."""
+    try:
+        base = json.loads((Path(source.location) / TUNED_FROM).read_text(encoding="utf-8"))["tuned_from"]
+        from bertclf.encode.sources import resolve
+
+        base_source = resolve(base)
+        return _kept_peaks(base_source, onnx_model(base_source, "fp32"))
+    except Exception:  # noqa: BLE001 - no base to borrow from (none named, or gone): its own peaks
+        return _kept_peaks(source, fp32)
+
+
+def _kept_peaks(source: ModelSource, fp32: Path) -> dict:
     import numpy as np
 
     from bertclf.encode.smoothing import peaks
-    from bertclf.encode.sources import resolve
 
-    try:
-        base = json.loads((Path(source.location) / TUNED_FROM).read_text(encoding="utf-8"))["tuned_from"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        base_source = resolve(base)
-        fp32 = onnx_model(base_source, "fp32")
-    except Exception:  # noqa: BLE001 - no base to borrow from: the tuned graph is calibrated itself
-        return None
     kept = fp32.parent / "peaks.npz"
     try:
         with np.load(kept) as stored:
             return dict(stored)
     except (OSError, ValueError):
         pass
-    found = peaks(fp32, _calibration_batches(base_source))
+    found = peaks(fp32, _calibration_batches(source))
     try:
         with tempfile.NamedTemporaryFile(dir=kept.parent, suffix=".npz", delete=False) as handle:
             np.savez(handle, **found)
