@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bertclf.encode import cachedir
 from bertclf.encode.sources import ModelSource, load_config, weights_digest
-from bertclf.errors import BertclfWarning, ExportError, first_line
+from bertclf.errors import BertclfError, BertclfWarning, ExportError, InputError, first_line
 
 OPSET = 17
 FORMAT = 2  # bump when the graph's inputs, outputs or quantization settings change (2: smoothed int8)
@@ -135,20 +135,22 @@ def _calibrated_peaks(source: ModelSource, fp32: Path) -> dict:
     barely move them (docs/performance.md), and measuring them took 1.7 s of an 8 s few-shot
     fit. That file travels with a saved model's encoder, so a graph exported again from the
     model folder is the one the model was fitted with."""
+    from bertclf.encode.sources import resolve
+
     try:
         base = json.loads((Path(source.location) / TUNED_FROM).read_text(encoding="utf-8"))["tuned_from"]
-        from bertclf.encode.sources import resolve
-
         base_source = resolve(base)
         return _kept_peaks(base_source, onnx_model(base_source, "fp32"))
-    except Exception:  # noqa: BLE001 - no base to borrow from (none named, or gone): its own peaks
+    except (OSError, ValueError, KeyError, TypeError, BertclfError):  # none named, or gone: its own
         return _kept_peaks(source, fp32)
 
 
 def _kept_peaks(source: ModelSource, fp32: Path) -> dict:
+    """``fp32``'s peaks from its ``peaks.npz`` (plain arrays: no pickle), or measured and written."""
     import numpy as np
 
     from bertclf.encode.smoothing import peaks
+    from bertclf.io.files import atomic_path
 
     kept = fp32.parent / "peaks.npz"
     try:
@@ -158,10 +160,9 @@ def _kept_peaks(source: ModelSource, fp32: Path) -> dict:
         pass
     found = peaks(fp32, _calibration_batches(source))
     try:
-        with tempfile.NamedTemporaryFile(dir=kept.parent, suffix=".npz", delete=False) as handle:
+        with atomic_path(kept) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **found)
-        os.replace(handle.name, kept)
-    except OSError:  # a read-only cache: measured again next time
+    except InputError:  # a read-only cache: measured again next time
         pass
     return found
 
