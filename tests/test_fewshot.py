@@ -153,6 +153,10 @@ def test_train_few_shot_from_the_command_line(run, tiny_model, write, tmp_path):
                    .to_csv(index=False))
     assert_one_line_error(run("train", lonely, "--model", tiny_model, "--few-shot", "--out", tmp_path / "x",
                               "--holdout", "0"), "at least 2 texts in every class: odd has 1")
+    pair = write("pair.csv", pd.DataFrame({"text": TEXTS + ["one more", "and another"],
+                                           "label": LABELS + ["odd", "odd"]}).to_csv(index=False))
+    assert_one_line_error(run("train", pair, "--model", tiny_model, "--few-shot", "--out", tmp_path / "z",
+                              "--holdout", "0.25"), "after holding 25% of TRAIN out for the report odd has")
     assert_one_line_error(run("train", path, "--model", tiny_model, "--few-shot", "--auto", "--out",
                               tmp_path / "y"), "--few-shot and --auto")
 

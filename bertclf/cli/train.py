@@ -158,6 +158,8 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     if few_shot:
         learner = _few_shot(model, auto, features)
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
+    if few_shot and split.eval_labels is not None and not test_path:
+        _pairs_left_after_holdout(split, holdout)
     start = time.perf_counter()
     search = None
     if few_shot:
@@ -195,6 +197,24 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
             reads = f"{used.pooling} embeddings of layers {list(used.layers)}"
         _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
                 f"{len(split.texts)} texts in {train_seconds:.1f} s")
+
+
+def _pairs_left_after_holdout(split: Any, holdout: float) -> None:
+    """Few-shot tuning needs two texts of every class; name the hold-out when it is what took
+    them (FewShot itself only sees what is left, and would say a class of two "has 1")."""
+    from collections import Counter
+
+    import numpy as np
+
+    from bertclf.errors import InputError
+
+    kept = Counter(np.asarray(split.labels, dtype=str).tolist())
+    held = Counter(np.asarray(split.eval_labels, dtype=str).tolist())
+    short = [c for c in held if kept[c] < 2 <= kept[c] + held[c]]  # two or more in the file
+    if short:
+        raise InputError(f"few-shot learning needs at least 2 texts in every class, and after holding "
+                         f"{holdout:.0%} of TRAIN out for the report {', '.join(short)} "
+                         f"{'has' if len(short) == 1 else 'have'} fewer: give --holdout 0 or a --test file")
 
 
 def _few_shot(model: Any, auto: bool, features: str) -> Any:
