@@ -9,7 +9,14 @@ import torch
 
 from bertclf import BertclfWarning, Embedder, TextClassifier
 from bertclf.errors import InputError, SpecError
-from bertclf.finetune.contrastive import ContrastiveConfig, class_batches, settled, supcon_loss
+from bertclf.finetune.contrastive import (
+    ContrastiveConfig,
+    class_batches,
+    cosine_pair_loss,
+    pair_batches,
+    settled,
+    supcon_loss,
+)
 from bertclf.finetune.fewshot import FewShot
 from tests.test_classifier import LABELS, TEXTS
 
@@ -18,7 +25,7 @@ NEW = ["the team won the game", "money in the bank", "rain on the river"]
 
 def _fast(tiny_model, **settings):
     return FewShot(tiny_model, **{"epochs": 3, "lr": 1e-3, "batch_size": 8, "settle": 0, "progress": False,
-                                  **settings})
+                                  "objective": "supcon", "rounds": 1, **settings})
 
 
 def test_batches_hold_each_text_once_with_a_positive_beside_it():
@@ -34,6 +41,38 @@ def test_batches_hold_each_text_once_with_a_positive_beside_it():
         assert counts[counts > 0].min() >= 2
     assert [b.tolist() for b in class_batches(labels, lengths, cfg, 0)] == [b.tolist() for b in batches]
     assert [b.tolist() for b in class_batches(labels, lengths, cfg, 1)] != [b.tolist() for b in batches]
+
+
+def test_pairs_are_setfits_one_same_class_and_one_other_class_partner_per_text_and_round():
+    labels = np.array([0] * 3 + [1] * 2 + [2] * 4)
+    cfg = ContrastiveConfig(epochs=1, lr=1e-5, batch_size=4, per_class=2, temperature=0.1, warmup=0.1,
+                            weight_decay=0.0, settle=0.0, seed=3, objective="pairs", rounds=3)
+    batches = pair_batches(labels, cfg)
+    firsts = np.concatenate([rows[:len(t)] for rows, t in batches])
+    partners = np.concatenate([rows[len(t):] for rows, t in batches])
+    similar = np.concatenate([t for _, t in batches])
+    assert len(similar) == 2 * 3 * len(labels) and max(len(t) for _, t in batches) == 4
+    assert (np.bincount(firsts) == 6).all() and similar.mean() == 0.5  # each text: 3 rounds of 2 pairs
+    assert (firsts != partners).all()
+    np.testing.assert_array_equal(similar, labels[firsts] == labels[partners])
+    assert [r.tolist() for r, _ in pair_batches(labels, cfg)] == [r.tolist() for r, _ in batches]  # seeded
+    vectors = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1], [1.0, 0.0]])  # (a, b) then partners
+    assert cosine_pair_loss(vectors, torch.tensor([1.0, 0.0])) < 0.01 < cosine_pair_loss(
+        vectors, torch.tensor([0.0, 1.0]))
+
+
+def test_three_or_four_classes_tune_on_setfits_pairs(tiny_model):
+    assert [FewShot()._config(n).objective for n in (2, 3, 4, 5, 77)] == \
+        ["supcon", "pairs", "pairs", "supcon", "supcon"]
+    assert FewShot(objective="supcon")._config(4).objective == "supcon"
+    assert FewShot(objective="pairs")._config(2).objective == "pairs"
+    model = _fast(tiny_model, objective="auto", lr="auto").fit(TEXTS, LABELS)  # three classes
+    settings = model.training_["few_shot"]["settings"]
+    assert settings["objective"] == "pairs" and settings["lr"] == 4e-5 and len(model.history_) == 1
+    assert model.history_[0]["pairs"] == 2 * len(TEXTS)  # one round: two pairs a text
+    assert model.predict(NEW).shape == (3,)
+    with pytest.raises(SpecError, match="unknown objective 'triplet': use auto, supcon or pairs"):
+        FewShot(objective="triplet")._config(4)
 
 
 def test_supervised_contrastive_loss_is_low_when_classes_sit_apart():
@@ -90,7 +129,9 @@ def test_the_same_seed_gives_the_same_model(tiny_model):
 
 def test_two_classes_tune_at_a_lower_learning_rate_unless_one_is_given():
     assert FewShot()._config(2).lr == 3e-5  # two classes overfit sooner (benchmarks/few_shot_settings.py)
-    assert FewShot()._config(4).lr == FewShot()._config(77).lr == 1e-4
+    assert FewShot()._config(5).lr == FewShot()._config(77).lr == 1e-4
+    assert FewShot(objective="supcon")._config(4).lr == 1e-4
+    assert FewShot()._config(4).lr == 4e-5  # three or four classes: SetFit's pairs, their own rate
     assert FewShot(lr=2e-4)._config(2).lr == 2e-4
     with pytest.raises(SpecError, match="lr must be a number above 0 or 'auto', got 'fast'"):
         FewShot(lr="fast")._config(2)
