@@ -63,7 +63,7 @@ class FewShot(ClassifierMixin, BaseEstimator):
     80.9 on held-out train-split texts, 4 seeds, with five rounds of pairs at lr 4e-5 in 1.4x the
     time), while it cost 2.2 points on sst2, 1.5 on bbc_news (5 classes), and the batch loss
     leads SetFit by 4-5 points on banking77: objective "auto" is "pairs" for 3 or 4 classes,
-    else "supcon". The other settings
+    else "supcon" (on ag_news's test split, 8 per class: 81.8 against 80.5). The other settings
     checked, none better than these, and their figures: docs/results.md, "Few labels".
 
     Parameters
