@@ -83,13 +83,14 @@ def pair_batches(labels: np.ndarray, cfg: ContrastiveConfig) -> list[tuple[np.nd
     with a random other text of its class (similar: 1) and a random text of another class (0),
     all shuffled. A batch's rows are its pairs' first texts, then their partners."""
     rng = np.random.default_rng([cfg.seed, 0])
-    classes = {label: np.flatnonzero(labels == label) for label in np.unique(labels)}
+    members = {label: np.flatnonzero(labels == label) for label in np.unique(labels)}
+    others = {label: np.flatnonzero(labels != label) for label in members}
     firsts, partners, similar = [], [], []
     for _ in range(cfg.rounds):
         for i, label in enumerate(labels):
-            mates = classes[label][classes[label] != i]
+            mates = members[label][members[label] != i]
             firsts += [i, i]
-            partners += [int(rng.choice(mates)), int(rng.choice(np.flatnonzero(labels != label)))]
+            partners += [int(rng.choice(mates)), int(rng.choice(others[label]))]
             similar += [1.0, 0.0]
     order = rng.permutation(len(firsts))
     first, partner, target = (np.asarray(v)[order] for v in (firsts, partners, similar))
