@@ -143,6 +143,28 @@ def test_an_empty_key_file_is_one_error_line(run, folders, tmp_path):
                           "holds no API key")
 
 
+def test_each_worker_runs_its_encoders_on_its_share_of_the_cores(run, folders, monkeypatch):
+    import json
+    import os
+
+    import uvicorn
+
+    from bertclf.serve.app import SETTINGS_VARIABLE, from_environment
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(app=app, **options))
+    monkeypatch.setattr("bertclf.encode.rowwise.default_workers", lambda: 8)
+    monkeypatch.setattr("signal.signal", lambda *args: None)  # the CLI's handlers stay out of pytest
+    monkeypatch.setattr("gc.freeze", lambda: None)
+    monkeypatch.setenv(SETTINGS_VARIABLE, "")  # restored when the test ends
+    result = run("serve", folders / "topics", "--workers", "3", "--port", "1")
+    assert result.exit_code == 0, result.output
+    assert started["workers"] == 3 and "3 workers" in result.stderr
+    assert json.loads(os.environ[SETTINGS_VARIABLE])["threads"] == 2  # 8 cores // 3 processes
+    assert from_environment().state.models["topics"].encoder.threads == 2
+    assert create_app([folders / "topics"]).state.models["topics"].encoder.threads is None  # every core
+
+
 def test_an_idle_model_waits_for_company_only_when_told():
     import asyncio
 

@@ -37,7 +37,8 @@ SIGTERM or Ctrl+C finishes the requests in flight, then exits 0.""",
 @click.option("--api-key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Accept any key of this file, one a line ('#' starts a comment).")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
-              help="Server processes, each with its own models (for machines with many cores).")
+              help="Server processes, each with its own models and an equal share of the cores "
+                   "(for machines with many cores).")
 @click.option("--max-batch-texts", type=click.IntRange(1), default=256, show_default=True,
               help="Texts per request and per merged model call, at most (413 beyond, per request).")
 @click.option("--max-batch-tokens", type=click.IntRange(1), default=None,
@@ -69,12 +70,16 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ap
 
     import uvicorn
 
+    from bertclf.encode.rowwise import default_workers
     from bertclf.serve.app import SETTINGS_VARIABLE, create_app
     from bertclf.serve.logs import configure
 
     keys = _keys(api_key or os.environ.get("BERTCLF_API_KEY") or None, api_key_file)
+    # Each worker process runs its encoders on its share of the cores: N processes of a thread
+    # per core each would run N times as many threads as there are cores.
+    share = max(1, default_workers() // workers) if workers > 1 else None
     settings = {"api_key": keys, "max_batch_texts": max_batch_texts, "max_batch_tokens": max_batch_tokens,
-                "batch_wait": batch_wait_ms / 1000, "max_request_bytes": max_request_bytes,
+                "threads": share, "batch_wait": batch_wait_ms / 1000, "max_request_bytes": max_request_bytes,
                 "cors_origins": list(cors_origins), "max_queue_texts": max_queue_texts, "timeout": timeout}
     app = create_app(list(models), **settings)  # with --workers, only to fail before the port opens
     names = ", ".join(app.state.models)

@@ -57,7 +57,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
                api_key: str | Sequence[str] | None = None, max_batch_texts: int = MAX_BATCH_TEXTS,
                max_batch_tokens: int | None = None, batch_wait: float = 0.0,
                max_request_bytes: int = MAX_REQUEST_BYTES, cors_origins: Sequence[str] = (),
-               max_queue_texts: int = MAX_QUEUE_TEXTS, timeout: float = TIMEOUT) -> FastAPI:
+               max_queue_texts: int = MAX_QUEUE_TEXTS, timeout: float = TIMEOUT,
+               threads: int | None = None) -> FastAPI:
     """A FastAPI app serving ``models`` (name -> loaded model, or model folder paths).
 
     With ``api_key`` (one key or several), every endpoint but /health, /ready and the page wants
@@ -65,12 +66,14 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     off unless origins are given. Requests waiting together are merged into model calls of at
     most ``max_batch_texts`` texts and ``max_batch_tokens`` tokens, an idle model waiting
     ``batch_wait`` seconds for company (0: none). A request finding ``max_queue_texts`` texts
-    waiting gets 429, one waiting past ``timeout`` seconds 503. numpy's BLAS is set to one
-    thread in this process (``catalog.one_blas_thread`` says why).
+    waiting gets 429, one waiting past ``timeout`` seconds 503. Model folders open with
+    ``threads`` encoder threads (None: one per core; ``bertclf serve --workers N`` gives each
+    process its share). numpy's BLAS is set to one thread in this process
+    (``catalog.one_blas_thread`` says why).
     """
     from fastapi_offline import FastAPIOffline
 
-    served = dict(models) if isinstance(models, Mapping) else load_models(models)
+    served = dict(models) if isinstance(models, Mapping) else load_models(models, threads)
     if not served:
         raise SpecError("no model to serve")
     one_blas_thread()

@@ -12,8 +12,9 @@ from bertclf.errors import InputError, SpecError
 from bertclf.serve.inputs import model_table
 
 
-def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
-    """Open model folders (a folder of model folders counts as each of them), named by folder."""
+def load_models(paths: Sequence[str | os.PathLike[str]], threads: int | None = None) -> dict[str, Any]:
+    """Open model folders (a folder of model folders counts as each of them), named by folder;
+    ``threads``: CPU threads each model's encoder runs on (None: every core)."""
     from bertclf.runtime.model import open_model
 
     folders: list[Path] = []
@@ -29,7 +30,8 @@ def load_models(paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise SpecError(f"two model folders are named {', '.join(twice)}: models are served by folder name")
-    return {name: open_model(folder, progress=False) for name, folder in zip(names, folders, strict=True)}
+    return {name: open_model(folder, threads=threads, progress=False)
+            for name, folder in zip(names, folders, strict=True)}
 
 
 def one_blas_thread() -> None:
