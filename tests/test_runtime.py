@@ -67,6 +67,18 @@ def test_the_runtime_predicts_what_the_full_install_predicts(tiny_model, tmp_pat
     np.testing.assert_allclose(loaded.predict_proba(HELD_OUT), model.predict_proba(HELD_OUT), atol=1e-9)
     assert list(loaded.predict(HELD_OUT)) == list(model.predict(HELD_OUT))
     assert (loaded.encoder is None) == (model.features == "tfidf")
+    # Usage per text from the prediction's own tokenization (what a server reports), as
+    # count_tokens finds it by tokenizing again; a guided text counts the sentences read.
+    texts = [*HELD_OUT, "the team won the match. " * 200]  # over every budget
+    proba, used = loaded.predict_proba_usage(texts)
+    np.testing.assert_array_equal(proba, loaded.predict_proba(texts))
+    tokens, over = loaded.count_tokens(texts)
+    assert used.shape == (len(texts), 2) and used[:, 1].sum() == over
+    assert used[-1, 1] == (loaded.encoder is not None)  # the long text
+    if loaded.encoder is not None and "guide" in str(options):
+        assert used[:, 0].max() <= loaded.encoder.settings().max_length and used[:, 0].sum() <= tokens
+    else:
+        assert used[:, 0].sum() == tokens
 
 
 def test_multilabel_pairs_and_metadata_replay_in_the_runtime(tiny_model, tmp_path):

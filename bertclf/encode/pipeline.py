@@ -16,6 +16,7 @@ import numpy as np
 
 from bertclf.encode.pooling import l2_normalize, pool_layers
 from bertclf.encode.tokenization import (
+    Encoded,
     LongSpec,
     combine_windows,
     encode,
@@ -48,13 +49,20 @@ def embed_rows(s: Settings, tokenizer: Any, encoder: Any, texts: list[str], pair
                batch_size: int, advance: Callable[[float], Any]) -> tuple[np.ndarray, int]:
     """(vectors, texts cut) for ``texts`` through ``encoder`` (anything with ``hidden_states``)."""
     encoded = encode(tokenizer, texts, s.max_length, pairs=pairs, long=s.long)
+    return embed_encoded(s, tokenizer, encoder, encoded, len(texts), batch_size, advance), encoded.truncated
+
+
+def embed_encoded(s: Settings, tokenizer: Any, encoder: Any, encoded: Encoded, count: int, batch_size: int,
+                  advance: Callable[[float], Any]) -> np.ndarray:
+    """The vectors of ``count`` texts from their token ids (``encode``'s): for callers that also
+    read the ids, such as a server counting each request's tokens without tokenizing again."""
     padding = pad_id(tokenizer)
     out = np.empty((len(encoded.input_ids), s.dim), dtype=np.float32)
-    per_row = len(texts) / max(1, len(out))  # chunk windows: several rows per text
+    per_row = count / max(1, len(out))  # chunk windows: several rows per text
     for rows in length_batches(encoded.lengths(), batch_size):
         batch = pad_batch(encoded, rows, padding)
         hidden = encoder.hidden_states(batch, s.layers)
         out[rows] = pool_layers(hidden, batch["attention_mask"], s.pooling, s.layer_agg)
         advance(len(rows) * per_row)
-    out = combine_windows(out, encoded.owner, len(texts), s.long.agg)
-    return (l2_normalize(out) if s.normalize else out), encoded.truncated
+    out = combine_windows(out, encoded.owner, count, s.long.agg)
+    return l2_normalize(out) if s.normalize else out

@@ -64,10 +64,16 @@ class Encoded:
     token_type_ids: list[list[int]] | None
     truncated: int
     owner: np.ndarray | None = None
+    over: np.ndarray | None = None  # per text: whether it was over the budget (``truncated`` counts them)
 
     def lengths(self) -> np.ndarray:
         return np.fromiter((len(ids) for ids in self.input_ids), dtype=np.int64,
                            count=len(self.input_ids))
+
+    def tokens_per_text(self, count: int) -> np.ndarray:
+        """Tokens the encoder reads for each of ``count`` texts (a chunked text: all its windows)."""
+        lengths = self.lengths()
+        return lengths if self.owner is None else np.bincount(self.owner, lengths, count).astype(np.int64)
 
 
 def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool = False,
@@ -85,11 +91,11 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool =
     second = _content_ids(tokenizer, pairs) if pairs is not None else None
     rows: list[tuple[list[int], list[int] | None]] = []
     owner: list[int] = []
-    cut = 0
+    over = np.zeros(len(first), dtype=bool)
     for i, a in enumerate(first):
         b = second[i] if second is not None else None
         size = len(a) + (len(b) if b is not None else 0)
-        cut += size > budget
+        over[i] = size > budget
         if b is not None:
             rows.append(_longest_first(a, b, budget))
         elif long.mode == "chunk":
@@ -107,7 +113,8 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool =
     input_ids = [ids for ids, _ in built]
     types = [t for _, t in built] if "token_type_ids" in tokenizer.model_input_names else None
     chunked = long.mode == "chunk" and len(owner) != len(first)
-    encoded = Encoded(input_ids, types, cut, np.asarray(owner, dtype=np.int64) if chunked else None)
+    cut = int(over.sum())
+    encoded = Encoded(input_ids, types, cut, np.asarray(owner, dtype=np.int64) if chunked else None, over)
     if report:
         report_cut(cut, len(texts), max_length, long.mode, pairs is not None, stacklevel=4)
     return encoded

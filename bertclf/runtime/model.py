@@ -18,8 +18,8 @@ from bertclf.classify.assembly import assemble
 from bertclf.classify.parts import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
-from bertclf.encode.pipeline import embed_rows
-from bertclf.encode.tokenization import check_long, encode, report_cut
+from bertclf.encode.pipeline import embed_encoded
+from bertclf.encode.tokenization import Encoded, check_long, encode, report_cut
 from bertclf.errors import ModelLoadError, SpecError
 from bertclf.io.files import clean_texts
 from bertclf.io.labels import Columns
@@ -103,10 +103,17 @@ class Model:
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Probability of each class in ``classes_`` order (multi-label: each label's own)."""
+        return self.predict_proba_usage(X)[0]
+
+    def predict_proba_usage(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``predict_proba`` and, per text, [tokens the encoder read, 1 if the text was over its
+        budget] (an (n, 2) array; zeros for TF-IDF): a server's usage per request, counted from
+        the very tokenization the prediction used rather than tokenizing again."""
         texts, pairs, table = self._split(X)
         out = np.zeros((len(texts), len(self.classes_)))
+        used = np.zeros((len(texts), 2), dtype=np.int64)
         if not texts:
-            return out
+            return out, used
         parts = self.folder.parts
         meta, extra = parts.get("meta"), parts.get("extra")
         extras = [*([meta.transform(table)] if meta else []),
@@ -117,15 +124,17 @@ class Model:
                 rows = slice(start, start + BLOCK)
                 vectors = None
                 if self.encoder is not None:
-                    vectors, n_cut = self._embed(texts[rows], None if pairs is None else pairs[rows], advance)
-                    cut += n_cut
+                    vectors, encoded, over = self._embed(texts[rows], None if pairs is None else pairs[rows],
+                                                         advance)
+                    used[rows, 0], used[rows, 1] = encoded.tokens_per_text(len(over)), over
+                    cut += encoded.truncated
                 out[rows] = self._proba(texts[rows], None if pairs is None else pairs[rows], vectors,
                                         [e[rows] for e in extras])
         if self.encoder is not None and self.warn_cut:
             s = self.encoder.settings()
             report_cut(cut, len(texts), s.max_length, s.long.mode, pairs is not None)
         calibration = parts.get("calibration")
-        return calibration.apply(out) if calibration is not None else out
+        return (calibration.apply(out) if calibration is not None else out), used
 
     def _proba(self, texts: list[str], pairs: list[str] | None, vectors: np.ndarray | None,
                extras: list[np.ndarray]) -> np.ndarray:
@@ -178,12 +187,20 @@ class Model:
             return (proba >= self.thresholds_).astype(np.int64)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def _embed(self, texts: list[str], pairs: list[str] | None, advance: Any) -> tuple[np.ndarray, int]:
+    def _embed(self, texts: list[str], pairs: list[str] | None,
+               advance: Any) -> tuple[np.ndarray, Encoded, np.ndarray]:
+        """(vectors, the token ids read, per text whether it was over the budget)."""
         s, tokenizer, guide = self.encoder.settings(), self.encoder.tokenizer, self.folder.parts.get("guide")
+        read = texts
         if guide is not None:  # the guide picks each long text's sentences, then the start is read
-            texts = guide.select(texts, tokenizer, s.max_length - 2)
+            read = guide.select(texts, tokenizer, s.max_length - 2)
             s = replace(s, long=check_long("truncate", s.max_length, s.long.head, s.long.stride, s.long.agg))
-        return embed_rows(s, tokenizer, self.encoder, texts, pairs, self.batch_size, advance)
+        encoded = encode(tokenizer, read, s.max_length, pairs=pairs, long=s.long)
+        vectors = embed_encoded(s, tokenizer, self.encoder, encoded, len(read), self.batch_size, advance)
+        over = encoded.over
+        if guide is not None:  # a text the guide shortened was over the budget
+            over = over | np.fromiter((a != b for a, b in zip(read, texts, strict=True)), bool, len(texts))
+        return vectors, encoded, over
 
 
 def load(path: str | os.PathLike[str], **options: Any) -> Model:

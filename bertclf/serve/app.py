@@ -91,14 +91,18 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
                        finish=finish)
 
     def answering(model: Any) -> Any:
-        """Per request, in the worker thread: its answers as JSON text, and its usage."""
-        answer = Answers(model)
-        return lambda table, proba, options: (answer.rows(proba, *options), usage(model, table))
+        """Per request, in the worker thread: its answers as JSON text, and its usage (from the
+        two columns ``predicting`` adds, or by tokenizing the request again)."""
+        answer, n = Answers(model), len(model.classes_)
+        if not _counts_while_predicting(model):
+            return lambda table, proba, options: (answer.rows(proba, *options), usage(model, table))
+        return lambda table, rows, options: (answer.rows(rows[:, :n], *options),
+                                             (int(rows[:, n].sum()), int(rows[:, n + 1].sum())))
 
     def measuring(model: Any) -> Any:
         return lambda table, vectors, options: (vectors, usage(model, table, texts_only=True))
 
-    predictors = {name: batcher(name, m.predict_proba, answering(m)) for name, m in served.items()}
+    predictors = {name: batcher(name, _predicting(m), answering(m)) for name, m in served.items()}
     embedders = {name: batcher(name, _embedding(m), measuring(m)) for name, m in served.items()}
     app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes, keys=keys)
     if cors_origins:
@@ -248,6 +252,20 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         return _text(rows[0] if single else "[" + ", ".join(rows) + "]")
 
     return app
+
+
+def _counts_while_predicting(model: Any) -> bool:
+    return hasattr(model, "predict_proba_usage")
+
+
+def _predicting(model: Any) -> Any:
+    """The predict endpoints' model call: probabilities, and where the model counts them while it
+    predicts (the runtime's ``Model``), each text's tokens and whether it was over the budget as
+    two more columns: usage without tokenizing every request a second time, which took a third
+    of the worker threads' time under load (py-spy, benchmarks/serve_load.py)."""
+    if not _counts_while_predicting(model):
+        return model.predict_proba
+    return lambda table: np.hstack(model.predict_proba_usage(table))
 
 
 def _embedding(model: Any) -> Any:
