@@ -92,7 +92,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
 
     def answering(model: Any) -> Any:
         """Per request, in the worker thread: its answers as JSON text, and its usage (from the
-        two columns ``predicting`` adds, or by tokenizing the request again)."""
+        two columns ``_predicting`` adds, or by tokenizing the request again)."""
         answer, n = Answers(model), len(model.classes_)
         if not _counts_while_predicting(model):
             return lambda table, proba, options: (answer.rows(proba, *options), usage(model, table))
