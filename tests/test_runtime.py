@@ -79,6 +79,11 @@ def test_the_runtime_predicts_what_the_full_install_predicts(tiny_model, tmp_pat
         assert used[:, 0].max() <= loaded.encoder.settings().max_length and used[:, 0].sum() <= tokens
     else:
         assert used[:, 0].sum() == tokens
+    if loaded.encoder is not None:  # the embedding path counts from its own tokenization the same way
+        vectors, counted = loaded.vectors_usage(texts)
+        np.testing.assert_array_equal(counted, used)
+        np.testing.assert_array_equal(vectors, loaded.vectors(texts))
+        assert loaded.embed(texts)[1] == used[:, 0].sum()
 
 
 def test_multilabel_pairs_and_metadata_replay_in_the_runtime(tiny_model, tmp_path):

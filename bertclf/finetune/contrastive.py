@@ -85,12 +85,12 @@ def pair_batches(labels: np.ndarray, cfg: ContrastiveConfig) -> list[tuple[np.nd
     rng = np.random.default_rng([cfg.seed, 0])
     members = {label: np.flatnonzero(labels == label) for label in np.unique(labels)}
     others = {label: np.flatnonzero(labels != label) for label in members}
+    mates = [members[label][members[label] != i] for i, label in enumerate(labels)]  # once, not each round
     firsts, partners, similar = [], [], []
     for _ in range(cfg.rounds):
         for i, label in enumerate(labels):
-            mates = members[label][members[label] != i]
             firsts += [i, i]
-            partners += [int(rng.choice(mates)), int(rng.choice(others[label]))]
+            partners += [int(rng.choice(mates[i])), int(rng.choice(others[label]))]
             similar += [1.0, 0.0]
     order = rng.permutation(len(firsts))
     first, partner, target = (np.asarray(v)[order] for v in (firsts, partners, similar))

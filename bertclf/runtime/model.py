@@ -169,16 +169,24 @@ class Model:
     def vectors(self, texts: list[str], pairs: list[str] | None = None) -> np.ndarray:
         """The encoder's vectors as the head reads them before scaling (the model's pooling,
         layers and normalisation)."""
+        return self.vectors_usage(texts, pairs)[0]
+
+    def vectors_usage(self, texts: list[str],
+                      pairs: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``vectors`` and, per text, [tokens read, 1 if over the budget], as
+        ``predict_proba_usage`` counts them: from the tokenization the vectors came from."""
         if self.encoder is None:
             raise SpecError("this model reads TF-IDF n-grams only: it has no encoder to embed with")
         texts = clean_texts(texts, strict=self.strict)
         if not texts:
-            return np.zeros((0, self.encoder.settings().dim), np.float32)
-        return self._embed(texts, pairs, lambda n: None)[0]
+            return np.zeros((0, self.encoder.settings().dim), np.float32), np.zeros((0, 2), np.int64)
+        vectors, encoded, over = self._embed(texts, pairs, lambda n: None)
+        return vectors, np.column_stack([encoded.tokens_per_text(len(texts)), over]).astype(np.int64)
 
     def embed(self, texts: list[str], pairs: list[str] | None = None) -> tuple[np.ndarray, int]:
         """(vectors, tokens read): ``vectors`` and how many tokens went in."""
-        return self.vectors(texts, pairs), self.count_tokens(texts, pairs)[0]
+        vectors, used = self.vectors_usage(texts, pairs)
+        return vectors, int(used[:, 0].sum())
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels; for multi-label models an (n, n_labels) 0/1 matrix."""

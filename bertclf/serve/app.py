@@ -93,14 +93,15 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     def answering(model: Any) -> Any:
         """Per request, in the worker thread: its answers as JSON text, and its usage (from the
         two columns ``_predicting`` adds, or by tokenizing the request again)."""
-        answer, n = Answers(model), len(model.classes_)
-        if not _counts_while_predicting(model):
+        answer = Answers(model)
+        if not _counts_while_computing(model):
             return lambda table, proba, options: (answer.rows(proba, *options), usage(model, table))
-        return lambda table, rows, options: (answer.rows(rows[:, :n], *options),
-                                             (int(rows[:, n].sum()), int(rows[:, n + 1].sum())))
+        return lambda table, rows, options: (answer.rows(rows[:, :-2], *options), _usage_columns(rows))
 
     def measuring(model: Any) -> Any:
-        return lambda table, vectors, options: (vectors, usage(model, table, texts_only=True))
+        if not _counts_while_computing(model):
+            return lambda table, vectors, options: (vectors, usage(model, table, texts_only=True))
+        return lambda table, rows, options: (rows[:, :-2].astype(np.float32), _usage_columns(rows))
 
     predictors = {name: batcher(name, _predicting(m), answering(m)) for name, m in served.items()}
     embedders = {name: batcher(name, _embedding(m), measuring(m)) for name, m in served.items()}
@@ -254,24 +255,32 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     return app
 
 
-def _counts_while_predicting(model: Any) -> bool:
+def _counts_while_computing(model: Any) -> bool:
+    """Whether the model gives each text's usage with its results (the runtime's ``Model``)."""
     return hasattr(model, "predict_proba_usage")
 
 
 def _predicting(model: Any) -> Any:
-    """The predict endpoints' model call: probabilities, and where the model counts them while it
-    predicts (the runtime's ``Model``), each text's tokens and whether it was over the budget as
-    two more columns: usage without tokenizing every request a second time, which took a third
-    of the worker threads' time under load (py-spy, benchmarks/serve_load.py)."""
-    if not _counts_while_predicting(model):
+    """The predict endpoints' model call: probabilities, and where the model counts them as it
+    computes, each text's tokens and whether it was over the budget as two more columns: usage
+    without tokenizing every request a second time, which took a third of the worker threads'
+    time under load (py-spy, benchmarks/serve_load.py)."""
+    if not _counts_while_computing(model):
         return model.predict_proba
     return lambda table: np.hstack(model.predict_proba_usage(table))
 
 
 def _embedding(model: Any) -> Any:
-    """The embedding endpoints' model call: a table's texts to their vectors (tokens are
-    counted per request, in ``measuring``)."""
-    return lambda table: model.vectors(table[model.text_col])
+    """The embedding endpoints' model call: a table's texts to their vectors, with the same two
+    usage columns where the model counts them (else ``measuring`` counts each request's)."""
+    if not _counts_while_computing(model):
+        return lambda table: model.vectors(table[model.text_col])
+    return lambda table: np.hstack(model.vectors_usage(table[model.text_col]))
+
+
+def _usage_columns(rows: np.ndarray) -> tuple[int, int]:
+    """(tokens, texts over the budget) of a request from its rows' two last columns."""
+    return int(rows[:, -2].sum()), int(rows[:, -1].sum())
 
 
 SETTINGS_VARIABLE = "BERTCLF_SERVE_SETTINGS"
