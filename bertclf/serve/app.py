@@ -29,6 +29,7 @@ from bertclf.errors import BertclfError, SpecError
 from bertclf.io.table import Table
 from bertclf.serve.batching import Batcher, QueueFull
 from bertclf.serve.catalog import load_models, model_info, one_blas_thread, usage, warm
+from bertclf.serve.fastpath import FastRoute
 from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
 from bertclf.serve.inputs import Answers, ServeError, check_texts, model_table, tei_inputs
 from bertclf.serve.schemas import (
@@ -105,18 +106,12 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
 
     predictors = {name: batcher(name, _predicting(m), answering(m)) for name, m in served.items()}
     embedders = {name: batcher(name, _embedding(m), measuring(m)) for name, m in served.items()}
-    app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes, keys=keys)
-    if cors_origins:
-        from starlette.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
     errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse}
                                                for code in (401, 413, 422, 429, 503)}
 
     @app.exception_handler(ServeError)
     async def refused(request: Request, exc: ServeError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "type": exc.kind}, exc.status, headers=exc.headers)
+        return _refusal(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -252,7 +247,24 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         rows = [scores for _, scores in answered]
         return _text(rows[0] if single else "[" + ", ".join(rows) + "]")
 
+    # Middleware, innermost first: the POST endpoints' usual requests skip FastAPI's request
+    # machinery (fastpath), inside the key, size and metrics checks (guard), inside CORS.
+    posts = {"/v1/predict": (PredictRequest, predict), "/v1/embed": (EmbedRequest, embed),
+             "/v1/embeddings": (OpenAIEmbeddingRequest, openai_embeddings),
+             "/embed": (TEIEmbedRequest, tei_embed), "/predict": (TEIPredictRequest, tei_predict)}
+    app.add_middleware(FastRoute, handlers=posts, refuse=_refusal, refused=ServeError,
+                       routes=app.router.routes)
+    app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes, keys=keys)
+    if cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
     return app
+
+
+def _refusal(exc: ServeError) -> JSONResponse:
+    return JSONResponse({"error": exc.message, "type": exc.kind}, exc.status, headers=exc.headers)
 
 
 def _counts_while_computing(model: Any) -> bool:

@@ -95,15 +95,7 @@ class Guard:
             if body is None:
                 await self._too_large(scope, receive, sending)
                 return
-            replayed = [False]
-
-            async def replay() -> dict[str, Any]:  # the body read above, then what the client does
-                if not replayed[0]:
-                    replayed[0] = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            await self.app(scope, replay, sending)
+            await self.app(scope, replaying(body, receive), sending)
         finally:
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "other"
@@ -135,6 +127,19 @@ class Guard:
     async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _refuse(413, f"the request body is over {self.max_bytes:,} bytes", "request_too_large",
                       scope, receive, send)
+
+
+def replaying(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that gives ``body`` (read already) once, then whatever the client sends next."""
+    given = [False]
+
+    async def replay() -> dict[str, Any]:
+        if not given[0]:
+            given[0] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _refuse(status: int, message: str, kind: str, scope: dict[str, Any], receive: Any, send: Any,
