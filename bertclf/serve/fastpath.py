@@ -72,4 +72,3 @@ async def _body(receive: Any) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
