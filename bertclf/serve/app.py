@@ -91,21 +91,9 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
                        metrics.batches.labels(name).observe, metrics.queue.labels(name).observe,
                        finish=finish)
 
-    def answering(model: Any) -> Any:
-        """Per request, in the worker thread: its answers as JSON text, and its usage (from the
-        two columns ``_predicting`` adds, or by tokenizing the request again)."""
-        answer = Answers(model)
-        if not _counts_while_computing(model):
-            return lambda table, proba, options: (answer.rows(proba, *options), usage(model, table))
-        return lambda table, rows, options: (answer.rows(rows[:, :-2], *options), _usage_columns(rows))
-
-    def measuring(model: Any) -> Any:
-        if not _counts_while_computing(model):
-            return lambda table, vectors, options: (vectors, usage(model, table, texts_only=True))
-        return lambda table, rows, options: (rows[:, :-2].astype(np.float32), _usage_columns(rows))
-
-    predictors = {name: batcher(name, _predicting(m), answering(m)) for name, m in served.items()}
-    embedders = {name: batcher(name, _embedding(m), measuring(m)) for name, m in served.items()}
+    calls = {name: _calls(m) for name, m in served.items()}
+    predictors = {name: batcher(name, *calls[name][0]) for name in served}
+    embedders = {name: batcher(name, *calls[name][1]) for name in served}
     errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse}
                                                for code in (401, 413, 422, 429, 503)}
 
@@ -267,27 +255,28 @@ def _refusal(exc: ServeError) -> JSONResponse:
     return JSONResponse({"error": exc.message, "type": exc.kind}, exc.status, headers=exc.headers)
 
 
-def _counts_while_computing(model: Any) -> bool:
-    """Whether the model gives each text's usage with its results (the runtime's ``Model``)."""
-    return hasattr(model, "predict_proba_usage")
+def _calls(model: Any) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    """The (call, finish) pairs of the predict and the embedding endpoints' batchers: a call
+    runs a merged batch of tables in a worker thread, finish makes one request's answer (JSON
+    text or vectors) and usage from its rows. The runtime's ``Model`` counts each text's tokens
+    and whether it was over the budget as it computes, two more columns of the call's result:
+    usage without tokenizing every request a second time, which took a third of the worker
+    threads' time under load (py-spy, benchmarks/serve_load.py). A slim folder's
+    ``TextClassifier`` counts each request again."""
+    answer = Answers(model)
 
+    def texts(table: Table) -> list[str]:
+        return table[model.text_col]
 
-def _predicting(model: Any) -> Any:
-    """The predict endpoints' model call: probabilities, and where the model counts them as it
-    computes, each text's tokens and whether it was over the budget as two more columns: usage
-    without tokenizing every request a second time, which took a third of the worker threads'
-    time under load (py-spy, benchmarks/serve_load.py)."""
-    if not _counts_while_computing(model):
-        return model.predict_proba
-    return lambda table: np.hstack(model.predict_proba_usage(table))
-
-
-def _embedding(model: Any) -> Any:
-    """The embedding endpoints' model call: a table's texts to their vectors, with the same two
-    usage columns where the model counts them (else ``measuring`` counts each request's)."""
-    if not _counts_while_computing(model):
-        return lambda table: model.vectors(table[model.text_col])
-    return lambda table: np.hstack(model.vectors_usage(table[model.text_col]))
+    if hasattr(model, "predict_proba_usage"):
+        return ((lambda table: np.hstack(model.predict_proba_usage(table)),
+                 lambda table, rows, options: (answer.rows(rows[:, :-2], *options), _usage_columns(rows))),
+                (lambda table: np.hstack(model.vectors_usage(texts(table))),
+                 lambda table, rows, options: (rows[:, :-2].astype(np.float32), _usage_columns(rows))))
+    return ((model.predict_proba,
+             lambda table, proba, options: (answer.rows(proba, *options), usage(model, table))),
+            (lambda table: model.vectors(texts(table)),
+             lambda table, vectors, options: (vectors, usage(model, table, texts_only=True))))
 
 
 def _usage_columns(rows: np.ndarray) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from bertclf.serve.guard import replaying
+from bertclf.serve.guard import read_body, replaying, route_path
 
 Handler = Callable[[Any], Awaitable[Response]]
 
@@ -34,15 +34,12 @@ class FastRoute:
         self.routes = {getattr(route, "path", None): route for route in routes}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope.get("path", "") if scope["type"] == "http" and scope.get("method") == "POST" else None
-        root = scope.get("root_path", "") if path is not None else ""
-        if root and path and path.startswith(root):
-            path = path[len(root):] or "/"
-        found = self.handlers.get(path) if path is not None and _json_or_untyped(scope) else None
-        if found is None:
+        path = route_path(scope)
+        found = self.handlers.get(path) if scope["type"] == "http" and scope.get("method") == "POST" else None
+        if found is None or not _json_or_untyped(scope):
             await self.app(scope, receive, send)
             return
-        body = await _body(receive)
+        body = await read_body(receive) or b""
         try:
             request = found[0].model_validate_json(body)
         except ValidationError:  # FastAPI says what is wrong, in the app's error format
@@ -61,14 +58,3 @@ def _json_or_untyped(scope: dict[str, Any]) -> bool:
     kind = next((v for k, v in scope.get("headers") or [] if k == b"content-type"), None)
     return kind is None or kind.split(b";", 1)[0].strip().lower() == b"application/json"
 
-
-async def _body(receive: Any) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)

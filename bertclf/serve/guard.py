@@ -65,10 +65,7 @@ class Guard:
     def _authorized(self, scope: dict[str, Any]) -> bool:
         if not self.keys:
             return True
-        path = scope.get("path", "")
-        root = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root):] or "/"
+        path = route_path(scope)
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIX):
             return True
         given = next((v for k, v in scope.get("headers") or [] if k == b"authorization"), b"")
@@ -111,22 +108,33 @@ class Guard:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return None
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks)
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
+        return await read_body(receive, self.max_bytes)
 
     async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _refuse(413, f"the request body is over {self.max_bytes:,} bytes", "request_too_large",
                       scope, receive, send)
+
+
+def route_path(scope: dict[str, Any]) -> str:
+    """The request's path as the app's routes name it: without the prefix it is mounted under."""
+    path, root = scope.get("path", ""), scope.get("root_path", "")
+    return (path[len(root):] or "/") if root and path.startswith(root) else path
+
+
+async def read_body(receive: Any, max_bytes: int | None = None) -> bytes | None:
+    """The request's body as it streams in, or None as soon as it is over ``max_bytes``."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def replaying(body: bytes, receive: Any) -> Any:
