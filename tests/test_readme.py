@@ -1,6 +1,7 @@
 """Every console example in README.md runs, succeeds and prints its key lines (numbers aside), so
 the README cannot drift from what the commands print. Uses the bundled model, in-process."""
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -54,3 +55,26 @@ def test_every_readme_console_example_runs_and_prints_its_key_lines(tmp_path, mo
         printed = {shape(line) for line in (result.stdout + result.stderr).splitlines()}
         missing = [line for line in shown if shape(line) not in printed]
         assert not missing, (command, missing, result.stdout + result.stderr)
+
+
+def _venv_megabytes(folder: Path) -> float:
+    """A folder's size as `du -sm` counts it (blocks, 2**20 bytes a MB)."""
+    return sum(p.lstat().st_blocks * 512 for p in folder.rglob("*")) / 2**20
+
+
+@pytest.mark.skipif(not os.environ.get("BERTCLF_RUNTIME"), reason="needs the runtime venv `make test` builds")
+def test_the_readmes_runtime_size_is_the_runtime_venvs():
+    stated = [int(n) for n in re.findall(r"about (\d+) MB\s+installed", (ROOT / "README.md").read_text())]
+    measured = _venv_megabytes(Path(os.environ["BERTCLF_RUNTIME"]).resolve().parents[1])
+    assert stated and all(abs(n - measured) <= 0.2 * measured for n in stated), (stated, measured)
+
+
+def test_the_readmes_test_count_is_the_suites(request):
+    """Only where this session collected the whole suite (no file, -k or -m chosen)."""
+    options = request.config.option
+    whole = not request.config.args or [Path(a).resolve() for a in request.config.args] == [ROOT / "tests"]
+    if not whole or options.keyword or options.markexpr:
+        pytest.skip("this run collected part of the suite")
+    stated = int(re.search(r"about (\d+) tests", (ROOT / "README.md").read_text()).group(1))
+    count = request.session.testscollected
+    assert abs(stated - count) <= 0.2 * count, (stated, count)

@@ -171,6 +171,7 @@ def test_a_runtime_install_says_what_it_lacks_in_one_line(tiny_model, tmp_path, 
     slim = run_runtime_only("predict", tmp_path / "slim", stdin="the team\n")
     assert slim.returncode == 2 and "bertclf export" in slim.stderr and "Traceback" not in slim.stderr
     assert len(slim.stderr.strip().splitlines()) == 1
+    (tmp_path / "x.csv").write_text("text,label\nhi,a\n")
     train = run_runtime_only("train", tmp_path / "x.csv", "--out", tmp_path / "x")
     assert train.returncode == 2 and "pip install 'bertclf[train]'" in train.stderr
     assert "Traceback" not in train.stderr

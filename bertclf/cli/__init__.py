@@ -6,6 +6,7 @@ the way are reported as ``warning: ...`` lines; results go to stdout or to the -
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from typing import Any
@@ -49,11 +50,13 @@ class _Group(click.Group):
 
         warnings.simplefilter("ignore")
         warnings.simplefilter("always", BertclfWarning)
-        warnings.showwarning = _show_warning
+        said = _Said()
+        warnings.showwarning = said.show
         try:
             with reading():  # --encoding/--sep set it for this command alone
                 return super().invoke(ctx)
         except BertclfError as exc:
+            said.flush()  # what was repaired on the way, before the error that ended it
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
         except ModuleNotFoundError as exc:  # a runtime-only install asked to train, plot, evaluate...
@@ -67,13 +70,39 @@ class _Group(click.Group):
         except KeyboardInterrupt as exc:  # fine-tuning says where its checkpoint went
             click.echo(f"interrupted: {exc}" if str(exc) else "interrupted: nothing was written", err=True)
             ctx.exit(130)
+        finally:
+            said.flush()
 
 
-def _show_warning(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-    """A 'warning: ...' line. Empty texts are named by the commands' readers, with the lines of
-    their files; the embedder's later report of the same texts by list position is dropped."""
-    if not issubclass(category, EmptyTextByPosition):
-        click.echo(f"warning: {message}", err=True)
+class _Said:
+    """Each warning once per command. A repeat is dropped, and the counts of texts over the token
+    budget, which each step reports for its own texts (the training rows, then the hold-out),
+    are added up and said once when the command ends. Empty texts are named by the commands'
+    readers, with the lines of their files; the embedder's later report by position is dropped."""
+
+    COUNTED = re.compile(r"^(\d+) of (\d+) (texts were longer than .*)$")
+
+    def __init__(self) -> None:
+        self.shown: set[str] = set()
+        self.counts: dict[str, list[int]] = {}
+
+    def show(self, message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        text = str(message)
+        if issubclass(category, EmptyTextByPosition) or text in self.shown:
+            return
+        self.shown.add(text)
+        counted = self.COUNTED.match(text)
+        if counted:
+            total = self.counts.setdefault(counted.group(3), [0, 0])
+            total[0] += int(counted.group(1))
+            total[1] += int(counted.group(2))
+        else:
+            click.echo(f"warning: {text}", err=True)
+
+    def flush(self) -> None:
+        for tail, (count, total) in self.counts.items():
+            click.echo(f"warning: {count} of {total} {tail}", err=True)
+        self.counts.clear()
 
 
 @click.group(

@@ -21,6 +21,42 @@ EMBEDDING_KEYS = ("model", "pooling", "layers", "layer_agg", "max_length", "batc
 COLUMN_KEYS = ("text_col", "label_col", "label_cols", "label_sep", "pair_col", "meta_cols", "join_on")
 
 
+def input_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Cheap checks first: a missing or wrong input file is named while the arguments are parsed,
+    before a command imports its stack (torch alone takes seconds); '-' is stdin."""
+    from pathlib import Path
+
+    from bertclf.errors import InputError
+
+    if value is None or value == "-":
+        return value
+    path = Path(value)
+    if not path.exists():
+        raise InputError(f"no such file: {value}")
+    if path.is_dir():
+        raise InputError(f"{value} is a folder, not a file")
+    return value
+
+
+def given(*names: str) -> list[str]:
+    """Which of these parameters the command line set (not their defaults)."""
+    context = click.get_current_context()
+    return [n for n in names if (source := context.get_parameter_source(n)) is not None
+            and source.name == "COMMANDLINE"]
+
+
+def refuse_unless(active: bool, flags: dict[str, str], where: str) -> None:
+    """Options that belong to another way of running are refused, never ignored in silence:
+    ``flags`` maps each parameter's name to its flag, ``where`` says when they apply."""
+    from bertclf.errors import SpecError
+
+    stray = [flags[name] for name in given(*flags)]
+    if stray and not active:
+        one = len(stray) == 1
+        raise SpecError(f"{', '.join(stray)} {'applies' if one else 'apply'} {where}: drop "
+                        f"{'it' if one else 'them'}")
+
+
 def stack_options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def apply(func: Any) -> Any:
         for decorator in reversed(decorators):
@@ -168,7 +204,8 @@ split_options = stack_options(  # labelled input, and where its report comes fro
     click.option("--label-sep", default=None, metavar="SEP",
                  help="--label-col holds sets of labels separated by SEP (e.g. ';'): a multi-label task."),
     pair_option,
-    click.option("--test", "test_path", default=None, metavar="TEST", help="Labelled file for the report."),
+    click.option("--test", "test_path", default=None, metavar="TEST", callback=input_file,
+                 help="Labelled file for the report."),
     click.option("--holdout", type=float, default=0.2, show_default=True,
                  help="Share of TRAIN held out for the report when there is no --test; 0: no report."),
 )

@@ -13,6 +13,7 @@ from bertclf.cli._common import (
     build_embedder,
     cache_options,
     embedding_options,
+    input_file,
     input_options,
     json_option,
     print_json,
@@ -27,7 +28,7 @@ Examples:
   bertclf audit train.csv --label-col intent --out suspects.csv --top 50
   bertclf audit tweets.csv --head svm --out suspects.parquet
   bertclf audit train.csv -C auto --json > suspects.json   # C by cross-validation; JSON on stdout""")
-@click.argument("train_path", metavar="TRAIN")
+@click.argument("train_path", metavar="TRAIN", callback=input_file)
 @text_col_option()
 @click.option("--label-col", default="label", show_default=True, help="Column holding the labels.")
 @click.option("--out", "-o", "out", default=None, metavar="FILE",

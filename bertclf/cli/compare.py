@@ -12,6 +12,7 @@ from bertclf.cli._common import (
     C_option,
     _progress,
     _stderr,
+    input_file,
     input_options,
     json_option,
     model_option,
@@ -37,7 +38,7 @@ Frozen and fine-tuned models are saved to a temporary folder and loaded back bef
 so speed and size are those of the model you would ship. A frozen model's folder holds only its
 head; the encoder it uses is shared and shown apart.""",
 )
-@click.argument("train_path", metavar="TRAIN")
+@click.argument("train_path", metavar="TRAIN", callback=input_file)
 @split_options
 @click.option("--approaches", default="tfidf,frozen,finetune", show_default=True,
               help="Comma list of tfidf, frozen, finetune.")

@@ -14,6 +14,7 @@ from bertclf.cli._common import (
     check_engine,
     embedding_options,
     engine_options,
+    input_file,
     input_options,
     json_option,
     pair_option,
@@ -52,7 +53,7 @@ Vectors are cached (see `bertclf cache --help`): a second run on the same texts 
 \b
 Layer specs: {LAYER_FORMS}.""",
 )
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT", callback=input_file)
 @text_col_option(help_text="Column holding the texts (table inputs).")
 @click.option("--out", "-o", "out", required=True, help="Output file: .npy, .parquet or .csv.")
 @pair_option

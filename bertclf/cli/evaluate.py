@@ -11,6 +11,7 @@ from bertclf.cli._common import (
     CONTEXT,
     _progress,
     _stderr,
+    input_file,
     input_options,
     json_option,
     print_json,
@@ -33,7 +34,7 @@ Examples:
 Test labels the model never saw are listed and counted as errors, not a crash.""",
 )
 @click.argument("model_path", metavar="MODEL")
-@click.argument("test_path", metavar="TEST")
+@click.argument("test_path", metavar="TEST", callback=input_file)
 @text_col_option(None)
 @click.option("--label-col", default=None, help="Column holding the true labels. [default: the model's]")
 @click.option("--label-cols", default=None, metavar="A,B,...",
@@ -106,7 +107,7 @@ coloured by true label with the mistakes marked (hover a point to read its text;
 points), and the 20 most confidently wrong texts, where label noise tends to hide.""",
 )
 @click.argument("model_path", metavar="MODEL")
-@click.argument("test_path", metavar="TEST")
+@click.argument("test_path", metavar="TEST", callback=input_file)
 @click.option("--out", "-o", required=True, metavar="FILE.html", help="The page to write.")
 @text_col_option(None)
 @click.option("--label-col", default=None, help="Column holding the true labels. [default: the model's]")

@@ -12,6 +12,7 @@ from bertclf.cli._common import (
     CONTEXT,
     build_embedder,
     embedding_options,
+    input_file,
     input_options,
     json_option,
     print_json,
@@ -35,7 +36,7 @@ Up to 10,000 texts use KMeans, more use MiniBatchKMeans (batches of 500, as MTEB
 cluster is described by its size, its top keywords (class-based TF-IDF over its texts) and the 3
 texts nearest its centre. The output is the input table plus a 'cluster' column.""",
 )
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT", callback=input_file)
 @click.option("-k", "k", default="auto", show_default=True, metavar="K|auto",
               help="Number of clusters, or 'auto' to pick it by silhouette over --k-range.")
 @click.option("--k-range", default="2..10", show_default=True, metavar="LOW..HIGH",
@@ -104,8 +105,8 @@ category above the threshold. The output adds 'category' and a 'score_<name>' pe
 (on stderr when the assignments go to stdout); macro-F1 averages the labels the file has, so
 'other' counts only as a miss.""",
 )
-@click.argument("input_path", metavar="INPUT")
-@click.option("--categories", "categories_path", required=True, metavar="FILE.yaml",
+@click.argument("input_path", metavar="INPUT", callback=input_file)
+@click.option("--categories", "categories_path", required=True, metavar="FILE.yaml", callback=input_file,
               help="Categories and their keywords and/or description (YAML).")
 @click.option("--threshold", type=float, default=None,
               help="Cosine below which a text is 'other' (with --multi: the cut-off per category).")
@@ -174,7 +175,7 @@ Writes vectors.tsv, metadata.tsv (the text, and the label and/or cluster columns
 projector_config.json. Open https://projector.tensorflow.org, choose 'Load', and give it
 vectors.tsv and metadata.tsv; or point TensorBoard's projector at the folder.""",
 )
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT", callback=input_file)
 @click.option("--out", "-o", required=True, metavar="DIR",
               help="Folder to write (replaced if it is an earlier export).")
 @text_col_option()
@@ -225,7 +226,7 @@ The projection is UMAP when umap-learn is installed, else PCA to 50 dimensions t
 .html writes one self-contained page (inline SVG, no script or network): hover a point to read
 its text. .png, .svg and .pdf write a static picture with a legend.""",
 )
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT", callback=input_file)
 @click.option("--out", "-o", required=True, metavar="FILE",
               help="Picture to write: .png .svg .pdf or .html.")
 @click.option("--color-by", default=None, metavar="COL", help="Column whose values colour the points.")

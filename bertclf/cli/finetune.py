@@ -16,6 +16,7 @@ from bertclf.cli._common import (
     TUNER_OPTIONS,
     _progress,
     _stderr,
+    input_file,
     input_options,
     json_option,
     label_columns,
@@ -55,7 +56,7 @@ Without --test, a stratified, seeded 20% of TRAIN is held out for the report, as
 epoch, every --checkpoint-minutes and on Ctrl-C; the finished model replaces it. The model folder
 works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_pretrained.""",
 )
-@click.argument("train_path", metavar="[TRAIN]", required=False)
+@click.argument("train_path", metavar="[TRAIN]", required=False, callback=input_file)
 @click.option("--out", "-o", default=None, metavar="DIR",
               help="Model folder to write (checkpoints go to DIR/checkpoint while training).")
 @split_options

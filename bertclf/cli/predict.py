@@ -13,6 +13,7 @@ from bertclf.cli._common import (
     _stderr,
     check_engine,
     engine_options,
+    input_file,
     input_options,
     json_option,
     print_json,
@@ -45,7 +46,7 @@ p_<label> per label. Table inputs keep all their columns; plain-text inputs (one
 Without --out, CSV goes to stdout. Empty input writes the header alone.""",
 )
 @click.argument("model_path", metavar="MODEL")
-@click.argument("input_path", metavar="INPUT", default="-")
+@click.argument("input_path", metavar="INPUT", default="-", callback=input_file)
 @text_col_option(None)
 @click.option("--out", "-o", default=None,
               help="Output: .csv .tsv .jsonl .parquet. [default: CSV on stdout]")

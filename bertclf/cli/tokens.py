@@ -6,6 +6,7 @@ import click
 
 from bertclf.cli._common import (
     CONTEXT,
+    input_file,
     model_option,
     pair_option,
     print_json,
@@ -26,7 +27,7 @@ Examples:
 )
 @click.argument("text", required=False)
 @click.argument("pair", required=False)
-@click.option("--input", "input_path", default=None, metavar="FILE",
+@click.option("--input", "input_path", default=None, metavar="FILE", callback=input_file,
               help="Read TEXT (and PAIR) from row --row of this table instead.")
 @click.option("--row", type=int, default=1, show_default=True, help="With --input: the row (1 = first).")
 @text_col_option(help_text="With --input: the text column.")
@@ -46,6 +47,8 @@ def tokens(text: str | None, pair: str | None, input_path: str | None, row: int,
     continuations, ids, [CLS]/[SEP], segment ids, positions, attention mask and what --max-length
     cut off.
     """
+    import transformers  # noqa: F401 - the training stack: a runtime install is told so, not about the network
+
     from bertclf.encode.sources import check_max_length, load_tokenizer, resolve
     from bertclf.encode.tokenization import explain
 
@@ -53,8 +56,9 @@ def tokens(text: str | None, pair: str | None, input_path: str | None, row: int,
         text, pair = _table_row(input_path, row, text_col, pair_col)
     elif text is None:
         raise click.UsageError("give TEXT (and optionally PAIR), or --input FILE")
-    source = resolve(model)
-    max_length = check_max_length(source, max_length)
+    encoder, trained_length = _encoder_of(model)
+    source = resolve(encoder)
+    max_length = check_max_length(source, max_length, trained_length)
     view = explain(load_tokenizer(source), text, pair, max_length=max_length, pad_to=pad_to)
     if as_json:
         print_json({"model": model, **view.to_dict()})
@@ -62,6 +66,26 @@ def tokens(text: str | None, pair: str | None, input_path: str | None, row: int,
     from bertclf.render.console import print_tokens
 
     print_tokens(view, pair is not None)
+
+
+def _encoder_of(model: str) -> tuple[str, int | None]:
+    """The encoder to tokenize with, and the length it was trained to read: a bertclf model folder
+    (what `train` writes) reads texts through its encoder, as many tokens as it was trained on."""
+    import json
+    from pathlib import Path
+
+    from bertclf.io.modelio import FORMAT
+
+    config = Path(model).expanduser() / "config.json"
+    try:
+        found = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    except (OSError, ValueError):
+        return model, None
+    if not isinstance(found, dict) or found.get("format") != FORMAT:
+        return model, None
+    embedder, encoder = found.get("embedder") or {}, found.get("encoder") or {}
+    name = str(Path(model) / encoder["folder"]) if "folder" in encoder else embedder.get("model", model)
+    return name, embedder.get("max_length")
 
 
 def _table_row(path: str, row: int, text_col: str, pair_col: str | None) -> tuple[str, str | None]:

@@ -17,11 +17,14 @@ from bertclf.cli._common import (
     cache_options,
     describe,
     embedding_options,
+    given,
+    input_file,
     input_options,
     json_option,
     label_columns,
     pop_columns,
     print_json,
+    refuse_unless,
     report_on_split,
     seed_option,
     slim_option,
@@ -60,7 +63,7 @@ Without --test, a stratified, seeded 20% of TRAIN is held out for the report (--
 --seed); the saved model is the one that was evaluated. Beside the report, a TF-IDF + logistic
 regression baseline is fitted on the same split (--no-baseline skips it).""",
 )
-@click.argument("train_path", metavar="TRAIN")
+@click.argument("train_path", metavar="TRAIN", callback=input_file)
 @click.option("--out", "-o", required=True, metavar="DIR",
               help="Model folder to write (an existing model folder there is replaced atomically).")
 @split_options
@@ -99,7 +102,7 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @click.option("--meta-cols", default=None, metavar="A,B,...",
               help="Columns fused with the text embedding: numbers standardised, categories one-hot "
                    "(hashed past 30 values), gaps imputed.")
-@click.option("--extra-embeddings", default=None, metavar="FILE",
+@click.option("--extra-embeddings", default=None, metavar="FILE", callback=input_file,
               help="Table of precomputed vectors (a list column, or numeric columns) joined by --join-on.")
 @click.option("--join-on", default=None, metavar="COL",
               help="Key column shared by TRAIN and --extra-embeddings; unknown keys get zeros.")
@@ -127,12 +130,17 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     multi-label tasks), and writes config.json plus the head's weights (safetensors or XGBoost
     JSON; never pickle) to --out.
     """
-    from bertclf.classify.classifier import TextClassifier
     from bertclf.errors import SpecError
-    from bertclf.io.labels import read_split
     from bertclf.io.modelio import check_model_target
+    from bertclf.search.space import parse_budget
 
     check_model_target(out)
+    _check_modes(auto, few_shot, features)
+    if auto:
+        parse_budget(budget)  # a bad budget fails before any work
+    from bertclf.classify.classifier import TextClassifier
+    from bertclf.io.labels import is_multilabel, read_split
+
     if old_finetune:
         _stderr("warning: --auto-finetune is the default now (it goes in 0.4); --no-finetune turns it off")
     columns = pop_columns(options)
@@ -158,6 +166,8 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     if few_shot:
         learner = _few_shot(model, auto, features)
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
+    if given("threshold") and not is_multilabel(split.labels):
+        _stderr("warning: --threshold applies to several labels a text (--label-cols, --label-sep): ignored")
     if few_shot and split.eval_labels is not None and not test_path:
         _pairs_left_after_holdout(split, holdout)
     start = time.perf_counter()
@@ -167,9 +177,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     elif auto:
         from bertclf.render.console import print_leaderboard
         from bertclf.search.auto import auto_train
-        from bertclf.search.space import parse_budget
 
-        parse_budget(budget)  # a bad budget fails before any work
         model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,
                                    finetune=auto_finetune, log=(lambda m: None) if quiet else _stderr,
                                    after_texts=len(split.eval_texts or []))
@@ -197,6 +205,18 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
             reads = f"{used.pooling} embeddings of layers {list(used.layers)}"
         _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
                 f"{len(split.texts)} texts in {train_seconds:.1f} s")
+
+
+def _check_modes(auto: bool, few_shot: bool, features: str) -> None:
+    """Refuse the options that the chosen way of training would ignore (issue 38: --budget
+    without --auto trained as if it were not there)."""
+    searching = {"budget": "--budget", "folds": "--folds", "auto_finetune": "--finetune/--no-finetune"}
+    refuse_unless(auto, searching, "only with --auto")
+    refuse_unless(features != "embedding" or auto, {"tfidf": "--tfidf"},
+                  "only with --features tfidf or hybrid")
+    refuse_unless(features != "tfidf" or auto, {"scaling": "--scaling"},
+                  "only with --features embedding or hybrid")
+    refuse_unless(not few_shot, {"class_weight": "--class-weight"}, "to the head, not to --few-shot yet")
 
 
 def _pairs_left_after_holdout(split: Any, holdout: float) -> None:

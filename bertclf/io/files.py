@@ -105,9 +105,9 @@ def line_numbers(source: dict[str, Any], count: int) -> list[int]:
     text = Path(source["path"]).read_bytes().decode(current().codec, errors="replace")
     if kind == "jsonl":
         return [i + 1 for i, line in enumerate(text.splitlines()) if line.strip()][:count]
-    import csv
+    from bertclf.io.table import csv_records
 
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=source.get("sep") or ",")
+    reader = csv_records(io.StringIO(text, newline=""), source.get("sep") or ",")
     starts, before, header = [], 0, True
     for record in reader:
         if record and not (header and not any(record)):
@@ -124,15 +124,17 @@ def line_numbers(source: dict[str, Any], count: int) -> list[int]:
 def _decode(raw: bytes, name: str, strict: bool) -> str:
     """Text in the chosen encoding (UTF-8 unless --encoding); undecodable bytes are replaced and
     counted, with the likely encoding named when there are more than a few."""
-    from bertclf.io.sniff import current, encoding_hint
+    from bertclf.io.sniff import check_text, current, encoding_hint
 
     codec = current().codec
+    check_text(raw, name)  # NUL bytes, or a first MB mostly undecodable
     try:
         return raw.decode(codec)
     except UnicodeDecodeError:
         pass
     text = raw.decode(codec, errors="replace")
     bad = text.count(_REPLACEMENT) - (raw.count(_REPLACEMENT.encode("utf-8")) if "utf" in codec else 0)
+    check_text(raw, name, bad)
     message = f"{name}: {bad} undecodable byte sequence(s) (not {current().encoding or 'UTF-8'})"
     hint = encoding_hint(raw, bad)
     if strict:
@@ -155,9 +157,16 @@ def _read_bytes(path: str) -> bytes:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+def _pandas() -> Any:
+    import pandas as pd
+
+    return pd
+
+
 def read_table(path: str, strict: bool = False, lean: bool = False) -> Any:
     """A pandas DataFrame from CSV, TSV, JSONL or Parquet, every cell kept as read (no type guess);
-    with ``lean``, an ``io.table.Table`` read without pandas (the runtime's way).
+    with ``lean``, the ``io.table.Table`` it is made from, without pandas (the runtime's way). One
+    parser reads for both (``io.table.iter_tables``), so every command reads a file the same way.
 
     An empty file is a table with no rows (and no columns). ``attrs["source"]`` says where the
     rows came from, so problems can be reported by the line an editor shows."""
@@ -170,29 +179,15 @@ def read_table(path: str, strict: bool = False, lean: bool = False) -> Any:
     sep = current().separator(kind)
     text = ""
     try:
-        if lean:
-            from bertclf.io.table import parse_table, read_parquet
+        from bertclf.io.table import parse_table, read_parquet
 
-            if kind == "parquet":
-                table = read_parquet(io.BytesIO(raw))
-            else:
-                text = _decode(raw, path, strict)
-                table = parse_table(text, kind, sep)
-        elif kind == "parquet":
-            import pandas as pd
-
-            table = pd.read_parquet(io.BytesIO(raw))
+        if kind == "parquet":
+            table = read_parquet(io.BytesIO(raw)) if lean else _pandas().read_parquet(io.BytesIO(raw))
         else:
-            import pandas as pd
-
             text = _decode(raw, path, strict)
-            if not text.strip():
-                table = pd.DataFrame()
-            elif kind == "jsonl":
-                table = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-            else:
-                table = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                                    na_values=[""])
+            table = parse_table(text, kind, sep)
+            if not lean:  # the same rows and cells, as the training stack's DataFrame
+                table = _pandas().DataFrame(table.data) if table.columns else _pandas().DataFrame()
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001 - parsers raise many types; the message is what matters

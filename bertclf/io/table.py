@@ -1,10 +1,13 @@
-"""Tables without pandas, for the runtime: CSV, TSV and JSONL with the standard library (Parquet
-with pyarrow when it is installed), held as named columns of Python values.
+"""Tables without pandas: CSV, TSV and JSONL with the standard library (Parquet with pyarrow when
+it is installed), held as named columns of Python values.
 
-``predict`` reads and writes through here in every install: pandas and pyarrow weigh 250 MB and
-take most of a second to import, which a one-text prediction should not pay. ``Table`` offers the
-few DataFrame habits the prediction path uses (``columns``, ``len``, ``table[name].tolist()``,
-``table[[names]]``, ``attrs``), so the same model code serves both kinds of table.
+Every command reads its files through ``iter_tables``, whole or a chunk at a time, in every
+install, so a file that one command reads every other reads the same way (the training stack
+turns the Table into a DataFrame after). ``predict`` also writes through here: pandas and pyarrow
+weigh 250 MB and take most of a second to import, which a one-text prediction should not pay.
+``Table`` offers the few DataFrame habits the prediction path uses (``columns``, ``len``,
+``table[name].tolist()``, ``table[[names]]``, ``attrs``), so the same model code serves both kinds
+of table.
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bertclf.errors import InputError, first_line
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # no cap on a cell below the file's own size
 
 
 class Column(list):
@@ -87,34 +93,72 @@ def plain(value: Any) -> Any:
 def parse_table(text: str, kind: str, sep: str) -> Table:
     """CSV/TSV (header, every cell a string, empty cells None, blank lines skipped) or JSONL
     (one object a line, columns in order of appearance, absent keys None)."""
-    if not text.strip():
-        return Table()
+    return next(iter_tables(io.StringIO(text, newline=""), kind, sep), Table())
+
+
+def iter_tables(handle: Iterable[str], kind: str, sep: str = ",", rows: int = 0) -> Iterator[Table]:
+    """The rows of an open CSV/TSV or JSONL text stream as Tables of at most ``rows`` rows (0: one
+    Table of all): the one parser behind every command, whole-file or a chunk at a time.
+
+    A CSV with a header and no rows gives one empty Table with its columns; an empty stream none.
+    A CSV cell may be as large as its file (the csv module's default caps one at 128 KiB)."""
     if kind == "jsonl":
-        objects = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    value = json.loads(line)
-                except ValueError as exc:
-                    raise ValueError(f"line {number}: {first_line(exc)}") from None
-                if not isinstance(value, dict):
-                    raise ValueError(f"line {number} is not a JSON object")
-                objects.append(value)
-        names = list(dict.fromkeys(k for row in objects for k in row))
-        return Table({n: [row.get(n) for row in objects] for n in names}, len(objects))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-    header = next((r for r in reader if r), [])
-    names = _unique(header)
-    columns: list[list[Any]] = [[] for _ in names]
-    for record in reader:
-        if not record:
+        yield from _jsonl_tables(handle, rows)
+        return
+    reader = csv_records(handle, sep)
+    try:
+        header = next((r for r in reader if r), None)
+        if header is None:
+            return
+        names, block, given = _unique(header), [], False
+        for record in reader:
+            if not record:
+                continue
+            if len(record) > len(names):
+                raise ValueError(f"expected {len(names)} fields in line {reader.line_num}, saw {len(record)}")
+            block.append(record)
+            if len(block) == rows:
+                yield _csv_block(names, block)
+                block, given = [], True
+    except csv.Error as exc:  # a quote left open runs to the end of the file: say where it stopped
+        raise ValueError(f"{exc} (line {reader.line_num})") from None
+    if block or not given:
+        yield _csv_block(names, block)
+
+
+def csv_records(handle: Iterable[str], sep: str) -> Any:
+    """The csv module's reader, as every CSV/TSV reading here uses it: RFC 4180 quoting, strict,
+    so a quote left open is an error rather than the rest of the file read as one cell."""
+    return csv.reader(handle, delimiter=sep, strict=True)
+
+
+def _csv_block(names: list[str], records: list[list[str]]) -> Table:
+    columns = [[(r[i] or None) if i < len(r) else None for r in records] for i in range(len(names))]
+    return Table(dict(zip(names, columns, strict=True)), len(records))
+
+
+def _jsonl_tables(handle: Iterable[str], rows: int) -> Iterator[Table]:
+    objects: list[dict[str, Any]] = []
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
             continue
-        if len(record) > len(names):
-            raise ValueError(f"expected {len(names)} fields in line {reader.line_num}, saw {len(record)}")
-        for i, column in enumerate(columns):
-            cell = record[i] if i < len(record) else ""
-            column.append(cell if cell != "" else None)
-    return Table(dict(zip(names, columns, strict=True)), len(columns[0]) if columns else 0)
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"line {number}: {first_line(exc)}") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"line {number} is not a JSON object")
+        objects.append(value)
+        if len(objects) == rows:
+            yield _json_block(objects)
+            objects = []
+    if objects:
+        yield _json_block(objects)
+
+
+def _json_block(objects: list[dict[str, Any]]) -> Table:
+    names = list(dict.fromkeys(k for row in objects for k in row))
+    return Table({n: [row.get(n) for row in objects] for n in names}, len(objects))
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -38,14 +38,18 @@ ECE_MEANING = ("ECE, the expected calibration error, is how far the top label's 
                "off.")
 
 
-def ece_hint(method: str | None) -> str:
-    """One line to print beside an ECE: how the probabilities were made, and what would lower it.
-    Calibration stays an option: measured on seven sets it lowered ECE on six but raised it on
-    sst2, and cost bbc_news 0.23 accuracy points (docs/results.md, Calibration)."""
+def ece_hint(report: dict[str, Any]) -> str:
+    """One line to print beside an ECE: how the probabilities were made and, when calibration
+    would measurably lower it on these texts (``evaluate.ece.calibrated_ece``: at least 0.02 and a
+    quarter lower), what to do. Calibration stays an option: measured on seven sets it lowered ECE
+    on six but raised it on sst2, and cost bbc_news 0.23 accuracy points (docs/results.md)."""
+    method, ece, after = report.get("calibrated"), report.get("ece"), report.get("ece_if_calibrated")
     if method:
         return f"probabilities calibrated by --calibrate {method} on out-of-fold predictions."
-    return ("probabilities as the head gives them; train with --calibrate sigmoid to bring ECE down "
-            "(banking77: 0.21 -> 0.03).")
+    if ece is not None and after is not None and ece - after >= max(0.02, 0.25 * ece):
+        return (f"probabilities as the head gives them; calibrated, they would be at about ECE {after:.2f} "
+                f"on these texts: train with --calibrate sigmoid.")
+    return "probabilities as the head gives them."
 
 
 def print_report(report: dict[str, Any], title: str = "evaluation", console: Any = None) -> None:
@@ -72,7 +76,7 @@ def print_report(report: dict[str, Any], title: str = "evaluation", console: Any
     if "ece" in report:
 
         console.print(f"[dim]{ECE_MEANING}\nECE {report['ece']:.4f}: "
-                      f"{ece_hint(report.get('calibrated'))}[/]", soft_wrap=True)
+                      f"{ece_hint(report)}[/]", soft_wrap=True)
     console.print(table)
     labels, matrix = report["confusion_matrix"]["labels"], report["confusion_matrix"]["matrix"]
     if len(labels) <= 12:
@@ -103,8 +107,18 @@ def print_leaderboard(result: Any) -> None:
 
     from bertclf.search.auto import BASELINES, FINALISTS
 
-    table = Table(title=f"--auto: {result.folds}-fold cross-validation on TRAIN, {result.seconds:.0f} s "
-                        f"of a {result.budget_seconds:.0f} s budget")
+    console = Console(stderr=True)
+    rows = result.leaderboard()
+    skipped = [r for r in rows if r["cv_score"] is None]
+    if len(skipped) == len(rows):  # the budget fitted no candidate: the warning said so, no empty table
+        console.print(f"--auto scored none of its {len(rows)} candidates within its "
+                      f"{result.budget_seconds:.0f} s budget "
+                      f"({skipped[0]['status'] if skipped else 'no candidates'})", soft_wrap=True)
+        return
+    spent = (f"{result.seconds:.0f} s of a {result.budget_seconds:.0f} s budget"
+             if result.seconds <= result.budget_seconds * 1.05
+             else f"{result.seconds:.0f} s, over its {result.budget_seconds:.0f} s budget")
+    table = Table(title=f"--auto: {result.folds}-fold cross-validation on TRAIN, {spent}")
     checked = any(r["check_score"] is not None for r in result.leaderboard())
     names = ["#", "candidate", f"CV {result.metric}", "± spread", "folds"] + ["check"] * checked + ["fit s"]
     for name in names:
@@ -120,23 +134,13 @@ def print_leaderboard(result: Any) -> None:
         if checked:
             cells.append(f"{r['check_score']:.4f}" if r["check_score"] is not None else "")
         table.add_row(*cells, f"{r['fit_seconds']:.1f}")
-    console = Console(stderr=True)
     console.print(table)
-    screened = [r for r in result.leaderboard() if r["folds"] == 1 and r["features"] != "finetune"]
-    if screened and result.folds > 1:
-        console.print(f"Rows with 1 fold were screened on the first fold and did not reach the final "
-                      f"{FINALISTS}; the winner is the best of those scored on all {result.folds}, unless "
-                      f"it beats the better baseline ({' or '.join(BASELINES)}, always scored on every "
-                      f"fold) by no more than noise.", soft_wrap=True)
+    console.print(_screening_note(rows, result.folds, FINALISTS, BASELINES) or "", soft_wrap=True, end="")
     if result.guarded:
         console.print(result.guarded, soft_wrap=True)
-    skipped = [r for r in result.leaderboard() if r["cv_score"] is None]
     if skipped:
         many = "s" * (len(skipped) > 1)
         console.print(f"not scored: {len(skipped)} candidate{many} ({skipped[0]['status']})", soft_wrap=True)
-    if result.overlapping:
-        console.print(f"{result.overlapping} training texts repeat or sit inside another; each such group "
-                      f"stayed on one side of every fold.", soft_wrap=True)
     estimate = result.estimate
     if estimate:
         low, high = estimate["interval"]
@@ -149,6 +153,23 @@ def print_leaderboard(result: Any) -> None:
                       f"[bold]{estimate['score']:.4f}[/] "
                       f"(95% interval {low:.4f}-{high:.4f}), measured on {estimate['texts']} texts set "
                       f"aside before the search ({why}).", soft_wrap=True)
+
+
+def _screening_note(rows: list[dict[str, Any]], folds: int, finalists: int,
+                    baselines: tuple[str, ...]) -> str | None:
+    """What the folds column means, true to the folds that ran: a short budget may score every
+    candidate, the baselines included, on the first fold alone."""
+    scored = [r for r in rows if r["cv_score"] is not None and r["features"] != "finetune"]
+    if folds < 2 or not any(r["folds"] == 1 for r in scored):
+        return None
+    if all(r["folds"] == 1 for r in scored):
+        return (f"Every candidate was scored on the first of {folds} folds alone (no budget for the rest); "
+                f"the winner is the best there, unless it beats the better baseline by no more than noise.\n")
+    base = [r for r in scored if r["candidate"] in baselines]
+    every = all(r["folds"] == folds for r in base) and base
+    return (f"Rows with 1 fold were screened on the first fold and did not reach the final {finalists}; the "
+            f"winner is the best of those scored on all {folds}, unless it beats the better baseline "
+            f"({' or '.join(baselines)}{', scored on every fold' if every else ''}) by no more than noise.\n")
 
 
 def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:

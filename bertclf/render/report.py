@@ -51,7 +51,7 @@ def _metrics_table(report: dict[str, Any]) -> str:
 
 
 def _ece_note(report: dict[str, Any]) -> str:
-    return f"<td class='text note'>{html.escape(ece_hint(report.get('calibrated')))}</td>"
+    return f"<td class='text note'>{html.escape(ece_hint(report))}</td>"
 
 
 def _map_and_mistakes(model: Any, X: Any, y: Any, proba: np.ndarray, seed: int) -> list[str]:

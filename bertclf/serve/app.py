@@ -104,6 +104,11 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":  # its loc is a character offset, not a field
+            where = first.get("loc", ("body", "?"))[-1]
+            why = (first.get("ctx") or {}).get("error", "JSON decode error")
+            return JSONResponse({"error": f"the body is not valid JSON: {why} at character {where}",
+                                 "type": "invalid_request"}, 422)
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else first.get("msg", "invalid")
         return JSONResponse({"error": message, "type": "invalid_request"}, 422)
@@ -230,7 +235,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         model = served[name]
         single, texts, pairs = tei_inputs(body.inputs, bool(model.pair_col))
         chosen(name, len(texts))
-        answered, _ = await run(predictors[name], name, model_table(model, texts, pairs, None),
+        answered, _ = await run(predictors[name], name, model_table(model, texts, pairs, None, "inputs"),
                                 (None, body.raw_scores))
         rows = [scores for _, scores in answered]
         return _text(rows[0] if single else "[" + ", ".join(rows) + "]")

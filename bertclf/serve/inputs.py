@@ -29,10 +29,10 @@ def check_texts(texts: list[str], field: str = "texts") -> None:
 
 
 def model_table(model: Any, texts: list[str], pairs: list[str] | None,
-                metadata: list[dict[str, Any]] | None) -> Table:
+                metadata: list[dict[str, Any]] | None, field: str = "texts") -> Table:
     """The columns the model reads, one row per text; blank texts and missing pairs or metadata
-    are refused."""
-    check_texts(texts)
+    are refused, naming the request's ``field``."""
+    check_texts(texts, field)
     if pairs is not None:
         check_texts(pairs, "pairs")
     columns = model.input_columns()
