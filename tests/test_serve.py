@@ -43,7 +43,7 @@ def client(folders):
 def test_health_ready_and_models(client):
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"status": "ready", "models": ["topics", "tags", "pairs"]}
-    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
     assert models["topics"]["labels"] == ["money", "sport", "water"]
     assert (models["topics"]["task"], models["tags"]["task"]) == ("single-label", "multi-label")
     assert models["pairs"]["inputs"] == ["text", "pair", "channel"]
@@ -362,8 +362,9 @@ def test_embedding_endpoints_give_the_runtime_vectors(client, folders):
     assert openai["object"] == "list" and openai["data"][0]["object"] == "embedding"
     np.testing.assert_allclose(openai["data"][0]["embedding"], expected[0], atol=1e-6)
     assert openai["usage"]["prompt_tokens"] == runtime.load(folders / "topics").embed(texts[:1])[1]
-    bad = client.post("/v1/embeddings", json={"input": [], "model": "topics"})
-    assert (bad.status_code, bad.json()["type"]) == (422, "invalid_request")
+    bad = client.post("/v1/embeddings", json={"input": [], "model": "topics"})  # OpenAI's shape and status
+    error = bad.json()["error"]
+    assert (bad.status_code, error["code"], error["param"]) == (400, "invalid_request", "input")
 
 
 def test_tei_shaped_endpoints(folders):
@@ -380,7 +381,8 @@ def test_tei_shaped_endpoints(folders):
     np.testing.assert_allclose([np.exp(s["score"]) for s in raw], [s["score"] for s in one], rtol=1e-9)
     pairs = TestClient(create_app([folders / "pairs"]))
     paired = pairs.post("/predict", json={"inputs": ["the team won", "a game"]})  # TEI: one pair
-    assert paired.status_code == 422 and paired.json()["type"] == "missing_input"  # it also reads metadata
+    assert paired.status_code == 422 and paired.json()["error_type"] == "validation"  # it also reads metadata
+    assert "metadata" in paired.json()["error"]
 
 
 class Slow:

@@ -37,7 +37,7 @@ def call(body: bytes, method: str = "POST", path: str = "/v1/predict", root: str
         seen["app_body"] = message["body"]
         await JSONResponse({"by": "app"})(scope, receive, send)
 
-    fast = FastRoute(app, {"/v1/predict": (PredictRequest, handler)}, refuse=lambda e: JSONResponse(
+    fast = FastRoute(app, {"/v1/predict": (PredictRequest, handler)}, refuse=lambda e, scope: JSONResponse(
         {"error": e.message, "type": e.kind}, e.status), refused=ServeError, routes=[Route()])
     headers = [(b"content-type", content_type)] if content_type is not None else []
     scope = {"type": "http", "method": method, "path": root + path, "root_path": root, "headers": headers}

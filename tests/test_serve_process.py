@@ -169,6 +169,6 @@ def test_root_path_tells_the_docs_where_the_schema_is(folder):
     with serving(folder, "--root-path", "/classify") as (process, url, log):
         docs = httpx.get(url + "/docs").text
         assert "/classify/openapi.json" in docs and "/classify/static-offline-docs/" in docs
-        assert httpx.get(url + "/v1/models").json()["models"][0]["name"] == "topics"
+        assert httpx.get(url + "/v1/models").json()["data"][0]["id"] == "topics"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

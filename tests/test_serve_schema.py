@@ -33,7 +33,8 @@ def api(tiny_model, tmp_path_factory):
 def test_every_answer_matches_the_schema_and_none_is_a_server_error(api):
     operations = [result.ok() for result in api.get_all_operations()]
     paths = {op.path for op in operations}
-    assert paths >= {"/v1/predict", "/v1/embed", "/v1/embeddings", "/predict", "/embed", "/v1/models"}
+    assert paths >= {"/v1/predict", "/v1/embed", "/v1/embeddings", "/predict", "/embed", "/v1/models",
+                     "/v1/models/{model_id}", "/", "/info"}
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -24,10 +24,12 @@ Examples:
        -d '{"texts": ["I was charged twice"]}'
 
 \b
-Endpoints: POST /v1/predict, /v1/embed, /v1/embeddings (OpenAI), /predict and /embed (TEI);
-GET /v1/models, /health, /ready, /metrics (Prometheus); OpenAPI at /openapi.json.
-Errors are JSON: {"error": ..., "type": ...}. Listens on 127.0.0.1 unless --host says otherwise;
-SIGTERM or Ctrl+C finishes the requests in flight, then exits 0.""",
+Endpoints: POST /v1/predict, /v1/embed; OpenAI's POST /v1/embeddings, GET /v1/models; TEI's
+POST /, /predict, /embed, GET /info; GET /health, /ready, /metrics (Prometheus); OpenAPI at
+/openapi.json. Errors are JSON in each family's shape (bertclf: {"error": ..., "type": ...}).
+OpenAI's SDK (base_url .../v1) and huggingface_hub's InferenceClient (model=the server's URL) work
+with their defaults. Listens on 127.0.0.1 unless --host says otherwise; SIGTERM or Ctrl+C
+finishes the requests in flight, then exits 0.""",
 )
 @click.argument("models", nargs=-1, required=True, metavar="MODEL...")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")

@@ -9,10 +9,8 @@ broken folder fails before a port is opened. ``/docs`` serves Swagger UI's files
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import time
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
@@ -21,31 +19,25 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from bertclf._version import __version__
-from bertclf.errors import BertclfError, SpecError
+from bertclf.errors import SpecError
 from bertclf.io.table import Table
-from bertclf.serve.batching import Batcher, QueueFull
-from bertclf.serve.catalog import load_models, model_info, one_blas_thread, usage, warm
+from bertclf.serve.batching import Batcher
+from bertclf.serve.catalog import load_models, one_blas_thread, usage, warm
+from bertclf.serve.families import error_response, family, route_path
 from bertclf.serve.fastpath import FastRoute
 from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
-from bertclf.serve.inputs import Answers, ServeError, check_texts, model_table, tei_inputs
+from bertclf.serve.inputs import Answers, ServeError, model_table
 from bertclf.serve.schemas import (
     EmbedRequest,
     EmbedResponse,
     ErrorResponse,
-    ModelList,
-    OpenAIEmbeddingRequest,
-    OpenAIEmbeddingResponse,
     PredictRequest,
     PredictResponse,
-    Score,
-    TEIEmbedRequest,
-    TEIPredictRequest,
-    Usage,
 )
+from bertclf.serve.service import Service, json_answer, text_answer
 
 MAX_BATCH_TEXTS = 256  # texts per request, and per merged model call, at most (413 beyond)
 MAX_QUEUE_TEXTS = 4096  # texts waiting for a model, at most (429 beyond)
@@ -74,6 +66,9 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     """
     from fastapi_offline import FastAPIOffline
 
+    from bertclf.serve.openai_api import add_openai_routes
+    from bertclf.serve.tei_api import add_tei_routes
+
     served = dict(models) if isinstance(models, Mapping) else load_models(models, threads)
     if not served:
         raise SpecError("no model to serve")
@@ -82,7 +77,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         warm(model)
     keys = [api_key] if isinstance(api_key, str) else list(api_key or [])
     app = FastAPIOffline(title="bertclf", version=__version__, redoc_url=None,
-                         description="Text classifiers from bertclf model folders.")
+                         description="Text classifiers from bertclf model folders: bertclf's own routes, "
+                                     "OpenAI's embeddings and models, and text-embeddings-inference's.")
     app.state.models, app.state.ready = served, True
     metrics = Metrics()
 
@@ -92,31 +88,24 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
                        finish=finish)
 
     calls = {name: _calls(m) for name, m in served.items()}
-    predictors = {name: batcher(name, *calls[name][0]) for name in served}
-    embedders = {name: batcher(name, *calls[name][1]) for name in served}
+    service = Service(served, {name: batcher(name, *calls[name][0]) for name in served},
+                      {name: batcher(name, *calls[name][1]) for name in served}, metrics,
+                      max_batch_texts, max_batch_tokens, timeout, max_queue_texts)
     errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse}
                                                for code in (401, 413, 422, 429, 503)}
 
     @app.exception_handler(ServeError)
     async def refused(request: Request, exc: ServeError) -> JSONResponse:
-        return _refusal(exc)
+        return refusal(exc, request.scope)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        if first.get("type") == "json_invalid":  # its loc is a character offset, not a field
-            where = first.get("loc", ("body", "?"))[-1]
-            why = (first.get("ctx") or {}).get("error", "JSON decode error")
-            return JSONResponse({"error": f"the body is not valid JSON: {why} at character {where}",
-                                 "type": "invalid_request"}, 422)
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        message = f"{where}: {first.get('msg', 'invalid request')}" if where else first.get("msg", "invalid")
-        return JSONResponse({"error": message, "type": "invalid_request"}, 422)
+        return invalid_body(exc.errors(), request.scope)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse({"error": str(exc.detail), "type": kind}, exc.status_code)
+        return error_response(request.scope, exc.status_code, str(exc.detail), kind)
 
     @app.get("/", include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -138,114 +127,31 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         body, kind = metrics.exposition()
         return Response(body, media_type=kind)
 
-    @app.get("/v1/models", response_model=ModelList, responses=errors,
-             summary="The served models: labels, inputs, encoder, metrics.")
-    async def list_models() -> dict[str, Any]:
-        return {"models": [model_info(name, model) for name, model in served.items()]}
-
-    def chosen(name: str | None, count: int) -> str:
-        """The model a request names (or the only one), within the per-request text limit."""
-        name = name or (next(iter(served)) if len(served) == 1 else None)
-        if name is None:
-            raise ServeError(422, f"several models are served: name one in 'model' ({', '.join(served)})",
-                             "model_required")
-        if name not in served:
-            raise ServeError(422, f"unknown model {name!r}: served are {', '.join(served)}", "unknown_model")
-        if count > max_batch_texts:
-            raise ServeError(413, f"{count} texts in one request; the limit is {max_batch_texts}",
-                             "too_many_texts")
-        return name
-
-    async def run(queue: Batcher, name: str, table: Table, options: Any = None,
-                  texts_only: bool = False) -> tuple[Any, Usage]:
-        """What ``queue``'s call and finish give for ``table``, and the request's usage."""
-        began, tokens = time.perf_counter(), 0
-        try:
-            if max_batch_tokens is not None:  # the bound needs a request's tokens before it queues
-                tokens = (await run_in_threadpool(usage, served[name], table, texts_only))[0]
-            result, (count, cut) = await asyncio.wait_for(queue.submit(table, tokens, options), timeout)
-        except QueueFull as exc:
-            raise ServeError(429, f"the server is busy: {exc}", "queue_full", {"Retry-After": "1"}) from None
-        except asyncio.TimeoutError:
-            raise ServeError(503, f"no answer within {timeout:g} s: the server is overloaded", "timeout",
-                             {"Retry-After": "1"}) from None
-        except BertclfError as exc:
-            raise ServeError(422, str(exc), "invalid_input") from None
-        metrics.inference.labels(name).observe(time.perf_counter() - began)
-        metrics.texts.labels(name).inc(len(table))
-        metrics.tokens.labels(name).inc(count)
-        metrics.batch.labels(name).observe(len(table))
-        return result, Usage(texts=len(table), tokens=count, truncated=cut)
-
-    async def vectors(name: str, texts: list[str], field: str) -> tuple[np.ndarray, Usage]:
-        model = served[name]
-        if model.features == "tfidf":
-            raise ServeError(422, f"{name} reads TF-IDF n-grams only: it has no encoder to embed with",
-                             "no_encoder")
-        if not texts:
-            raise ServeError(422, f"{field}: give a text or a non-empty list of texts", "invalid_request")
-        check_texts(texts, field)
-        table = Table({model.text_col: list(texts)}, len(texts))
-        return await run(embedders[name], name, table, texts_only=True)
-
     @app.post("/v1/predict", response_model=PredictResponse,
               responses=errors, summary="Label texts with a served model.")
     async def predict(body: PredictRequest) -> Response:
-        name = chosen(body.model, len(body.texts))
+        name = service.chosen(body.model, len(body.texts))
         model = served[name]
         table = model_table(model, body.texts, body.pairs, body.metadata)
-        rows, used = await run(predictors[name], name, table, (body.top_k, body.raw_scores))
+        rows, used = await service.run(service.predictors[name], name, table, (body.top_k, body.raw_scores))
         predictions = ", ".join(f'{{{label}, "scores": {scores}}}' for label, scores in rows)
-        return _text(f'{{"model": {json.dumps(name)}, "predictions": [{predictions}], '
+        return text_answer(f'{{"model": {json.dumps(name)}, "predictions": [{predictions}], '
                      f'"usage": {json.dumps(used.model_dump())}}}')
 
     @app.post("/v1/embed", response_model=EmbedResponse, responses=errors,
               summary="The model's own embedding of texts (its pooling, layers, normalisation).")
     async def embed(body: EmbedRequest) -> Response:
-        name = chosen(body.model, len(body.texts))
-        found, used = await vectors(name, body.texts, "texts")
-        return _json({"model": name, "embeddings": found.tolist(), "dim": int(found.shape[1]),
+        name = service.chosen(body.model, len(body.texts))
+        found, used = await service.vectors(name, body.texts, "texts")
+        return json_answer({"model": name, "embeddings": found.tolist(), "dim": int(found.shape[1]),
                       "usage": used.model_dump()})
 
-    @app.post("/v1/embeddings", response_model=OpenAIEmbeddingResponse,
-              responses=errors, summary="Embeddings in OpenAI's request and response shape.")
-    async def openai_embeddings(body: OpenAIEmbeddingRequest) -> Response:
-        texts = [body.input] if isinstance(body.input, str) else body.input
-        name = chosen(body.model, len(texts))
-        found, used = await vectors(name, texts, "input")
-        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(found.tolist())]
-        return _json({"object": "list", "model": name, "data": data,
-                      "usage": {"prompt_tokens": used.tokens, "total_tokens": used.tokens}})
-
-    @app.post("/embed", response_model=list[list[float]],
-              responses=errors,
-              summary="Embeddings in text-embeddings-inference's shape (the first served model).")
-    async def tei_embed(body: TEIEmbedRequest) -> Response:
-        texts = [body.inputs] if isinstance(body.inputs, str) else body.inputs
-        found, _ = await vectors(chosen(next(iter(served)), len(texts)), texts, "inputs")
-        if body.normalize:
-            found = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
-        return _json(found.tolist())
-
-    @app.post("/predict", responses=errors,
-              response_model=list[Score] | list[list[Score]],
-              summary="Scores in text-embeddings-inference's shape (the first served model).")
-    async def tei_predict(body: TEIPredictRequest) -> Response:
-        name = next(iter(served))
-        model = served[name]
-        single, texts, pairs = tei_inputs(body.inputs, bool(model.pair_col))
-        chosen(name, len(texts))
-        answered, _ = await run(predictors[name], name, model_table(model, texts, pairs, None, "inputs"),
-                                (None, body.raw_scores))
-        rows = [scores for _, scores in answered]
-        return _text(rows[0] if single else "[" + ", ".join(rows) + "]")
-
+    posts = {"/v1/predict": (PredictRequest, predict), "/v1/embed": (EmbedRequest, embed)}
+    posts.update(add_openai_routes(app, service))
+    posts.update(add_tei_routes(app, service))
     # Middleware, innermost first: the POST endpoints' usual requests skip FastAPI's request
     # machinery (fastpath), inside the key, size and metrics checks (guard), inside CORS.
-    posts = {"/v1/predict": (PredictRequest, predict), "/v1/embed": (EmbedRequest, embed),
-             "/v1/embeddings": (OpenAIEmbeddingRequest, openai_embeddings),
-             "/embed": (TEIEmbedRequest, tei_embed), "/predict": (TEIPredictRequest, tei_predict)}
-    app.add_middleware(FastRoute, handlers=posts, refuse=_refusal, refused=ServeError,
+    app.add_middleware(FastRoute, handlers=posts, refuse=refusal, refused=ServeError,
                        routes=app.router.routes)
     app.add_middleware(Guard, metrics=metrics, max_bytes=max_request_bytes, keys=keys)
     if cors_origins:
@@ -256,8 +162,25 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     return app
 
 
-def _refusal(exc: ServeError) -> JSONResponse:
-    return JSONResponse({"error": exc.message, "type": exc.kind}, exc.status, headers=exc.headers)
+def refusal(exc: ServeError, scope: dict[str, Any]) -> JSONResponse:
+    """A refused request's answer, in the shape of its route's family (``families``)."""
+    return error_response(scope, exc.status, exc.message, exc.kind, exc.param, exc.headers)
+
+
+def invalid_body(problems: Sequence[Any], scope: dict[str, Any]) -> JSONResponse:
+    """A body FastAPI's validation refused: the first problem, named by its field, in words. OpenAI's
+    clients expect 400 for it, the others 422."""
+    first = problems[0] if problems else {}
+    openai = family(scope.get("method"), route_path(scope)) == "openai"
+    status = 400 if openai else 422
+    if first.get("type") == "json_invalid":  # its loc is a character offset, not a field
+        where = first.get("loc", ("body", "?"))[-1]
+        why = (first.get("ctx") or {}).get("error", "JSON decode error")
+        return error_response(scope, status, f"the body is not valid JSON: {why} at character {where}",
+                              "invalid_request")
+    field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    message = f"{field}: {first.get('msg', 'invalid request')}" if field else first.get("msg", "invalid")
+    return error_response(scope, status, message, "invalid_request", field.split(".")[0] or None)
 
 
 def _calls(model: Any) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
@@ -300,14 +223,3 @@ def from_environment() -> FastAPI:
     settings = json.loads(os.environ[SETTINGS_VARIABLE])
     configure(as_json=settings.pop("log_json", False))
     return create_app(settings.pop("models"), **settings)
-
-
-def _json(content: Any) -> Response:
-    """A JSON response of plain data, written once: FastAPI would validate it against the
-    response model again first, which for 32 texts of 77 labels cost more than the model call.
-    The schemathesis test checks that every answer still matches the schema."""
-    return _text(json.dumps(content, ensure_ascii=False, allow_nan=False))
-
-
-def _text(json_text: str) -> Response:
-    return Response(json_text.encode(), media_type="application/json")

@@ -66,10 +66,18 @@ def usage(model: Any, table: Any, texts_only: bool = False) -> tuple[int, int]:
 
 
 def model_info(name: str, model: Any) -> dict[str, Any]:
-    """What ``GET /v1/models`` says of a model, from its config.json."""
+    """What ``GET /v1/models`` says of a model, from its config.json: OpenAI's four fields
+    (``id``, ``object``, ``created``, ``owned_by``), then bertclf's."""
+    from datetime import datetime
+
     config = getattr(model, "config", None) or {}
     columns = model.input_columns()
-    return {"name": name, "kind": config.get("kind"), "task": model.task, "approach": config.get("approach"),
+    try:
+        created = int(datetime.fromisoformat(str(config.get("created"))).timestamp())
+    except ValueError:
+        created = 0
+    return {"id": name, "object": "model", "created": created, "owned_by": "bertclf",
+            "name": name, "kind": config.get("kind"), "task": model.task, "approach": config.get("approach"),
             "labels": [str(c) for c in model.classes_], "inputs": columns,
             "text_column": model.text_col, "pair_column": model.pair_col,
             "metadata_columns": [c for c in columns if c not in (model.text_col, model.pair_col)],

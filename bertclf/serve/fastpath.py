@@ -17,7 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from bertclf.serve.guard import read_body, replaying, route_path
+from bertclf.serve.families import route_path
+from bertclf.serve.guard import read_body, replaying
 
 Handler = Callable[[Any], Awaitable[Response]]
 
@@ -25,11 +26,12 @@ Handler = Callable[[Any], Awaitable[Response]]
 class FastRoute:
     """ASGI middleware: a POST to one of ``handlers``' paths (``{path: (request model, handler)}``)
     with a JSON body its model accepts is answered by ``handler(body)``; a ``ServeError``-like
-    exception it raises becomes ``refuse(exc)``'s response. ``routes`` are the app's routes, so
+    exception it raises becomes ``refuse(exc, scope)``'s response. ``routes`` are the app's routes, so
     that the request is counted under its route's path as FastAPI's own would be."""
 
     def __init__(self, app: Any, handlers: Mapping[str, tuple[type[BaseModel], Handler]],
-                 refuse: Callable[[Any], Response], refused: type[Exception], routes: list[Any]) -> None:
+                 refuse: Callable[[Any, dict[str, Any]], Response], refused: type[Exception],
+                 routes: list[Any]) -> None:
         self.app, self.handlers, self.refuse, self.refused = app, dict(handlers), refuse, refused
         self.routes = {getattr(route, "path", None): route for route in routes}
 
@@ -49,7 +51,7 @@ class FastRoute:
         try:
             response = await found[1](request)
         except self.refused as exc:
-            response = self.refuse(exc)
+            response = self.refuse(exc, scope)
         await response(scope, receive, send)
 
 

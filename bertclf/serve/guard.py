@@ -3,13 +3,13 @@ Prometheus metrics (``prometheus_client``, one registry per app) and the request
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.responses import JSONResponse
-
+from bertclf.serve.families import error_response, route_path
 from bertclf.serve.logs import log_request
 
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: about 5,000 short texts of JSON
@@ -52,10 +52,12 @@ OPEN_PREFIX = "/static-offline-docs/"
 
 class Guard:
     """ASGI middleware: with ``keys``, a request without ``Authorization: Bearer KEY`` for one of
-    them is refused (401) unless its path is open; a body over ``max_bytes`` is refused (413)
-    after reading at most one byte more than the limit, never whole; every response is counted
+    them is refused (401) unless its path is open; a body over ``max_bytes`` is refused (413),
+    kept no further than one byte past the limit and the rest dropped as it comes (``drain``),
+    then the connection closed; every response is counted
     and timed by its route. Checking keys here rather than in a FastAPI dependency saves the
-    dependency machinery on every request (measured with benchmarks/serve_load.py)."""
+    dependency machinery on every request (measured with benchmarks/serve_load.py). Errors are
+    written in the shape of the route's family (``families``)."""
 
     def __init__(self, app: Any, metrics: Metrics, max_bytes: int = MAX_REQUEST_BYTES,
                  keys: Sequence[str] = ()) -> None:
@@ -66,7 +68,8 @@ class Guard:
         if not self.keys:
             return True
         path = route_path(scope)
-        if path in OPEN_PATHS or path.startswith(OPEN_PREFIX):
+        if (path in OPEN_PATHS and not (path == "/" and scope.get("method") == "POST")) \
+                or path.startswith(OPEN_PREFIX):  # POST / is TEI's inference, not the page
             return True
         given = next((v for k, v in scope.get("headers") or [] if k == b"authorization"), b"")
         token = given[7:] if given[:7].lower() == b"bearer " else b""
@@ -103,22 +106,31 @@ class Guard:
                          "ms": round(seconds * 1000, 1), "client": (scope.get("client") or [None])[0]})
 
     async def _read(self, scope: dict[str, Any], receive: Any) -> bytes | None:
-        """The body, or None when it is over the limit (by its Content-Length, or as it streams)."""
+        """The body, or None when it is over the limit (by its Content-Length, or as it streams);
+        the rest of a refused body is read and dropped (``drain``)."""
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await drain(scope, receive)
             return None
-        return await read_body(receive, self.max_bytes)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"".join(chunks)
+            chunk, more = message.get("body", b""), message.get("more_body", False)
+            size += len(chunk)
+            if size > self.max_bytes:
+                if more:
+                    await drain(scope, receive)
+                return None
+            chunks.append(chunk)
+            if not more:
+                return b"".join(chunks)
 
     async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _refuse(413, f"the request body is over {self.max_bytes:,} bytes", "request_too_large",
-                      scope, receive, send)
-
-
-def route_path(scope: dict[str, Any]) -> str:
-    """The request's path as the app's routes name it: without the prefix it is mounted under."""
-    path, root = scope.get("path", ""), scope.get("root_path", "")
-    return (path[len(root):] or "/") if root and path.startswith(root) else path
+                      scope, receive, send, {"Connection": "close"})
 
 
 async def read_body(receive: Any, max_bytes: int | None = None) -> bytes | None:
@@ -137,6 +149,32 @@ async def read_body(receive: Any, max_bytes: int | None = None) -> bytes | None:
             return b"".join(chunks)
 
 
+DRAIN_BYTES = 64 << 20  # a refused body is read and dropped up to this much...
+DRAIN_SECONDS = 10.0  # ...or for this long, whichever ends first
+
+
+async def drain(scope: dict[str, Any], receive: Any) -> None:
+    """Read and drop the rest of a refused body, a chunk at a time (memory stays flat), so that a
+    client that writes its whole body before it reads (Python's urllib) reads the 413: closing a
+    connection with unread data in it resets it, and the client sees only the reset. Bounded as
+    reverse proxies bound their lingering close; a client that announced ``Expect: 100-continue``
+    is waiting for our word before it sends, so there is nothing to read."""
+    headers = dict(scope.get("headers") or [])
+    if headers.get(b"expect", b"").lower() == b"100-continue":
+        return
+    deadline, dropped = time.monotonic() + DRAIN_SECONDS, 0
+    while dropped < DRAIN_BYTES:
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 def replaying(body: bytes, receive: Any) -> Any:
     """A ``receive`` that gives ``body`` (read already) once, then whatever the client sends next."""
     given = [False]
@@ -152,4 +190,4 @@ def replaying(body: bytes, receive: Any) -> Any:
 
 async def _refuse(status: int, message: str, kind: str, scope: dict[str, Any], receive: Any, send: Any,
                   headers: dict[str, str] | None = None) -> None:
-    await JSONResponse({"error": message, "type": kind}, status, headers=headers)(scope, receive, send)
+    await error_response(scope, status, message, kind, headers=headers)(scope, receive, send)

@@ -11,11 +11,13 @@ from bertclf.io.table import Table
 
 
 class ServeError(Exception):
-    """A request the service refuses: its status, a message and a type a client can switch on."""
+    """A request the service refuses: its status, a message, a type a client can switch on and
+    the request field at fault (``param``, which OpenAI's error object names)."""
 
-    def __init__(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, kind: str, headers: dict[str, str] | None = None,
+                 param: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.kind, self.headers = status, message, kind, headers
+        self.status, self.message, self.kind, self.headers, self.param = status, message, kind, headers, param
 
 
 def check_texts(texts: list[str], field: str = "texts") -> None:
@@ -25,7 +27,7 @@ def check_texts(texts: list[str], field: str = "texts") -> None:
     if blank:
         shown = ", ".join(map(str, blank[:5])) + (", ..." if len(blank) > 5 else "")
         raise ServeError(422, f"{field}: {len(blank)} of {len(texts)} are empty or blank (at {shown}, "
-                              f"counting from 0)", "invalid_request")
+                              f"counting from 0)", "invalid_request", param=field)
 
 
 def model_table(model: Any, texts: list[str], pairs: list[str] | None,

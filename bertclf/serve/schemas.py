@@ -56,15 +56,22 @@ class EmbedResponse(BaseModel):
 
 
 class OpenAIEmbeddingRequest(BaseModel):
-    input: str | list[str] = Field(..., description="A text or a list of texts.")
-    model: str | None = None
-    encoding_format: str = Field("float", pattern="^float$", description="Only 'float'.")
+    """OpenAI's embeddings request, as its SDKs send it (``encoding_format`` base64 by default)."""
+
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        ..., description="A text or a list of texts. Token ids (OpenAI's tokenizer) are refused: this model "
+                         "reads text with its own.")
+    model: str | None = Field(None, description="A served model's name; optional when one is served.")
+    encoding_format: str = Field("float", description="'float', or 'base64': little-endian float32 bytes.")
+    dimensions: int | None = Field(None, description="The model's own dimension, or leave it out (its "
+                                                     "vectors were not trained to be cut shorter).")
+    user: str | None = Field(None, description="Accepted and ignored.")
 
 
 class OpenAIEmbedding(BaseModel):
     object: str = "embedding"
     index: int
-    embedding: list[float]
+    embedding: list[float] | str = Field(..., description="Floats, or base64 of little-endian float32.")
 
 
 class OpenAIUsage(BaseModel):
@@ -79,15 +86,73 @@ class OpenAIEmbeddingResponse(BaseModel):
     usage: OpenAIUsage
 
 
-class TEIEmbedRequest(BaseModel):
+class OpenAIError(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = Field(None, description="bertclf's type of the error (model_not_found, ...).")
+
+
+class OpenAIErrorResponse(BaseModel):
+    error: OpenAIError
+
+
+class TEIOptions(BaseModel):
+    """What text-embeddings-inference's requests may say beside the inputs."""
+
+    truncate: bool | None = Field(None, description="false: refuse a text over the model's token budget "
+                                                    "(bertclf otherwise reads it as the model was trained).")
+    truncation_direction: str | None = Field(None, description="Right only: the model reads a text's start.")
+    model: str | None = Field(None, description="bertclf: the served model, when several are served.")
+
+
+class TEIEmbedRequest(TEIOptions):
     inputs: str | list[str]
     normalize: bool = Field(True, description="L2-normalise each vector (TEI's default).")
+    prompt_name: str | None = Field(None, description="Refused: bertclf models have no prompts.")
+    dimensions: int | None = Field(None, description="The model's own dimension only.")
+    encoding_format: str | None = Field(None, description="float only.")
 
 
-class TEIPredictRequest(BaseModel):
+class TEIPredictRequest(TEIOptions):
     inputs: str | list[str] | list[list[str]] = Field(
         ..., description="A text, a list of texts, or (pair models) [text, pair] lists.")
     raw_scores: bool = Field(False, description="Scores before the last activation (see /v1/predict).")
+
+
+class TEIRootRequest(TEIEmbedRequest):
+    """``POST /``: TEI's root. A body with ``parameters`` (the Inference API's task shape, as
+    huggingface_hub's ``text_classification`` sends it) or ``raw_scores`` is a prediction;
+    any other an embedding (``feature_extraction``)."""
+
+    inputs: str | list[str] | list[list[str]]
+    raw_scores: bool | None = None
+    parameters: dict[str, Any] | None = Field(
+        None, description="Text classification: top_k, function_to_apply (softmax, sigmoid or none).")
+
+
+class TEIInfo(BaseModel):
+    """``GET /info``, in text-embeddings-inference's shape."""
+
+    model_id: str
+    model_sha: str | None = None
+    model_dtype: str
+    model_type: dict[str, Any]
+    max_concurrent_requests: int
+    max_input_length: int
+    max_batch_tokens: int | None
+    max_batch_requests: int | None = None
+    max_client_batch_size: int
+    auto_truncate: bool
+    tokenization_workers: int
+    version: str
+    sha: str | None = None
+    docker_label: str | None = None
+
+
+class TEIError(BaseModel):
+    error: str
+    error_type: str
 
 
 class ModelInfo(BaseModel):
@@ -106,8 +171,19 @@ class ModelInfo(BaseModel):
     bertclf_version: str | None = None
 
 
+class OpenAIModel(ModelInfo):
+    """A served model in OpenAI's shape (``id``, ``object``, ``created``, ``owned_by``), bertclf's
+    details beside them."""
+
+    id: str
+    object: str = "model"
+    created: int = Field(..., description="When the model was trained, in seconds since 1970.")
+    owned_by: str = "bertclf"
+
+
 class ModelList(BaseModel):
-    models: list[ModelInfo]
+    object: str = "list"
+    data: list[OpenAIModel]
 
 
 class ErrorResponse(BaseModel):
