@@ -119,6 +119,13 @@ def test_huggingface_errors_in_tei_shape(url, folder, tiny_model, tmp_path):
         client.feature_extraction(TEXTS[0], truncation_direction="Left")
     assert left.value.response.status_code == 422
     assert left.value.response.json()["error_type"] == "validation"
+    with pytest.raises(hub.errors.HfHubHTTPError) as too_big:
+        client.feature_extraction("x" * 1_200_000)
+    assert too_big.value.response.status_code == 413
+    import httpx
+
+    empty = httpx.post(url + "/", json={"inputs": []}, timeout=30)
+    assert (empty.status_code, empty.json()["error_type"]) == (422, "empty")
     fitted(tiny_model).save(tmp_path / "other")
     with running(create_app([folder, tmp_path / "other"])) as several:
         with pytest.raises(hub.errors.HfHubHTTPError) as unnamed:
