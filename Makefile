@@ -39,8 +39,8 @@ RUNTIME := .venv-runtime
 $(RUNTIME)/bin/bertclf: $(WHEEL)
 	test -x $(RUNTIME)/bin/python || $(PYTHON) -m venv $(RUNTIME)
 	$(RUNTIME)/bin/pip install --quiet --upgrade pip
-	$(RUNTIME)/bin/pip install --quiet $(WHEEL)
 	$(RUNTIME)/bin/pip install --quiet --force-reinstall --no-deps $(WHEEL)  # this build, at any version
+	$(RUNTIME)/bin/pip install --quiet $(WHEEL)  # and what it needs, new dependencies included
 	touch $@
 
 # The tests also cover the xgboost head and the Ray engine, compare with sentence-transformers, and

@@ -143,8 +143,8 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
     async def embed(body: EmbedRequest) -> Response:
         name = service.chosen(body.model, len(body.texts))
         found, used = await service.vectors(name, body.texts, "texts")
-        return json_answer({"model": name, "embeddings": found.tolist(), "dim": int(found.shape[1]),
-                      "usage": used.model_dump()})
+        return json_answer({"model": name, "embeddings": np.ascontiguousarray(found),
+                            "dim": int(found.shape[1]), "usage": used.model_dump()})
 
     posts = {"/v1/predict": (PredictRequest, predict), "/v1/embed": (EmbedRequest, embed)}
     posts.update(add_openai_routes(app, service))

@@ -85,6 +85,6 @@ def _texts(given: Any) -> list[str]:
 def _encoded(vectors: np.ndarray, encoding: str) -> list[Any]:
     """Each vector as floats, or as OpenAI encodes base64: the bytes of little-endian float32."""
     if encoding == "float":
-        return vectors.tolist()
+        return list(np.ascontiguousarray(vectors, dtype=np.float32))
     little = np.ascontiguousarray(vectors, dtype="<f4")
     return [base64.b64encode(row.tobytes()).decode("ascii") for row in little]

@@ -7,11 +7,11 @@ request, and running a request's table through a model call with its limits and 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any
 
 import numpy as np
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -101,10 +101,13 @@ class Service:
 
 
 def json_answer(content: Any) -> Response:
-    """A JSON response of plain data, written once: FastAPI would validate it against the
-    response model again first, which for 32 texts of 77 labels cost more than the model call.
-    The schemathesis test checks that every answer still matches the schema."""
-    return text_answer(json.dumps(content, ensure_ascii=False, allow_nan=False))
+    """A JSON response of plain data and numpy arrays, written once by orjson: FastAPI would
+    validate it against the response model again first, which for 32 texts of 77 labels cost
+    more than the model call, and ``json.dumps`` writes a vector's floats 16 times slower (a
+    float32 array is written as float32's shortest repr, which reads back exactly). The
+    schemathesis test checks that every answer still matches the schema."""
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
+                    media_type="application/json")
 
 
 def text_answer(json_text: str) -> Response:

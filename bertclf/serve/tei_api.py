@@ -48,7 +48,7 @@ def add_tei_routes(app: FastAPI, service: Service) -> dict[str, Any]:
         return json_answer({
             "model_id": name, "model_sha": None,
             "model_dtype": "int8" if getattr(encoder, "name", "").endswith("int8") else "float32",
-            "model_type": {"classifier": {"id2label": dict(enumerate(map(str, labels))),
+            "model_type": {"classifier": {"id2label": {str(i): label for i, label in enumerate(labels)},
                                           "label2id": {label: i for i, label in enumerate(labels)}}},
             "max_concurrent_requests": service.max_queue_texts, "max_input_length": service.max_length(name),
             "max_batch_tokens": service.max_batch_tokens, "max_batch_requests": None,
@@ -127,7 +127,7 @@ async def _embedded(service: Service, body: TEIEmbedRequest) -> Response:
     _check_cut(body, used.truncated, service, name)
     if body.normalize:
         found = found / np.maximum(np.linalg.norm(found, axis=1, keepdims=True), 1e-12)
-    return json_answer(found.tolist())
+    return json_answer(np.ascontiguousarray(found, dtype=np.float32))
 
 
 async def _predicted(service: Service, body: TEIOptions, raw: bool, top_k: int | None,
