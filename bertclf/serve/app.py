@@ -1,7 +1,9 @@
 """The HTTP service: a FastAPI application over ``runtime.open_model``.
 
-Every error is JSON, ``{"error": message, "type": kind}``, with its status; inference runs in a
-worker thread, off the event loop, and requests that arrive together share a model call
+bertclf's own routes live here; OpenAI's and text-embeddings-inference's in ``openai_api`` and
+``tei_api``, over the same ``service.Service``. Every error is JSON in its route family's shape
+(``families``; bertclf's is ``{"error": message, "type": kind}``); inference runs in a worker
+thread, off the event loop, and requests that arrive together share a model call
 (``batching``). Models are opened and warmed (one forward pass) when the app is made, so a
 broken folder fails before a port is opened. ``/docs`` serves Swagger UI's files from the
 ``fastapi-offline`` package (no CDN), and ``/`` a page to try the models (``static/index.html``).
