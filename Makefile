@@ -24,10 +24,15 @@ $(BIN)/bertclf: pyproject.toml
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 WHEEL   := dist/bertclf-$(VERSION)-py3-none-any.whl
 SOURCES := pyproject.toml README.md $(shell find bertclf -type f -not -path '*/__pycache__/*')
-$(WHEEL): $(SOURCES) | $(BIN)/bertclf
-	$(BIN)/pip install --quiet build
+# Its own small venv, so that `make dist` needs neither torch nor the rest of the training stack.
+BUILD   := .venv-build
+$(BUILD)/bin/pyproject-build:
+	$(PYTHON) -m venv $(BUILD)
+	$(BUILD)/bin/pip install --quiet --upgrade pip build
+
+$(WHEEL): $(SOURCES) | $(BUILD)/bin/pyproject-build
 	rm -rf dist
-	$(BIN)/python -m build --outdir dist . >/dev/null
+	$(BUILD)/bin/python -m build --outdir dist . >/dev/null
 	@ls -l dist
 
 dist: $(WHEEL)
@@ -71,4 +76,4 @@ accuracy: $(TESTED)
 	$(BIN)/python benchmarks/auto.py
 
 clean:
-	rm -rf $(VENV) $(RUNTIME) dist build demo_out .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(RUNTIME) $(BUILD) dist build demo_out .pytest_cache .ruff_cache *.egg-info
