@@ -80,3 +80,21 @@ def test_train_calibrate_and_evaluate_show_ece_and_draw_the_diagram(run, tiny_mo
     refused = run("train", few, "--model", tiny_model, "--calibrate", "isotonic", "--holdout", "0",
                   "--out", tmp_path / "m2")
     assert_one_line_error(refused, "calibration needs at least 2 training texts")
+
+
+def test_the_calibration_hint_shows_only_where_calibration_would_help():
+    from bertclf.evaluate.ece import calibrated_ece, reliability
+    from bertclf.render.console import ece_hint
+
+    rng = np.random.default_rng(0)
+    n, k = 600, 4
+    logits = rng.normal(0, 2.0, (n, k))
+    honest = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    target = np.array([rng.choice(k, p=p) for p in honest])  # labels drawn from the probabilities
+    timid = np.exp(logits / 4) / np.exp(logits / 4).sum(axis=1, keepdims=True)  # same ranks, underconfident
+    for proba, helps in ((honest, False), (timid, True)):
+        report = {"ece": reliability(proba, target)["ece"],
+                  "ece_if_calibrated": calibrated_ece(proba, target)}
+        assert ("--calibrate sigmoid" in ece_hint(report)) is helps, report
+    assert calibrated_ece(honest[:20], target[:20]) is None  # too few texts to tell
+    assert "calibrated by --calibrate isotonic" in ece_hint({"calibrated": "isotonic", "ece": 0.01})
