@@ -24,17 +24,10 @@ COLUMN_KEYS = ("text_col", "label_col", "label_cols", "label_sep", "pair_col", "
 def input_file(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Cheap checks first: a missing or wrong input file is named while the arguments are parsed,
     before a command imports its stack (torch alone takes seconds); '-' is stdin."""
-    from pathlib import Path
+    from bertclf.io.files import check_input_file
 
-    from bertclf.errors import InputError
-
-    if value is None or value == "-":
-        return value
-    path = Path(value)
-    if not path.exists():
-        raise InputError(f"no such file: {value}")
-    if path.is_dir():
-        raise InputError(f"{value} is a folder, not a file")
+    if value is not None:
+        check_input_file(value)
     return value
 
 

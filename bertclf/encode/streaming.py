@@ -19,7 +19,15 @@ from typing import Any
 import numpy as np
 
 from bertclf.errors import EmptyTextWarning, InputError, first_line
-from bertclf.io.files import TABLE_FORMATS, as_text, atomic_path, check_output_path, flag_rows, is_missing
+from bertclf.io.files import (
+    TABLE_FORMATS,
+    as_text,
+    atomic_path,
+    check_input_file,
+    check_output_path,
+    flag_rows,
+    is_missing,
+)
 from bertclf.io.sniff import FEW_BAD_BYTES, check_text, current, encoding_hint, sep_hint
 from bertclf.progress import progress_bar
 
@@ -44,8 +52,7 @@ def iter_chunks(path: str, text_col: str = "text", pair_col: str | None = None,
     """(texts, pairs or None) a chunk at a time from CSV, TSV, JSONL, Parquet or a text file."""
     kind = TABLE_FORMATS.get(Path(path).suffix.lower(), "lines")
     columns = [text_col, *([pair_col] if pair_col else [])]
-    if not Path(path).is_file():
-        raise InputError(f"no such file: {path}")
+    check_input_file(path)
     if kind != "parquet":
         check_text(_head(path, 1 << 20), path)
     try:

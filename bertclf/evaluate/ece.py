@@ -28,7 +28,7 @@ def reliability(proba: np.ndarray, target: np.ndarray, bins: int = 15) -> dict[s
 
 
 MIN_TEXTS = 40  # fewer scored texts cannot tell a calibration gain from the noise of 15 bins
-_TEMPERATURES = np.geomspace(0.05, 20.0, 61)
+MIN_GAIN = 0.02  # an ECE this low cannot drop by the hint's bar, so it is not estimated
 
 
 def calibrated_ece(proba: np.ndarray, target: np.ndarray, folds: int = 5, seed: int = 0) -> float | None:
@@ -36,19 +36,40 @@ def calibrated_ece(proba: np.ndarray, target: np.ndarray, folds: int = 5, seed: 
     a temperature is fitted (by log-loss) on four fifths of the rows and scores the fifth, in turn,
     and the ECE of those out-of-fold probabilities is returned. The report shows the hint to
     calibrate only when this is measurably lower than the ECE as given; None below ``MIN_TEXTS``
-    rows (or rows with a label the model never saw)."""
+    rows (or rows with a label the model never saw), or when the ECE is under ``MIN_GAIN``."""
     known = target >= 0
     proba, target = np.asarray(proba, dtype=np.float64)[known], target[known]
-    if len(target) < MIN_TEXTS or proba.ndim != 2 or proba.shape[1] < 2:
+    if len(target) < MIN_TEXTS or proba.ndim != 2 or proba.shape[1] < 2 \
+            or reliability(proba, target)["ece"] < MIN_GAIN:
         return None
     logp = np.log(np.clip(proba, 1e-12, 1.0))
     which = np.random.default_rng(seed).permutation(len(target)) % folds
     out = np.empty_like(proba)
     for fold in range(folds):
         fit, held = which != fold, which == fold
-        best = min(_TEMPERATURES, key=lambda t: _log_loss(logp[fit] / t, target[fit]))
-        out[held] = _softmax(logp[held] / best)
+        out[held] = _softmax(logp[held] * _inverse_temperature(logp[fit], target[fit]))
     return reliability(out, target)["ece"]
+
+
+def _inverse_temperature(logp: np.ndarray, target: np.ndarray, low: float = 0.05,
+                         high: float = 20.0) -> float:
+    """The factor on the log-probabilities with the least log-loss, by golden-section search: the
+    log-loss of softmax(b * z) is convex in b, so 25 steps find it to 1e-4 (a grid of 61
+    temperatures took 1.7 s on 7,600 texts of 77 labels)."""
+    ratio = (5 ** 0.5 - 1) / 2
+    a, b = low, high
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = _log_loss(logp * c, target), _log_loss(logp * d, target)
+    for _ in range(25):
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = _log_loss(logp * c, target)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = _log_loss(logp * d, target)
+    return (a + b) / 2
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

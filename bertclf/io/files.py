@@ -127,7 +127,7 @@ def _decode(raw: bytes, name: str, strict: bool) -> str:
     from bertclf.io.sniff import check_text, current, encoding_hint
 
     codec = current().codec
-    check_text(raw, name)  # NUL bytes, or a first MB mostly undecodable
+    check_text(raw, name, bad=0)  # NUL bytes; the share that fails is counted below, if any does
     try:
         return raw.decode(codec)
     except UnicodeDecodeError:
@@ -143,16 +143,23 @@ def _decode(raw: bytes, name: str, strict: bool) -> str:
     return text
 
 
-def _read_bytes(path: str) -> bytes:
+def check_input_file(path: str) -> None:
+    """A file to read exists and is not a folder ('-', stdin, always does)."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        return
     p = Path(path)
     if not p.exists():
         raise InputError(f"no such file: {path}")
     if p.is_dir():
         raise InputError(f"{path} is a folder, not a file")
+
+
+def _read_bytes(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    check_input_file(path)
     try:
-        return p.read_bytes()
+        return Path(path).read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 

@@ -43,10 +43,12 @@ def ece_hint(report: dict[str, Any]) -> str:
     would measurably lower it on these texts (``evaluate.ece.calibrated_ece``: at least 0.02 and a
     quarter lower), what to do. Calibration stays an option: measured on seven sets it lowered ECE
     on six but raised it on sst2, and cost bbc_news 0.23 accuracy points (docs/results.md)."""
+    from bertclf.evaluate.ece import MIN_GAIN
+
     method, ece, after = report.get("calibrated"), report.get("ece"), report.get("ece_if_calibrated")
     if method:
         return f"probabilities calibrated by --calibrate {method} on out-of-fold predictions."
-    if ece is not None and after is not None and ece - after >= max(0.02, 0.25 * ece):
+    if ece is not None and after is not None and ece - after >= max(MIN_GAIN, 0.25 * ece):
         return (f"probabilities as the head gives them; calibrated, they would be at about ECE {after:.2f} "
                 f"on these texts: train with --calibrate sigmoid.")
     return "probabilities as the head gives them."
@@ -135,7 +137,9 @@ def print_leaderboard(result: Any) -> None:
             cells.append(f"{r['check_score']:.4f}" if r["check_score"] is not None else "")
         table.add_row(*cells, f"{r['fit_seconds']:.1f}")
     console.print(table)
-    console.print(_screening_note(rows, result.folds, FINALISTS, BASELINES) or "", soft_wrap=True, end="")
+    note = _screening_note(rows, result.folds, FINALISTS, BASELINES)
+    if note:
+        console.print(note, soft_wrap=True)
     if result.guarded:
         console.print(result.guarded, soft_wrap=True)
     if skipped:
@@ -164,12 +168,12 @@ def _screening_note(rows: list[dict[str, Any]], folds: int, finalists: int,
         return None
     if all(r["folds"] == 1 for r in scored):
         return (f"Every candidate was scored on the first of {folds} folds alone (no budget for the rest); "
-                f"the winner is the best there, unless it beats the better baseline by no more than noise.\n")
+                f"the winner is the best there, unless it beats the better baseline by no more than noise.")
     base = [r for r in scored if r["candidate"] in baselines]
     every = all(r["folds"] == folds for r in base) and base
     return (f"Rows with 1 fold were screened on the first fold and did not reach the final {finalists}; the "
             f"winner is the best of those scored on all {folds}, unless it beats the better baseline "
-            f"({' or '.join(baselines)}{', scored on every fold' if every else ''}) by no more than noise.\n")
+            f"({' or '.join(baselines)}{', scored on every fold' if every else ''}) by no more than noise.")
 
 
 def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:

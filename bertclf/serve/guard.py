@@ -113,39 +113,30 @@ class Guard:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await drain(scope, receive)
             return None
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return b"".join(chunks)
-            chunk, more = message.get("body", b""), message.get("more_body", False)
-            size += len(chunk)
-            if size > self.max_bytes:
-                if more:
-                    await drain(scope, receive)
-                return None
-            chunks.append(chunk)
-            if not more:
-                return b"".join(chunks)
+        return await read_body(receive, self.max_bytes, scope)
 
     async def _too_large(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _refuse(413, f"the request body is over {self.max_bytes:,} bytes", "request_too_large",
                       scope, receive, send, {"Connection": "close"})
 
 
-async def read_body(receive: Any, max_bytes: int | None = None) -> bytes | None:
-    """The request's body as it streams in, or None as soon as it is over ``max_bytes``."""
+async def read_body(receive: Any, max_bytes: int | None = None,
+                    scope: dict[str, Any] | None = None) -> bytes | None:
+    """The request's body as it streams in, or None as soon as it is over ``max_bytes`` (the rest
+    of it then read and dropped, ``drain``)."""
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             return b"".join(chunks)
-        chunk = message.get("body", b"")
+        chunk, more = message.get("body", b""), message.get("more_body", False)
         size += len(chunk)
         if max_bytes is not None and size > max_bytes:
+            if more:
+                await drain(scope or {}, receive)
             return None
         chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not more:
             return b"".join(chunks)
 
 

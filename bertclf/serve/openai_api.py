@@ -65,7 +65,7 @@ def add_openai_routes(app: FastAPI, service: Service) -> dict[str, Any]:
         vectors = _encoded(found, body.encoding_format)
         data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
         return json_answer({"object": "list", "model": name, "data": data,
-                      "usage": {"prompt_tokens": used.tokens, "total_tokens": used.tokens}})
+                            "usage": {"prompt_tokens": used.tokens, "total_tokens": used.tokens}})
 
     return {"/v1/embeddings": (OpenAIEmbeddingRequest, embeddings)}
 

@@ -87,17 +87,18 @@ class Service:
         return await self.run(self.embedders[name], name, table, texts_only=True)
 
     def dim(self, name: str) -> int:
-        """The length of the model's embedding (what ``vectors`` gives): the runtime's encoder or
-        a slim folder's embedder says it."""
-        model = self.served[name]
-        encoder = getattr(model, "encoder", None) or getattr(model, "embedder_", None)
-        return int(encoder.settings().dim) if encoder is not None else 0
+        """The length of the model's embedding (what ``vectors`` gives), 0 for TF-IDF models."""
+        return int(getattr(self._settings(name), "dim", 0))
 
     def max_length(self, name: str) -> int:
         """The tokens the model reads of a text (its encoder's budget), 0 for TF-IDF models."""
+        return int(getattr(self._settings(name), "max_length", 0))
+
+    def _settings(self, name: str) -> Any:
+        """The encoder's settings: the runtime's encoder or a slim folder's embedder says them."""
         model = self.served[name]
         encoder = getattr(model, "encoder", None) or getattr(model, "embedder_", None)
-        return int(encoder.settings().max_length) if encoder is not None else 0
+        return encoder.settings() if encoder is not None else None
 
 
 def json_answer(content: Any) -> Response:

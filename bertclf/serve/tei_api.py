@@ -135,11 +135,9 @@ async def _predicted(service: Service, body: TEIOptions, raw: bool, top_k: int |
     """TEI's scores: one list for one text, a list of lists for several; ``nested``: always a list
     of lists (the Inference API's text classification, as huggingface_hub reads it)."""
     _check_options(body)
-    count = 1 if isinstance(body.inputs, str) else len(body.inputs)
-    name = service.chosen(body.model, count)
-    model = service.served[name]
+    model = service.served[service.chosen(body.model, 0)]
     single, texts, pairs = tei_inputs(body.inputs, bool(model.pair_col))
-    service.chosen(name, len(texts))
+    name = service.chosen(body.model, len(texts))
     table = model_table(model, texts, pairs, None, "inputs")
     answered, used = await service.run(service.predictors[name], name, table, (top_k, raw))
     _check_cut(body, used.truncated, service, name)
