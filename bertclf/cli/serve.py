@@ -22,6 +22,10 @@ Examples:
   bertclf serve tickets-model --max-batch-tokens 8192 --batch-wait-ms 2 --log-json
   curl -s localhost:8000/v1/predict -H 'Content-Type: application/json' \\
        -d '{"texts": ["I was charged twice"]}'
+  curl -s localhost:8000/v1/embeddings -H 'Content-Type: application/json' \\
+       -d '{"model": "tickets-model", "input": "where is my parcel"}'   # as OpenAI's SDK asks
+  curl -s localhost:8000/ -H 'Content-Type: application/json' \\
+       -d '{"inputs": "I was charged twice", "parameters": {}}'   # as huggingface_hub asks
 
 \b
 Endpoints: POST /v1/predict, /v1/embed; OpenAI's POST /v1/embeddings, GET /v1/models; TEI's

@@ -23,7 +23,8 @@ Examples:
   bertclf tokens "The bank raised rates." "And the river bank flooded."
   bertclf tokens "a long sentence that will not fit" --max-length 6 --pad-to 8
   bertclf tokens "Hello world" --json
-  bertclf tokens --input qa.csv --text-col question --pair-col answer --row 3""",
+  bertclf tokens --input qa.csv --text-col question --pair-col answer --row 3
+  bertclf tokens "where is my parcel" --model tickets-model   # as a trained model folder reads it""",
 )
 @click.argument("text", required=False)
 @click.argument("pair", required=False)
