@@ -4,7 +4,7 @@ tuning, and what that candidate then scores on the test split, under the guard's
 For each set and seed, one sample of the train split (``few_shot.sample``, the same samples as
 benchmarks/few_shot.py) goes through ``auto_train`` with a 10-minute budget; the winner and
 few-shot tuning alone (``FewShot``, fitted only where it did not win) are scored on the full test
-split. ``--rule text`` is today's guard (a lead of more than ``choice.FEW_SHOT_LEAD`` standard
+split. ``--rule text`` is today's guard (a lead of more than ``settle.FEW_SHOT_LEAD`` standard
 errors per out-of-fold text); ``--rule fold`` the one before it (one standard error of the fold
 means). The search is seeded, so both rules see the same fold scores and differ only in the pick.
 
@@ -28,12 +28,12 @@ from results_md import cpu_line, publish, read_rows, record
 
 from bertclf import Embedder, TextClassifier
 from bertclf.finetune.fewshot import FewShot
-from bertclf.search import choice
+from bertclf.search import settle as settling
 from bertclf.search.auto import auto_train
 
 ROOT = Path(__file__).resolve().parents[1]
 FEW = "few-shot tuned encoder"
-LEAD = choice.FEW_SHOT_LEAD  # today's rule, before --rule fold replaces it
+LEAD = settling.FEW_SHOT_LEAD  # today's rule, before --rule fold replaces it
 
 
 def one(name: str, size: int, seed: int, data: Path) -> dict:
@@ -77,8 +77,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     args = parser.parse_args()
     if args.rule == "fold":  # the rule before: one standard error of the fold means
-        choice.FEW_SHOT_LEAD = 1.0
-        choice.few_shot_lead = lambda search, winner, best: choice.fold_lead(winner, best)
+        settling.FEW_SHOT_LEAD = 1.0
+        settling.few_shot_lead = lambda search, winner, best: settling.fold_lead(winner, best)
     rows = read_rows(args.rows)
     done = {(r["set"], r["size"], r["seed"], r["rule"]) for r in rows}
     start = time.perf_counter()

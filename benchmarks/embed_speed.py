@@ -84,14 +84,14 @@ def worker(tool: str, texts: list[str], repeats: int, vectors_out: str) -> dict:
 def cache_worker(texts: list[str], folder: str) -> dict:
     """First pass fills the cache; a new Embedder then reads the same texts back."""
     from bertclf import Embedder
-    from bertclf.encode import embcache
+    from bertclf.encode import disk_cache
 
     first = Embedder(cache=folder, progress=False, device="cpu")
     first.load_encoder()
     start = time.perf_counter()
     first.transform(texts)
     cold = time.perf_counter() - start
-    embcache.forget_open_caches()  # the second pass opens the database afresh
+    disk_cache.forget_open_caches()  # the second pass opens the database afresh
     start = time.perf_counter()
     Embedder(cache=folder, progress=False, device="cpu").transform(texts)
     warm = time.perf_counter() - start

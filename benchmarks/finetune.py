@@ -25,7 +25,8 @@ from results_md import RESULTS, write_section
 
 from bertclf.finetune.finetuner import FineTuner
 from bertclf.io.labels import read_labelled
-from bertclf.search.comparison import compare, human_bytes
+from bertclf.render.console import human_bytes
+from bertclf.search.comparison import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 

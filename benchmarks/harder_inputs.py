@@ -25,7 +25,7 @@ import pandas as pd
 from results_md import publish
 
 from bertclf import Embedder, TextClassifier
-from bertclf.encode.memo import memo
+from bertclf.encode.memory_cache import memo
 from bertclf.encode.sources import DEFAULT_MODEL, load_tokenizer, resolve
 from bertclf.evaluate.metrics import evaluate_model
 from bertclf.search.baseline import baseline_scores, multilabel_baseline_scores

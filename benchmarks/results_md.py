@@ -29,12 +29,13 @@ def write_section(begin: str, end: str, text: str, doc: Path = RESULTS) -> None:
 
 def publish(name: str, body: str, command: str, write: bool = True, seconds: float | None = None,
             doc: Path = RESULTS) -> str:
-    """Wrap ``body`` in the markers of section ``name`` with a 'measured on ... by ...' line,
-    print it, and (``write``) put it in docs/results.md."""
+    """Wrap ``body`` in the markers of section ``name`` with a 'measured on DATE on CPU by
+    COMMAND' line, print it, and (``write``) put it in docs/results.md (today's figures only: the
+    reasoning goes in docs/notes.md)."""
     from datetime import date
 
     took = f" in {seconds:.0f} s" if seconds is not None else ""
-    section = (f"<!-- {name}: begin -->\n_Measured {date.today()} on a 2-core CPU by `{command}`{took}._\n\n"
+    section = (f"<!-- {name}: begin -->\n_Measured {date.today()} on {cpu_line()} by `{command}`{took}._\n\n"
                f"{body}\n<!-- {name}: end -->")
     print(section, flush=True)
     if write:

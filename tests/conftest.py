@@ -47,9 +47,9 @@ def auto_few_shot(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     tiny sets of these tests are small enough to consider it, and tuning five folds would add
     seconds to each of the dozens of searches that test something else."""
     if request.node.get_closest_marker("auto_few_shot") is None:
-        import bertclf.search.fewshot
+        import bertclf.search.fewshot_trial
 
-        monkeypatch.setattr(bertclf.search.fewshot, "MAX_PER_CLASS", 0)
+        monkeypatch.setattr(bertclf.search.fewshot_trial, "MAX_PER_CLASS", 0)
 
 
 @pytest.fixture(scope="session")

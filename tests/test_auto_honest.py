@@ -146,7 +146,7 @@ def test_auto_searches_several_labels_per_text_by_micro_f1(embedder, tmp_path):
     assert estimate["metric"] == "micro-F1" and 0 <= estimate["score"] <= 1
     assert estimate["interval"][0] <= estimate["score"] <= estimate["interval"][1]
     tuned = [c for c in result.candidates if c.features == "finetune"][0]
-    assert tuned.status.startswith("skipped: --auto fine-tunes for one label per text only")
+    assert tuned.status.startswith("skipped: fine-tuning in --auto reads one label per text")
     # the refit's cut-offs are the winner's, tuned on its out-of-fold probabilities
     assert set(result.thresholds) == set(model.classes_) and result.summary()["thresholds"] == "out of fold"
     assert model.thresholds == result.thresholds
@@ -202,7 +202,7 @@ def test_a_baseline_is_kept_unless_beaten_by_more_than_noise():
     from types import SimpleNamespace
 
     from bertclf.search.auto import BASELINES
-    from bertclf.search.choice import guard
+    from bertclf.search.settle import guard
     from bertclf.search.space import Candidate
 
     tfidf = Candidate("tfidf", "word", C=10.0, scores=[0.80, 0.82, 0.81, 0.79, 0.80])
@@ -225,8 +225,8 @@ def test_a_baseline_is_kept_unless_beaten_by_more_than_noise():
 def test_on_small_sets_few_shot_tuning_is_the_baseline_and_fine_tuning_stands_aside():
     from types import SimpleNamespace
 
-    from bertclf.search.choice import guard
-    from bertclf.search.finetuning import finetune_candidate
+    from bertclf.search.finetune_trial import finetune_candidate
+    from bertclf.search.settle import guard
     from bertclf.search.space import Candidate
 
     tfidf = Candidate("tfidf", "word", C=10.0, scores=[1.0, 0.75, 0.75, 0.5, 0.5])
@@ -245,7 +245,7 @@ def test_on_small_sets_few_shot_tuning_is_the_baseline_and_fine_tuning_stands_as
 def test_against_few_shot_tuning_a_lead_is_judged_per_out_of_fold_text():
     from types import SimpleNamespace
 
-    from bertclf.search.choice import FEW_SHOT_LEAD, few_shot_lead, fold_lead, guard
+    from bertclf.search.settle import FEW_SHOT_LEAD, few_shot_lead, fold_lead, guard
     from bertclf.search.space import Candidate
     from bertclf.search.voting import log_proba, vote_oof
 

@@ -7,9 +7,9 @@ import pytest
 from scipy import sparse
 
 from bertclf import Embedder, TextClassifier
-from bertclf.classify.choices import DEFAULT_FEATURES
-from bertclf.classify.choose_c import C_GRID, choose_C
-from bertclf.encode.memo import memo
+from bertclf.classify.auto_c import C_GRID, choose_C
+from bertclf.classify.settings import DEFAULT_FEATURES
+from bertclf.encode.memory_cache import memo
 from bertclf.errors import BertclfWarning, InputError, ModelLoadError, SpecError
 from bertclf.finetune.finetuner import FineTuner
 from bertclf.search.auto import BASELINES, auto_train
@@ -253,9 +253,9 @@ def test_auto_finetunes_on_the_search_rows_and_scores_on_the_check_rows(tiny_mod
 
 
 def test_auto_skips_fine_tuning_that_the_budget_cannot_hold(tiny_model, embedder, monkeypatch):
-    import bertclf.search.finetuning
+    import bertclf.search.finetune_trial
 
-    monkeypatch.setattr(bertclf.search.finetuning, "TRAIN_PASSES", 1e9)  # an epoch would take for ever
+    monkeypatch.setattr(bertclf.search.finetune_trial, "TRAIN_PASSES", 1e9)  # an epoch would take for ever
     messages = []
     _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m",
                            log=messages.append)
@@ -267,7 +267,7 @@ def test_auto_skips_fine_tuning_that_the_budget_cannot_hold(tiny_model, embedder
 
 
 def test_fine_tuning_stops_when_it_cannot_catch_up():
-    from bertclf.search.finetuning import cannot_reach
+    from bertclf.search.finetune_trial import cannot_reach
 
     history = [{"val_accuracy": 0.70}, {"val_accuracy": 0.75}]
     assert cannot_reach(history, 0.90, epochs=3, n_val=10_000) is not None  # 0.75 + 0.05 < 0.90
@@ -411,7 +411,7 @@ def _dense(matrix):
     return matrix.toarray() if sparse.issparse(matrix) else matrix
 
 
-def test_no_finetune_and_the_old_flag(run, tiny_model, train_csv, tmp_path):
+def test_no_finetune_and_the_removed_flag(run, tiny_model, train_csv, tmp_path):
     out = tmp_path / "model"
     result = run("train", train_csv, "--model", tiny_model, "--auto", "--no-finetune", "--budget", "5m",
                  "--out", out, "--json")
@@ -420,8 +420,8 @@ def test_no_finetune_and_the_old_flag(run, tiny_model, train_csv, tmp_path):
     assert board and all(r["features"] != "finetune" for r in board)
     old = run("train", train_csv, "--model", tiny_model, "--auto", "--auto-finetune", "--budget", "5m",
               "--out", tmp_path / "old", "--json")
-    assert old.exit_code == 0, old.output
-    assert "--auto-finetune is the default now" in old.stderr
+    assert old.exit_code == 2 and "No such option '--auto-finetune'" in old.output  # removed in 0.4
+    assert not (tmp_path / "old").exists()
 
 
 def test_auto_does_not_fine_tune_what_must_be_calibrated(embedder):

@@ -143,7 +143,8 @@ def test_a_graph_onnx_runtime_cannot_load_is_rebuilt_once_then_torch_takes_over(
 
 
 def test_int8_gives_a_text_the_same_vector_whatever_its_batch(tiny_model):
-    from bertclf.encode.shipped import ShippedEncoder, ship
+    from bertclf.encode.onnx_export import ship
+    from bertclf.encode.shipped import ShippedEncoder
 
     texts = ["the cat sat on the mat", "a", "the bank raised the loan rate " * 5, "good", "flood water"]
     embedder = Embedder(model=tiny_model, backend="onnx-int8", progress=False)

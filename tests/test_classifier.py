@@ -10,7 +10,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from bertclf import Embedder, TextClassifier
 from bertclf.classify.heads import HEADS
-from bertclf.encode.memo import memo
+from bertclf.encode.memory_cache import memo
 from bertclf.errors import InputError, ModelLoadError, SpecError
 
 SPORT = ["the team won the game", "a great game for the team", "they play a fast game", "the team lost",

@@ -26,7 +26,7 @@ def ray_cluster():
 
 
 def test_ray_embeds_a_file_in_input_order_like_a_local_run(ray_cluster, run, tiny_model, tmp_path):
-    from bertclf.encode.distributed import embed_with_ray
+    from bertclf.encode.ray_embed import embed_with_ray
 
     path = tmp_path / "in.csv"
     frame = pd.DataFrame({"id": range(len(TEXTS)), "text": TEXTS, "pair": ["good"] * len(TEXTS)})
@@ -60,7 +60,7 @@ def test_engine_flags_are_checked(run, tiny_model, write, tmp_path, monkeypatch)
     monkeypatch.setattr(builtins, "__import__", no_ray)
     assert_one_line_error(run("embed", source, "--model", tiny_model, "--engine", "ray", "--out",
                               tmp_path / "v.npy"), "pip install 'bertclf[ray]'")
-    from bertclf.encode.distributed import import_ray
+    from bertclf.io.ray_data import import_ray
 
     with pytest.raises(BertclfError, match="Ray Data, which is not installed"):
         import_ray()
@@ -79,7 +79,7 @@ def test_ray_predicts_a_file_in_input_order_like_a_local_run(ray_cluster, run, t
     local = run("predict", tmp_path / "m", tmp_path / "in.csv", "--top-k", "2", "--out", tmp_path / "l.csv",
                 "-q")
     assert local.exit_code == 0, local.output
-    from bertclf.runtime.distributed import predict_with_ray
+    from bertclf.runtime.ray_predict import predict_with_ray
 
     rows = predict_with_ray(str(tmp_path / "m"), str(tmp_path / "in.csv"), str(tmp_path / "r.csv"),
                             top_k=2, batch_rows=64, progress=False)

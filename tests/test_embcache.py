@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bertclf import Embedder
-from bertclf.encode import embcache
+from bertclf.encode import disk_cache
 from bertclf.errors import BertclfWarning
 
 TEXTS = ["hello world", "the cat sat on the mat", "good", "bank rate money", "hello world"]
@@ -21,11 +21,11 @@ TEXTS = ["hello world", "the cat sat on the mat", "good", "bank rate money", "he
 @pytest.fixture
 def folder(tmp_path):
     yield tmp_path / "cache"
-    embcache.forget_open_caches()
+    disk_cache.forget_open_caches()
 
 
 def vectors_in(folder) -> int:
-    with sqlite3.connect(folder / embcache.FILENAME) as conn:
+    with sqlite3.connect(folder / disk_cache.FILENAME) as conn:
         return conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
 
 
@@ -47,28 +47,28 @@ def test_only_missing_texts_are_embedded_and_settings_never_share_vectors(tiny_m
     pairs = Embedder(model=tiny_model, cache=str(folder)).transform([("hello world", "good")])
     assert vectors_in(folder) == 9 and not np.allclose(cls, more, atol=1e-3)
     assert not np.allclose(pairs[0], more[0], atol=1e-3)
-    info = embcache.open_cache(folder).info()
+    info = disk_cache.open_cache(folder).info()
     assert sorted(s["pooling"] for s in info["settings"]) == ["cls", "mean"]
     assert {s["vectors"] for s in info["settings"]} == {4, 5}
 
 
 def test_a_corrupted_database_is_set_aside_and_rebuilt(tiny_model, folder):
     reference = Embedder(model=tiny_model, cache=str(folder)).transform(TEXTS)
-    embcache.forget_open_caches()
-    path = folder / embcache.FILENAME
+    disk_cache.forget_open_caches()
+    path = folder / disk_cache.FILENAME
     for extra in ("-wal", "-shm"):
-        (folder / f"{embcache.FILENAME}{extra}").unlink(missing_ok=True)
+        (folder / f"{disk_cache.FILENAME}{extra}").unlink(missing_ok=True)
     path.write_bytes(b"this is not a database" * 200)
     with pytest.warns(BertclfWarning, match="could not be read.*a new one started"):
         vectors = Embedder(model=tiny_model, cache=str(folder)).transform(TEXTS)
     np.testing.assert_array_equal(vectors, reference)
     assert vectors_in(folder) == 4
-    assert list(folder.glob(f"{embcache.FILENAME}.corrupt-*"))
+    assert list(folder.glob(f"{disk_cache.FILENAME}.corrupt-*"))
 
 
 def test_a_damaged_row_is_dropped_and_recomputed_never_served(tiny_model, folder):
     reference = Embedder(model=tiny_model, cache=str(folder)).transform(TEXTS)
-    with sqlite3.connect(folder / embcache.FILENAME) as conn:  # flip bytes in every stored vector
+    with sqlite3.connect(folder / disk_cache.FILENAME) as conn:  # flip bytes in every stored vector
         conn.execute("UPDATE vectors SET vec = zeroblob(length(vec))")
     vectors = Embedder(model=tiny_model, cache=str(folder)).transform(TEXTS)
     np.testing.assert_array_equal(vectors, reference)
@@ -138,4 +138,4 @@ def test_train_caches_by_default_and_no_cache_leaves_no_trace(run, tiny_model, w
     plain = run("train", source, "--model", tiny_model, "--no-cache", "--cache", other, "--holdout", "0",
                 "--out", tmp_path / "m2", "-q")
     assert plain.exit_code == 0, plain.output
-    assert not (other / embcache.FILENAME).exists()
+    assert not (other / disk_cache.FILENAME).exists()

@@ -218,14 +218,14 @@ def test_the_tuned_classifier_outlives_its_learner(tiny_model, tmp_path):
 def _quick_learner(monkeypatch):
     """--auto's few-shot learner with 3 epochs: these tests check the wiring, not the tuning."""
     import bertclf.search.auto
-    import bertclf.search.fewshot
+    import bertclf.search.fewshot_trial
 
-    real = bertclf.search.fewshot.few_shot_learner
+    real = bertclf.search.fewshot_trial.few_shot_learner
 
     def quick(base, seed, backend=None):
         return real(base, seed, backend).set_params(epochs=3, lr=1e-3, batch_size=8, settle=0)
 
-    monkeypatch.setattr(bertclf.search.fewshot, "few_shot_learner", quick)
+    monkeypatch.setattr(bertclf.search.fewshot_trial, "few_shot_learner", quick)
     monkeypatch.setattr(bertclf.search.auto, "few_shot_learner", quick)
 
 
@@ -276,7 +276,7 @@ def test_a_few_shot_winner_is_checked_refitted_and_saved_with_its_encoder(tiny_m
 def test_auto_says_why_it_leaves_few_shot_tuning_out(tiny_model):
     from types import SimpleNamespace
 
-    from bertclf.search.fewshot import why_not
+    from bertclf.search.fewshot_trial import why_not
 
     def search(per_class, multilabel=False, calibrate=False, long="truncate"):
         target = np.repeat(np.arange(3), per_class)
@@ -284,10 +284,10 @@ def test_auto_says_why_it_leaves_few_shot_tuning_out(tiny_model):
                                base=SimpleNamespace(calibrate=calibrate,
                                                     embedder_=Embedder(tiny_model, long=long)))
 
-    import bertclf.search.fewshot
+    import bertclf.search.fewshot_trial
 
-    limit = bertclf.search.fewshot.MAX_PER_CLASS  # conftest sets 0 outside marked tests
-    bertclf.search.fewshot.MAX_PER_CLASS = 64
+    limit = bertclf.search.fewshot_trial.MAX_PER_CLASS  # conftest sets 0 outside marked tests
+    bertclf.search.fewshot_trial.MAX_PER_CLASS = 64
     try:
         assert why_not(search(64)) is None
         assert why_not(search(65)) == "65 texts in the median class, over the 64 where it helps"
@@ -295,4 +295,4 @@ def test_auto_says_why_it_leaves_few_shot_tuning_out(tiny_model):
         assert "--calibrate" in why_not(search(8, calibrate=True))
         assert "--long is chunk" in why_not(search(8, long="chunk"))
     finally:
-        bertclf.search.fewshot.MAX_PER_CLASS = limit
+        bertclf.search.fewshot_trial.MAX_PER_CLASS = limit

@@ -7,8 +7,8 @@ from sklearn.base import clone
 
 from bertclf import BertclfWarning, Embedder, TextClassifier
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
-from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import HEADS
+from bertclf.classify.sentence_guide import TextGuide
 from bertclf.classify.thresholds import tune_thresholds
 from bertclf.encode.sources import load_tokenizer, resolve
 from bertclf.errors import InputError, SpecError

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bertclf.errors import InputError
-from bertclf.explore.projection import project_2d
+from bertclf.explore.reduction import project_2d
 from bertclf.render.maps import map_svg
 from tests.conftest import assert_one_line_error
 from tests.test_classifier import LABELS, TEXTS

@@ -36,13 +36,14 @@ def test_format_1_folders_load_and_predict_as_saved(name, tiny_model, tmp_path):
     ("bertclf.autosearch", "print_leaderboard", "bertclf.render"),
     ("bertclf.compare", "compare", "bertclf.search"), ("bertclf.streaming", "embed_file", "bertclf.encode"),
     ("bertclf.audit", "audit_labels", "bertclf.evaluate")])
-def test_import_paths_the_old_readme_taught_still_work_with_a_warning(old, name, new):
+def test_import_paths_of_0_1_are_gone_in_0_4_with_an_error_naming_the_new_place(old, name, new):
     import importlib
 
-    module = importlib.import_module(old)
-    with pytest.warns(DeprecationWarning, match=f"import {name} from {new}"):
-        found = getattr(module, name)
-    assert found is getattr(importlib.import_module(new), name)
+    with pytest.raises(ImportError, match=f"removed in bertclf 0.4: import .*{name} from {new}"):
+        importlib.import_module(old)
+    with pytest.raises(ImportError, match=f"{name} from {new}"):
+        exec(f"from bertclf import {old.rsplit('.', 1)[1]}", {})
+    assert getattr(importlib.import_module(new), name)  # where it lives now
 
 
 def test_a_saved_folder_is_format_2_with_every_part_and_file_listed(tiny_model, tmp_path):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bertclf.errors import InputError
-from bertclf.explore.projector import write_projector
+from bertclf.explore.tensorboard import write_projector
 from tests.conftest import assert_one_line_error
 from tests.test_classifier import LABELS, TEXTS
 

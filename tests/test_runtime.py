@@ -16,7 +16,8 @@ from bertclf import Embedder, TextClassifier, runtime
 from bertclf.classify.features import hashed, murmurhash3_32
 from bertclf.classify.tfidf import TfidfFeatures, _vectorizer
 from bertclf.encode import sources
-from bertclf.encode.shipped import ShippedEncoder, ship
+from bertclf.encode.onnx_export import ship
+from bertclf.encode.shipped import ShippedEncoder
 from bertclf.encode.tokenization import encode
 from bertclf.errors import ModelLoadError
 from tests.conftest import assert_one_line_error

@@ -13,7 +13,7 @@ pytest.importorskip("fastapi")
 from starlette.responses import JSONResponse  # noqa: E402
 
 from bertclf.serve.fastpath import FastRoute  # noqa: E402
-from bertclf.serve.inputs import ServeError  # noqa: E402
+from bertclf.serve.payloads import ServeError  # noqa: E402
 from bertclf.serve.schemas import PredictRequest  # noqa: E402
 
 

@@ -4,6 +4,7 @@ and the one feature assembly that training and the --auto search share."""
 
 from bertclf._lazy import lazy_exports
 
-_EXPORTS = {"TextClassifier": "classifier", "Calibrator": "calibration", "assemble": "assembly"}
+_EXPORTS = {"TextClassifier": "classifier", "Calibrator": "calibration", "assemble": "assembly",
+            "export": "self_contained", "why_unsupported": "compatibility"}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -26,23 +26,24 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from bertclf.classify.assembly import assemble, fit_scaler
+from bertclf.classify.auto_c import TUNED_HEADS, choose_C
 from bertclf.classify.calibration import Calibrator, check_method, out_of_fold_proba
-from bertclf.classify.choices import (
+from bertclf.classify.compatibility import why_unsupported
+from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
+from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
+from bertclf.classify.sentence_guide import TextGuide
+from bertclf.classify.settings import (
     DEFAULT_C,
     DEFAULT_FEATURES,
     DEFAULT_SCALING,
     FEATURES,
     SCALINGS,
 )
-from bertclf.classify.choose_c import TUNED_HEADS, choose_C
-from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
-from bertclf.classify.guide import TextGuide
-from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
 from bertclf.classify.tfidf import TfidfFeatures, check_kind, tfidf_texts
 from bertclf.classify.thresholds import check_thresholds, fixed_thresholds, tune_thresholds
 from bertclf.encode.embedder import Embedder
 from bertclf.encode.inputs import split_inputs, table_inputs
-from bertclf.encode.memo import memo
+from bertclf.encode.memory_cache import memo
 from bertclf.errors import BertclfWarning, InputError, SpecError
 from bertclf.io.files import clean_texts
 from bertclf.io.labels import encode_labels, encode_multilabel, is_multilabel, report_label_counts
@@ -149,9 +150,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if len(inputs.texts) != len(y):
             raise InputError(f"got {len(inputs.texts)} texts but {len(y)} labels")
         self.multilabel_ = is_multilabel(y)
-        if self.multilabel_ and self.calibrate:
-            raise SpecError("--calibrate is for one label per text; multi-label models tune a threshold "
-                            "per label instead")
+        why = why_unsupported("head", self, self.multilabel_)
+        if why:
+            raise SpecError(why)
         if self.multilabel_:
             classes, target = encode_multilabel(y)
             report_label_counts(target, classes, "training labels")

@@ -18,7 +18,7 @@ import numpy as np
 
 from bertclf.errors import BertclfWarning, InputError
 from bertclf.io.files import require_columns
-from bertclf.io.parts import json_file, read_json
+from bertclf.io.part_files import json_file, read_json
 
 MAX_CATEGORIES = 30  # one-hot up to this many distinct values; hashed beyond
 

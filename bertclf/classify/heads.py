@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bertclf.classify.choices import HEADS
+from bertclf.classify.settings import HEADS
 from bertclf.errors import InputError, SpecError
 
 LOADABLE_HEADS = (*HEADS, "linear")  # "linear": the softmax layer trained with a fine-tuned encoder

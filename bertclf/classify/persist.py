@@ -1,6 +1,6 @@
 """A ``TextClassifier`` to and from its model folder: config.json says what the model is (kind,
 task, columns, settings) and lists its parts; each part writes and reads its own files
-(``io.parts``). Format 1 folders (bertclf 0.1) are read through ``io.modelio.parts_of``."""
+(``io.part_files``). Format 1 folders (bertclf 0.1) are read through ``io.modelio.parts_of``."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from bertclf.classify.choices import APPROACH, EMBEDDER_KEYS
-from bertclf.classify.parts import PARTS, read_folder
+from bertclf.classify.folder import PARTS, read_folder
+from bertclf.classify.settings import APPROACH, EMBEDDER_KEYS
 from bertclf.encode import sources as models
 from bertclf.encode.backends import resolve_backend
 from bertclf.encode.embedder import Embedder
-from bertclf.encode.shipped import QUANTIZATION, ShippedEncoder, ship
+from bertclf.encode.onnx_export import ship
+from bertclf.encode.shipped import QUANTIZATION, ShippedEncoder
 from bertclf.errors import BertclfError, BertclfWarning, InputError, ModelLoadError
 from bertclf.io.modelio import (
     ENCODER_FOLDER,
@@ -27,7 +28,7 @@ from bertclf.io.modelio import (
     model_config,
     write_model_folder,
 )
-from bertclf.io.parts import save_parts
+from bertclf.io.part_files import save_parts
 
 
 def save_model(model: Any, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None,

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bertclf.classify.choices import TFIDF_KINDS as KINDS
+from bertclf.classify.settings import TFIDF_KINDS as KINDS
 from bertclf.errors import InputError, SpecError
-from bertclf.io.parts import json_file, read_json
+from bertclf.io.part_files import json_file, read_json
 
 if TYPE_CHECKING:
     from bertclf.classify.sparse import SparseRows

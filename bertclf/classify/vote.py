@@ -17,23 +17,15 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from bertclf.classify.compatibility import why_not_merged
 from bertclf.classify.heads import Head
 from bertclf.errors import SpecError
 
 
 def can_vote(members: list[Any]) -> str | None:
     """Why these fitted (or configured) members cannot be merged into one model; None if they
-    can: logistic-regression heads, one label per text, no calibration or extra inputs, the
-    embedding standardised (or in a hybrid), and one embedder setting among those that embed."""
-    for m in members:
-        if m.head != "logreg" or m.calibrate or m.meta_cols or m.extra_embeddings is not None or m.pair_col:
-            return "only logistic-regression members of single texts, uncalibrated, are merged"
-        if m.features == "embedding" and m.scaling != "standard":
-            return "an embedding-only member must be standardised"
-    settings = {_setting(m) for m in members if m.features != "tfidf"}
-    if len(settings) > 1:
-        return "members that embed must share their pooling and layers"
-    return None
+    can (``compatibility.why_not_merged``)."""
+    return why_not_merged(members, _setting)
 
 
 def _setting(model: Any) -> tuple[Any, Any]:

@@ -60,7 +60,7 @@ class _Group(click.Group):
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
         except ModuleNotFoundError as exc:  # a runtime-only install asked to train, plot, evaluate...
-            from bertclf.runtime.stack import TRAINING_MODULES, training_stack_message
+            from bertclf.runtime.installed import TRAINING_MODULES, training_stack_message
 
             if (exc.name or "").split(".")[0] not in TRAINING_MODULES:
                 raise

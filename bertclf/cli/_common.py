@@ -1,9 +1,8 @@
-"""What the commands share: options spelled the same everywhere, and the report printed after
-training (train, finetune)."""
+"""What the commands share: options spelled the same everywhere (as decorators), the cheap checks
+made while the arguments are parsed, and how flags become the library's arguments."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,7 +90,7 @@ def check_engine(engine: str, input_path: str, address: str | None, actors: int 
         if address or actors:
             raise SpecError("--address and --actors are for --engine ray")
         return
-    from bertclf.encode.distributed import import_ray
+    from bertclf.io.ray_data import import_ray
     from bertclf.io.sniff import current
 
     import_ray()
@@ -278,12 +277,6 @@ def pop_columns(options: dict[str, Any]) -> Any:
                    pair=found["pair_col"], meta=comma_list(found["meta_cols"]), join_on=found["join_on"])
 
 
-def trained_summary(out: str, name: str, model: Any, metrics: dict[str, Any] | None) -> dict[str, Any]:
-    """What train and finetune print with --json: the folder, the model and its measured scores."""
-    return {"model": out, "name": name, "task": model.task, "labels": [str(c) for c in model.classes_],
-            "metrics": metrics, "training": getattr(model, "training_", None)}
-
-
 def label_columns(columns: Any) -> dict[str, Any]:
     """Where the training file kept its labels, for the model folder (evaluate's defaults)."""
     return {"label_col": columns.label, "label_cols": list(columns.labels), "label_sep": columns.label_sep}
@@ -310,50 +303,6 @@ def parse_C(text: str | float) -> str | float:
     if not value > 0:
         raise SpecError(f"-C must be 'auto' or a positive number, got {text!r}")
     return value
-
-
-def describe(model: Any) -> str:
-    """'logreg', or 'hybrid logreg' / 'TF-IDF logreg' for the models that read TF-IDF."""
-    features = getattr(model, "features", "embedding")
-    prefix = {"tfidf": "TF-IDF ", "hybrid": "hybrid "}.get(features, "")
-    return f"{prefix}{getattr(model, 'head', 'fine-tuned')}"
-
-
-def report_on_split(model: Any, split: Any, train_seconds: float, name: str, baseline: bool,
-                    seed: int, to_stderr: bool = False) -> dict[str, Any] | None:
-    """Print the report (and the TF-IDF baseline) on the split's evaluation rows (on stderr when
-    stdout is kept for --json); the metrics to store in the model folder, or None when nothing
-    was held out."""
-    from bertclf.evaluate.metrics import evaluate_model, headline
-    from bertclf.render.console import print_report
-    from bertclf.search.baseline import baseline_scores, baseline_texts, multilabel_baseline_scores
-
-    if split.eval_texts is None:
-        return None
-    start = time.perf_counter()
-    report = evaluate_model(model, split.eval_texts, split.eval_labels)
-    rate = report["n"] / max(time.perf_counter() - start, 1e-9)
-    from rich.console import Console
-
-    print_report(report, title=f"{name} on {split.description}",
-                 console=Console(stderr=True, highlight=False) if to_stderr else None)
-    metrics = {"evaluated_on": split.description, **headline(report),
-               "train_seconds": round(train_seconds, 2), "predict_texts_per_second": round(rate, 1)}
-    if baseline:
-        cols = (getattr(model, "text_col", "text"), getattr(model, "pair_col", None))
-        train_texts, eval_texts = baseline_texts(split.texts, *cols), baseline_texts(split.eval_texts, *cols)
-        if model.task == "multi-label":
-            scores = multilabel_baseline_scores(train_texts, split.labels, eval_texts, split.eval_labels,
-                                                seed)
-            summary = (f"micro-F1 {scores['micro_f1']:.4f}, macro-F1 {scores['macro_f1']:.4f} at a 0.5 "
-                       f"cut-off, mean ROC-AUC {scores['mean_roc_auc'] or float('nan'):.4f}")
-        else:
-            scores = baseline_scores(train_texts, split.labels, eval_texts, split.eval_labels, seed)
-            summary = f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}"
-        metrics["tfidf_logreg_baseline"] = scores
-        click.echo(f"TF-IDF + logistic regression on the same split: {summary} "
-                   f"(trained in {scores['train_seconds']:.1f} s)", err=to_stderr)
-    return metrics
 
 
 # CLI option -> FineTuner parameter, for the options that shape the run (recorded in checkpoints).

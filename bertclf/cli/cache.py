@@ -67,19 +67,19 @@ def clear(cache_dir: str | None, with_onnx: bool) -> None:
 
 def _existing(cache_dir: str | None):  # noqa: ANN202
     """(the database's path, the cache or None): an absent database is not created by a look."""
-    from bertclf.encode import cachedir
-    from bertclf.encode.embcache import FILENAME, open_cache
+    from bertclf.encode import cache_folder
+    from bertclf.encode.disk_cache import FILENAME, open_cache
 
-    path = cachedir.root(cache_dir) / FILENAME
+    path = cache_folder.root(cache_dir) / FILENAME
     return path, open_cache(cache_dir) if path.exists() else None
 
 
 def _exports() -> list:
     """The ONNX export folders; they live under $BERTCLF_CACHE (or the default), whatever --cache
     says, since --cache moves only the embedding database."""
-    from bertclf.encode import cachedir
+    from bertclf.encode import cache_folder
 
-    return sorted(p.parent for p in (cachedir.root() / "onnx").glob("*/model.onnx"))
+    return sorted(p.parent for p in (cache_folder.root() / "onnx").glob("*/model.onnx"))
 
 
 def _size(folder) -> int:  # noqa: ANN001

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bertclf.classify.choices import HEADS
+from bertclf.classify.settings import HEADS
 from bertclf.cli._common import (
     CONTEXT,
     C_option,

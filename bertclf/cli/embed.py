@@ -84,7 +84,7 @@ def embed(input_path: str, text_col: str, pair_col: str | None, out: str, engine
         embedder.load_encoder()  # not timed: the rate is the encoder's
     start = time.perf_counter()
     if engine == "ray":
-        from bertclf.encode.distributed import embed_with_ray
+        from bertclf.encode.ray_embed import embed_with_ray
 
         rows, dim = embed_with_ray(embedder, input_path, out, text_col, pair_col, address, actors,
                                    strict=strict)

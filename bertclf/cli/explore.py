@@ -189,7 +189,7 @@ def projector(input_path: str, out: str, text_col: str, label_col: str | None, c
               seed: int, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Write an Embedding Projector folder for INPUT's texts."""
     from bertclf.explore.clustering import check_k, kmeans, parse_k
-    from bertclf.explore.projector import check_target, write_projector
+    from bertclf.explore.tensorboard import check_target, write_projector
 
     check_target(out)
     k = parse_k(clusters) if clusters is not None else None
@@ -243,7 +243,7 @@ def plot(input_path: str, out: str, color_by: str | None, clusters: int | None, 
          text_col: str, seed: int, as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Map INPUT's texts to two dimensions and draw them, coloured by a column or by cluster."""
     from bertclf.explore.clustering import check_k, kmeans, parse_k
-    from bertclf.explore.projection import check_map_size, project_2d
+    from bertclf.explore.reduction import check_map_size, project_2d
     from bertclf.io.files import check_output_path
     from bertclf.render.maps import MAP_FORMATS, plot_map
 

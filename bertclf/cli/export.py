@@ -32,7 +32,7 @@ def export(model_path: str, out: str, backend: str, as_json: bool) -> None:
 
     Everything else in MODEL is copied unchanged, after its checksums are verified.
     """
-    from bertclf.runtime.export import export as make_self_contained
+    from bertclf.classify.self_contained import export as make_self_contained
 
     began = time.perf_counter()
     written = make_self_contained(model_path, out, backend)

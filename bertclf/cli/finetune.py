@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from bertclf.cli._common import (
     COLUMN_KEYS,
@@ -24,13 +22,14 @@ from bertclf.cli._common import (
     pooling_option,
     pop_columns,
     print_json,
-    report_on_split,
     seed_option,
     slim_option,
     split_options,
     threads_option,
-    trained_summary,
     tuning_options,
+)
+from bertclf.cli._common import (
+    given as given_flags,
 )
 
 
@@ -103,16 +102,44 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
     early stopping; a progress bar shows loss, validation accuracy, texts/s and ETA. Reports on the
     held-out or --test rows like `train`, with the TF-IDF baseline beside it.
     """
-    from bertclf.errors import SpecError
-    from bertclf.finetune.checkpoint import read_state
-    from bertclf.finetune.finetuner import FineTuner
     from bertclf.finetune.loop import Interrupted
     from bertclf.io.labels import read_split
     from bertclf.io.modelio import check_model_target
-    from bertclf.search.space import parse_budget
+    from bertclf.render.console import print_holdout, saved_line
+    from bertclf.search.training import finetune_model
 
-    ctx = click.get_current_context()
-    given = {name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
+    files, out = _files(train_path, out, resume_dir, options)
+    check_model_target(out)
+    tuner = _tuner(options, out, strict, quiet)
+    columns = pop_columns({k: v for k, v in files.items() if k in COLUMN_KEYS})
+    tuner.set_params(text_col=columns.text, pair_col=columns.pair)
+    tuner.check_params()
+    split = read_split(files["train_path"], files["test_path"], files["holdout"], tuner.seed, columns, strict)
+    meta = {**files, "train_path": os.path.abspath(files["train_path"]),
+            "test_path": os.path.abspath(files["test_path"]) if files["test_path"] else None}
+    try:
+        trained = finetune_model(tuner, split, resume=resume_dir is not None, meta=meta, baseline=baseline)
+    except Interrupted as exc:
+        hint = f"; continue with: bertclf finetune --resume {out}" if exc.checkpoint else ""
+        raise Interrupted(f"{exc}{hint}", exc.checkpoint) from None
+    if trained.holdout is not None:
+        print_holdout(trained.holdout, to_stderr=as_json)
+    trained.save(out, label_columns(columns), self_contained=not slim)
+    if as_json:
+        print_json(trained.summary(out))
+    if not quiet:
+        _stderr(saved_line(trained, out))
+
+
+def _files(train_path: str | None, out: str | None, resume_dir: str | None,
+           options: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The training file and its columns (taken out of ``options``) and the output folder: as
+    given, or as the checkpoint in --resume DIR recorded them (a flag given again wins); the
+    recorded tuner settings go back into ``options``."""
+    from bertclf.errors import SpecError
+    from bertclf.finetune.checkpoint import read_state
+
+    given = set(given_flags(*click.get_current_context().params))
     files = {"train_path": train_path, **{k: options.pop(k) for k in FILE_OPTIONS if k in options}}
     if resume_dir is not None:
         if out is not None and os.path.abspath(out) != os.path.abspath(resume_dir):
@@ -127,32 +154,17 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
         raise click.UsageError("give TRAIN and --out (or --resume DIR to continue a run)")
     if not files["train_path"]:
         raise SpecError(f"the checkpoint in {resume_dir} does not record its training file; give TRAIN")
-    check_model_target(out)
-    tuner = FineTuner(**{k: options[k] for k in TUNER_OPTIONS}, device=options["device"],
-                      threads=options["threads"], output_dir=out,
-                      checkpoint_minutes=options["checkpoint_minutes"], strict=strict,
-                      progress=_progress(quiet), verbose=not quiet,
-                      time_limit=parse_budget(options["time_limit"], "--time-limit") if options["time_limit"]
-                      else None)
-    columns = pop_columns({k: v for k, v in files.items() if k in COLUMN_KEYS})
-    tuner.set_params(text_col=columns.text, pair_col=columns.pair)
-    tuner.check_params()
-    split = read_split(files["train_path"], files["test_path"], files["holdout"], tuner.seed, columns, strict)
-    meta = {**files, "train_path": os.path.abspath(files["train_path"]),
-            "test_path": os.path.abspath(files["test_path"]) if files["test_path"] else None}
-    start = time.perf_counter()
-    try:
-        tuner.fit(split.texts, split.labels, resume=resume_dir is not None, meta=meta)
-    except Interrupted as exc:
-        hint = f"; continue with: bertclf finetune --resume {out}" if exc.checkpoint else ""
-        raise Interrupted(f"{exc}{hint}", exc.checkpoint) from None
-    train_seconds = time.perf_counter() - start
-    metrics = report_on_split(tuner, split, train_seconds, "fine-tuned encoder", baseline, tuner.seed,
-                              to_stderr=as_json)
-    tuner.save(out, metrics=metrics, label_columns=label_columns(columns), self_contained=not slim)
-    if as_json:
-        print_json(trained_summary(out, "fine-tuned encoder", tuner, metrics))
-    if not quiet:
-        t = tuner.training_
-        _stderr(f"saved fine-tuned model ({len(tuner.classes_)} labels, best epoch {t['best_epoch']} of "
-                f"{t['epochs_run']}) to {out}; trained on {t['texts']} texts in {train_seconds:.1f} s")
+    return files, out
+
+
+def _tuner(options: dict[str, Any], out: str, strict: bool, quiet: bool) -> Any:
+    """The FineTuner the tuning flags describe, checkpointing into ``out``."""
+    from bertclf.finetune.finetuner import FineTuner
+    from bertclf.search.space import parse_budget
+
+    limit = options["time_limit"]
+    return FineTuner(**{k: options[k] for k in TUNER_OPTIONS}, device=options["device"],
+                     threads=options["threads"], output_dir=out,
+                     checkpoint_minutes=options["checkpoint_minutes"], strict=strict,
+                     progress=_progress(quiet), verbose=not quiet,
+                     time_limit=parse_budget(limit, "--time-limit") if limit else None)

@@ -68,19 +68,10 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     texts are read from stdin.
     """
     began = time.perf_counter()  # loading counts the imports it needs too: that is what a user waits for
-    from bertclf.errors import InputError, SpecError
-    from bertclf.io.files import (
-        TABLE_FORMATS,
-        check_output_path,
-        check_texts,
-        is_table_path,
-        read_table,
-        read_texts,
-        table_column,
-        write_table,
-    )
+    from bertclf.errors import SpecError
+    from bertclf.io.files import TABLE_FORMATS, check_output_path, write_table
     from bertclf.io.predictions import prediction_table
-    from bertclf.io.table import Table, csv_text
+    from bertclf.io.table import csv_text
     from bertclf.runtime.model import open_model
 
     if out is not None:
@@ -97,19 +88,7 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     if top_k is not None and not 1 <= top_k <= len(model.classes_):
         raise SpecError(f"--top-k must be between 1 and {len(model.classes_)} (the model's labels), "
                         f"got {top_k}")
-    needed = model.input_columns()
-    if is_table_path(input_path):
-        table = read_table(input_path, strict, lean=True)
-        X = model.table_inputs(table, input_path)
-        check_texts(table_column(table, input_path, needed[0]), table.attrs["source"], strict=strict)
-    else:
-        if len(needed) > 1:
-            raise InputError(f"this model reads columns {', '.join(needed)}: give a table file, "
-                             f"not plain text")
-        if input_path == "-" and click.get_text_stream("stdin").isatty():
-            _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
-        X = read_texts(input_path, strict=strict)
-        table = Table({"text": X})
+    X, table = _read_inputs(model, input_path, strict)
     if len(X):
         model.load_encoder()  # so the rate below is about predicting, not loading
     start = time.perf_counter()
@@ -130,10 +109,31 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
         _stderr(prediction_summary(len(proba), out, start - began, seconds))
 
 
+def _read_inputs(model: Any, input_path: str, strict: bool) -> tuple[Any, Any]:
+    """What the model reads from INPUT (texts, or a table with its columns), and the table its
+    predictions are added to."""
+    from bertclf.errors import InputError
+    from bertclf.io.files import check_texts, is_table_path, read_table, read_texts, table_column
+    from bertclf.io.table import Table
+
+    needed = model.input_columns()
+    if is_table_path(input_path):
+        table = read_table(input_path, strict, lean=True)
+        X = model.table_inputs(table, input_path)
+        check_texts(table_column(table, input_path, needed[0]), table.attrs["source"], strict=strict)
+        return X, table
+    if len(needed) > 1:
+        raise InputError(f"this model reads columns {', '.join(needed)}: give a table file, not plain text")
+    if input_path == "-" and click.get_text_stream("stdin").isatty():
+        _stderr("reading texts from stdin, one per line (Ctrl-D to end)")
+    X = read_texts(input_path, strict=strict)
+    return X, Table({"text": X})
+
+
 def predict_on_ray(model_path: str, input_path: str, out: str, text_col: str | None, top_k: int | None,
                    label_sep: str, address: str | None, actors: int | None, as_json: bool, quiet: bool,
                    options: dict[str, Any], began: float) -> None:
-    from bertclf.runtime.distributed import predict_with_ray
+    from bertclf.runtime.ray_predict import predict_with_ray
 
     rows = predict_with_ray(model_path, input_path, out, options, text_col, top_k, label_sep, address, actors,
                             progress=_progress(quiet))

@@ -1,21 +1,19 @@
-"""`bertclf train`: a thin shell over TextClassifier (or `--auto`'s search) and the reports."""
+"""`bertclf train`: parse the flags, call ``search.training.train``, render what it returns."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 
-from bertclf.classify.choices import DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, HEADS, SCALINGS
-from bertclf.classify.choices import TFIDF_KINDS as KINDS
+from bertclf.classify.settings import DEFAULT_FEATURES, DEFAULT_SCALING, FEATURES, HEADS, SCALINGS
+from bertclf.classify.settings import TFIDF_KINDS as KINDS
 from bertclf.cli._common import (
     CONTEXT,
     C_option,
     _stderr,
     build_embedder,
     cache_options,
-    describe,
     embedding_options,
     given,
     input_file,
@@ -25,11 +23,9 @@ from bertclf.cli._common import (
     pop_columns,
     print_json,
     refuse_unless,
-    report_on_split,
     seed_option,
     slim_option,
     split_options,
-    trained_summary,
 )
 from bertclf.search.space import DEFAULT_BUDGET, DEFAULT_FOLDS
 
@@ -86,11 +82,9 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
               help="--auto's time budget: 90s, 10m, 1h.")
 @click.option("--folds", type=click.IntRange(2, 20), default=DEFAULT_FOLDS, show_default=True,
               help="--auto's cross-validation folds (fewer when the rarest label has fewer texts).")
-@click.option("--finetune/--no-finetune", "auto_finetune", default=True, show_default=True,
+@click.option("--finetune/--no-finetune", "finetune", default=True, show_default=True,
               help="Let --auto also fine-tune the encoder, when the budget allows an epoch (scored on the "
                    "same check rows as the best cross-validated candidate).")
-@click.option("--auto-finetune", "old_finetune", is_flag=True, hidden=True,
-              help="Before 0.4: fine-tuning is now an --auto candidate by default.")
 @click.option("--few-shot", "few_shot", is_flag=True,
               help="A handful of texts per class: tune the encoder contrastively on pairs of them "
                    "(SetFit-style), then fit the head on the tuned embeddings; the folder carries the "
@@ -116,10 +110,8 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @slim_option
 @json_option
 @input_options
-def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, head: str, C: str,
-          features: str, tfidf: str, scaling: str, auto: bool, budget: str, folds: int, auto_finetune: bool,
-          old_finetune: bool, few_shot: bool, class_weight: str, baseline: bool, extra_embeddings: str | None,
-          threshold: str, calibrate: str | None, slim: bool, as_json: bool, strict: bool, quiet: bool,
+def train(train_path: str, out: str, test_path: str | None, holdout: float, seed: int, auto: bool,
+          few_shot: bool, baseline: bool, slim: bool, as_json: bool, strict: bool, quiet: bool,
           **options: Any) -> None:
     """Train a classifier on BERT embeddings and save it as a model folder.
 
@@ -130,129 +122,84 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     multi-label tasks), and writes config.json plus the head's weights (safetensors or XGBoost
     JSON; never pickle) to --out.
     """
-    from bertclf.errors import SpecError
     from bertclf.io.modelio import check_model_target
-    from bertclf.search.space import parse_budget
 
     check_model_target(out)
-    _check_modes(auto, few_shot, features)
-    if auto:
-        parse_budget(budget)  # a bad budget fails before any work
-    from bertclf.classify.classifier import TextClassifier
+    way = "auto" if auto else "few-shot" if few_shot else "plain"
+    search = {key: options.pop(key) for key in ("budget", "folds", "finetune")}
+    if few_shot and not given("features"):
+        options["features"] = "embedding"  # few-shot tuning measured best on the tuned embeddings alone
+    _check_modes(way, options["features"], search["budget"])
     from bertclf.io.labels import is_multilabel, read_split
+    from bertclf.render.console import print_holdout, print_leaderboard, saved_line
+    from bertclf.search.training import check_way, train_model
 
-    if old_finetune:
-        _stderr("warning: --auto-finetune is the default now (it goes in 0.4); --no-finetune turns it off")
     columns = pop_columns(options)
-    embedder = build_embedder(options, strict, quiet)
-    embedder.settings()  # a bad embedding option fails before the data is read
-    try:
-        cut: str | float = threshold if threshold == "tune" else float(threshold)
-    except ValueError:
-        raise SpecError(f"--threshold must be 'tune' or a probability, got {threshold!r}") from None
-    if auto:
-        context = click.get_current_context()
-        searched = [flag for name, flag in (("head", "--head"), ("C", "-C"), ("features", "--features"),
-                                            ("tfidf", "--tfidf"), ("scaling", "--scaling"))
-                    if context.get_parameter_source(name).name == "COMMANDLINE"]
-        if searched:
-            raise SpecError(f"--auto chooses {', '.join(searched)} itself: drop it, or train without --auto")
-    model = TextClassifier(embedder, head=head, C=C, random_state=seed,
-                           class_weight=None if class_weight == "none" else class_weight,
-                           text_col=columns.text, pair_col=columns.pair, meta_cols=list(columns.meta) or None,
-                           extra_embeddings=extra_embeddings, join_on=columns.join_on, thresholds=cut,
-                           calibrate=calibrate, features=features, tfidf=tfidf, scaling=scaling)
-    model.check_params()
-    if few_shot:
-        learner = _few_shot(model, auto, features)
+    model = _classifier(options, columns, seed, strict, quiet)
+    check_way(way, model)  # before the file is read
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
     if given("threshold") and not is_multilabel(split.labels):
         _stderr("warning: --threshold applies to several labels a text (--label-cols, --label-sep): ignored")
-    if few_shot and split.eval_labels is not None and not test_path:
-        _pairs_left_after_holdout(split, holdout)
-    start = time.perf_counter()
-    search = None
-    if few_shot:
-        model = learner.fit(split.texts, split.labels).classifier_
-    elif auto:
-        from bertclf.render.console import print_leaderboard
-        from bertclf.search.auto import auto_train
-
-        model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,
-                                   finetune=auto_finetune, log=(lambda m: None) if quiet else _stderr,
-                                   after_texts=len(split.eval_texts or []))
-        if not quiet and not as_json:
-            print_leaderboard(search)
-    else:
-        model.fit(split.texts, split.labels)
-    train_seconds = time.perf_counter() - start
-    name = search.winner.name if search and search.winner else describe(model)
-    name = f"few-shot {name}" if few_shot else name
-    metrics = report_on_split(model, split, train_seconds, name, baseline, seed, to_stderr=as_json)
-    if search is not None:
-        metrics = {**(metrics or {}), "auto": search.summary()}
-    model.save(out, metrics=metrics, label_columns=label_columns(columns), self_contained=not slim)
+    trained = train_model(model, split, way, **search, baseline=baseline, log=None if quiet else _stderr)
+    if trained.search is not None and not quiet and not as_json:
+        print_leaderboard(trained.search)
+    if trained.holdout is not None:
+        print_holdout(trained.holdout, to_stderr=as_json)
+    trained.save(out, label_columns(columns), self_contained=not slim)
     if as_json:
-        print_json(trained_summary(out, name, model, metrics))
+        print_json(trained.summary(out))
     if not quiet:
-        kind = "multi-label " if model.task == "multi-label" else ""
-        if not hasattr(model, "embedder_"):
-            reads = "a fine-tuned encoder"
-        elif model.features == "tfidf":
-            reads = "TF-IDF n-grams"
-        else:
-            used = model.embedder_.settings()  # --auto may have chosen other layers or pooling
-            reads = f"{used.pooling} embeddings of layers {list(used.layers)}"
-        _stderr(f"saved {kind}{name} model ({len(model.classes_)} labels, {reads}) to {out}; trained on "
-                f"{len(split.texts)} texts in {train_seconds:.1f} s")
+        _stderr(saved_line(trained, out))
 
 
-def _check_modes(auto: bool, few_shot: bool, features: str) -> None:
+def _classifier(options: dict[str, Any], columns: Any, seed: int, strict: bool, quiet: bool) -> Any:
+    """The unfitted TextClassifier that the head and feature flags describe, its settings checked."""
+    from bertclf.classify.classifier import TextClassifier
+
+    weight = options.pop("class_weight")
+    model = TextClassifier(build_embedder(options, strict, quiet), random_state=seed,
+                           class_weight=None if weight == "none" else weight, text_col=columns.text,
+                           pair_col=columns.pair, meta_cols=list(columns.meta) or None,
+                           join_on=columns.join_on,
+                           thresholds=parse_threshold(options.pop("threshold")),
+                           **{key: options.pop(key) for key in ("head", "C", "features", "tfidf", "scaling",
+                                                                "calibrate", "extra_embeddings")})
+    model.check_params()
+    return model
+
+
+def _check_modes(way: str, features: str, budget: str) -> None:
     """Refuse the options that the chosen way of training would ignore (issue 38: --budget
-    without --auto trained as if it were not there)."""
-    searching = {"budget": "--budget", "folds": "--folds", "auto_finetune": "--finetune/--no-finetune"}
+    without --auto trained as if it were not there), cheaply, before anything is imported."""
+    from bertclf.errors import SpecError
+    from bertclf.search.space import parse_budget
+
+    auto = way == "auto"
+    searching = {"budget": "--budget", "folds": "--folds", "finetune": "--finetune/--no-finetune"}
     refuse_unless(auto, searching, "only with --auto")
     refuse_unless(features != "embedding" or auto, {"tfidf": "--tfidf"},
                   "only with --features tfidf or hybrid")
     refuse_unless(features != "tfidf" or auto, {"scaling": "--scaling"},
                   "only with --features embedding or hybrid")
-    refuse_unless(not few_shot, {"class_weight": "--class-weight"}, "to the head, not to --few-shot yet")
-
-
-def _pairs_left_after_holdout(split: Any, holdout: float) -> None:
-    """Few-shot tuning needs two texts of every class; name the hold-out when it is what took
-    them (FewShot itself only sees what is left, and would say a class of two "has 1")."""
-    from collections import Counter
-
-    import numpy as np
-
-    from bertclf.errors import InputError
-
-    kept = Counter(np.asarray(split.labels, dtype=str).tolist())
-    held = Counter(np.asarray(split.eval_labels, dtype=str).tolist())
-    short = [c for c in held if kept[c] < 2 <= kept[c] + held[c]]  # two or more in the file
-    if short:
-        raise InputError(f"few-shot learning needs at least 2 texts in every class, and after holding "
-                         f"{holdout:.0%} of TRAIN out for the report {', '.join(short)} "
-                         f"{'has' if len(short) == 1 else 'have'} fewer: give --holdout 0 or a --test file")
-
-
-def _few_shot(model: Any, auto: bool, features: str) -> Any:
-    """The ``FewShot`` learner for ``train --few-shot``, with the encoder, columns and head of
-    ``model``; its features are frozen embeddings unless --features says otherwise."""
-    from bertclf.errors import SpecError
-    from bertclf.finetune.fewshot import FewShot
-
-    if auto:
+    refuse_unless(way != "few-shot", {"class_weight": "--class-weight"}, "to the head, not to --few-shot yet")
+    if given("auto") and given("few_shot"):
         raise SpecError("--few-shot and --auto are two ways to train: pick one (--auto scores few-shot "
                         "tuning itself when TRAIN is small)")
-    if model.pair_col or model.meta_cols or model.extra_embeddings is not None:
-        raise SpecError("--few-shot reads single texts: drop --pair-col, --meta-cols and --extra-embeddings")
-    if model.calibrate:
-        raise SpecError("--few-shot does not calibrate yet: drop --calibrate")
-    explicit = click.get_current_context().get_parameter_source("features").name == "COMMANDLINE"
-    e = model.embedder
-    return FewShot(e.model, pooling=e.pooling, max_length=e.max_length, device=e.device,
-                   backend=e.backend, seed=model.random_state, threads=e.threads,
-                   features=features if explicit else "embedding",
-                   C=model.C, head=model.head, text_col=model.text_col, progress=e.progress)
+    if auto:
+        parse_budget(budget)  # a bad budget fails before any work
+        searched = given("head", "C", "features", "tfidf", "scaling")
+        if searched:
+            flags = {"head": "--head", "C": "-C", "features": "--features", "tfidf": "--tfidf",
+                     "scaling": "--scaling"}
+            raise SpecError(f"--auto chooses {', '.join(flags[n] for n in searched)} itself: drop it, or "
+                            f"train without --auto")
+
+
+def parse_threshold(threshold: str) -> str | float:
+    """--threshold: 'tune' or a probability."""
+    from bertclf.errors import SpecError
+
+    try:
+        return threshold if threshold == "tune" else float(threshold)
+    except ValueError:
+        raise SpecError(f"--threshold must be 'tune' or a probability, got {threshold!r}") from None

@@ -5,7 +5,7 @@ the in-process memo and the persistent embedding cache, streaming files of any s
 from bertclf._lazy import lazy_exports
 
 _EXPORTS = {
-    "Embedder": "embedder", "embed_file": "streaming", "embed_with_ray": "distributed",
+    "Embedder": "embedder", "embed_file": "streaming", "embed_with_ray": "ray_embed",
     "DEFAULT_MODEL": "sources", "load_tokenizer": "sources", "explain": "tokenization",
 }
 __all__ = sorted(_EXPORTS)

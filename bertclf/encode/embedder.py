@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from bertclf.encode import sources as models
 from bertclf.encode.backends import EncoderBackend, get_backend, resolve_backend
-from bertclf.encode.embcache import open_cache, setting_id, text_keys
+from bertclf.encode.disk_cache import open_cache, setting_id, text_keys
 from bertclf.encode.inputs import as_inputs, as_text_list, clean_pairs, split_inputs  # noqa: F401 - API
 from bertclf.encode.pipeline import Settings, embed_rows
 from bertclf.encode.pooling import LayerSpec, check_layer_agg, check_pooling, resolve_layers

@@ -2,7 +2,7 @@
 
 The graph takes padded token ids and returns every hidden state (``hidden_0`` .. ``hidden_N``);
 a run asks ONNX Runtime for the layers it needs only, and pooling stays in ``pooling.py``, so all
-backends pool identically. Files live under the cache folder (``cachedir.py``), keyed by the
+backends pool identically. Files live under the cache folder (``cache_folder.py``), keyed by the
 encoder's weights digest and the export settings, never inside a model folder (which may be
 read-only, and a fine-tuned model's encoder folder is checksummed file by file). Each file has a
 sidecar ``meta.json`` with its size and sha256: a stale or truncated graph is detected and rebuilt.
@@ -17,11 +17,17 @@ import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bertclf.encode import cachedir
+from bertclf.encode import cache_folder
+from bertclf.encode.shipped import QUANTIZATION, ShippedEncoder
 from bertclf.encode.sources import ModelSource, load_config, weights_digest
-from bertclf.errors import BertclfError, BertclfWarning, ExportError, InputError, first_line
+from bertclf.errors import BertclfError, BertclfWarning, ExportError, InputError, SpecError, first_line
+
+if TYPE_CHECKING:
+    from bertclf.encode.pipeline import Settings
 
 OPSET = 17
 FORMAT = 2  # bump when the graph's inputs, outputs or quantization settings change (2: smoothed int8)
@@ -184,7 +190,7 @@ def _folder(key: str, source: ModelSource) -> Path:
     with it, where they would otherwise pile up in the cache, 110 MB a fit."""
     if source.local and (Path(source.location) / TEMPORARY).exists():
         return Path(source.location) / "onnx" / key
-    root = cachedir.writable_root()
+    root = cache_folder.writable_root()
     return (root / "onnx" / key) if root else Path(tempfile.gettempdir()) / f"bertclf-onnx-{key}"
 
 
@@ -233,3 +239,23 @@ class _staging:
         except OSError:  # another process put a complete export there first
             shutil.rmtree(self.tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def ship(s: Settings, backend: str) -> ShippedEncoder:
+    """Pack the encoder of settings ``s`` as ``backend`` runs it (onnx-int8 or onnx): the graph from
+    the ONNX cache (exported now if missing) and the tokenizer's JSON. Needs the training stack."""
+    from bertclf.encode.sources import load_tokenizer
+
+    if backend not in QUANTIZATION:
+        raise SpecError(f"a model folder ships an ONNX graph: use backend onnx-int8 or onnx, not {backend}")
+    tokenizer = load_tokenizer(s.source)
+    if not hasattr(tokenizer, "backend_tokenizer"):
+        raise SpecError(f"{s.source.spec} has no fast tokenizer (tokenizer.json), so it cannot travel "
+                        f"with the model; keep the folder slim")
+    graph = onnx_model(s.source, QUANTIZATION[backend]).read_bytes()
+    meta = {"quantization": QUANTIZATION[backend], "pooling": s.pooling, "layers": list(s.layers),
+            "layer_agg": s.layer_agg, "max_length": s.max_length, "normalize": s.normalize,
+            "long": asdict(s.long), "num_layers": s.num_layers, "hidden_size": s.hidden_size,
+            "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
+            "model_input_names": list(tokenizer.model_input_names), "from": s.source.spec}
+    return ShippedEncoder(meta, graph, tokenizer.backend_tokenizer.to_str().encode("utf-8"))

@@ -1,15 +1,14 @@
 """An encoder that travels inside a model folder: its ONNX graph and its ``tokenizer.json``, run
 with ONNX Runtime and the tokenizers library alone (no torch, no transformers).
 
-``ShippedEncoder`` is a model-folder part (see ``io.parts``): ``ship`` takes the very graph the
-Embedder ran while training (from the ONNX cache) and the tokenizer's own JSON; the runtime reads
-them back, checksummed with every other file. Pooling, layers and the long-text strategy are
-stored resolved, so the folder needs nothing of the model it came from.
+``ShippedEncoder`` is a model-folder part (see ``io.part_files``): ``onnx_export.ship`` takes the
+very graph the Embedder ran while training (from the ONNX cache) and the tokenizer's own JSON;
+the runtime reads them back, checksummed with every other file. Pooling, layers and the long-text
+strategy are stored resolved, so the folder needs nothing of the model it came from.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -123,25 +122,3 @@ class ShippedEncoder:
         if settings.get("quantization") not in QUANTIZATION.values():
             raise ValueError(f"unknown encoder quantization {settings.get('quantization')!r}")
         return cls(settings, files[GRAPH_FILE], files[TOKENIZER_FILE])
-
-
-def ship(s: Settings, backend: str) -> ShippedEncoder:
-    """Pack the encoder of settings ``s`` as ``backend`` runs it (onnx-int8 or onnx): the graph from
-    the ONNX cache (exported now if missing) and the tokenizer's JSON. Needs the training stack."""
-    from bertclf.encode.onnx_export import onnx_model
-    from bertclf.encode.sources import load_tokenizer
-    from bertclf.errors import SpecError
-
-    if backend not in QUANTIZATION:
-        raise SpecError(f"a model folder ships an ONNX graph: use backend onnx-int8 or onnx, not {backend}")
-    tokenizer = load_tokenizer(s.source)
-    if not hasattr(tokenizer, "backend_tokenizer"):
-        raise SpecError(f"{s.source.spec} has no fast tokenizer (tokenizer.json), so it cannot travel "
-                        f"with the model; keep the folder slim")
-    graph = onnx_model(s.source, QUANTIZATION[backend]).read_bytes()
-    meta = {"quantization": QUANTIZATION[backend], "pooling": s.pooling, "layers": list(s.layers),
-            "layer_agg": s.layer_agg, "max_length": s.max_length, "normalize": s.normalize,
-            "long": asdict(s.long), "num_layers": s.num_layers, "hidden_size": s.hidden_size,
-            "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0,
-            "model_input_names": list(tokenizer.model_input_names), "from": s.source.spec}
-    return ShippedEncoder(meta, graph, tokenizer.backend_tokenizer.to_str().encode("utf-8"))

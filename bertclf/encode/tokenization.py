@@ -19,7 +19,7 @@ import numpy as np
 
 from bertclf.errors import BertclfWarning, SpecError
 
-LONG_MODES = ("truncate", "head-tail", "chunk", "guide")  # guide: sentence selection, see guide.py
+LONG_MODES = ("truncate", "head-tail", "chunk", "guide")  # guide: classify/sentence_guide.py
 CHUNK_AGGS = ("mean", "max")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from bertclf.classify.calibration import out_of_fold_proba
 from bertclf.classify.heads import fit_head
 from bertclf.encode.embedder import Embedder
-from bertclf.encode.memo import memo
+from bertclf.encode.memory_cache import memo
 from bertclf.errors import SpecError
 from bertclf.io.files import clean_texts
 from bertclf.io.labels import encode_labels
@@ -34,7 +34,7 @@ def audit_labels(texts: list[Any], labels: list[Any], embedder: Embedder | None 
     embedder = embedder or Embedder()
     features = memo.embed(embedder, clean_texts(list(texts)))
     if C == "auto":
-        from bertclf.classify.choose_c import choose_C
+        from bertclf.classify.auto_c import choose_C
 
         C = choose_C(head, features, target, len(classes), seed=random_state)
     proba = out_of_fold_proba(

@@ -24,8 +24,8 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import Head
+from bertclf.classify.sentence_guide import TextGuide
 from bertclf.classify.thresholds import tune_thresholds
 from bertclf.encode import sources as models
 from bertclf.encode.backends import resolve_device
@@ -49,7 +49,7 @@ from bertclf.io.labels import (
     report_label_counts,
 )
 from bertclf.io.modelio import ENCODER_FOLDER, is_encoder_file, model_config, write_model_folder
-from bertclf.io.parts import save_parts
+from bertclf.io.part_files import save_parts
 from bertclf.progress import should_show
 
 DEFAULT_MAX_LENGTH = 128
@@ -337,7 +337,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
                     "labels": label_columns}, parts=parts)
         write_model_folder(path, config, files)
         if self_contained:
-            from bertclf.runtime.export import export
+            from bertclf.classify.self_contained import export
 
             export(path, path)
 

@@ -205,6 +205,7 @@ class Split:
     eval_texts: Any | None
     eval_labels: Any | None
     description: str
+    held_out: float = 0.0  # the share of TRAIN held out for the report (0: a test file, or none)
 
 
 def read_split(train_path: str, test_path: str | None, holdout: float, seed: int, columns: Columns,
@@ -227,7 +228,7 @@ def read_split(train_path: str, test_path: str | None, holdout: float, seed: int
         else:
             train_rows, test_rows = holdout_split(y, holdout, seed)
         return Split(take(X, train_rows), take(y, train_rows), take(X, test_rows), take(y, test_rows),
-                     f"{holdout:.0%} hold-out of {train_path} (seed {seed})")
+                     f"{holdout:.0%} hold-out of {train_path} (seed {seed})", holdout)
     return Split(X, y, None, None, "")
 
 

@@ -102,12 +102,41 @@ def print_report(report: dict[str, Any], title: str = "evaluation", console: Any
                       f"they count as errors[/]", soft_wrap=True)
 
 
+def print_holdout(holdout: Any, to_stderr: bool = False) -> None:
+    """The report of ``search.training.report_holdout`` (on stderr when stdout is kept for --json),
+    then the TF-IDF baseline's line."""
+    from rich.console import Console
+
+    print_report(holdout.report, title=holdout.title,
+                 console=Console(stderr=True, highlight=False) if to_stderr else None)
+    scores = holdout.baseline
+    if scores is None:
+        return
+    if "micro_f1" in scores:
+        summary = (f"micro-F1 {scores['micro_f1']:.4f}, macro-F1 {scores['macro_f1']:.4f} at a 0.5 "
+                   f"cut-off, mean ROC-AUC {scores['mean_roc_auc'] or float('nan'):.4f}")
+    else:
+        summary = f"accuracy {scores['accuracy']:.4f}, macro-F1 {scores['macro_f1']:.4f}"
+    Console(stderr=to_stderr, highlight=False).print(
+        f"TF-IDF + logistic regression on the same split: {summary} (trained in "
+        f"{scores['train_seconds']:.1f} s)", soft_wrap=True, markup=False)
+
+
+def saved_line(trained: Any, out: str) -> str:
+    """The last line of `train` and `finetune`: what was saved where, and what training took."""
+    model, t = trained.model, getattr(trained.model, "training_", None) or {}
+    kind = "multi-label " if model.task == "multi-label" else ""
+    if "best_epoch" in t and trained.search is None:  # `finetune` (an --auto winner says its name)
+        return (f"saved fine-tuned model ({len(model.classes_)} labels, best epoch {t['best_epoch']} of "
+                f"{t['epochs_run']}) to {out}; trained on {t['texts']} texts in {trained.seconds:.1f} s")
+    return (f"saved {kind}{trained.name} model ({len(model.classes_)} labels, {trained.reads()}) to {out}; "
+            f"trained on {trained.texts} texts in {trained.seconds:.1f} s")
+
+
 def print_leaderboard(result: Any) -> None:
     """The --auto leaderboard of a ``search.space.SearchResult``."""
     from rich.console import Console
     from rich.table import Table
-
-    from bertclf.search.auto import BASELINES, FINALISTS
 
     console = Console(stderr=True)
     rows = result.leaderboard()
@@ -137,7 +166,7 @@ def print_leaderboard(result: Any) -> None:
             cells.append(f"{r['check_score']:.4f}" if r["check_score"] is not None else "")
         table.add_row(*cells, f"{r['fit_seconds']:.1f}")
     console.print(table)
-    note = _screening_note(rows, result.folds, FINALISTS, BASELINES)
+    note = _screening_note(rows, result.folds, result.finalists, result.baselines)
     if note:
         console.print(note, soft_wrap=True)
     if result.guarded:
@@ -180,7 +209,6 @@ def print_comparison(rows: list[dict[str, Any]], title: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from bertclf.search.comparison import human_bytes
 
     table = Table()
     for name in ("approach", "accuracy", "macro-F1", "train s", "predict/s", "size"):
@@ -279,3 +307,12 @@ def print_audit(found: Any, train_path: str, top: int) -> None:
             table.add_row(str(r.row), escape(str(r.given)), f"{mark}{escape(str(r.suggested))}",
                           f"{r.p_given:.3f}", f"{r.p_suggested:.3f}", escape(text))
         console.print(table)
+
+
+def human_bytes(n: int) -> str:
+    """1234567 -> '1.2 MB' (decimal units, as disk sizes are quoted)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # unreachable

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from bertclf.evaluate.metrics import evaluate_model, evaluate_proba
-from bertclf.explore.projection import project_2d
+from bertclf.explore.reduction import project_2d
 from bertclf.render.console import ECE_MEANING, ece_hint
 from bertclf.render.figures import confusion_figure, figure_svg, label_scores_figure, reliability_figure
 from bertclf.render.maps import html_page, map_svg

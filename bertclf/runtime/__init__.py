@@ -4,6 +4,7 @@ Runtime and tokenizers (``pip install bertclf``); ``bertclf[train]`` adds what t
 from bertclf._lazy import lazy_exports
 
 _EXPORTS = {"Model": "model", "load": "model", "open_model": "model", "is_self_contained": "model",
-            "export": "export", "predict_with_ray": "distributed"}
+            "predict_with_ray": "ray_predict"}
 __all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+# export needs the training stack, so 0.4 moved it to the training side; the old name still works.
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, moved={"export": "bertclf.classify"})

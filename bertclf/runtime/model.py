@@ -1,6 +1,6 @@
 """``Model``: a self-contained model folder predicting with numpy, ONNX Runtime and tokenizers only.
 
-It replays what ``TextClassifier`` learned, part by part (``classify.parts``), with the very code
+It replays what ``TextClassifier`` learned, part by part (``classify.folder``), with the very code
 the full install predicts with: the shipped encoder through ``encode.pipeline``, TF-IDF rows as
 dense blocks, then metadata, the head and its calibration in numpy. So a folder copied to a
 machine with only the runtime installed gives the probabilities it gave where it was trained.
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from bertclf.classify.assembly import assemble
-from bertclf.classify.parts import read_folder, self_contained
+from bertclf.classify.folder import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.pipeline import embed_encoded
@@ -234,7 +234,7 @@ def open_model(path: str | os.PathLike[str], backend: str = "auto", device: str 
     on the default CPU path (the training stack is never imported: that is what makes one text
     fast), a ``TextClassifier`` for a slim folder or when another engine is asked for (--backend
     torch, --device cuda, --dtype bf16), which needs ``bertclf[train]``."""
-    from bertclf.runtime.stack import has_training_stack, needs_training_stack
+    from bertclf.runtime.installed import has_training_stack, needs_training_stack
 
     if device in ("auto", "cpu") and dtype == "fp32" and backend in ("auto", "onnx", "onnx-int8"):
         try:
@@ -248,7 +248,20 @@ def open_model(path: str | os.PathLike[str], backend: str = "auto", device: str 
                 return model
     if not has_training_stack():
         needs_training_stack("--backend, --device and --dtype other than the defaults")
-    from bertclf.classify.classifier import TextClassifier
-
-    return TextClassifier.load(path, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
+    return full_stack_loader()(path, backend=backend, device=device, dtype=dtype, batch_size=batch_size,
                                threads=threads, strict=strict, progress=progress)
+
+
+def full_stack_loader() -> Any:
+    """The training stack's model loader (``TextClassifier.load``), found through the entry point
+    ``full`` of the group ``bertclf.loaders`` that bertclf's package metadata declares. The
+    runtime names no module of the training stack, so the import contract can forbid it one: the
+    stack is a plug-in here, present where ``bertclf[train]`` is installed."""
+    from importlib.metadata import entry_points
+
+    from bertclf.runtime.installed import needs_training_stack
+
+    found = entry_points(group="bertclf.loaders", name="full")
+    if not found:
+        needs_training_stack("a slim folder, or --backend, --device and --dtype other than the defaults")
+    return next(iter(found)).load()

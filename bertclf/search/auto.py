@@ -16,8 +16,8 @@ Two things keep the winner's score honest. Texts that repeat or sit inside other
 side of every split (``groups``). And a seeded share of TRAIN (``check_rows``) is set aside
 before the search: the winner, fitted on the rest, is scored there once, a figure the choice
 among candidates cannot have inflated. The budget covers the refit (and what the caller reserves
-for after it) as well as the search. The fine-tuned candidate is in ``finetuning``, the few-shot
-one in ``fewshot``, the guard and the check in ``choice``, the vote of the finalists in
+for after it) as well as the search. The fine-tuned candidate is in ``finetune_trial``, the
+few-shot one in ``fewshot_trial``, the guard and the check in ``settle``, the vote of the finalists in
 ``voting``, the splits in ``splits``.
 """
 
@@ -31,11 +31,12 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from bertclf.classify.compatibility import why_unsupported
 from bertclf.errors import BertclfWarning, SpecError
-from bertclf.search.choice import BASELINES, check, guard, oof_thresholds
-from bertclf.search.fewshot import few_shot_learner, few_shot_proba, fold_seconds, why_not
-from bertclf.search.finetuning import default_finetuner, finetune_candidate
+from bertclf.search.fewshot_trial import few_shot_learner, few_shot_proba, fold_seconds, why_not
+from bertclf.search.finetune_trial import default_finetuner, finetune_candidate
 from bertclf.search.groups import overlap_groups
+from bertclf.search.settle import BASELINES, check, guard, oof_thresholds
 from bertclf.search.space import (
     DEFAULT_BUDGET,
     DEFAULT_FOLDS,
@@ -72,7 +73,7 @@ class Search:
         fine-tuned model (kept as it is) must predict."""
         self.classes = np.arange(n_classes) if classes is None else np.asarray(classes)
         self.texts, self.target, self.n_classes, self.base = texts, target, n_classes, base
-        self.votes = not base.calibrate and target.ndim == 1  # merges uncalibrated softmax heads
+        self.votes = why_unsupported("vote", base, target.ndim == 2) is None
         self.budget, self.seed, self.log, self.finetuner = budget_seconds, seed, log, finetuner
         self.start = time.perf_counter()
         self.multilabel = target.ndim == 2  # an (n, L) 0/1 matrix: scored by micro-F1
@@ -115,7 +116,7 @@ class Search:
     def vectors(self, c: Candidate) -> np.ndarray:
         """Raw (unnormalised) embeddings of every training text for ``c``'s embedder setting."""
         if c.setting not in self._vectors:
-            from bertclf.encode.memo import memo
+            from bertclf.encode.memory_cache import memo
 
             embedder = candidate_embedder(self.base.embedder_, c)
             self._vectors[c.setting] = memo.embed(embedder, self.texts, None)
@@ -148,7 +149,7 @@ class Search:
     def _pass_seconds(self, embedder: Any) -> float:
         """Seconds ``embedder`` would take over all the texts (memoised, so the timed vectors are
         not computed again)."""
-        from bertclf.encode.memo import memo
+        from bertclf.encode.memory_cache import memo
 
         per_text = self.seconds_per_text(lambda texts: memo.embed(embedder, texts, None))
         self._per_text = max(self._per_text, per_text)
@@ -291,6 +292,7 @@ class Search:
         cuts = oof_thresholds(self, winner) if winner is not None else None
         return SearchResult(space, winner, self.k, self.budget, time.perf_counter() - self.start,
                             estimate=estimate, metric=self.metric, guarded=self.guarded,
+                            finalists=FINALISTS, baselines=BASELINES,
                             thresholds=None if cuts is None else {str(label): round(float(cut), 6)
                                                                   for label, cut in zip(self.classes, cuts,
                                                                                         strict=True)})
@@ -329,7 +331,7 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     budget too small for even one candidate, the default model is trained instead (and said so).
     ``finetune``: fine-tune the encoder too, when the budget allows an epoch (its own
     ``finetuner``, or the base's encoder with ``FineTuner``'s defaults); ``few_shot``: consider
-    few-shot tuning (``FewShot``) when TRAIN is small (``search.fewshot.MAX_PER_CLASS``);
+    few-shot tuning (``FewShot``) when TRAIN is small (``search.fewshot_trial.MAX_PER_CLASS``);
     ``check``: score the winner on rows set aside before the search (``SearchResult.estimate``);
     ``after_texts``: texts the caller will embed after training (a report), kept in the budget.
     """

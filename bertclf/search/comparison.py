@@ -149,11 +149,3 @@ def _tfidf_size(model: Any) -> int:
 
 
 _FIT = {"tfidf": _fit_tfidf, "frozen": _fit_frozen, "finetune": _fit_finetune}
-
-
-def human_bytes(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError  # unreachable

@@ -91,11 +91,13 @@ class SearchResult:
     budget_seconds: float
     seconds: float
     note: str | None = None
-    estimate: dict[str, Any] | None = None  # the winner on the check rows (``choice.check``)
+    estimate: dict[str, Any] | None = None  # the winner on the check rows (``settle.check``)
     overlapping: int = 0  # texts that repeat or sit inside another
     metric: str = "accuracy"  # or "micro-F1", for several labels per text
     thresholds: dict[str, float] | None = None  # several labels: the winner's out-of-fold cut-offs
-    guarded: str | None = None  # why a baseline was kept over the top candidate (``choice.guard``)
+    guarded: str | None = None  # why a baseline was kept over the top candidate (``settle.guard``)
+    finalists: int = 4  # candidates scored on every fold after the one-fold screen
+    baselines: tuple[str, ...] = ()  # candidates always scored on every fold
 
     def leaderboard(self) -> list[dict[str, Any]]:
         """Scored candidates best first (more folds before fewer), then those not run."""
@@ -123,7 +125,7 @@ def search_space(finetune: bool = False, pooling: str = "mean", few_shot: bool =
     sees one of each family. The C values are those that won somewhere on our sets. ``pooling``
     is the model's own; one other pooling and the linear SVM come last, as they rarely won
     (docs/results.md) and the other pooling costs a further embedding pass. Few-shot tuning
-    (``few_shot``), screened after them, is scored only when TRAIN is small (``search.fewshot``)."""
+    (``few_shot``), screened after them, is scored only when TRAIN is small (``search.fewshot_trial``)."""
     space = [Candidate("tfidf", "word", C=10.0)]
     space += [Candidate("embedding", layers=-1, scaling="standard", C=c) for c in (0.1, 1.0)]
     space += [Candidate("hybrid", "word", layers=-1, C=c) for c in (1.0, 10.0)]

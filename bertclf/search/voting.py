@@ -11,17 +11,13 @@ from itertools import combinations
 
 import numpy as np
 
+from bertclf.classify.compatibility import why_not_merged
 from bertclf.search.space import Candidate
 
 
 def mergeable(members: list[Candidate]) -> bool:
     """Whether ``classify.vote.merge`` can make one model of these candidates."""
-    for c in members:
-        if c.head != "logreg" or c.features not in ("tfidf", "embedding", "hybrid"):
-            return False
-        if c.features == "embedding" and c.scaling != "standard":
-            return False
-    return len({c.setting for c in members if c.features != "tfidf"}) <= 1
+    return why_not_merged(members) is None
 
 
 def log_proba(proba: np.ndarray) -> np.ndarray:
@@ -67,6 +63,6 @@ def best_vote(full: list[Candidate], splits: list[tuple[np.ndarray, np.ndarray]]
                 found = Candidate("vote", members=list(group), scores=scores,
                                   fit_seconds=[sum(float(np.mean(m.fit_seconds)) for m in group)],
                                   status=f"{len(splits)}-fold vote of {size}")
-    if found is not None:  # its out-of-fold answers, as every candidate has (``choice.guard`` reads them)
+    if found is not None:  # its out-of-fold answers, as every candidate has (``settle.guard`` reads them)
         found.oof = vote_oof(found.members, len(splits))
     return found

@@ -31,7 +31,7 @@ from bertclf.serve.catalog import load_models, one_blas_thread, usage, warm
 from bertclf.serve.families import error_response, family, route_path
 from bertclf.serve.fastpath import FastRoute
 from bertclf.serve.guard import MAX_REQUEST_BYTES, Guard, Metrics
-from bertclf.serve.inputs import Answers, ServeError, model_table
+from bertclf.serve.payloads import Answers, ServeError, model_table
 from bertclf.serve.schemas import (
     EmbedRequest,
     EmbedResponse,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bertclf.errors import InputError, SpecError
-from bertclf.serve.inputs import model_table
+from bertclf.serve.payloads import model_table
 
 
 def load_models(paths: Sequence[str | os.PathLike[str]], threads: int | None = None) -> dict[str, Any]:

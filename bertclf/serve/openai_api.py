@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from bertclf.serve.catalog import model_info
-from bertclf.serve.inputs import ServeError
+from bertclf.serve.payloads import ServeError
 from bertclf.serve.schemas import (
     ModelList,
     OpenAIEmbeddingRequest,

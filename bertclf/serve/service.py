@@ -20,7 +20,7 @@ from bertclf.io.table import Table
 from bertclf.serve.batching import Batcher, QueueFull
 from bertclf.serve.catalog import usage
 from bertclf.serve.guard import Metrics
-from bertclf.serve.inputs import ServeError, check_texts
+from bertclf.serve.payloads import ServeError, check_texts
 from bertclf.serve.schemas import Usage
 
 

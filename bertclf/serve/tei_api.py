@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from bertclf._version import __version__
-from bertclf.serve.inputs import ServeError, model_table, tei_inputs
+from bertclf.serve.payloads import ServeError, model_table, tei_inputs
 from bertclf.serve.schemas import (
     Score,
     TEIEmbedRequest,

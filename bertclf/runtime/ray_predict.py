@@ -13,8 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bertclf.encode.distributed import import_ray, read_dataset
 from bertclf.io.files import TABLE_FORMATS, atomic_path, check_output_path
+from bertclf.io.ray_data import import_ray, read_dataset
 from bertclf.io.table import Table, TableWriter
 from bertclf.progress import progress_bar
 

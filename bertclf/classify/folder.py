@@ -1,7 +1,7 @@
 """What a model folder holds, read and checked once for the full install and the runtime alike.
 
 ``PARTS`` names the class behind each slot of config.json's ``parts`` (each saves and loads itself,
-see ``io.parts``); ``read_folder`` reads a folder, verifies every checksum, rebuilds the parts and
+see ``io.part_files``); ``read_folder`` reads a folder, verifies every checksum, rebuilds the parts and
 checks that the config agrees with them (label count, task, feature widths). Nothing here imports
 scikit-learn, scipy, pandas or torch.
 """
@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 
 from bertclf.classify.calibration import Calibrator
-from bertclf.classify.choices import FEATURES, SCALINGS
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
-from bertclf.classify.guide import TextGuide
 from bertclf.classify.heads import Head
+from bertclf.classify.sentence_guide import TextGuide
+from bertclf.classify.settings import FEATURES, SCALINGS
 from bertclf.classify.tfidf import Standardizer, TfidfFeatures
 from bertclf.encode.shipped import GRAPH_FILE, ShippedEncoder
 from bertclf.errors import ModelLoadError
 from bertclf.io.modelio import is_encoder_file, parts_of, read_model_folder
-from bertclf.io.parts import load_parts
+from bertclf.io.part_files import load_parts
 
 # What a model folder holds beside config.json: each slot's class saves and loads itself (io.parts).
 # "encoder" is the shipped ONNX graph and tokenizer of a self-contained folder.

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bertclf.encode import cachedir
+from bertclf.encode import cache_folder
 from bertclf.errors import BertclfWarning
 
 FILENAME = "embeddings.sqlite3"
@@ -170,7 +170,7 @@ _open_caches: dict[str, EmbeddingCache | None] = {}
 def open_cache(folder: str | os.PathLike[str] | None = None) -> EmbeddingCache | None:
     """The cache in ``folder`` (or the default folder), shared per process; None (warned once)
     when it cannot be written or opened."""
-    root = cachedir.writable_root(folder)
+    root = cache_folder.writable_root(folder)
     if root is None:
         return None
     key = str(root.resolve())

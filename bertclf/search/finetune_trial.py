@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from bertclf.classify.compatibility import why_unsupported
 from bertclf.errors import BertclfWarning
 from bertclf.search.space import Candidate
 from bertclf.search.splits import interval
@@ -61,11 +62,9 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     check rows (without check rows: the first fold's), when the budget allows an epoch; the
     fitted ``FineTuner``, or None when it was skipped (``c.status`` says why)."""
     few_shot = any(f.features == "fewshot" and f.scores for f in search.scored)
-    if search.multilabel or search.base.calibrate or few_shot:
-        c.status = ("skipped: --auto fine-tunes for one label per text only" if search.multilabel
-                    else "skipped: --calibrate calibrates frozen heads, not a fine-tuned layer"
-                    if search.base.calibrate
-                    else "skipped: few texts per class, where few-shot tuning tunes the encoder instead")
+    why = why_unsupported("fine-tune", search.base, search.multilabel)
+    if why or few_shot:
+        c.status = f"skipped: {why or 'few texts per class, where few-shot tuning tunes the encoder instead'}"
         search.log(f"  fine-tuning {c.status}")
         return None
     model = default_finetuner(search.base, search.finetuner)

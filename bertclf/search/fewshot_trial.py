@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
+from bertclf.classify.compatibility import why_unsupported
 from bertclf.errors import BertclfWarning
 
 MAX_PER_CLASS = 64  # median texts per class up to which --auto considers few-shot tuning
@@ -40,12 +41,9 @@ def few_shot_learner(base: Any, seed: int, backend: str | None = None) -> Any:
 
 def why_not(search: Any) -> str | None:
     """Why ``search`` (an ``auto.Search``) leaves few-shot tuning out; None when it considers it."""
-    if search.multilabel:
-        return "few-shot tuning reads one label per text"
-    if search.base.calibrate:
-        return "--calibrate calibrates frozen heads"
-    if search.base.embedder_.long != "truncate":
-        return f"few-shot models truncate long texts, and --long is {search.base.embedder_.long}"
+    why = why_unsupported("few-shot", search.base, search.multilabel)
+    if why:
+        return why
     median = float(np.median(np.bincount(search.target[search.rows])))
     if median > MAX_PER_CLASS:
         return f"{median:.0f} texts in the median class, over the {MAX_PER_CLASS} where it helps"

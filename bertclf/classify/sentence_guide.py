@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bertclf.io.parts import json_file, read_json
+from bertclf.io.part_files import json_file, read_json
 
 GUIDE_FILE = "guide.json"
 TOP_WORDS = 5000

@@ -1,6 +1,7 @@
-"""Make a model folder self-contained: add its encoder's ONNX graph and tokenizer (a copy of the
-folder, or the folder itself, replaced atomically). Needs the training stack, which reads the
-encoder the folder names; the result then predicts where only the runtime is installed."""
+"""``bertclf export``: make a model folder self-contained, adding its encoder's ONNX graph and
+tokenizer (a copy of the folder, or the folder itself, replaced atomically). Needs the training
+stack, which reads the encoder the folder names; the result then predicts where only the runtime
+is installed."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def export(path: str | os.PathLike[str], out: str | os.PathLike[str],
     from bertclf.classify.classifier import TextClassifier
     from bertclf.classify.persist import ship_encoder
     from bertclf.io.modelio import parts_of, read_model_folder, write_model_folder
-    from bertclf.io.parts import save_parts
+    from bertclf.io.part_files import save_parts
 
     if backend not in QUANTIZATION:
         raise SpecError(f"unknown backend {backend!r}: a shipped encoder runs on {' or '.join(QUANTIZATION)}")
