@@ -4,7 +4,8 @@ comparison), 2-D maps as pictures or SVG, and the one-page HTML report."""
 from bertclf._lazy import lazy_exports
 
 _EXPORTS = {
-    "print_report": "console", "print_holdout": "console", "print_leaderboard": "console", "print_comparison": "console",
+    "print_report": "console", "print_holdout": "console", "print_leaderboard": "console",
+    "print_comparison": "console",
     "save_figure": "figures", "confusion_figure": "figures", "plot_comparison": "figures",
     "plot_map": "maps", "build_report": "report",
 }
