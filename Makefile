@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: install demo dist test lint bench accuracy clean
+.PHONY: install demo dist docs test lint bench accuracy clean
 
 # setuptools warns on every editable install about folders named like the package: not a user's concern.
 PIP    := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install --quiet
@@ -48,10 +48,10 @@ $(RUNTIME)/bin/bertclf: $(WHEEL)
 	$(RUNTIME)/bin/pip install --quiet $(WHEEL)  # and what it needs, new dependencies included
 	touch $@
 
-# The tests also cover the xgboost head and the Ray engine, compare with sentence-transformers, and
-# check the layering with import-linter.
+# The tests also cover the xgboost head and the Ray engine, compare with sentence-transformers,
+# check the layering with import-linter, and build the documentation site.
 $(TESTED): $(BIN)/bertclf
-	$(PIP) -e '.[train,dev,xgboost,ray]'
+	$(PIP) -e '.[train,dev,xgboost,ray,docs]'
 	touch $@
 
 install: $(BIN)/bertclf
@@ -62,9 +62,15 @@ demo: install
 	$(BIN)/bertclf predict demo_out/tickets-model examples/new_tickets.txt --top-k 2
 	$(BIN)/python examples/demo.py
 
+# The site (mkdocs.yml) into build/site, offline; --strict fails it on a broken link or a
+# reference to a docstring that is not there.
+docs: $(TESTED)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
 test: $(TESTED) $(RUNTIME)/bin/bertclf
 	$(BIN)/ruff check bertclf tests benchmarks examples
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	BERTCLF_RUNTIME=$(RUNTIME)/bin/bertclf BERTCLF_WHEEL=$(WHEEL) $(BIN)/python -m pytest -q
 
 bench: $(TESTED)
