@@ -1,6 +1,6 @@
 """The install and test figures README.md states, measured as a newcomer meets them: a fresh clone
 of HEAD in a temporary folder, `make demo` then `make test`, timed; the venvs' and the wheel's
-sizes; the test count. Run it before changing those figures (tests/test_readme.py checks the
+sizes; the test count. Run it before changing those figures (tests/docs/test_readme.py checks the
 sizes and the count loosely against the venvs and the suite of the run that tests it).
 
     python benchmarks/install_figures.py            # a fresh clone: several minutes

@@ -155,3 +155,62 @@ def running(app):
         server.should_exit = True
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+# Three topics of eight short texts: what most unit tests train on.
+SPORT = ["the team won the game", "a great game for the team", "they play a fast game", "the team lost",
+         "win the game", "we play with the team", "a slow game was lost", "good team play"]
+MONEY = ["the bank rate is up", "a loan from the bank", "money in the bank", "the loan rate",
+         "my bank money", "rate of the loan was bad", "bank loan money", "the money rate"]
+WATER = ["the river flood", "water in the city", "a flood of water", "the city river",
+         "river water was slow", "flood in my city", "the water is long", "city flood water"]
+TEXTS = SPORT + MONEY + WATER
+LABELS = ["sport"] * 8 + ["money"] * 8 + ["water"] * 8
+
+
+def labelled_csv(rows: list[tuple[str, str]]) -> str:
+    """A CSV with a text and a label column, as a string."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["text", "label"])
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def train_csv(write):
+    return write("train.csv", labelled_csv(list(zip(TEXTS * 2, LABELS * 2, strict=True))))
+
+
+@pytest.fixture
+def model_dir(run, tiny_model, train_csv, tmp_path):
+    out = tmp_path / "model"
+    result = run("train", train_csv, "--model", tiny_model, "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def categories(write):
+    return write("cats.yaml", "sport: [team, game]\nwater: [river, flood]\nmoney: [bank, loan]\n")
+
+
+def every_command(path, model, categories, tiny, tmp_path):
+    """Every command that reads texts, run on ``path``: (argv, what should happen)."""
+    return {
+        "embed": (["embed", path, "--out", tmp_path / "v.npy", "--model", tiny], "empty"),
+        "predict": (["predict", model, path], "empty"),
+        "evaluate": (["evaluate", model, path], "no labelled rows"),
+        "report": (["report", model, path, "--out", tmp_path / "r.html"], "no labelled rows"),
+        "cluster": (["cluster", path, "--out", tmp_path / "c.csv", "--model", tiny], "0 texts cannot"),
+        "zero-shot": (["zero-shot", path, "--categories", categories, "--model", tiny], "empty"),
+        "plot": (["plot", path, "--out", tmp_path / "p.png", "--model", tiny], "0 texts are too few"),
+        "projector": (["projector", path, "--out", tmp_path / "proj", "--model", tiny], "empty"),
+        "audit": (["audit", path, "--model", tiny], "no labelled rows"),
+        "tokens": (["tokens", "--input", path, "--model", tiny], "has no rows"),
+    }
+
+
