@@ -277,6 +277,20 @@ def pop_columns(options: dict[str, Any]) -> Any:
                    pair=found["pair_col"], meta=comma_list(found["meta_cols"]), join_on=found["join_on"])
 
 
+def save_trained(trained: Any, out: str, columns: Any, slim: bool, as_json: bool, quiet: bool) -> None:
+    """How train and finetune end: the hold-out report (on stderr under --json), the model folder
+    with its figures, the --json summary, and the line saying what was saved where."""
+    from bertclf.render.console import print_holdout, saved_line
+
+    if trained.holdout is not None:
+        print_holdout(trained.holdout, to_stderr=as_json)
+    trained.save(out, label_columns(columns), self_contained=not slim)
+    if as_json:
+        print_json(trained.summary(out))
+    if not quiet:
+        _stderr(saved_line(trained, out))
+
+
 def label_columns(columns: Any) -> dict[str, Any]:
     """Where the training file kept its labels, for the model folder (evaluate's defaults)."""
     return {"label_col": columns.label, "label_cols": list(columns.labels), "label_sep": columns.label_sep}

@@ -13,15 +13,13 @@ from bertclf.cli._common import (
     FILE_OPTIONS,
     TUNER_OPTIONS,
     _progress,
-    _stderr,
     input_file,
     input_options,
     json_option,
-    label_columns,
     model_option,
     pooling_option,
     pop_columns,
-    print_json,
+    save_trained,
     seed_option,
     slim_option,
     split_options,
@@ -105,7 +103,6 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
     from bertclf.finetune.loop import Interrupted
     from bertclf.io.labels import read_split
     from bertclf.io.modelio import check_model_target
-    from bertclf.render.console import print_holdout, saved_line
     from bertclf.search.training import finetune_model
 
     files, out = _files(train_path, out, resume_dir, options)
@@ -122,13 +119,7 @@ def finetune(train_path: str | None, out: str | None, resume_dir: str | None, ba
     except Interrupted as exc:
         hint = f"; continue with: bertclf finetune --resume {out}" if exc.checkpoint else ""
         raise Interrupted(f"{exc}{hint}", exc.checkpoint) from None
-    if trained.holdout is not None:
-        print_holdout(trained.holdout, to_stderr=as_json)
-    trained.save(out, label_columns(columns), self_contained=not slim)
-    if as_json:
-        print_json(trained.summary(out))
-    if not quiet:
-        _stderr(saved_line(trained, out))
+    save_trained(trained, out, columns, slim, as_json, quiet)
 
 
 def _files(train_path: str | None, out: str | None, resume_dir: str | None,

@@ -19,10 +19,9 @@ from bertclf.cli._common import (
     input_file,
     input_options,
     json_option,
-    label_columns,
     pop_columns,
-    print_json,
     refuse_unless,
+    save_trained,
     seed_option,
     slim_option,
     split_options,
@@ -131,7 +130,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
         options["features"] = "embedding"  # few-shot tuning measured best on the tuned embeddings alone
     _check_modes(way, options["features"], search["budget"])
     from bertclf.io.labels import is_multilabel, read_split
-    from bertclf.render.console import print_holdout, print_leaderboard, saved_line
+    from bertclf.render.console import print_leaderboard
     from bertclf.search.training import check_way, train_model
 
     columns = pop_columns(options)
@@ -143,13 +142,7 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     trained = train_model(model, split, way, **search, baseline=baseline, log=None if quiet else _stderr)
     if trained.search is not None and not quiet and not as_json:
         print_leaderboard(trained.search)
-    if trained.holdout is not None:
-        print_holdout(trained.holdout, to_stderr=as_json)
-    trained.save(out, label_columns(columns), self_contained=not slim)
-    if as_json:
-        print_json(trained.summary(out))
-    if not quiet:
-        _stderr(saved_line(trained, out))
+    save_trained(trained, out, columns, slim, as_json, quiet)
 
 
 def _classifier(options: dict[str, Any], columns: Any, seed: int, strict: bool, quiet: bool) -> Any:
