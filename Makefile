@@ -65,12 +65,12 @@ demo: install
 # The site (mkdocs.yml) into build/site, offline; --strict fails it on a broken link or a
 # reference to a docstring that is not there.
 docs: $(TESTED)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test: $(TESTED) $(RUNTIME)/bin/bertclf
 	$(BIN)/ruff check bertclf tests benchmarks examples
 	$(BIN)/lint-imports
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 	BERTCLF_RUNTIME=$(RUNTIME)/bin/bertclf BERTCLF_WHEEL=$(WHEEL) $(BIN)/python -m pytest -q
 
 bench: $(TESTED)

@@ -5,10 +5,11 @@ runtime), plus the installed size of the runtime venv beside the full one.
 
 "Before" runs the code of ``--before`` (a checkout of an earlier commit, e.g. `git worktree add
 /tmp/before 65597d2`) with the same venv on slim folders; without it, "before" is today's code
-on slim folders (the training stack's path). Writes the "start-up" section of
-docs/performance.md.
+on slim folders (the training stack's path); with ``--same-folders`` both predict with the same
+self-contained folders (a refactoring's before and after). Writes the "start-up" section of
+docs/performance.md unless ``--no-write``.
 
-    python benchmarks/startup.py [--before /tmp/before] [--data ../shared/data] [--repeats 5]
+    python benchmarks/startup.py [--before /tmp/before] [--same-folders] [--data ../shared/data]
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--same-folders", action="store_true",
+                        help="'before' predicts with the same self-contained folders as 'after' (a "
+                             "refactoring's before and after; the default compares with slim folders)")
     args = parser.parse_args()
     began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="bertclf-startup-"))
@@ -104,11 +108,12 @@ def main() -> None:
         subprocess.run([*command, "--help"], env=env_after, capture_output=True, check=True)
     line("`bertclf --help`", [*before, "--help"], [*after, "--help"])
     line("`bertclf --version`", [*before, "--version"], [*after, "--version"])
+    old_slim = not args.same_folders
     for kind in ("frozen", "hybrid", "fine-tuned"):
-        line(f"one-text `predict`, {kind} model", [*before, "predict", str(models[(kind, True)]), "-q"],
+        line(f"one-text `predict`, {kind} model", [*before, "predict", str(models[(kind, old_slim)]), "-q"],
              [*after, "predict", str(models[(kind, False)]), "-q"], stdin="my order never arrived\n")
     line("`predict` of 10,000 short texts (sst2), hybrid model",
-         [*before, "predict", str(models[("hybrid", True)]), str(work / "many.txt"), "-q", "--out",
+         [*before, "predict", str(models[("hybrid", old_slim)]), str(work / "many.txt"), "-q", "--out",
           str(work / "p.csv")],
          [*after, "predict", str(models[("hybrid", False)]), str(work / "many.txt"), "-q", "--out",
           str(work / "p.csv")], repeats=max(1, args.repeats // 2))
