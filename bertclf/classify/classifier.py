@@ -7,8 +7,9 @@ vectors joined by key, concatenated with the text embedding before the head.
 
 It is a scikit-learn classifier, so ``clone``, ``Pipeline`` and ``GridSearchCV`` work, with the
 embedder's settings searchable as ``embedder__pooling`` and so on. Embeddings are kept in a
-per-process memo (``memo``) keyed by the embedder's settings, so a grid search over heads and C, or the folds
-of a cross-validation, embed each text once per embedder setting rather than once per fit.
+per-process memo (``encode.memory_cache``) keyed by the embedder's settings, so a grid search
+over heads and C, or the folds of a cross-validation, embed each text once per embedder setting
+rather than once per fit.
 """
 
 from __future__ import annotations

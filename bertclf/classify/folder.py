@@ -26,7 +26,7 @@ from bertclf.errors import ModelLoadError
 from bertclf.io.modelio import is_encoder_file, parts_of, read_model_folder
 from bertclf.io.part_files import load_parts
 
-# What a model folder holds beside config.json: each slot's class saves and loads itself (io.parts).
+# What a model folder holds beside config.json: each slot's class saves and loads itself (io.part_files).
 # "encoder" is the shipped ONNX graph and tokenizer of a self-contained folder.
 PARTS = {"head": Head, "tfidf": TfidfFeatures, "scaler": Standardizer, "meta": MetaEncoder,
          "extra": ExtraEmbeddings, "guide": TextGuide, "calibration": Calibrator, "encoder": ShippedEncoder}

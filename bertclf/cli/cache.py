@@ -1,4 +1,4 @@
-"""`bertclf cache info|clear`: a thin shell over ``embcache`` and ``cachedir``."""
+"""`bertclf cache info|clear`: a thin shell over ``encode.disk_cache`` and ``encode.cache_folder``."""
 
 from __future__ import annotations
 

@@ -51,20 +51,14 @@ head; the encoder it uses is shared and shown apart.""",
 @json_option
 @click.option("--plot", default=None, metavar="FILE", help="Bar chart as .png, .svg or .pdf.")
 @input_options
-def compare(train_path: str, test_path: str | None, holdout: float, approaches: str, model: str, head: str,
-            C: float | str, epochs: int, lr: float, batch_size: int, max_length: int | None, device: str,
-            seed: int, as_json: bool, plot: str | None, strict: bool, quiet: bool,
-            **column_flags: Any) -> None:
+def compare(train_path: str, test_path: str | None, holdout: float, approaches: str, seed: int, as_json: bool,
+            plot: str | None, strict: bool, quiet: bool, **options: Any) -> None:
     """Compare TF-IDF + logistic regression, frozen embeddings + head, and fine-tuning.
 
     All approaches train on the same texts and are scored on the same --test file (or hold-out):
     accuracy, macro-F1, train time, predict texts/s and size on disk, in one table.
     """
-    from bertclf.classify.classifier import TextClassifier
-    from bertclf.classify.heads import check_head_params
-    from bertclf.encode.embedder import Embedder
     from bertclf.errors import SpecError
-    from bertclf.finetune.finetuner import FineTuner
     from bertclf.io.files import check_output_path
     from bertclf.io.labels import read_split
     from bertclf.render.console import print_comparison
@@ -72,29 +66,19 @@ def compare(train_path: str, test_path: str | None, holdout: float, approaches: 
     from bertclf.search.comparison import compare as run_compare
     from bertclf.search.comparison import parse_approaches
 
-    columns = pop_columns(column_flags)
+    columns = pop_columns(options)
     if columns.multilabel or columns.pair:
         raise SpecError("compare scores one label per single text; for multi-label data or sentence pairs "
                         "use train and finetune, which report beside the TF-IDF baseline")
     chosen = parse_approaches(approaches)
     if plot is not None:
         check_output_path(plot, PLOT_FORMATS)
-    check_head_params(head, 1.0 if C == "auto" else C)
-    progress = _progress(quiet)
-    embedder = Embedder(model, batch_size=batch_size, device=device, strict=strict, progress=progress)
-    classifier = TextClassifier(embedder, head=head, C=C, random_state=seed, features="embedding")
-    tuner = FineTuner(model, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
-                      device=device, seed=seed, strict=strict, progress=progress, verbose=not quiet)
-    if "frozen" in chosen:
-        embedder.settings()
-    if "finetune" in chosen:
-        tuner.check_params()
+    classifier, tuner = _contenders(chosen, options, seed, strict, quiet)
     split = read_split(train_path, test_path, holdout, seed, columns, strict)
     if split.eval_texts is None:
         raise click.UsageError("compare needs rows to score on: give --test, or a --holdout above 0")
     rows = run_compare(split.texts, split.labels, split.eval_texts, split.eval_labels, chosen,
-                       classifier=classifier, finetuner=tuner, seed=seed,
-                       log=None if quiet else _stderr)
+                       classifier=classifier, finetuner=tuner, seed=seed, log=None if quiet else _stderr)
     title = f"{len(split.texts)} training texts, scored on {split.description}"
     if as_json:
         print_json({"train": train_path, "evaluated_on": split.description, "rows": rows})
@@ -104,3 +88,27 @@ def compare(train_path: str, test_path: str | None, holdout: float, approaches: 
         plot_comparison(rows, plot, title=title)
         if not quiet:
             _stderr(f"wrote the comparison chart to {plot}")
+
+
+def _contenders(chosen: Any, options: dict[str, Any], seed: int, strict: bool,
+                quiet: bool) -> tuple[Any, Any]:
+    """The frozen classifier and the fine-tuner the flags describe, each checked when it runs."""
+    from bertclf.classify.classifier import TextClassifier
+    from bertclf.classify.heads import check_head_params
+    from bertclf.encode.embedder import Embedder
+    from bertclf.finetune.finetuner import FineTuner
+
+    o = options
+    check_head_params(o["head"], 1.0 if o["C"] == "auto" else o["C"])
+    progress = _progress(quiet)
+    embedder = Embedder(o["model"], batch_size=o["batch_size"], device=o["device"], strict=strict,
+                        progress=progress)
+    classifier = TextClassifier(embedder, head=o["head"], C=o["C"], random_state=seed, features="embedding")
+    tuner = FineTuner(o["model"], epochs=o["epochs"], lr=o["lr"], batch_size=o["batch_size"],
+                      max_length=o["max_length"], device=o["device"], seed=seed, strict=strict,
+                      progress=progress, verbose=not quiet)
+    if "frozen" in chosen:
+        embedder.settings()
+    if "finetune" in chosen:
+        tuner.check_params()
+    return classifier, tuner

@@ -59,7 +59,7 @@ class Embedder(TransformerMixin, BaseEstimator):
     threads: CPU threads (torch's are process-wide; onnx-int8 runs this many texts side by side);
         None keeps the runtime's default (every core).
     cache: keep vectors on disk and reuse them: False (the default in Python), True (the cache
-        folder: $BERTCLF_CACHE or ~/.cache/bertclf) or a folder. See ``embcache``.
+        folder: $BERTCLF_CACHE or ~/.cache/bertclf) or a folder. See ``encode.disk_cache``.
     strict: refuse empty or missing texts instead of embedding them as "".
     progress: show a progress bar; None shows one only when stderr is a terminal.
     """

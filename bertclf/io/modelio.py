@@ -26,7 +26,7 @@ from bertclf.errors import InputError, ModelLoadError
 
 CONFIG = "config.json"
 FORMAT = "bertclf-model"
-FORMAT_VERSION = 2  # 2: every part listed under "parts" with its settings and files (io.parts)
+FORMAT_VERSION = 2  # 2: every part listed under "parts" with its settings and files (io.part_files)
 READABLE_VERSIONS = (1, 2)  # 1: bertclf 0.1, parts in fixed places (parts_of reads them)
 ALLOWED_FILES = ("head.safetensors", "head.xgboost.json", "guide.json", "extra_embeddings.safetensors",
                  "extra_embeddings_keys.json", "tfidf.json", "scaling.safetensors",
@@ -185,7 +185,7 @@ def format_problem(document: Any, expected: str, version: int | tuple[int, ...],
 
 
 def parts_of(config: dict[str, Any]) -> dict[str, Any]:
-    """config.json's ``parts`` (see io.parts). A format-1 folder kept them in fixed places; they
+    """config.json's ``parts`` (see io.part_files). A format-1 folder kept them in fixed places; they
     are read from there, so models saved by bertclf 0.1 load and predict as before."""
     if config["format_version"] >= 2:
         return config["parts"]
