@@ -26,7 +26,7 @@ COMMANDS = {
     "compare": ("compare", "compare"), "cluster": ("explore", "cluster"),
     "zero-shot": ("explore", "zero_shot"), "projector": ("explore", "projector"),
     "plot": ("explore", "plot"), "audit": ("audit", "audit"), "export": ("export", "export"),
-    "serve": ("serve", "serve"), "cache": ("cache", "cache"),
+    "serve": ("serve", "serve"), "cache": ("cache", "cache"), "label": ("label", "label"),
 }
 
 
@@ -122,6 +122,7 @@ Examples:
   bertclf audit train.csv --out suspects.csv
   bertclf export old-model --out old-model-runtime
   bertclf serve tickets-model --port 8000
+  bertclf label posts.csv --labels sport,money,water
   bertclf cache info
 
 Run 'bertclf COMMAND --help' for a command's options.""",

@@ -337,3 +337,28 @@ tuning_options = stack_options(
     click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda",
                  help="Where to run; auto picks a GPU when torch sees one."),
 )
+
+
+def check_address(host: str, port: int) -> None:
+    """`serve` and `label`: bind the address as uvicorn will (SO_REUSEADDR, so a socket left in
+    TIME_WAIT is no obstacle), then let it go: a port in use is an error before anything is
+    announced."""
+    import errno
+    import socket
+
+    from bertclf.errors import InputError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise InputError(f"cannot listen on {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = (exc.strerror or str(exc)).lower()
+            busy = exc.errno == errno.EADDRINUSE
+            hint = ": another program listens there; choose another --port" if busy else ""
+            raise InputError(f"cannot listen on {host}:{port} ({why}){hint}") from None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bertclf.cli._common import CONTEXT, _stderr
+from bertclf.cli._common import CONTEXT, _stderr, check_address
 
 
 @click.command(
@@ -81,7 +81,7 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ap
     from bertclf.serve.logs import configure
 
     keys = _keys(api_key or os.environ.get("BERTCLF_API_KEY") or None, api_key_file)
-    _check_address(host, port)  # before the models load: a busy port is one line, not a stack of logs
+    check_address(host, port)  # before the models load: a busy port is one line, not a stack of logs
     # Each worker process runs its encoders on its share of the cores: N processes of a thread
     # per core each would run N times as many threads as there are cores.
     share = max(1, default_workers() // workers) if workers > 1 else None
@@ -111,30 +111,6 @@ def serve(models: tuple[str, ...], host: str, port: int, api_key: str | None, ap
     os.environ[SETTINGS_VARIABLE] = json.dumps({"models": [os.path.abspath(m) for m in models],
                                                 "log_json": log_json, **settings})
     uvicorn.run("bertclf.serve.app:from_environment", factory=True, workers=workers, **common)
-
-
-def _check_address(host: str, port: int) -> None:
-    """Bind the address as uvicorn will (SO_REUSEADDR, so a socket left in TIME_WAIT is no
-    obstacle), then let it go: a port in use is an error before anything is announced."""
-    import errno
-    import socket
-
-    from bertclf.errors import InputError
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise InputError(f"cannot listen on {host}: {exc.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            why = (exc.strerror or str(exc)).lower()
-            busy = exc.errno == errno.EADDRINUSE
-            hint = ": another program listens there; choose another --port" if busy else ""
-            raise InputError(f"cannot listen on {host}:{port} ({why}){hint}") from None
 
 
 def _keys(key: str | None, path: Path | None) -> list[str]:

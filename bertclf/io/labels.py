@@ -138,7 +138,13 @@ def read_rows(path: str, columns: Columns, strict: bool = False) -> tuple[Any, A
     """(X, y) from a table: X is the text list, or a DataFrame when pairs or metadata are read
     too; y is a label list, a 0/1 DataFrame (label columns) or a list of label lists."""
     from bertclf.io.files import require_columns
+    from bertclf.io.label_db import is_label_db, read_labelled_db
 
+    if is_label_db(path):  # what `bertclf label` collected
+        if len(columns.inputs) > 1:
+            raise SpecError(f"{path}: a labelling database holds single texts: drop --pair-col, "
+                            f"--meta-cols and --join-on")
+        return read_labelled_db(path)
     reader = _read_multi if columns.multilabel else _read_single
     texts, labels, table = reader(path, columns, strict)
     if len(columns.inputs) == 1:
@@ -219,7 +225,7 @@ def read_split(train_path: str, test_path: str | None, holdout: float, seed: int
         eval_X, eval_y = read_rows(test_path, columns, strict)
         return Split(X, y, eval_X, eval_y, f"test file {test_path}")
     if holdout > 0:
-        if columns.multilabel:
+        if columns.multilabel or is_multilabel(y):  # label columns, or a multi-label database
             rows = np.random.default_rng(seed).permutation(len(y))
             n_test = math.ceil(len(rows) * holdout)
             if len(rows) - n_test < 2:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ["io", "encode", "classify", "finetune", "search", "evaluate", "explore", "render", "runtime",
-            "serve"]
+PACKAGES = ["io", "encode", "classify", "finetune", "search", "label", "evaluate", "explore", "render",
+            "runtime", "serve"]
 
 
 def test_the_api_reference_lists_every_public_name_of_every_package():

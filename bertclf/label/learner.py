@@ -1,0 +1,207 @@
+"""The model that labels along: a logistic regression on the pool's embeddings (computed once,
+through the embedding cache), refitted in a background thread after answers arrive, never in
+the way of the page. Each refit also cross-validates on the labels so far (the estimate and its
+interval, a point of the learning curve), lists the labelled texts its out-of-fold answers doubt
+most (to review), and queues the next texts to ask about (``strategy``)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bertclf.label import strategy
+
+BATCH = 10  # texts queued per refit: the loop's batch
+FOLDS = 5
+C = 10.0  # the head's C on unit-length embeddings (benchmarks/active_learning.py)
+SUSPECTS = 10
+
+
+@dataclass
+class Snapshot:
+    """What the last refit knew; replaced whole, so readers never see half of one."""
+
+    labelled: int = 0
+    proba: np.ndarray | None = None  # (pool, labels): the model's suggestion for every text
+    estimate: dict[str, Any] | None = None  # cross-validated accuracy (or micro-F1) and its interval
+    curve: list[dict[str, Any]] = field(default_factory=list)  # (labels, estimate) after each refit
+    suspects: list[dict[str, Any]] = field(default_factory=list)  # labelled texts the model doubts
+    queue: list[int] = field(default_factory=list)  # pool rows to ask about next, best first
+    seconds: float = 0.0  # the refit's time
+
+
+def fit_head(vectors: np.ndarray, target: np.ndarray, multi_label: bool, seed: int = 13) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    head = LogisticRegression(C=C, max_iter=2000, random_state=seed)
+    return (OneVsRestClassifier(head) if multi_label else head).fit(vectors, target)
+
+
+def probabilities(head: Any, vectors: np.ndarray, n_labels: int) -> np.ndarray:
+    """(n, n_labels) probabilities, columns in label order even when some label has no answer yet."""
+    proba = head.predict_proba(vectors)
+    if proba.shape[1] == n_labels:
+        return proba
+    full = np.zeros((len(vectors), n_labels))
+    full[:, head.classes_] = proba
+    return full
+
+
+def cross_validate(vectors: np.ndarray, target: np.ndarray, multi_label: bool, n_labels: int,
+                   seed: int = 13) -> tuple[dict[str, Any] | None, np.ndarray | None]:
+    """The estimate on the labels so far (k-fold, k up to ``FOLDS``) and the out-of-fold
+    probabilities; (None, None) while some label has too few answers for folds."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if multi_label:
+        k = min(FOLDS, len(target) // 2)
+        splitter: Any = KFold(k, shuffle=True, random_state=seed) if k >= 2 else None
+    else:
+        counts = np.bincount(target, minlength=n_labels)
+        present = counts[counts > 0]
+        k = min(FOLDS, int(present.min())) if len(present) >= 2 else 0
+        splitter = StratifiedKFold(k, shuffle=True, random_state=seed) if k >= 2 else None
+    if splitter is None:
+        return None, None
+    oof = np.zeros((len(target), n_labels))
+    for train, test in splitter.split(vectors, target if not multi_label else None):
+        if not multi_label and len(np.unique(target[train])) < 2:
+            return None, None
+        oof[test] = probabilities(fit_head(vectors[train], target[train], multi_label, seed), vectors[test],
+                                  n_labels)
+    if multi_label:
+        predicted = oof >= 0.5
+        hits = (predicted & (target == 1)).sum()
+        score = 2 * hits / max(predicted.sum() + target.sum(), 1)
+        metric = "micro-F1"
+    else:
+        score = float((oof.argmax(axis=1) == target).mean())
+        metric = "accuracy"
+    n = len(target)
+    half = 1.96 * math.sqrt(max(score * (1 - score), 1e-9) / n)
+    return ({"metric": metric, "score": round(float(score), 4), "low": round(max(0.0, score - half), 4),
+             "high": round(min(1.0, score + half), 4), "labels": n, "folds": k}, oof)
+
+
+def curve_sentence(curve: list[dict[str, Any]]) -> str | None:
+    """One plain sentence on whether more labels still pay, from the learning curve."""
+    if len(curve) < 2:
+        return None
+    last = curve[-1]
+    back = next((p for p in reversed(curve[:-1]) if last["labels"] - p["labels"] >= 50), curve[0])
+    added = last["labels"] - back["labels"]
+    gain = 100 * (last["score"] - back["score"])
+    if added <= 0:
+        return None
+    verdict = ("more labels still pay" if gain >= 1 else "the gains are flattening" if gain >= 0.25
+               else "more labels of this kind have stopped paying; review the suspects instead")
+    return f"the last {added} labels added {gain:+.1f} points: {verdict}"
+
+
+class Learner:
+    """Refits in a background thread whenever answers arrived since the last refit."""
+
+    def __init__(self, store: Any, vectors: np.ndarray, cold_order: np.ndarray, seed: int = 13,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.store, self.vectors, self.cold_order, self.seed = store, vectors, cold_order, seed
+        self.row_of = {text_id: row for row, text_id in enumerate(store.ids)}
+        self.snapshot = Snapshot()
+        self._wanted = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.log = log or (lambda message: None)
+
+    def start(self) -> Learner:
+        self.refit()  # the first queue (and a model, when the database already has labels)
+        self._thread = threading.Thread(target=self._run, name="bertclf-label-learner", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wanted.set()
+
+    def changed(self) -> None:
+        """An answer arrived: refit soon (answers arriving meanwhile share one refit)."""
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wanted.wait()
+            if self._stop.is_set():
+                return
+            self._wanted.clear()
+            try:
+                self.refit()
+            except Exception as exc:  # noqa: BLE001 - a failed refit keeps the old model; the page goes on
+                self.log(f"warning: refitting the model failed ({type(exc).__name__}: {exc}); "
+                         f"keeping the last one")
+
+    def refit(self) -> Snapshot:
+        started = time.perf_counter()
+        answered = {i: labels for i, labels in self.store.answered().items() if i in self.row_of}
+        done = set(self.store.answered()) | self.store.skipped()
+        rows = np.asarray([self.row_of[i] for i in answered], dtype=int)
+        labels, multi = self.store.labels, self.store.multi_label
+        index = {label: k for k, label in enumerate(labels)}
+        open_rows = np.asarray([self.row_of[i] for i in self.store.ids if i not in done], dtype=int)
+        old = self.snapshot
+        snap = Snapshot(labelled=len(rows), curve=list(old.curve))
+        if multi:
+            target = np.zeros((len(rows), len(labels)), dtype=int)
+            for r, text_labels in enumerate(answered.values()):
+                target[r, [index[x] for x in text_labels]] = 1
+            enough = len(rows) >= strategy.MIN_LABELS and (target.sum(axis=0) > 0).all() \
+                and (target.sum(axis=0) < len(rows)).all()
+        else:
+            target = np.asarray([index[x[0]] for x in answered.values()], dtype=int)
+            enough = len(rows) >= strategy.MIN_LABELS and len(np.unique(target)) >= 2
+        if enough:
+            head = fit_head(self.vectors[rows], target, multi, self.seed)
+            snap.proba = probabilities(head, self.vectors, len(labels))
+            snap.estimate, oof = cross_validate(self.vectors[rows], target, multi, len(labels), self.seed)
+            if snap.estimate is not None and (not snap.curve or snap.curve[-1]["labels"] != len(rows)):
+                snap.curve.append({"labels": len(rows), "score": snap.estimate["score"]})
+            if oof is not None and not multi:
+                given = oof[np.arange(len(target)), target]
+                ids = list(answered)
+                snap.suspects = [{"text_id": ids[r], "label": labels[target[r]],
+                                  "model": labels[int(oof[r].argmax())], "p_label": round(float(given[r]), 3)}
+                                 for r in np.argsort(given)[:SUSPECTS] if oof[r].argmax() != target[r]]
+            if len(open_rows):
+                chosen = strategy.next_batch(snap.proba[open_rows], self.vectors, open_rows, BATCH, multi,
+                                             self.seed)
+                snap.queue = [self.store.ids[r] for r in chosen]
+        else:
+            snap.proba = old.proba
+            left = [self.store.ids[r] for r in self.cold_order if self.store.ids[r] not in done]
+            snap.queue = left[:BATCH * 5]
+        snap.seconds = round(time.perf_counter() - started, 3)
+        self.snapshot = snap
+        return snap
+
+    def next_texts(self, annotator: str, n: int = 1) -> list[int]:
+        """Texts for ``annotator``, leased to them: the queue first, then the rest of the pool."""
+        snap = self.snapshot
+        chosen = self.store.lease(annotator, snap.queue, n)
+        if len(chosen) < n:  # the queue is used up before the next refit: any unanswered text
+            queued = set(snap.queue)
+            rest = [i for i in self.store.ids if i not in queued]
+            chosen += self.store.lease(annotator, rest[: 200 + n], n - len(chosen))
+        if len(chosen) < n or len(snap.queue) < BATCH:
+            self.changed()
+        return chosen
+
+    def suggestion(self, text_id: int) -> dict[str, float] | None:
+        proba = self.snapshot.proba
+        if proba is None:
+            return None
+        row = proba[self.row_of[text_id]]
+        return {label: round(float(p), 4) for label, p in zip(self.store.labels, row, strict=True)}

@@ -1,0 +1,48 @@
+"""Setting up a labelling session: the database for TEXTS, the pool's embeddings (once, through the
+embedding cache), the cold-start order, and the learner that refits as answers arrive."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bertclf.label import strategy
+from bertclf.label.learner import Learner
+from bertclf.label.store import LabelStore
+
+COLD_START = 50  # texts that cover the pool before there is a model
+
+
+def default_db(texts_path: str | os.PathLike[str]) -> Path:
+    """``tickets.csv`` -> ``tickets.labels.db`` beside it."""
+    path = Path(texts_path)
+    return path.with_name(path.stem + ".labels.db")
+
+
+def start_session(texts: Sequence[str], labels: Sequence[str], db: str | os.PathLike[str],
+                  embedder: Any = None, categories: Any = None, multi_label: bool = False, seed: int = 13,
+                  source: str | None = None,
+                  log: Callable[[str], None] | None = None) -> tuple[Any, Any, int]:
+    """(store, started learner, answers that no longer match a text of ``texts``)."""
+    from bertclf.encode.embedder import Embedder
+
+    log = log or (lambda message: None)
+    embedder = embedder if embedder is not None else Embedder()
+    store, gone = LabelStore.create_or_open(db, texts, labels, multi_label, source, str(embedder.model))
+    pool = store.texts(store.ids)
+    vectors = np.asarray(embedder.transform([pool[i] for i in store.ids]), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    rows = np.arange(len(store.ids))
+    if categories:
+        from bertclf.explore.zeroshot import ZeroShot
+
+        scores = ZeroShot(embedder, categories).fit().scores([pool[i] for i in store.ids])
+        cold = strategy.keyword_start(scores, rows, min(COLD_START, len(rows)))
+    else:
+        cold = strategy.covering(vectors, rows, min(COLD_START, len(rows)), seed)
+    cold = np.concatenate([cold, np.setdiff1d(rows, cold)])  # then the rest, in file order
+    return store, Learner(store, vectors, cold, seed, log).start(), gone
