@@ -94,3 +94,32 @@ def test_an_api_key_guards_the_api_but_not_the_page(tiny_model, tmp_path):
         assert client.get("/api/session", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     finally:
         learner.stop()
+
+
+def test_two_clients_labelling_at_once_never_answer_the_same_text(session):
+    import threading
+
+    store, _, client = session
+    answered = {"ann": [], "bob": []}
+    errors = []
+
+    def label(who):
+        shown = client.post("/api/next", json={"annotator": who}).json()
+        while not shown["done"] and len(answered[who]) < 20:
+            reply = client.post("/api/answer", json={"annotator": who, "text_id": shown["text_id"],
+                                                      "labels": [truth(shown["text"])]})
+            if reply.status_code != 200:
+                errors.append(reply.text)
+                return
+            answered[who].append(shown["text_id"])
+            shown = reply.json()["next"]
+
+    threads = [threading.Thread(target=label, args=(who,)) for who in answered]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert not set(answered["ann"]) & set(answered["bob"])  # no text leased to both
+    assert len(store.answered()) == len(answered["ann"]) + len(answered["bob"]) == 40  # none lost
+    assert store.disagreements() == []
