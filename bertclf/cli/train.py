@@ -1,4 +1,4 @@
-"""`bertclf train`: parse the flags, call ``search.training.train``, render what it returns."""
+"""`bertclf train`: parse the flags, call ``search.training.train_model``, render what it returns."""
 
 from __future__ import annotations
 
