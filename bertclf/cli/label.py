@@ -180,9 +180,3 @@ def import_(db: str, export_path: str, as_json: bool) -> None:
     else:
         _stderr(f"imported {counts['imported']} answers into {db} ({counts['unchanged']} already there, "
                 f"{counts['unlabelled']} tasks without a choice)")
-
-
-@label.command(context_settings=CONTEXT, hidden=True)
-@click.pass_context
-def help_(ctx: click.Context) -> None:  # pragma: no cover - keeps `label help` from reading a file 'help'
-    click.echo(ctx.parent.get_help() if ctx.parent else "")
