@@ -193,7 +193,8 @@ def main() -> None:
             for label, runs in json.loads(out.stdout.splitlines()[-1]).items():
                 results[label] = summarise(runs, full)
                 print(name, label, json.dumps(results[label]), flush=True)
-        return {"set": name, "full": full, "size": len(data["target"]), "results": results}
+        return {"set": name, "full": full, "size": len(data["target"]), "seeds": args.seeds,
+                "results": results}
 
     table = run_sets(args.sets.split(","), args.rows, run)
     timing = scale_timing(embedded("ag_news", args.pool))
@@ -206,8 +207,9 @@ def main() -> None:
 
 def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -> str:
     names = list(next(iter(table.values()))["results"])
-    lines = [f"Simulated annotator (the train split's labels), from zero labels, batches of 10, {args.seeds} "
-             f"seeds; pool: a seeded sample of {args.pool:,} train texts; head: logistic regression (C = 10) "
+    lines = [f"Simulated annotator (the train split's labels), from zero labels, batches of 10, the seeds "
+             f"each row says; pool: a seeded sample of {args.pool:,} train texts; head: logistic regression "
+             f"(C = 10) "
              f"on the bundled encoder's unit-length embeddings; test accuracy (%). `bertclf` is "
              f"`bertclf label`'s strategy (cold start covering the pool, then the smallest margins with "
              f"diversity inside the batch); `margin` and `entropy` are plain uncertainty sampling on the "
@@ -231,7 +233,8 @@ def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -
             at = {int(k): v for k, v in r["at"].items()}  # keys are strings after a reload
             cells = " | ".join(f"{100 * at[c]:.1f}" if c in at else "–" for c in CHECKPOINTS)
             to95 = f"{r['to95']:.0f}" if r["to95"] else f"> {args.max_labels}"
-            lines.append(f"| {name} (full {100 * found['full']:.1f}) | {label} | {cells} | "
+            seeds = found.get("seeds", args.seeds)
+            lines.append(f"| {name} (full {100 * found['full']:.1f}; {seeds} seeds) | {label} | {cells} | "
                          f"{100 * r['auc']:.1f} | {to95} | {f'{ratio:.2f}×' if ratio else '–'} |")
     lines += ["", "| strategy | mean area | mean labels ratio to random (sets where both reach 95 %) |",
               "|---|---|---|"]

@@ -99,6 +99,32 @@ def cross_validate(vectors: np.ndarray, target: np.ndarray, multi_label: bool, n
              "high": round(min(1.0, score + half), 4), "labels": n, "folds": k}, oof)
 
 
+def targets(answers: list[list[str]], labels: list[str], multi_label: bool) -> np.ndarray:
+    """Class numbers (one label a text) or a 0/1 matrix (several) for the answers' label lists."""
+    index = {label: k for k, label in enumerate(labels)}
+    if not multi_label:
+        return np.asarray([index[a[0]] for a in answers], dtype=int)
+    target = np.zeros((len(answers), len(labels)), dtype=int)
+    for r, given in enumerate(answers):
+        target[r, [index[x] for x in given]] = 1
+    return target
+
+
+def fittable(target: np.ndarray, multi_label: bool) -> bool:
+    """Whether a head can be fitted: two labels seen (several a text: each label both given and
+    not given)."""
+    if multi_label:
+        counts = target.sum(axis=0)
+        return bool(len(target) and (counts > 0).all() and (counts < len(target)).all())
+    return len(np.unique(target)) >= 2
+
+
+def unit_vectors(texts: list[str], embedder: Any) -> np.ndarray:
+    """The texts' embeddings at unit length, as the loop reads them."""
+    vectors = np.asarray(embedder.transform(texts), dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 def curve_sentence(curve: list[dict[str, Any]]) -> str | None:
     """One plain sentence on whether more labels still pay, from the learning curve."""
     if len(curve) < 2:
@@ -160,20 +186,11 @@ class Learner:
         done = set(self.store.answered()) | self.store.skipped()
         rows = np.asarray([self.row_of[i] for i in answered], dtype=int)
         labels, multi = self.store.labels, self.store.multi_label
-        index = {label: k for k, label in enumerate(labels)}
         open_rows = np.asarray([self.row_of[i] for i in self.store.ids if i not in done], dtype=int)
         old = self.snapshot
         snap = Snapshot(labelled=len(rows), curve=list(old.curve))
-        if multi:
-            target = np.zeros((len(rows), len(labels)), dtype=int)
-            for r, text_labels in enumerate(answered.values()):
-                target[r, [index[x] for x in text_labels]] = 1
-            enough = len(rows) >= strategy.MIN_LABELS and (target.sum(axis=0) > 0).all() \
-                and (target.sum(axis=0) < len(rows)).all()
-        else:
-            target = np.asarray([index[x[0]] for x in answered.values()], dtype=int)
-            enough = len(rows) >= strategy.MIN_LABELS and len(np.unique(target)) >= 2
-        if enough:
+        target = targets(list(answered.values()), labels, multi)
+        if len(rows) >= strategy.MIN_LABELS and fittable(target, multi):
             head = self._head = fit_head(self.vectors[rows], target, multi, self.seed, self._head)
             snap.proba = probabilities(head, self.vectors, len(labels))
             snap.estimate, oof = cross_validate(self.vectors[rows], target, multi, len(labels), self.seed)

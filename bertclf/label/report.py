@@ -17,6 +17,13 @@ from bertclf.label.store import LabelStore
 CURVE_STEPS = (20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 
+def encoder_of(store: LabelStore) -> Any:
+    """The encoder the session embedded with (recorded in the database), else the bundled one."""
+    from bertclf.encode.embedder import Embedder
+
+    return Embedder(store.model, progress=False) if store.model else Embedder(progress=False)
+
+
 def answers_table(db: str | os.PathLike[str], label_sep: str = ";") -> Table:
     """text, label (several joined by ``label_sep``), annotator, at (UTC, ISO 8601): one row per
     labelled text, its current answer."""
@@ -40,9 +47,8 @@ def answers_table(db: str | os.PathLike[str], label_sep: str = ";") -> Table:
 def database_status(db: str | os.PathLike[str], embedder: Any = None) -> dict[str, Any]:
     """Counts, the estimate (cross-validated on the labels so far) and the learning curve
     (the estimate on the first N answers, N in ``CURVE_STEPS``), from the database alone."""
-    from bertclf.encode.embedder import Embedder
     from bertclf.label.app import status_of
-    from bertclf.label.learner import cross_validate, curve_sentence
+    from bertclf.label.learner import cross_validate, curve_sentence, targets, unit_vectors
 
     store = LabelStore.open(db)
     try:
@@ -52,17 +58,8 @@ def database_status(db: str | os.PathLike[str], embedder: Any = None) -> dict[st
         order = list(dict.fromkeys(reversed(order)))[::-1]  # each text where its answer last came
         if len(answered) >= 10:
             texts = store.texts(order)
-            if embedder is None:
-                embedder = Embedder(store.model, progress=False) if store.model else Embedder(progress=False)
-            vectors = np.asarray(embedder.transform([texts[i] for i in order]))
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            index = {label: k for k, label in enumerate(store.labels)}
-            if store.multi_label:
-                target = np.zeros((len(order), len(store.labels)), dtype=int)
-                for r, i in enumerate(order):
-                    target[r, [index[x] for x in answered[i]]] = 1
-            else:
-                target = np.asarray([index[answered[i][0]] for i in order])
+            vectors = unit_vectors([texts[i] for i in order], embedder or encoder_of(store))
+            target = targets([answered[i] for i in order], store.labels, store.multi_label)
             steps = [n for n in CURVE_STEPS if n < len(order)] + [len(order)]
             curve = []
             for n in steps:
@@ -81,8 +78,7 @@ def label_studio_tasks(db: str | os.PathLike[str], embedder: Any = None) -> list
     annotation, and the model's suggestion (a logistic regression on the labelled texts'
     embeddings, as the page shows it) as a prediction with its probability, for a labelling
     config of ``<Choices name="label" toName="text">``."""
-    from bertclf.encode.embedder import Embedder
-    from bertclf.label.learner import fit_head, probabilities
+    from bertclf.label.learner import fit_head, fittable, probabilities, targets, unit_vectors
 
     store = LabelStore.open(db)
     try:
@@ -91,23 +87,13 @@ def label_studio_tasks(db: str | os.PathLike[str], embedder: Any = None) -> list
         labels, multi = store.labels, store.multi_label
         proba = None
         if len(answered) >= 2:
-            if embedder is None:
-                embedder = Embedder(store.model, progress=False) if store.model else Embedder(progress=False)
-            vectors = np.asarray(embedder.transform([texts[i] for i in ids]), dtype=np.float32)
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            vectors = unit_vectors([texts[i] for i in ids], embedder or encoder_of(store))
             row = {text_id: r for r, text_id in enumerate(ids)}
-            rows = [row[i] for i in answered if i in row]
-            index = {label: k for k, label in enumerate(labels)}
-            if multi:
-                target = np.zeros((len(rows), len(labels)), dtype=int)
-                for r, i in enumerate(i for i in answered if i in row):
-                    target[r, [index[x] for x in answered[i]]] = 1
-                usable = (target.sum(axis=0) > 0).all() and (target.sum(axis=0) < len(rows)).all()
-            else:
-                target = np.asarray([index[answered[i][0]] for i in answered if i in row])
-                usable = len(np.unique(target)) >= 2
-            if usable:
-                proba = probabilities(fit_head(vectors[rows], target, multi), vectors, len(labels))
+            kept = [i for i in answered if i in row]
+            target = targets([answered[i] for i in kept], labels, multi)
+            if fittable(target, multi):
+                proba = probabilities(fit_head(vectors[[row[i] for i in kept]], target, multi), vectors,
+                                      len(labels))
     finally:
         store.close()
     tasks = []

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from bertclf.label import strategy
-from bertclf.label.learner import Learner
+from bertclf.label.learner import Learner, unit_vectors
 from bertclf.label.store import LabelStore
 
 COLD_START = 50  # texts that cover the pool before there is a model
@@ -34,8 +34,7 @@ def start_session(texts: Sequence[str], labels: Sequence[str], db: str | os.Path
     embedder = embedder if embedder is not None else Embedder()
     store, gone = LabelStore.create_or_open(db, texts, labels, multi_label, source, str(embedder.model))
     pool = store.texts(store.ids)
-    vectors = np.asarray(embedder.transform([pool[i] for i in store.ids]), dtype=np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    vectors = unit_vectors([pool[i] for i in store.ids], embedder)
     rows = np.arange(len(store.ids))
     if categories:
         from bertclf.explore.zeroshot import ZeroShot
