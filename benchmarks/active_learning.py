@@ -206,7 +206,7 @@ def main() -> None:
 
 
 def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -> str:
-    names = list(next(iter(table.values()))["results"])
+    names = list(dict.fromkeys(label for found in table.values() for label in found["results"]))
     lines = [f"Simulated annotator (the train split's labels), from zero labels, batches of 10, the seeds "
              f"each row says; pool: a seeded sample of {args.pool:,} train texts; head: logistic regression "
              f"(C = 10) "
@@ -225,6 +225,9 @@ def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -
     for name, found in table.items():
         base = found["results"]["random"]["to95"] or args.max_labels  # random may need more: a bound
         for label in names:
+            if label not in found["results"]:
+                lines.append(f"| {name} | {label} | " + "– | " * (len(CHECKPOINTS) + 3) + "(not run) |")
+                continue
             r = found["results"][label]
             ratio = r["to95"] / base if r["to95"] else None
             if ratio is not None:
@@ -241,7 +244,9 @@ def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -
     for label in names:
         mean_ratio = (f"{statistics.mean(ratios[label]):.2f}× ({len(ratios[label])} sets)" if ratios[label]
                       else "–")
-        lines.append(f"| {label} | {100 * statistics.mean(aucs[label]):.2f} | {mean_ratio} |")
+        mean_auc = (f"{100 * statistics.mean(aucs[label]):.2f} ({len(aucs[label])} sets)" if aucs[label]
+                    else "–")
+        lines.append(f"| {label} | {mean_auc} | {mean_ratio} |")
     small, big = timing[10_000], timing[100_000]
     lines += ["", f"Seconds on {cpu_line()}: a refit at 1,000 labels and a query of 10 — pool 10k: "
               f"{small[0]:.2f} s and {small[1]:.2f} s; pool 100k: {big[0]:.2f} s and {big[1]:.2f} s "
