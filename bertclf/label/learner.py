@@ -21,6 +21,7 @@ BATCH = 10  # texts queued per refit: the loop's batch
 FOLDS = 5
 C = 10.0  # the head's C on unit-length embeddings (benchmarks/active_learning.py)
 SUSPECTS = 10
+SPARE = 200  # open texts kept beyond the queue, asked about when answers outrun the refits
 
 
 @dataclass
@@ -32,7 +33,8 @@ class Snapshot:
     estimate: dict[str, Any] | None = None  # cross-validated accuracy (or micro-F1) and its interval
     curve: list[dict[str, Any]] = field(default_factory=list)  # (labels, estimate) after each refit
     suspects: list[dict[str, Any]] = field(default_factory=list)  # labelled texts the model doubts
-    queue: list[int] = field(default_factory=list)  # pool rows to ask about next, best first
+    queue: list[int] = field(default_factory=list)  # texts to ask about next, best first
+    spare: list[int] = field(default_factory=list)  # open texts beyond the queue, for a fast labeller
     seconds: float = 0.0  # the refit's time
 
 
@@ -182,11 +184,15 @@ class Learner:
 
     def refit(self) -> Snapshot:
         started = time.perf_counter()
-        answered = {i: labels for i, labels in self.store.answered().items() if i in self.row_of}
-        done = set(self.store.answered()) | self.store.skipped()
+        everything = self.store.answered()
+        answered = {i: labels for i, labels in everything.items() if i in self.row_of}
+        done = set(everything) | self.store.skipped()
         rows = np.asarray([self.row_of[i] for i in answered], dtype=int)
         labels, multi = self.store.labels, self.store.multi_label
-        open_rows = np.asarray([self.row_of[i] for i in self.store.ids if i not in done], dtype=int)
+        # numpy, not a loop over the pool: this thread holds the GIL the page's requests need
+        is_open = np.ones(len(self.store.ids), dtype=bool)
+        is_open[[self.row_of[i] for i in done if i in self.row_of]] = False
+        open_rows = np.flatnonzero(is_open)
         old = self.snapshot
         snap = Snapshot(labelled=len(rows), curve=list(old.curve))
         target = targets(list(answered.values()), labels, multi)
@@ -208,8 +214,11 @@ class Learner:
                 snap.queue = [self.store.ids[r] for r in chosen]
         else:
             snap.proba = old.proba
-            left = [self.store.ids[r] for r in self.cold_order if self.store.ids[r] not in done]
-            snap.queue = left[:BATCH * 5]
+            cold = self.cold_order[is_open[self.cold_order]][:BATCH * 5]
+            snap.queue = [self.store.ids[r] for r in cold]
+        queued = set(snap.queue)
+        spare = self.cold_order[is_open[self.cold_order]][: SPARE + len(queued)]
+        snap.spare = [self.store.ids[r] for r in spare if self.store.ids[r] not in queued][:SPARE]
         snap.seconds = round(time.perf_counter() - started, 3)
         self.snapshot = snap
         return snap
@@ -218,10 +227,10 @@ class Learner:
         """Texts for ``annotator``, leased to them: the queue first, then the rest of the pool."""
         snap = self.snapshot
         chosen = self.store.lease(annotator, snap.queue, n)
-        if len(chosen) < n:  # the queue is used up before the next refit: any unanswered text
-            queued = set(snap.queue)
-            rest = [i for i in self.store.ids if i not in queued]
-            chosen += self.store.lease(annotator, rest[: 200 + n], n - len(chosen))
+        if len(chosen) < n:  # the queue is used up before the next refit: the spare texts
+            chosen += self.store.lease(annotator, snap.spare, n - len(chosen))
+        if len(chosen) < n:  # and those too: any unanswered text (a scan of the pool)
+            chosen += self.store.lease(annotator, self.store.ids, n - len(chosen))
         if len(chosen) < n or len(snap.queue) < BATCH:
             self.changed()
         return chosen
