@@ -237,7 +237,8 @@ def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -
             cells = " | ".join(f"{100 * at[c]:.1f}" if c in at else "–" for c in CHECKPOINTS)
             to95 = f"{r['to95']:.0f}" if r["to95"] else f"> {args.max_labels}"
             seeds = found.get("seeds", args.seeds)
-            lines.append(f"| {name} (full {100 * found['full']:.1f}; {seeds} seeds) | {label} | {cells} | "
+            runs = f"{seeds} seed{'s' * (seeds > 1)}"
+            lines.append(f"| {name} (full {100 * found['full']:.1f}; {runs}) | {label} | {cells} | "
                          f"{100 * r['auc']:.1f} | {to95} | {f'{ratio:.2f}×' if ratio else '–'} |")
     lines += ["", "| strategy | mean area | mean labels ratio to random (sets where both reach 95 %) |",
               "|---|---|---|"]
@@ -247,6 +248,12 @@ def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -
         mean_auc = (f"{100 * statistics.mean(aucs[label]):.2f} ({len(aucs[label])} sets)" if aucs[label]
                     else "–")
         lines.append(f"| {label} | {mean_auc} | {mean_ratio} |")
+    every = [found for found in table.values() if all(label in found["results"] for label in names)]
+    if 0 < len(every) < len(table):
+        shared = ", ".join(f"{label} {100 * statistics.mean(f['results'][label]['auc'] for f in every):.2f}"
+                           for label in names)
+        lines += ["", f"Mean area on the {len(every)} sets every strategy ran on "
+                      f"({', '.join(f['set'] for f in every)}): {shared}."]
     small, big = timing[10_000], timing[100_000]
     lines += ["", f"Seconds on {cpu_line()}: a refit at 1,000 labels and a query of 10 — pool 10k: "
               f"{small[0]:.2f} s and {small[1]:.2f} s; pool 100k: {big[0]:.2f} s and {big[1]:.2f} s "
