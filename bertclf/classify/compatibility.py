@@ -29,7 +29,7 @@ def why_unsupported(way: str, model: Any, multilabel: bool = False) -> str | Non
             return ("--calibrate is for one label per text; multi-label models tune a threshold per label "
                     "instead")
         return None
-    if multilabel and way != "head":
+    if multilabel:
         return {"vote": "the soft vote merges models of one label per text",
                 "fine-tune": "fine-tuning in --auto reads one label per text",
                 "few-shot": "few-shot tuning reads one label per text"}[way]
