@@ -9,7 +9,6 @@ estimate, the learning curve, the suspects and the disagreements. Errors are JSO
 
 from __future__ import annotations
 
-import hmac
 from importlib import resources
 from typing import Any
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, Field
 from bertclf.errors import BertclfError
 from bertclf.label.learner import curve_sentence
 from bertclf.label.store import LeaseError
+from bertclf.serve.guard import bearer_matches
 
 
 class Who(BaseModel):
@@ -34,14 +34,13 @@ class Answer(Who):
 
 def create_label_app(store: Any, learner: Any, api_key: str | None = None) -> FastAPI:
     """The app over ``store`` (a ``LabelStore``) and ``learner`` (a started ``Learner``)."""
+    keys = [api_key.encode()] if api_key else []
     app = FastAPI(title="bertclf label", docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
 
     @app.middleware("http")
     async def key_check(request: Request, call_next: Any) -> Any:
-        if api_key and request.url.path.startswith("/api/"):
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if not hmac.compare_digest(given.encode(), api_key.encode()):
-                return _error(401, "unauthorized", "give the API key as 'Authorization: Bearer KEY'")
+        if api_key and request.url.path.startswith("/api/") and not bearer_matches(request.scope, keys):
+            return _error(401, "unauthorized", "give the API key as 'Authorization: Bearer KEY'")
         return await call_next(request)
 
     @app.exception_handler(BertclfError)

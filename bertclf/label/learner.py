@@ -6,7 +6,6 @@ most (to review), and queues the next texts to ask about (``strategy``)."""
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bertclf.evaluate.intervals import interval, micro_f1
 from bertclf.label import strategy
 
 BATCH = 10  # texts queued per refit: the loop's batch
@@ -88,17 +88,12 @@ def cross_validate(vectors: np.ndarray, target: np.ndarray, multi_label: bool, n
         oof[test] = probabilities(fit_head(vectors[train], target[train], multi_label, seed), vectors[test],
                                   n_labels)
     if multi_label:
-        predicted = oof >= 0.5
-        hits = (predicted & (target == 1)).sum()
-        score = 2 * hits / max(predicted.sum() + target.sum(), 1)
-        metric = "micro-F1"
+        score, metric = micro_f1(target == 1, oof >= 0.5), "micro-F1"
     else:
-        score = float((oof.argmax(axis=1) == target).mean())
-        metric = "accuracy"
-    n = len(target)
-    half = 1.96 * math.sqrt(max(score * (1 - score), 1e-9) / n)
-    return ({"metric": metric, "score": round(float(score), 4), "low": round(max(0.0, score - half), 4),
-             "high": round(min(1.0, score + half), 4), "labels": n, "folds": k}, oof)
+        score, metric = float((oof.argmax(axis=1) == target).mean()), "accuracy"
+    low, high = interval(score, len(target))  # as --auto's check quotes its own
+    return ({"metric": metric, "score": round(float(score), 4), "low": round(low, 4), "high": round(high, 4),
+             "labels": len(target), "folds": k}, oof)
 
 
 def targets(answers: list[list[str]], labels: list[str], multi_label: bool) -> np.ndarray:
@@ -193,6 +188,7 @@ class Learner:
         is_open = np.ones(len(self.store.ids), dtype=bool)
         is_open[[self.row_of[i] for i in done if i in self.row_of]] = False
         open_rows = np.flatnonzero(is_open)
+        open_cold = self.cold_order[is_open[self.cold_order]]  # the cold-start order, answered ones out
         old = self.snapshot
         snap = Snapshot(labelled=len(rows), curve=list(old.curve))
         target = targets(list(answered.values()), labels, multi)
@@ -214,10 +210,9 @@ class Learner:
                 snap.queue = [self.store.ids[r] for r in chosen]
         else:
             snap.proba = old.proba
-            cold = self.cold_order[is_open[self.cold_order]][:BATCH * 5]
-            snap.queue = [self.store.ids[r] for r in cold]
+            snap.queue = [self.store.ids[r] for r in open_cold[:BATCH * 5]]
         queued = set(snap.queue)
-        spare = self.cold_order[is_open[self.cold_order]][: SPARE + len(queued)]
+        spare = open_cold[: SPARE + len(queued)]
         snap.spare = [self.store.ids[r] for r in spare if self.store.ids[r] not in queued][:SPARE]
         snap.seconds = round(time.perf_counter() - started, 3)
         self.snapshot = snap

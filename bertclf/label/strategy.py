@@ -25,11 +25,10 @@ def covering(vectors: np.ndarray, candidates: np.ndarray, n: int, seed: int = 13
     candidates = np.asarray(candidates)
     if len(candidates) <= n:
         return candidates
-    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from bertclf.explore.clustering import kmeans
 
     points = vectors[candidates]
-    kind = MiniBatchKMeans if len(points) > 5000 else KMeans
-    model = kind(n_clusters=n, random_state=seed, n_init=1 if kind is MiniBatchKMeans else 3).fit(points)
+    model, _ = kmeans(points, n, seed)  # what `bertclf cluster` runs
     distance = ((points - model.cluster_centers_[model.labels_]) ** 2).sum(axis=1)
     chosen, sizes = [], np.bincount(model.labels_, minlength=n)
     for cluster in np.argsort(-sizes, kind="stable"):

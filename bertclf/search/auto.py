@@ -33,6 +33,7 @@ from sklearn.base import clone
 
 from bertclf.classify.compatibility import why_unsupported
 from bertclf.errors import BertclfWarning, SpecError
+from bertclf.evaluate.intervals import micro_f1
 from bertclf.search.fewshot_trial import few_shot_learner, few_shot_proba, fold_seconds, why_not
 from bertclf.search.finetune_trial import default_finetuner, finetune_candidate
 from bertclf.search.groups import overlap_groups
@@ -50,7 +51,6 @@ from bertclf.search.splits import (
     check_rows,
     cv_folds,
     grouped_folds,
-    micro_f1,
     strata_of,
 )
 from bertclf.search.voting import best_vote, log_proba

@@ -23,8 +23,8 @@ from sklearn.base import clone
 
 from bertclf.classify.compatibility import why_unsupported
 from bertclf.errors import BertclfWarning
+from bertclf.evaluate.intervals import interval
 from bertclf.search.space import Candidate
-from bertclf.search.splits import interval
 
 TRAIN_PASSES = 3.0  # an epoch of fine-tuning costs about this many forward passes
 FINETUNE_SAVE_SECONDS = 30.0  # writing a fine-tuned folder: its encoder, ONNX export and int8 graph

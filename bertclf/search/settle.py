@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from bertclf.evaluate.intervals import f1_interval, interval
 from bertclf.search.space import Candidate
-from bertclf.search.splits import f1_interval, interval
 from bertclf.search.voting import log_proba, vote_proba
 
 # TF-IDF + LR and frozen + LR as `train` prints and benchmarks them: always scored on every fold,

@@ -1,7 +1,7 @@
 """How ``train --auto`` divides TRAIN: check rows set aside first, then cross-validation folds;
 both stratified by label and never splitting a group of overlapping texts (``groups``). For
-several labels per text, each text is stratified by its rarest label (``strata_of``). And the
-interval around a score measured on the check rows.
+several labels per text, each text is stratified by its rarest label (``strata_of``). The
+intervals around a score measured on the check rows are in ``evaluate.intervals``.
 """
 
 from __future__ import annotations
@@ -81,30 +81,3 @@ def check_rows(strata: np.ndarray, groups: np.ndarray | None, seed: int,
     if not multilabel and np.bincount(strata[~check], minlength=int(strata.max()) + 1).min() < 2:
         return every, every[:0]
     return every[~check], every[check]
-
-
-def interval(accuracy: float, n: int) -> tuple[float, float]:
-    """A 95% Wilson interval for an accuracy measured on n texts."""
-    z = 1.96
-    centre = (accuracy + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
-
-
-def micro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """Micro-averaged F1 of two (n, L) 0/1 matrices (1.0 when both are empty)."""
-    tp = int((truth & predicted).sum())
-    wrong = int((truth ^ predicted).sum())
-    return 2 * tp / (2 * tp + wrong) if tp or wrong else 1.0
-
-
-def f1_interval(truth: np.ndarray, predicted: np.ndarray, seed: int = 0,
-                rounds: int = 1000) -> tuple[float, float]:
-    """A 95% bootstrap interval for the micro-F1 of (truth, predicted), resampling texts."""
-    tp = (truth & predicted).sum(axis=1)
-    wrong = (truth ^ predicted).sum(axis=1)
-    picks = np.random.default_rng(seed).integers(0, len(tp), size=(rounds, len(tp)))
-    t, w = tp[picks].sum(axis=1), wrong[picks].sum(axis=1)
-    scores = np.where(t + w > 0, 2 * t / np.maximum(2 * t + w, 1), 1.0)
-    low, high = np.percentile(scores, [2.5, 97.5])
-    return float(low), float(high)

@@ -15,6 +15,14 @@ from bertclf.serve.logs import log_request
 MAX_REQUEST_BYTES = 1 << 20  # 1 MiB: about 5,000 short texts of JSON
 
 
+def bearer_matches(scope: dict[str, Any], keys: Sequence[bytes]) -> bool:
+    """Whether the request's ``Authorization: Bearer KEY`` names one of ``keys`` (every key is
+    compared, in constant time, so timing tells nothing); `serve` and `label` check it so."""
+    given = next((v for k, v in scope.get("headers") or [] if k == b"authorization"), b"")
+    token = given[7:] if given[:7].lower() == b"bearer " else b""
+    return any([hmac.compare_digest(token, key) for key in keys])
+
+
 class Metrics:
     """Request counts by endpoint and status, latency, queue and inference time, texts, tokens, and texts
     per request and per model call."""
@@ -71,9 +79,7 @@ class Guard:
         if (path in OPEN_PATHS and not (path == "/" and scope.get("method") == "POST")) \
                 or path.startswith(OPEN_PREFIX):  # POST / is TEI's inference, not the page
             return True
-        given = next((v for k, v in scope.get("headers") or [] if k == b"authorization"), b"")
-        token = given[7:] if given[:7].lower() == b"bearer " else b""
-        return any([hmac.compare_digest(token, key) for key in self.keys])  # every key: constant time
+        return bearer_matches(scope, self.keys)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":

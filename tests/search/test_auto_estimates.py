@@ -5,17 +5,10 @@ import numpy as np
 import pytest
 
 from bertclf import Embedder, TextClassifier
+from bertclf.evaluate.intervals import f1_interval, interval, micro_f1
 from bertclf.search.auto import auto_train
 from bertclf.search.groups import MAX_CONTAINERS, overlap_groups
-from bertclf.search.splits import (
-    CHECK_MAX,
-    check_rows,
-    f1_interval,
-    grouped_folds,
-    interval,
-    micro_f1,
-    strata_of,
-)
+from bertclf.search.splits import CHECK_MAX, check_rows, grouped_folds, strata_of
 from tests.conftest import LABELS, TEXTS
 
 
