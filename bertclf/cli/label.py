@@ -51,7 +51,10 @@ def label() -> None:
     """
 
 
-@label.command(context_settings=CONTEXT)
+@label.command(context_settings=CONTEXT, epilog="""\b
+Examples:
+  bertclf label start tickets.csv --labels billing,delivery,account   # or without 'start'
+  bertclf label posts.jsonl --text-col body --labels news,ad --db posts.db --port 8401""")
 @click.argument("texts_path", metavar="TEXTS", callback=input_file)
 @click.option("--labels", "label_list", required=True, metavar="A,B,...",
               help="The labels, in the order keys 1-9 choose them.")
@@ -107,7 +110,10 @@ def read_categories(path: str, labels: list[str]) -> Any:
     return found
 
 
-@label.command(context_settings=CONTEXT)
+@label.command(context_settings=CONTEXT, epilog="""\b
+Examples:
+  bertclf label status tickets.labels.db
+  bertclf label status tickets.labels.db --json   # counts, estimate, learning curve""")
 @click.argument("db", metavar="DB", callback=input_file)
 @json_option
 def status(db: str, as_json: bool) -> None:
@@ -129,7 +135,11 @@ def status(db: str, as_json: bool) -> None:
         click.echo(figures["curve_sentence"])
 
 
-@label.command(context_settings=CONTEXT)
+@label.command(context_settings=CONTEXT, epilog="""\b
+Examples:
+  bertclf label export tickets.labels.db --out labels.csv
+  bertclf label export tags.labels.db --out tags.csv --label-sep "|"   # multi-label
+  bertclf label export tickets.labels.db --out tasks.json   # Label Studio tasks""")
 @click.argument("db", metavar="DB", callback=input_file)
 @click.option("--out", "-o", required=True, metavar="FILE",
               help="labels.csv (.csv .tsv .jsonl .parquet), or tasks.json: Label Studio's task format.")
@@ -156,7 +166,10 @@ def export(db: str, out: str, label_sep: str) -> None:
     _stderr(f"wrote {len(table)} labelled texts to {out}")
 
 
-@label.command("import", context_settings=CONTEXT)
+@label.command("import", context_settings=CONTEXT, epilog="""\b
+Examples:
+  bertclf label import tickets.labels.db project-1-export.json
+  bertclf label import tickets.labels.db export.json --json   # the counts as JSON""")
 @click.argument("db", metavar="DB", callback=input_file)
 @click.argument("export_path", metavar="EXPORT.json", callback=input_file)
 @json_option

@@ -57,8 +57,8 @@ def connect(path: str | os.PathLike[str], create: bool = False) -> sqlite3.Conne
             conn.executescript(SCHEMA)
         found = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.OperationalError as exc:
-        raise InputError(f"{path}: cannot open the labelling database ({exc}): is it read-only, or "
-                         f"locked by another program?") from None
+        raise InputError(f"{path}: cannot open the labelling database ({exc}): does its folder exist, "
+                         f"and is it writable and not locked by another program?") from None
     except sqlite3.DatabaseError:
         raise InputError(f"{path}: not a labelling database (not SQLite)") from None
     if not {"meta", "texts", "answers"} <= found:

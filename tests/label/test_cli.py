@@ -137,3 +137,9 @@ def test_bad_input_is_one_line(run, texts_file, write, tmp_path):
         port = busy.getsockname()[1]
         assert_one_line_error(run("label", texts_file, "--labels", "a,b", "--port", port),
                               "address already in use")
+
+
+@pytest.mark.parametrize("command", ["start", "status", "export", "import"])
+def test_every_label_command_has_help_with_examples(run, command):
+    result = run("label", command, "--help")
+    assert result.exit_code == 0 and "Examples:" in result.output and "bertclf label" in result.output
