@@ -106,7 +106,7 @@ def status_of(store: Any, learner: Any) -> dict[str, Any]:
     """Counts, the estimate, the curve and what to review: the page's side panel and `label status`."""
     snap = learner.snapshot if learner is not None else None
     answered = store.answered()
-    suspects = list(snap.suspects) if snap else []
+    suspects = [dict(row) for row in snap.suspects] if snap else []  # copies: the snapshot is shared
     disagreements = store.disagreements()
     texts = store.texts([s["text_id"] for s in suspects] + [d["text_id"] for d in disagreements])
     for row in suspects + disagreements:
