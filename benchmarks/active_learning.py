@@ -85,9 +85,21 @@ def strategies(vectors: np.ndarray) -> dict:
         return draw.choice(unlabelled, n, replace=False)
 
     size = len(vectors)
-    covering = lambda rng, n: strategy.covering(vectors, np.arange(size), n, int(rng.integers(1 << 30)))  # noqa: E731
+    cover: dict[str, np.ndarray] = {}
+
+    def covering(rng, n):  # as `bertclf label` starts: the texts that cover the pool, in turn
+        cover["order"] = strategy.covering(vectors, np.arange(size), strategy.COVER_FIRST,
+                                           int(rng.integers(1 << 30)))
+        return cover["order"][:n]
+
+    def bertclf(head, proba, labelled, unlabelled, n):
+        left = np.setdiff1d(cover["order"], labelled, assume_unique=True)
+        if len(labelled) < strategy.COVER_FIRST and len(left):
+            return cover["order"][np.isin(cover["order"], left)][:n]
+        return ours(head, proba, labelled, unlabelled, n)
+
     return {"random": (random_first(size), random_order), "margin": (random_first(size), margin),
-            "entropy": (random_first(size), entropy), "bertclf": (covering, ours)}
+            "entropy": (random_first(size), entropy), "bertclf": (covering, bertclf)}
 
 
 def summarise(runs: list[dict], full: float) -> dict:
@@ -206,17 +218,20 @@ def main() -> None:
 
 
 def render(table: dict, timing: dict, latency: dict, args: argparse.Namespace) -> str:
+    from bertclf.label.strategy import COVER_FIRST
+
     names = list(dict.fromkeys(label for found in table.values() for label in found["results"]))
     lines = [f"Simulated annotator (the train split's labels), from zero labels, batches of 10, the seeds "
              f"each row says; pool: a seeded sample of {args.pool:,} train texts; head: logistic regression "
              f"(C = 10) "
              f"on the bundled encoder's unit-length embeddings; test accuracy (%). `bertclf` is "
-             f"`bertclf label`'s strategy (cold start covering the pool, then the smallest margins with "
-             f"diversity inside the batch); `margin` and `entropy` are plain uncertainty sampling on the "
-             f"same head; `st-*` are small-text's strategies on the same embeddings and head. "
-             f"Labels to 95 % of full: the first batch whose accuracy reaches 95 % of the same head's on the "
-             f"whole pool (mean of the seeds); vs random: that count over random order's (where random "
-             f"needs more than {args.max_labels}, {args.max_labels} is used, which favours random).", "",
+             f"`bertclf label`'s strategy (the first {COVER_FIRST} answers cover the pool, then the smallest "
+             f"margins with diversity inside the batch); `margin` and `entropy` are plain uncertainty "
+             f"sampling on the same head; `st-*` are small-text's strategies on the same embeddings and "
+             f"head. Labels to 95 % of full: the first batch whose accuracy reaches 95 % of the same "
+             f"head's on the whole pool (mean of the seeds); vs random: that count over random order's "
+             f"(where random needs more than {args.max_labels}, {args.max_labels} is used, which "
+             f"favours random).", "",
              "| set | strategy | " + " | ".join(f"{c} labels" for c in CHECKPOINTS)
              + " | area | labels to 95 % of full | vs random |",
              "|---|---|" + "---|" * (len(CHECKPOINTS) + 3)]

@@ -204,7 +204,11 @@ class Learner:
                 snap.suspects = [{"text_id": ids[r], "label": labels[target[r]],
                                   "model": labels[int(oof[r].argmax())], "p_label": round(float(given[r]), 3)}
                                  for r in np.argsort(given)[:SUSPECTS] if oof[r].argmax() != target[r]]
-            if len(open_rows):
+            covering = open_cold[:max(0, strategy.COVER_FIRST - len(rows))]
+            covering = covering[np.isin(covering, self.cold_order[:strategy.COVER_FIRST])]
+            if len(covering):  # the first answers still cover the pool (strategy.COVER_FIRST)
+                snap.queue = [self.store.ids[r] for r in covering]
+            elif len(open_rows):
                 chosen = strategy.next_batch(snap.proba[open_rows], self.vectors, open_rows, BATCH, multi,
                                              self.seed)
                 snap.queue = [self.store.ids[r] for r in chosen]

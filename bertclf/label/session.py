@@ -14,8 +14,6 @@ from bertclf.label import strategy
 from bertclf.label.learner import Learner, unit_vectors
 from bertclf.label.store import LabelStore
 
-COLD_START = 50  # texts that cover the pool before there is a model
-
 
 def default_db(texts_path: str | os.PathLike[str]) -> Path:
     """``tickets.csv`` -> ``tickets.labels.db`` beside it."""
@@ -40,8 +38,8 @@ def start_session(texts: Sequence[str], labels: Sequence[str], db: str | os.Path
         from bertclf.explore.zeroshot import ZeroShot
 
         scores = ZeroShot(embedder, categories).fit().scores([pool[i] for i in store.ids])
-        cold = strategy.keyword_start(scores, rows, min(COLD_START, len(rows)))
+        cold = strategy.keyword_start(scores, rows, min(strategy.COVER_FIRST, len(rows)))
     else:
-        cold = strategy.covering(vectors, rows, min(COLD_START, len(rows)), seed)
+        cold = strategy.covering(vectors, rows, min(strategy.COVER_FIRST, len(rows)), seed)
     cold = np.concatenate([cold, np.setdiff1d(rows, cold)])  # then the rest, in file order
     return store, Learner(store, vectors, cold, seed, log).start(), gone

@@ -1,9 +1,10 @@
 """Which texts to ask about next.
 
-- **Cold start** (too few labels to fit a model): texts that cover the pool, one nearest each
+- **Cold start** (the first ``COVER_FIRST`` answers): texts that cover the pool, one nearest each
   k-means centre of the embeddings, so the first answers see every region of the data; with
   keyword categories, the texts each category's keywords are surest of, in turn, so every class is
-  seen early.
+  seen early. The model is fitted from ``MIN_LABELS`` answers on (its suggestions show), but asks
+  only once the covering texts are answered: uncertainty from a handful of labels is mostly noise.
 - **The loop**: breaking ties (the smallest margin between the model's two most likely labels,
   Luo et al. 2005) among the most uncertain texts, then diversity inside the batch: of the
   ``POOL_FACTOR`` x batch most uncertain, one nearest each k-means centre. Chosen by
@@ -15,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 POOL_FACTOR = 10  # uncertain candidates considered per text asked (diversity among them)
-MIN_LABELS = 10  # fewer: no model yet, cover the pool instead
+MIN_LABELS = 10  # fewer: no model yet
+COVER_FIRST = 50  # answers taken from the covering texts before the model asks (10 and 100 measured)
 RANDOM_PART = 0.0  # share of each batch drawn at random (exploration); 0 measured best
 
 
