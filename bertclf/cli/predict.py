@@ -32,6 +32,7 @@ Examples:
   bertclf predict tickets-model export.csv --encoding latin-1 --sep ';' --out p.csv
   bertclf predict tickets-model new.csv --json   # predictions and load/predict seconds as JSON
   bertclf predict tickets-model notes.txt --out predictions.parquet
+  bertclf predict tickets-model new.csv --explain 3 --out why.csv   # the 3 words behind each label
   bertclf predict tuned-model new.csv --backend torch --out p.csv   # finetune's own numbers
   bertclf predict toxic-model comments.csv --label-sep "|" --out labels.csv   # multi-label sets
   bertclf predict qa-model qa.csv --out answers.csv    # pairs, metadata: the model's own columns
@@ -43,6 +44,8 @@ Multi-label models write 'labels' (the labels over their thresholds, joined by -
 p_<label> per label. Table inputs keep all their columns; plain-text inputs (one text per line,
 '-' for stdin) get a 'text' column. Added: 'label' and one 'p_<class>' column per class, or with
 --top-k K the label's probability 'p_label' and the next best labels (top_2, p_top_2, ... top_K).
+--explain adds 'explain_for' and 'explain_against' ('refund +0.310; charged +0.120': how much the
+label's probability falls without the word); JSONL and --json get the full 'explanation' instead.
 Without --out, CSV goes to stdout. Empty input writes the header alone.""",
 )
 @click.argument("model_path", metavar="MODEL")
@@ -54,13 +57,16 @@ Without --out, CSV goes to stdout. Empty input writes the header alone.""",
               help="Write the K best labels instead of every p_<class>.")
 @click.option("--label-sep", default=";", show_default=True, metavar="SEP",
               help="Multi-label models: separator of the predicted label sets.")
+@click.option("--explain", type=int, is_flag=False, flag_value=5, default=None, metavar="[K]",
+              help="Add the K words (default 5) that pushed each text most toward its label and "
+                   "the K most against it, with signed weights.")
 @runtime_options
 @engine_options
 @json_option
 @input_options
 def predict(model_path: str, input_path: str, text_col: str | None, out: str | None, top_k: int | None,
-            label_sep: str, engine: str, address: str | None, actors: int | None, as_json: bool, strict: bool,
-            quiet: bool, **options: Any) -> None:
+            label_sep: str, explain: int | None, engine: str, address: str | None, actors: int | None,
+            as_json: bool, strict: bool, quiet: bool, **options: Any) -> None:
     """Label texts with a trained model.
 
     MODEL is a folder written by `bertclf train`; INPUT a table (.csv .tsv .jsonl .parquet, with
@@ -70,13 +76,15 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     began = time.perf_counter()  # loading counts the imports it needs too: that is what a user waits for
     from bertclf.errors import SpecError
     from bertclf.io.files import TABLE_FORMATS, check_output_path, write_table
-    from bertclf.io.predictions import prediction_table
+    from bertclf.io.predictions import add_explanations, prediction_table
     from bertclf.io.table import csv_text
     from bertclf.runtime.model import open_model
 
     if out is not None:
         check_output_path(out, tuple(TABLE_FORMATS))
     check_engine(engine, input_path, address, actors)
+    if explain is not None and explain < 1:
+        raise SpecError(f"--explain needs a number of words of at least 1, got {explain}")
     if engine == "ray":
         if out is None:
             raise SpecError("--engine ray writes a file: give --out (.csv .tsv .jsonl .parquet)")
@@ -96,6 +104,9 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     seconds = time.perf_counter() - start
     result = prediction_table(table, model.classes_, proba, top_k,
                               model.thresholds_ if model.task == "multi-label" else None, label_sep)
+    if explain:  # after the timing above: explaining is more calls of the model
+        full = as_json and out is None or out is not None and out.lower().endswith(".jsonl")
+        result = add_explanations(result, model.explain(X, explain), full)
     if out is not None:
         write_table(out, result)
     if as_json:  # one document: the timings, and the predictions themselves without --out

@@ -327,3 +327,21 @@ def explain(
         max_length=max_length,
         cut=cut,
     )
+
+
+def read_ends(tokenizer: Any, texts: Sequence[str], max_length: int, long: LongSpec | None = None,
+              pairs: Sequence[str] | None = None) -> list[tuple[int | None, int | None]]:
+    """Per text (and pair), the character offset where what the encoder reads ends, or None when
+    it reads all of it: a text cut at ``max_length`` is explained only as far as it was read.
+    Windows (chunk) read everything; pairs and head+tail are taken as read whole."""
+    long = long or LongSpec()
+    if pairs is not None or long.mode not in ("truncate", "guide"):
+        return [(None, None)] * len(texts)
+    budget = max_length - _template(tokenizer, False).specials
+    ends: list[tuple[int | None, int | None]] = []
+    for text in texts:
+        found = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        # the runtime's tokenizer hands back the tokenizers Encoding; transformers, the mapping
+        offsets = found.encoding.offsets if hasattr(found, "encoding") else found["offset_mapping"]
+        ends.append((int(offsets[budget - 1][1]) if len(offsets) > budget else None, None))
+    return ends

@@ -51,3 +51,22 @@ def prediction_table(table: Any, classes: np.ndarray, proba: np.ndarray, top_k: 
     for name, values in added.items():
         result[name] = values
     return result
+
+
+def add_explanations(result: Any, explanations: list[list[Any]], full: bool) -> Any:
+    """``result`` plus each text's explanation: ``full`` (JSONL, --json) the whole list, one
+    object per explained label, in 'explanation'; otherwise two compact columns,
+    'explain_for' and 'explain_against' ("refund +0.31; charged +0.12", the label first when a
+    text has several)."""
+    if full:
+        result["explanation"] = [[e.to_json() for e in found] for found in explanations]
+        return result
+    for column, side in (("explain_for", "toward"), ("explain_against", "against")):
+        result[column] = [" | ".join(_compact(e, side, len(found) > 1) for e in found)
+                          for found in explanations]
+    return result
+
+
+def _compact(explanation: Any, side: str, named: bool) -> str:
+    words = "; ".join(f"{w['word']} {w['weight']:+.3f}" for w in getattr(explanation, side))
+    return f"{explanation.label}: {words}" if named else words

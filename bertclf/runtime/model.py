@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from bertclf.classify.assembly import assemble
+from bertclf.classify.explain import DEFAULT_K, Explanation, exact_parts, explain_rows
 from bertclf.classify.folder import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.pipeline import embed_encoded
-from bertclf.encode.tokenization import Encoded, check_long, encode, report_cut
-from bertclf.errors import ModelLoadError, SpecError
+from bertclf.encode.tokenization import Encoded, check_long, encode, read_ends, report_cut
+from bertclf.errors import BertclfWarning, ModelLoadError, SpecError
 from bertclf.io.files import clean_texts
 from bertclf.io.labels import Columns
 from bertclf.progress import progress_bar
@@ -135,6 +136,37 @@ class Model:
             report_cut(cut, len(texts), s.max_length, s.long.mode, pairs is not None)
         calibration = parts.get("calibration")
         return (calibration.apply(out) if calibration is not None else out), used
+
+    def explain(self, X: Any, k: int = DEFAULT_K) -> list[list[Explanation]]:
+        """Per text, why the model gave its label: for each label predicted, the ``k`` words
+        that pushed most toward it and the ``k`` most against it, with signed weights
+        (``classify.explain``: exact TF-IDF weights, or word occlusion). The probabilities are
+        ``predict_proba``'s."""
+        texts, pairs, table = self._split(X)
+        parts = self.folder.parts
+        if self.meta_cols or self.join_on:
+            raise SpecError("explanations of models with metadata columns or joined vectors are not "
+                            "supported yet: explain a model trained on the texts alone")
+        exact = exact_parts(self.features, parts.get("tfidf"), parts["head"], False)
+        reach = None
+        if self.encoder is not None and parts.get("guide") is None:
+            s = self.encoder.settings()
+            reach = lambda t, p: read_ends(self.encoder.tokenizer, t, s.max_length, s.long, p)  # noqa: E731
+        return explain_rows(self._quiet_proba, texts, pairs, self.classes_, k, self.folder.multilabel,
+                            self.thresholds_, exact, reach)
+
+    def _quiet_proba(self, X: Any) -> np.ndarray:
+        """``predict_proba`` without a progress bar or cut warnings (an explanation's many calls)."""
+        import warnings
+
+        saved = self.progress, self.warn_cut
+        self.progress, self.warn_cut = False, False
+        try:
+            with warnings.catch_warnings():  # a one-word text occluded is empty: not the user's doing
+                warnings.simplefilter("ignore", BertclfWarning)
+                return self.predict_proba(X)
+        finally:
+            self.progress, self.warn_cut = saved
 
     def _proba(self, texts: list[str], pairs: list[str] | None, vectors: np.ndarray | None,
                extras: list[np.ndarray]) -> np.ndarray:

@@ -136,7 +136,12 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         model = served[name]
         table = model_table(model, body.texts, body.pairs, body.metadata)
         rows, used = await service.run(service.predictors[name], name, table, (body.top_k, body.raw_scores))
-        predictions = ", ".join(f'{{{label}, "scores": {scores}}}' for label, scores in rows)
+        extra = [""] * len(rows)
+        if body.explain:
+            found = await service.explain(name, table, body.explain_k)
+            extra = [', "explanation": ' + json.dumps([e.to_json() for e in one]) for one in found]
+        predictions = ", ".join(f'{{{label}, "scores": {scores}{more}}}'
+                                for (label, scores), more in zip(rows, extra, strict=True))
         return text_answer(f'{{"model": {json.dumps(name)}, "predictions": [{predictions}], '
                      f'"usage": {json.dumps(used.model_dump())}}}')
 

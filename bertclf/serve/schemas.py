@@ -17,6 +17,9 @@ class PredictRequest(BaseModel):
     top_k: int | None = Field(None, ge=1, description="Only the K best labels per text.")
     raw_scores: bool = Field(False, description="Scores before the last activation instead of probabilities: "
                                                 "log-odds (multi-label) or log-probabilities (single-label).")
+    explain: bool = Field(False, description="Add each text's explanation: the words that pushed it most "
+                                             "toward its label and against it (at most 64 texts a request).")
+    explain_k: int = Field(5, ge=1, le=100, description="Words each way, with explain.")
 
 
 class Score(BaseModel):
@@ -24,10 +27,31 @@ class Score(BaseModel):
     score: float
 
 
+class Word(BaseModel):
+    word: str
+    weight: float = Field(..., description="How much the label's probability falls without the word "
+                                           "(TF-IDF models: the n-gram's share of the label's score).")
+    start: int | None = Field(None, description="Character offset of the word in its text.")
+    end: int | None = None
+    side: str | None = Field(None, description="'text' or 'pair', for models of sentence pairs.")
+
+
+class Explanation(BaseModel):
+    label: str
+    probability: float
+    for_: list[Word] = Field(..., alias="for", description="The words that pushed most toward the label.")
+    against: list[Word] = Field(..., description="The words that pushed most against it.")
+    method: str = Field(..., description="'occlusion' (words taken out in turn) or 'tfidf-weights' (exact).")
+    cut: bool = Field(..., description="The text was longer than the model reads: only its start is "
+                                       "explained.")
+
+
 class Prediction(BaseModel):
     label: str | None = Field(None, description="The best label (one label per text).")
     labels: list[str] | None = Field(None, description="Labels over their tuned thresholds (multi-label).")
     scores: list[Score] = Field(..., description="Every label's probability, best first (or the top K).")
+    explanation: list[Explanation] | None = Field(
+        None, description="With explain: one entry per predicted label.")
 
 
 class Usage(BaseModel):

@@ -23,6 +23,8 @@ from bertclf.serve.guard import Metrics
 from bertclf.serve.payloads import ServeError, check_texts
 from bertclf.serve.schemas import Usage
 
+MAX_EXPLAIN_TEXTS = 64  # texts explained a request (each costs a model call per word)
+
 
 class Service:
     """The served models (name -> model), a predict and an embedding ``Batcher`` each, and the
@@ -72,6 +74,21 @@ class Service:
         metrics.tokens.labels(name).inc(count)
         metrics.batch.labels(name).observe(len(table))
         return result, Usage(texts=len(table), tokens=count, truncated=cut)
+
+    async def explain(self, name: str, table: Table, k: int) -> list[list[Any]]:
+        """Each row's explanation (``Model.explain``), at most ``MAX_EXPLAIN_TEXTS`` a request:
+        a text costs one model call per word, so the limit is far below the prediction's."""
+        if len(table) > MAX_EXPLAIN_TEXTS:
+            raise ServeError(413, f"{len(table)} texts to explain in one request; the limit is "
+                                  f"{MAX_EXPLAIN_TEXTS}", "too_many_texts", param="explain")
+        model = self.served[name]
+        began = time.perf_counter()
+        try:
+            found = await run_in_threadpool(model.explain, model.table_inputs(table, "request"), k)
+        except BertclfError as exc:
+            raise ServeError(422, str(exc), "invalid_input", param="explain") from None
+        self.metrics.inference.labels(name).observe(time.perf_counter() - began)
+        return found
 
     async def vectors(self, name: str, texts: list[str], field: str) -> tuple[np.ndarray, Usage]:
         """The model's own embedding of ``texts`` (its pooling, layers and normalisation)."""

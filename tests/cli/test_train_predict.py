@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from bertclf import TextClassifier
+from bertclf import TextClassifier, runtime
 from tests.conftest import LABELS, TEXTS, assert_one_line_error, labelled_csv
 
 
@@ -116,6 +116,25 @@ def test_predict_stdin_to_stdout_with_top_k(run, model_dir):
     assert (table["p_label"] >= table["p_top_2"]).all() and (table["label"] != table["top_2"]).all()
 
 
+def test_predict_explain_adds_compact_columns_to_csv_and_full_lists_to_jsonl(run, model_dir, tmp_path):
+    texts = "the team won the game\na loan from the bank\n"
+    result = run("predict", model_dir, "--explain", "2", stdin=texts)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(io.StringIO(result.stdout))
+    assert list(table.columns)[-2:] == ["explain_for", "explain_against"]
+    expected = runtime.Model(model_dir).explain(texts.splitlines(), k=2)
+    first = expected[0][0]
+    assert table["explain_for"][0] == "; ".join(f"{w['word']} {w['weight']:+.3f}" for w in first.toward)
+    result = run("predict", model_dir, "--explain", "--out", tmp_path / "why.jsonl", stdin=texts)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "why.jsonl").read_text().splitlines()]
+    assert rows[1]["explanation"] == [e.to_json() for e in runtime.Model(model_dir).explain(
+        texts.splitlines()[1:], k=5)[0]]
+    assert run("predict", model_dir, "--explain", "-2", stdin=texts).exit_code == 2  # click: usage
+    plain = pd.read_csv(io.StringIO(run("predict", model_dir, stdin=texts).stdout))
+    assert plain["label"].tolist() == table["label"].tolist()  # explaining leaves the labels alone
+
+
 def test_predict_keeps_an_existing_label_column(run, model_dir, train_csv, tmp_path):
     result = run("predict", model_dir, train_csv, "--out", tmp_path / "p.jsonl", "-q")
     assert result.exit_code == 0, result.output
@@ -130,6 +149,7 @@ def test_predict_keeps_an_existing_label_column(run, model_dir, train_csv, tmp_p
         (["--top-k", "9"], ["--top-k must be between 1 and 3"]),
         (["--out", "p.xlsx"], ["unknown output format"]),
         (["--text-col", "body"], ["no column 'body'"]),
+        (["--explain", "0"], ["--explain needs a number of words of at least 1"]),
     ],
 )
 def test_predict_bad_usage(run, model_dir, train_csv, args, fragments):

@@ -499,3 +499,24 @@ def test_a_slim_folder_is_served_through_the_training_stack_with_its_usage(tiny_
     expected, counted = loaded.embed(texts[:1])
     np.testing.assert_allclose(embedded["embeddings"], expected, atol=1e-6)
     assert embedded["usage"]["tokens"] == counted > 2
+
+
+def test_predict_explains_on_request_within_its_own_limit(client, folders):
+    texts = ["the team won the game", "a loan from the bank"]
+    body = client.post("/v1/predict", json={"model": "topics", "texts": texts, "explain": True,
+                                            "explain_k": 2}).json()
+    expected = runtime.Model(folders / "topics").explain(texts, k=2)
+    for prediction, found in zip(body["predictions"], expected, strict=True):
+        assert prediction["explanation"] == [e.to_json() for e in found]
+        assert prediction["explanation"][0]["label"] == prediction["label"]
+    plain = client.post("/v1/predict", json={"model": "topics", "texts": texts}).json()
+    assert "explanation" not in plain["predictions"][0]
+    assert [p["scores"] for p in plain["predictions"]] == [p["scores"] for p in body["predictions"]]
+    tags = client.post("/v1/predict", json={"model": "tags", "texts": texts, "explain": True}).json()
+    assert all({e["label"] for e in p["explanation"]} <= set(p["labels"] or [p["scores"][0]["label"]])
+               for p in tags["predictions"])
+    many = client.post("/v1/predict", json={"model": "topics", "texts": ["the bank"] * 65, "explain": True})
+    assert many.status_code == 413 and many.json()["type"] == "too_many_texts"
+    meta = client.post("/v1/predict", json={"model": "pairs", "texts": ["a"], "pairs": ["b"],
+                                            "metadata": [{"channel": "web"}], "explain": True})
+    assert meta.status_code == 422 and "metadata" in meta.json()["error"]

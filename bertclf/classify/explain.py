@@ -1,0 +1,222 @@
+"""Why this label: the words that pushed a prediction toward its label and against it.
+
+**Word occlusion** (the default, every model kind): each word the model read is taken out of the
+text in turn, and its weight is how much the label's probability falls without it (negative: the
+label gains without it). It costs one extra text through the model per word, all in one batched
+call of the model's own ``predict_proba``; the encoder's vectors do not depend on their batch, so
+neither do the weights. Chosen over LIME's sampling and over reading the pooled token vectors by
+``benchmarks/explain.py`` (docs/results.md): as faithful by ERASER's measures, far cheaper.
+
+**TF-IDF weights** (a TF-IDF model with a linear head): exact, no extra call. Each n-gram's weight
+is its TF-IDF value times the head's weight for the label, so the weights sum to the TF-IDF part's
+share of the label's score (its logit for logistic regression).
+
+numpy only: the runtime explains with it too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bertclf.errors import InputError
+
+WORD = re.compile(r"\w+(?:['’]\w+)*")  # a word and its clitics ("don't", "it's"); punctuation is not one
+DEFAULT_K = 5
+MAX_WORDS = 256  # words explained per text: more than the default encoder reads (256 tokens)
+CALL_ROWS = 512  # occluded texts per call of the model
+
+Reach = Callable[[list[str], "list[str] | None"], "list[tuple[int | None, int | None]]"]
+
+
+@dataclass
+class Explanation:
+    """One text's reasons for one label: ``toward`` the K words that pushed most toward it (largest
+    weights first), ``against`` the K that pushed most against it (most negative first). Each
+    word is ``{"word", "weight", "start", "end"}`` (character offsets into the text; ``side``
+    "pair" for the second text of a sentence pair). ``cut``: the model read only part of the text,
+    and only that part is explained."""
+
+    label: str
+    probability: float
+    toward: list[dict[str, Any]] = field(default_factory=list)
+    against: list[dict[str, Any]] = field(default_factory=list)
+    method: str = "occlusion"
+    cut: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "probability": round(self.probability, 6), "for": self.toward,
+                "against": self.against, "method": self.method, "cut": self.cut}
+
+
+def check_k(k: Any) -> int:
+    """K as given to --explain or ``explain_k``: a whole number of at least 1."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InputError(f"explain needs a whole number of words of at least 1, got {k!r}")
+    return int(k)
+
+
+def word_spans(text: str, end: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each word of ``text`` that starts before ``end`` (all when None)."""
+    return [m.span() for m in WORD.finditer(text) if end is None or m.start() < end][:MAX_WORDS]
+
+
+def without(text: str, span: tuple[int, int]) -> str:
+    """``text`` with one word taken out (the spaces around it closed up)."""
+    head, tail = text[:span[0]].rstrip(), text[span[1]:].lstrip()
+    return f"{head} {tail}" if head and tail else head + tail
+
+
+def explained_labels(proba: np.ndarray, classes: Sequence[str], multilabel: bool,
+                     thresholds: Any = None) -> list[list[int]]:
+    """Per text, the labels to explain: the predicted one; with several labels a text, each
+    label at or over its threshold (the likeliest one when none is)."""
+    if not multilabel:
+        return [[int(i)] for i in np.argmax(proba, axis=1)]
+    limits = np.broadcast_to(np.asarray(0.5 if thresholds is None else thresholds, dtype=float),
+                             (proba.shape[1],))
+    return [np.flatnonzero(row >= limits).tolist() or [int(np.argmax(row))] for row in proba]
+
+
+def occlusion(proba: Callable[[Any], np.ndarray], texts: list[str], pairs: list[str] | None,
+              classes: Sequence[str], k: int = DEFAULT_K, multilabel: bool = False, thresholds: Any = None,
+              reach: Reach | None = None,
+              ) -> list[list[Explanation]]:
+    """Per text, one ``Explanation`` per explained label, by word occlusion through ``proba``
+    (the model's ``predict_proba`` on a list of texts, or of (text, pair) tuples).
+
+    ``reach(texts, pairs)``: per text, the character offset up to which the model reads the text
+    and the pair (None: all of it); words past it are not explained and the text is marked cut."""
+    k = check_k(k)
+    if not texts:
+        return []
+    rows = texts if pairs is None else list(zip(texts, pairs, strict=True))
+    base = np.asarray(proba(rows))
+    ends = reach(texts, pairs) if reach is not None else [(None, None)] * len(texts)
+    variants, owners, where = [], [], []
+    for i, text in enumerate(texts):
+        for side, value in (("text", text), *((("pair", pairs[i]),) if pairs is not None else ())):
+            end = ends[i][0 if side == "text" else 1]
+            for span in word_spans(value, end):
+                changed = without(value, span)
+                variants.append(changed if pairs is None else
+                                (changed, pairs[i]) if side == "text" else (text, changed))
+                owners.append(i)
+                where.append((side, value[span[0]:span[1]], span))
+    drops = np.empty((len(variants), base.shape[1]))
+    for start in range(0, len(variants), CALL_ROWS):
+        block = variants[start:start + CALL_ROWS]
+        drops[start:start + len(block)] = base[owners[start:start + len(block)]] - np.asarray(proba(block))
+    owners_arr = np.asarray(owners, dtype=int)
+    out = []
+    for i, labels in enumerate(explained_labels(base, classes, multilabel, thresholds)):
+        mine = np.flatnonzero(owners_arr == i)
+        sides = (texts[i], pairs[i] if pairs is not None else "")
+        cut = any(end is not None and end < len(value) for end, value in zip(ends[i], sides, strict=True))
+        found = []
+        for label in labels:
+            weights = drops[mine, label] if len(mine) else np.zeros(0)
+            words = [_word(where[j], float(w), pairs is not None) for j, w in zip(mine, weights, strict=True)]
+            found.append(_rank(str(classes[label]), float(base[i, label]), words, k, "occlusion", cut))
+        out.append(found)
+    return out
+
+
+def _word(where: tuple[str, str, tuple[int, int]], weight: float, pair: bool) -> dict[str, Any]:
+    side, word, (start, end) = where
+    found = {"word": word, "weight": round(weight, 6), "start": start, "end": end}
+    if pair:
+        found["side"] = side
+    return found
+
+
+def _rank(label: str, probability: float, words: list[dict[str, Any]], k: int, method: str,
+          cut: bool) -> Explanation:
+    """The K strongest words each way (ties: the earlier word first); zero weights are neither."""
+    order = sorted(range(len(words)), key=lambda j: -words[j]["weight"])
+    toward = [words[j] for j in order if words[j]["weight"] > 0][:k]
+    against = [words[j] for j in reversed(order) if words[j]["weight"] < 0][:k]
+    return Explanation(label, probability, toward, against, method, cut)
+
+
+def linear_scores(head: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(W, b) with one row per class such that the class's score is x @ W[c] + b[c], for a
+    linear head (logistic regression, linear SVM, a fine-tuned layer); None for others. A binary
+    logistic regression's single row is the positive class's; the negative's is its opposite."""
+    if getattr(head, "name", None) not in ("logreg", "svm", "linear"):
+        return None
+    W, b = head.tensors["weight"], head.tensors["bias"]
+    if W.shape[0] == 1 and head.n_classes == 2 and not head.multilabel:
+        return np.vstack([-W[0], W[0]]), np.array([-b[0], b[0]])
+    return W, b
+
+
+def tfidf_weights(tfidf: Any, head: Any, texts: list[str], labels: Sequence[Sequence[int]],
+                  classes: Sequence[str], probabilities: np.ndarray,
+                  k: int = DEFAULT_K) -> list[list[Explanation]]:
+    """Exact explanations of a TF-IDF model with a linear head: each n-gram's TF-IDF value times
+    the head's weight for the label (they sum to the part's share of the label's score)."""
+    W, _ = linear_scores(head)
+    names = _term_names(tfidf)
+    indptr, indices, data = tfidf.rows(texts)
+    out = []
+    for i, text_labels in enumerate(labels):
+        columns, values = indices[indptr[i]:indptr[i + 1]], data[indptr[i]:indptr[i + 1]]
+        found = []
+        for label in text_labels:
+            words = [{"word": names[int(c)], "weight": round(float(v * W[label, c]), 6)}
+                     for c, v in zip(columns, values, strict=True)]
+            found.append(_rank(str(classes[label]), float(probabilities[i, label]), words, k, "tfidf-weights",
+                               False))
+        out.append(found)
+    return out
+
+
+def tfidf_contributions(tfidf: Any, head: Any, text: str, label: int) -> dict[str, float]:
+    """Every n-gram of ``text`` the model knows, with its exact share of ``label``'s score."""
+    W, _ = linear_scores(head)
+    indptr, indices, data = tfidf.rows([text])
+    names = _term_names(tfidf)
+    return {names[int(c)]: float(v * W[label, c]) for c, v in zip(indices, data, strict=True)}
+
+
+def _term_names(tfidf: Any) -> dict[int, str]:
+    """Column -> n-gram over every part, made once per model (a server explains many times)."""
+    names = getattr(tfidf, "_term_names", None)
+    if names is None:
+        names, start = {}, 0
+        for part in tfidf.parts:
+            names.update({start + column: term for term, column in part.vocabulary.items()})
+            start += len(part.vocabulary)
+        tfidf._term_names = names
+    return names
+
+
+def explain_rows(proba: Callable[[Any], np.ndarray], texts: list[str], pairs: list[str] | None,
+                 classes: Sequence[str], k: int = DEFAULT_K, multilabel: bool = False, thresholds: Any = None,
+                 exact: tuple[Any, Any] | None = None,
+                 reach: Reach | None = None,
+                 ) -> list[list[Explanation]]:
+    """What ``Model.explain`` and ``TextClassifier.explain`` return: ``tfidf_weights`` when
+    ``exact`` gives the (TF-IDF part, linear head) of a TF-IDF-only model, else ``occlusion``."""
+    k = check_k(k)
+    if exact is None:
+        return occlusion(proba, texts, pairs, classes, k, multilabel, thresholds, reach)
+    if not texts:
+        return []
+    from bertclf.classify.tfidf import tfidf_texts
+
+    probabilities = np.asarray(proba(texts if pairs is None else list(zip(texts, pairs, strict=True))))
+    labels = explained_labels(probabilities, classes, multilabel, thresholds)
+    return tfidf_weights(exact[0], exact[1], tfidf_texts(texts, pairs), labels, classes, probabilities, k)
+
+
+def exact_parts(features: str, tfidf: Any, head: Any, has_extras: bool) -> tuple[Any, Any] | None:
+    """(TF-IDF part, head) when the model is TF-IDF alone under a linear head: explained exactly."""
+    if features == "tfidf" and tfidf is not None and not has_extras and linear_scores(head) is not None:
+        return tfidf, head
+    return None
