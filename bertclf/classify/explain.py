@@ -53,6 +53,15 @@ class Explanation:
                 "against": self.against, "method": self.method, "cut": self.cut}
 
 
+METHODS = ("auto", "occlusion", "tokens")
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise InputError(f"unknown explanation method {method!r}: use one of {', '.join(METHODS)}")
+    return method
+
+
 def check_k(k: Any) -> int:
     """K as given to --explain or ``explain_k``: a whole number of at least 1."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
@@ -178,10 +187,7 @@ def tfidf_weights(tfidf: Any, head: Any, texts: list[str], labels: Sequence[Sequ
 
 def tfidf_contributions(tfidf: Any, head: Any, text: str, label: int) -> dict[str, float]:
     """Every n-gram of ``text`` the model knows, with its exact share of ``label``'s score."""
-    W, _ = linear_scores(head)
-    indptr, indices, data = tfidf.rows([text])
-    names = _term_names(tfidf)
-    return {names[int(c)]: float(v * W[label, c]) for c, v in zip(indices, data, strict=True)}
+    return tfidf_shares(tfidf, text, linear_scores(head)[0][label])
 
 
 def _term_names(tfidf: Any) -> dict[int, str]:
@@ -220,3 +226,53 @@ def exact_parts(features: str, tfidf: Any, head: Any, has_extras: bool) -> tuple
     if features == "tfidf" and tfidf is not None and not has_extras and linear_scores(head) is not None:
         return tfidf, head
     return None
+
+
+def label_direction(head: Any, label: int, proba: np.ndarray) -> np.ndarray | None:
+    """The direction in the head's input along which ``label``'s log-odds grow, for a linear
+    head (None for others): a binary logistic regression's row (negated for the first class), a
+    label's own row where each label has its sigmoid, else the gradient of log p(label),
+    W[label] - p @ W."""
+    if getattr(head, "name", None) not in ("logreg", "svm", "linear"):
+        return None
+    W = head.tensors["weight"]
+    if head.multilabel:
+        return W[label]
+    if W.shape[0] == 1:
+        return W[0] if label == 1 else -W[0]
+    return W[label] - proba @ W
+
+
+def token_words(text: str, token_spans: Sequence[tuple[int, int]], token_weights: np.ndarray,
+                term_weights: dict[str, float], k: int, label: str, probability: float,
+                cut: bool) -> Explanation:
+    """An ``Explanation`` from per-token weights (each word the sum of its WordPiece tokens') and
+    exact TF-IDF n-gram weights (each n-gram's split evenly over its words' occurrences)."""
+    spans = word_spans(text)
+    weights = np.zeros(len(spans))
+    starts = np.asarray([a for a, _ in spans])
+    for (a, _), w in zip(token_spans, token_weights, strict=True):
+        at = np.searchsorted(starts, a, side="right") - 1
+        if at >= 0 and a < spans[at][1]:
+            weights[at] += w
+    if term_weights:
+        where: dict[str, list[int]] = {}
+        for i, (a, b) in enumerate(spans):
+            where.setdefault(text[a:b].lower(), []).append(i)
+        for term, w in term_weights.items():
+            parts = term.split()
+            for part in parts:
+                found = where.get(part, [])
+                for i in found:
+                    weights[i] += w / len(parts) / len(found)
+    words = [{"word": text[a:b], "weight": round(float(w), 6), "start": a, "end": b}
+             for (a, b), w in zip(spans, weights, strict=True)]
+    return _rank(label, probability, words, k, "tokens", cut)
+
+
+def tfidf_shares(tfidf: Any, text: str, direction: np.ndarray) -> dict[str, float]:
+    """Each n-gram of ``text`` the model knows, with its exact share along ``direction`` (the
+    head's input, TF-IDF columns first)."""
+    names = _term_names(tfidf)
+    indptr, indices, data = tfidf.rows([text])
+    return {names[int(c)]: float(v * direction[c]) for c, v in zip(indices, data, strict=True)}

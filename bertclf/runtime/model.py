@@ -15,12 +15,23 @@ from typing import Any
 import numpy as np
 
 from bertclf.classify.assembly import assemble
-from bertclf.classify.explain import DEFAULT_K, Explanation, exact_parts, explain_rows
+from bertclf.classify.explain import (
+    DEFAULT_K,
+    Explanation,
+    check_k,
+    check_method,
+    exact_parts,
+    explain_rows,
+    explained_labels,
+    label_direction,
+    tfidf_shares,
+    token_words,
+)
 from bertclf.classify.folder import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.pipeline import embed_encoded
-from bertclf.encode.tokenization import Encoded, check_long, encode, read_ends, report_cut
+from bertclf.encode.tokenization import Encoded, check_long, encode, pad_batch, pad_id, read_ends, report_cut
 from bertclf.errors import BertclfWarning, ModelLoadError, SpecError
 from bertclf.io.files import clean_texts
 from bertclf.io.labels import Columns
@@ -137,16 +148,23 @@ class Model:
         calibration = parts.get("calibration")
         return (calibration.apply(out) if calibration is not None else out), used
 
-    def explain(self, X: Any, k: int = DEFAULT_K) -> list[list[Explanation]]:
+    def explain(self, X: Any, k: int = DEFAULT_K, method: str = "auto") -> list[list[Explanation]]:
         """Per text, why the model gave its label: for each label predicted, the ``k`` words
         that pushed most toward it and the ``k`` most against it, with signed weights
-        (``classify.explain``: exact TF-IDF weights, or word occlusion). The probabilities are
-        ``predict_proba``'s."""
+        (``classify.explain``: exact TF-IDF weights, word occlusion, or ``method="tokens"``: the
+        pooled token vectors' shares of the label's score, no extra model call). The
+        probabilities are ``predict_proba``'s."""
         texts, pairs, table = self._split(X)
         parts = self.folder.parts
         if self.meta_cols or self.join_on:
             raise SpecError("explanations of models with metadata columns or joined vectors are not "
                             "supported yet: explain a model trained on the texts alone")
+        check_method(method)
+        if method == "tokens":
+            why = self._why_not_tokens(pairs)
+            if why:
+                raise SpecError(f"method 'tokens' needs {why}: use method 'occlusion'")
+            return self._token_explanations(texts, check_k(k))
         exact = exact_parts(self.features, parts.get("tfidf"), parts["head"], False)
         reach = None
         if self.encoder is not None and parts.get("guide") is None:
@@ -154,6 +172,56 @@ class Model:
             reach = lambda t, p: read_ends(self.encoder.tokenizer, t, s.max_length, s.long, p)  # noqa: E731
         return explain_rows(self._quiet_proba, texts, pairs, self.classes_, k, self.folder.multilabel,
                             self.thresholds_, exact, reach)
+
+    def _why_not_tokens(self, pairs: Any) -> str | None:
+        """What the token method lacks here (None: it applies): it reads mean-pooled token
+        vectors of one window of one text under a linear head."""
+        s = self.encoder.settings() if self.encoder is not None else None
+        if s is None or s.pooling != "mean" or s.long.mode != "truncate" or self.folder.parts.get("guide"):
+            return "an encoder with mean pooling reading each text's start"
+        if pairs is not None:
+            return "single texts, not pairs"
+        even = np.full(len(self.classes_), 1.0 / len(self.classes_))
+        if label_direction(self.folder.parts["head"], 0, even) is None:
+            return "a linear head (logistic regression, linear SVM, a fine-tuned layer)"
+        return None
+
+    def _token_explanations(self, texts: list[str], k: int) -> list[list[Explanation]]:
+        """``method="tokens"``: one pass of each text through the encoder. A mean-pooled vector
+        is the average of its token vectors, and a linear head's score is linear in it (the
+        length normalisation and standardisation taken at this text), so each token's share of
+        the label's log-odds is exact at first order; TF-IDF n-grams add theirs exactly."""
+        parts, s = self.folder.parts, self.encoder.settings()
+        head, tfidf, scaler = parts["head"], parts.get("tfidf"), parts.get("scaler")
+        tokenizer = self.encoder.tokenizer
+        proba = self._quiet_proba(texts)
+        start = tfidf.dim if tfidf is not None else 0
+        out = []
+        for i, labels in enumerate(explained_labels(proba, self.classes_, self.folder.multilabel,
+                                                    self.thresholds_)):
+            encoded = encode(tokenizer, [texts[i]], s.max_length, long=s.long)
+            batch = pad_batch(encoded, np.array([0]), pad_id(tokenizer))
+            hidden = self.encoder.hidden_states(batch, s.layers)
+            tokens = (np.concatenate([h[0] for h in hidden], axis=1) if s.layer_agg == "concat"
+                      else np.mean([h[0] for h in hidden], axis=0)).astype(np.float64)
+            pooled = tokens.mean(axis=0)
+            scale = np.full(s.dim, 1.0 / len(tokens))
+            length = float(np.linalg.norm(pooled)) or 1.0
+            if s.normalize or (scaler is None and self.folder.shape["scaling"] == "l2"):
+                scale /= length
+            if scaler is not None:
+                scale /= scaler.scale * (np.sqrt(s.dim) if tfidf is not None else 1.0)
+            spans = tokenizer(texts[i], add_special_tokens=False).encoding.offsets[:len(tokens) - 2]
+            cut = bool(encoded.over[0])
+            found = []
+            for label in labels:
+                direction = label_direction(head, label, proba[i])
+                shares = tokens[1:1 + len(spans)] @ (direction[start:start + s.dim] * scale)
+                terms = tfidf_shares(tfidf, texts[i], direction) if tfidf is not None else {}
+                found.append(token_words(texts[i], spans, shares, terms, k, str(self.classes_[label]),
+                                         float(proba[i, label]), cut))
+            out.append(found)
+        return out
 
     def _quiet_proba(self, X: Any) -> np.ndarray:
         """``predict_proba`` without a progress bar or cut warnings (an explanation's many calls)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from bertclf import Embedder, TextClassifier, runtime
 from bertclf.classify.explain import linear_scores, tfidf_contributions, without, word_spans
-from bertclf.errors import InputError
+from bertclf.errors import InputError, SpecError
 from tests.conftest import LABELS, TEXTS
 
 FILLER = "the a and of to in is was it on for with that this my your we they cat dog sat mat".split()
@@ -120,3 +121,19 @@ def test_both_sides_of_a_sentence_pair_are_explained(tiny_model):
     assert sides == {"text", "pair"}
     words = {(w["side"], w["word"]) for w in found.toward + found.against}
     assert ("pair", "loan") in words and ("text", "team") in words
+
+
+def test_the_token_method_finds_the_keyword_in_one_pass_and_says_where_not(keyword_model, tmp_path):
+    keyword_model.save(tmp_path / "kw")
+    model = runtime.Model(tmp_path / "kw")
+    texts = [t for t, label in zip(*keyword_data(seed=2, n=20), strict=True) if label == "yes"]
+    found = model.explain(texts, k=2, method="tokens")
+    assert all(one[0].method == "tokens" for one in found)
+    top = [one[0].toward[0]["word"] for one in found if one[0].label == "yes" and one[0].toward]
+    assert top.count("flood") >= 0.8 * len(texts)
+    assert [one[0].probability for one in found] == pytest.approx(model.predict_proba(texts).max(axis=1))
+    with pytest.raises(InputError, match="unknown explanation method"):
+        model.explain(texts, method="shap")
+    clone(keyword_model).set_params(head="mlp").fit(*keyword_data()).save(tmp_path / "mlp")
+    with pytest.raises(SpecError, match="a linear head"):
+        runtime.Model(tmp_path / "mlp").explain(texts, method="tokens")
