@@ -1,8 +1,10 @@
 """Screenshot of the page `bertclf serve` shows at / (docs/serve-page.png): a model trained on the
-shipped tickets, three texts typed in, their bars. Needs Debian's chromium and playwright (the
-dev extra); playwright never downloads a browser here.
+shipped tickets, three texts typed in, their bars; with --explain, the words behind each label
+marked (docs/explain-page.png). Needs Debian's chromium and playwright (the dev extra);
+playwright never downloads a browser here.
 
     python examples/serve_screenshot.py [--model demo_out/tickets-model] [--out docs/serve-page.png]
+    python examples/serve_screenshot.py --explain --out docs/explain-page.png
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def main() -> None:
                         help="a model folder (else one is trained on the tickets)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "serve-page.png")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--explain", action="store_true", help="tick Explain before labelling")
     args = parser.parse_args()
     import uvicorn
     from playwright.sync_api import sync_playwright
@@ -52,6 +55,8 @@ def main() -> None:
         page.goto(f"http://127.0.0.1:{port}/")
         page.wait_for_selector("#model option", state="attached")
         page.fill("#texts", "\n".join(TEXTS))
+        if args.explain:
+            page.check("#explain")
         page.click("#go")
         page.wait_for_selector(".result")
         page.screenshot(path=args.out, full_page=True)

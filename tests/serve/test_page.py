@@ -147,3 +147,25 @@ def test_a_dropped_csv_fills_the_box_with_its_text_column(browser, server):
     page.click("#go")
     page.wait_for_selector(".result >> nth=1")
     assert len(page.query_selector_all(".result")) == 2 and page.outside == []
+
+
+def test_explain_marks_the_words_behind_the_label_with_their_weights(browser, server):
+    page = offline_page(browser, server)
+    page.goto(server + "/")
+    page.wait_for_selector("#model option[value=topics]", state="attached")
+    text = "the team won the game at the bank"
+    page.fill("#texts", text)
+    page.check("#explain")
+    page.click("#go")
+    page.wait_for_selector(".result mark")
+    marks = page.eval_on_selector_all(".result mark", "ms => ms.map(m => [m.textContent, "
+                                                      "Number(m.dataset.weight), m.className, m.title])")
+    body = {"model": "topics", "texts": [text], "explain": True, "explain_k": 5}
+    (explanation,) = httpx.post(server + "/v1/predict", json=body).json()["predictions"][0]["explanation"]
+    words = sorted(explanation["for"] + explanation["against"], key=lambda w: w["start"])
+    assert [(m[0], m[1]) for m in marks] == [(w["word"], w["weight"]) for w in words]
+    assert all((m[2] == "toward") == (m[1] > 0) for m in marks)  # colour by sign
+    assert all(explanation["label"] in m[3] and f"{abs(m[1]):.3f}" in m[3] for m in marks)  # weight on hover
+    assert page.inner_text(".result").replace("\n", " ").count(text) >= 1  # the text itself, unchanged
+    assert page.inner_text("[data-testid=why]").startswith(f"why {explanation['label']}: for ")
+    assert page.outside == [] and page.errors == []
