@@ -136,6 +136,8 @@ table {{ border-collapse: collapse; font-size: 0.9em; }}
 td, th {{ border: 1px solid #ddd; padding: 4px 8px; text-align: right; }}
 td.text, th.text {{ text-align: left; max-width: 640px; }}
 .note {{ color: #666; font-size: 0.9em; }}
+mark {{ border-radius: 3px; padding: 0 1px; color: inherit; }}
+mark.toward {{ background: rgba(18, 183, 106, .35); }} mark.against {{ background: rgba(240, 68, 56, .3); }}
 circle:hover, path:hover {{ stroke: #000; stroke-width: 1.5; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>

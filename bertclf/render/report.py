@@ -75,11 +75,12 @@ def _map_and_mistakes(model: Any, X: Any, y: Any, proba: np.ndarray, seed: int) 
     index = {c: j for j, c in enumerate(classes)}
     confidence = proba.max(axis=1)
     order = [i for i in np.argsort(-confidence, kind="stable") if wrong[i]][:WRONG_SHOWN]
-    lines = ["<tr><th class='text'>text</th><th>true</th><th>predicted</th><th>confidence</th>"
-             "<th>p(true)</th></tr>"]
-    for i in order:
+    reasons = _reasons(model, _take(X, np.asarray(order, dtype=int)) if order else [])
+    lines = ["<tr><th class='text'>text (the words behind the prediction marked)</th><th>true</th>"
+             "<th>predicted</th><th>confidence</th><th>p(true)</th></tr>"]
+    for i, why in zip(order, reasons or [None] * len(order), strict=True):
         p_true = f"{proba[i, index[truth[i]]]:.3f}" if truth[i] in index else "unseen"
-        lines.append(f"<tr><td class='text'>{html.escape(texts[i][:400])}</td>"
+        lines.append(f"<tr><td class='text'>{marked(texts[i][:400], why)}</td>"
                      f"<td>{html.escape(truth[i])}</td><td>{html.escape(predicted[i])}</td>"
                      f"<td>{confidence[i]:.3f}</td><td>{p_true}</td></tr>")
     if not wrong.any():
@@ -89,6 +90,38 @@ def _map_and_mistakes(model: Any, X: Any, y: Any, proba: np.ndarray, seed: int) 
             "<p class='note'>Texts the model got wrong while most sure of itself: often a wrong or "
             "ambiguous label rather than a model error.</p>", f"<table>{''.join(lines)}</table>"]
     return out
+
+
+def _reasons(model: Any, X: Any) -> list[Any] | None:
+    """Each text's explanation of its predicted label (``explain``), or None where the model
+    has none (metadata columns): the report then shows the texts alone."""
+    from bertclf.errors import SpecError
+
+    if not len(X) or not hasattr(model, "explain"):
+        return None
+    try:
+        return [found[0] for found in model.explain(X, k=3)]
+    except SpecError:
+        return None
+
+
+def marked(text: str, why: Any) -> str:
+    """``text`` as HTML with the explanation's words marked: green toward the predicted label,
+    red against it, the weight on hover."""
+    if why is None:
+        return html.escape(text)
+    words = sorted((w for w in why.toward + why.against if w.get("end", len(text) + 1) <= len(text)
+                    and w.get("side", "text") == "text"), key=lambda w: w["start"])
+    out, at = [], 0
+    for w in words:
+        if w["start"] < at:
+            continue
+        side = "toward" if w["weight"] > 0 else "against"
+        out += [html.escape(text[at:w["start"]]),
+                f"<mark class='{side}' title='{w['weight']:+.3f} {side} {html.escape(why.label)}'>"
+                f"{html.escape(text[w['start']:w['end']])}</mark>"]
+        at = w["end"]
+    return "".join([*out, html.escape(text[at:])])
 
 
 def _take(X: Any, rows: np.ndarray) -> Any:

@@ -64,3 +64,20 @@ def test_report_command(run, tiny_model, write, tmp_path):
     assert page.count("<svg") == 4 and not re.search(r'(src|href)="https?:', page)
     assert "<th class='text'>ECE</th>" in page
     assert "wrote the report on 48 texts" in result.stderr
+
+
+def test_the_reports_mistakes_show_the_words_behind_each_wrong_prediction(run, tiny_model, write, tmp_path):
+    path = write("texts.csv", pd.DataFrame({"text": TEXTS * 2, "label": LABELS * 2}).to_csv(index=False))
+    model = tmp_path / "model"
+    assert run("train", path, "--model", tiny_model, "--out", model, "-q", "--no-baseline").exit_code == 0
+    shifted = pd.DataFrame({"text": TEXTS, "label": LABELS[8:] + LABELS[:8]})  # every label wrong
+    wrong = write("wrong.csv", shifted.to_csv(index=False))
+    out = tmp_path / "report.html"
+    assert run("report", model, wrong, "--out", out, "-q").exit_code == 0
+    page = out.read_text()
+    table = page[page.index("The most confidently wrong"):]
+    marks = re.findall(r"<mark class='(toward|against)' title='([+-][0-9.]+) \w+ (\w+)'>([^<]+)</mark>",
+                       table)
+    assert marks and {side for side, *_ in marks} <= {"toward", "against"}
+    assert all((side == "toward") == weight.startswith("+") for side, weight, _, _ in marks)
+    assert {word for *_, word in marks} <= set(" ".join(TEXTS).split())
