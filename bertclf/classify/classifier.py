@@ -30,7 +30,7 @@ from bertclf.classify.assembly import assemble, fit_scaler
 from bertclf.classify.auto_c import TUNED_HEADS, choose_C
 from bertclf.classify.calibration import Calibrator, check_method, out_of_fold_proba
 from bertclf.classify.compatibility import why_unsupported
-from bertclf.classify.explain import DEFAULT_K, Explanation, exact_parts, explain_rows
+from bertclf.classify.explain import DEFAULT_K, Explanation, Rows, exact_parts, explain_rows
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
 from bertclf.classify.sentence_guide import TextGuide
@@ -227,10 +227,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         predicted label and the ``k`` most against it, as ``runtime.Model.explain`` gives them."""
         check_is_fitted(self, "head_")
         inputs = self._inputs(X)
-        if self.meta_ is not None or self.extra_ is not None:
-            raise SpecError("explanations of models with metadata columns or joined vectors are not "
-                            "supported yet: explain a model trained on the texts alone")
-        exact = exact_parts(self.features, self.tfidf_, self.head_, False)
+        if self.extra_ is not None:
+            raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "
+                            "explain a model trained without them")
+        exact = exact_parts(self.features, self.tfidf_, self.head_, self.meta_ is not None)
         reach = None
         if self.features != "tfidf" and self.guide_ is None:
             from bertclf.encode import sources as models
@@ -240,7 +240,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             reach = lambda t, p: read_ends(models.load_tokenizer(s.source), t, s.max_length, s.long, p)  # noqa: E731
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BertclfWarning)  # the occluded texts' cut warnings
-            return explain_rows(self.predict_proba, inputs.texts, inputs.pairs, self.classes_, k,
+            rows = Rows(inputs.texts, inputs.pairs, inputs.table if self.meta_ is not None else None,
+                        self.text_col, self.pair_col, tuple(self.meta_cols or ()))
+            return explain_rows(self.predict_proba, rows, self.classes_, k,
                                 bool(getattr(self, "multilabel_", False)), getattr(self, "thresholds_", None),
                                 exact, reach)
 

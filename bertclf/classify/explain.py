@@ -91,35 +91,76 @@ def explained_labels(proba: np.ndarray, classes: Sequence[str], multilabel: bool
     return [np.flatnonzero(row >= limits).tolist() or [int(np.argmax(row))] for row in proba]
 
 
-def occlusion(proba: Callable[[Any], np.ndarray], texts: list[str], pairs: list[str] | None,
-              classes: Sequence[str], k: int = DEFAULT_K, multilabel: bool = False, thresholds: Any = None,
-              reach: Reach | None = None,
+@dataclass
+class Rows:
+    """How the model takes its rows: texts, (text, pair) tuples, or a table with metadata
+    columns (``table``: the input's own, a DataFrame or an ``io.table.Table``), so occluded
+    copies of a row are made in the same shape."""
+
+    texts: list[str]
+    pairs: list[str] | None = None
+    table: Any = None
+    text_col: str = "text"
+    pair_col: str | None = None
+    meta_cols: tuple[str, ...] = ()
+
+    def build(self, owners: Sequence[int], texts: Sequence[str], pairs: Sequence[str | None],
+              blank_meta: Sequence[bool]) -> Any:
+        """Rows copied from ``owners`` with their text (and pair) replaced, and their metadata
+        set missing where ``blank_meta`` says."""
+        if self.table is None:
+            return list(texts) if self.pairs is None else list(zip(texts, pairs, strict=True))
+        columns = {c: [self.table[c].tolist()[o] for o in owners] if len(owners) else []
+                   for c in self.table.columns}
+        for c in self.meta_cols:
+            columns[c] = [None if blank else v for v, blank in zip(columns[c], blank_meta, strict=True)]
+        columns[self.text_col] = list(texts)
+        if self.pair_col:
+            columns[self.pair_col] = list(pairs)
+        if hasattr(self.table, "iloc"):  # a DataFrame in, a DataFrame out
+            return type(self.table)(columns)
+        return type(self.table)(columns, len(owners))
+
+
+def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[str], k: int = DEFAULT_K,
+              multilabel: bool = False, thresholds: Any = None, reach: Reach | None = None,
               ) -> list[list[Explanation]]:
     """Per text, one ``Explanation`` per explained label, by word occlusion through ``proba``
-    (the model's ``predict_proba`` on a list of texts, or of (text, pair) tuples).
+    (the model's ``predict_proba`` on what ``rows.build`` makes). Metadata columns count as one
+    item, "[metadata]": the label's probability lost when all of them are missing.
 
     ``reach(texts, pairs)``: per text, the character offset up to which the model reads the text
     and the pair (None: all of it); words past it are not explained and the text is marked cut."""
     k = check_k(k)
+    texts, pairs = rows.texts, rows.pairs
     if not texts:
         return []
-    rows = texts if pairs is None else list(zip(texts, pairs, strict=True))
-    base = np.asarray(proba(rows))
+    every = range(len(texts))
+    base = np.asarray(proba(rows.build(every, texts, pairs or [None] * len(texts), [False] * len(texts))))
     ends = reach(texts, pairs) if reach is not None else [(None, None)] * len(texts)
-    variants, owners, where = [], [], []
+    owners, changed_texts, changed_pairs, blank, where = [], [], [], [], []
     for i, text in enumerate(texts):
-        for side, value in (("text", text), *((("pair", pairs[i]),) if pairs is not None else ())):
+        pair = pairs[i] if pairs is not None else None
+        for side, value in (("text", text), *((("pair", pair),) if pairs is not None else ())):
             end = ends[i][0 if side == "text" else 1]
             for span in word_spans(value, end):
                 changed = without(value, span)
-                variants.append(changed if pairs is None else
-                                (changed, pairs[i]) if side == "text" else (text, changed))
                 owners.append(i)
+                changed_texts.append(changed if side == "text" else text)
+                changed_pairs.append(changed if side == "pair" else pair)
+                blank.append(False)
                 where.append((side, value[span[0]:span[1]], span))
-    drops = np.empty((len(variants), base.shape[1]))
-    for start in range(0, len(variants), CALL_ROWS):
-        block = variants[start:start + CALL_ROWS]
-        drops[start:start + len(block)] = base[owners[start:start + len(block)]] - np.asarray(proba(block))
+        if rows.meta_cols:
+            owners.append(i)
+            changed_texts.append(text)
+            changed_pairs.append(pair)
+            blank.append(True)
+            where.append(("metadata", f"[metadata: {', '.join(rows.meta_cols)}]", (None, None)))
+    drops = np.empty((len(owners), base.shape[1]))
+    for start in range(0, len(owners), CALL_ROWS):
+        part = slice(start, start + CALL_ROWS)
+        block = rows.build(owners[part], changed_texts[part], changed_pairs[part], blank[part])
+        drops[part] = base[owners[part]] - np.asarray(proba(block))
     owners_arr = np.asarray(owners, dtype=int)
     out = []
     for i, labels in enumerate(explained_labels(base, classes, multilabel, thresholds)):
@@ -129,7 +170,8 @@ def occlusion(proba: Callable[[Any], np.ndarray], texts: list[str], pairs: list[
         found = []
         for label in labels:
             weights = drops[mine, label] if len(mine) else np.zeros(0)
-            words = [_word(where[j], float(w), pairs is not None) for j, w in zip(mine, weights, strict=True)]
+            words = [_word(where[j], float(w), pairs is not None or bool(rows.meta_cols))
+                     for j, w in zip(mine, weights, strict=True)]
             found.append(_rank(str(classes[label]), float(base[i, label]), words, k, "occlusion", cut))
         out.append(found)
     return out
@@ -202,23 +244,24 @@ def _term_names(tfidf: Any) -> dict[int, str]:
     return names
 
 
-def explain_rows(proba: Callable[[Any], np.ndarray], texts: list[str], pairs: list[str] | None,
-                 classes: Sequence[str], k: int = DEFAULT_K, multilabel: bool = False, thresholds: Any = None,
-                 exact: tuple[Any, Any] | None = None,
-                 reach: Reach | None = None,
-                 ) -> list[list[Explanation]]:
+def explain_rows(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[str], k: int = DEFAULT_K,
+                 multilabel: bool = False, thresholds: Any = None, exact: tuple[Any, Any] | None = None,
+                 reach: Reach | None = None) -> list[list[Explanation]]:
     """What ``Model.explain`` and ``TextClassifier.explain`` return: ``tfidf_weights`` when
     ``exact`` gives the (TF-IDF part, linear head) of a TF-IDF-only model, else ``occlusion``."""
     k = check_k(k)
     if exact is None:
-        return occlusion(proba, texts, pairs, classes, k, multilabel, thresholds, reach)
-    if not texts:
+        return occlusion(proba, rows, classes, k, multilabel, thresholds, reach)
+    if not rows.texts:
         return []
     from bertclf.classify.tfidf import tfidf_texts
 
-    probabilities = np.asarray(proba(texts if pairs is None else list(zip(texts, pairs, strict=True))))
+    probabilities = np.asarray(proba(rows.build(range(len(rows.texts)), rows.texts,
+                                                rows.pairs or [None] * len(rows.texts),
+                                                [False] * len(rows.texts))))
     labels = explained_labels(probabilities, classes, multilabel, thresholds)
-    return tfidf_weights(exact[0], exact[1], tfidf_texts(texts, pairs), labels, classes, probabilities, k)
+    return tfidf_weights(exact[0], exact[1], tfidf_texts(rows.texts, rows.pairs), labels, classes,
+                         probabilities, k)
 
 
 def exact_parts(features: str, tfidf: Any, head: Any, has_extras: bool) -> tuple[Any, Any] | None:

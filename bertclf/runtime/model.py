@@ -18,6 +18,7 @@ from bertclf.classify.assembly import assemble
 from bertclf.classify.explain import (
     DEFAULT_K,
     Explanation,
+    Rows,
     check_k,
     check_method,
     exact_parts,
@@ -156,21 +157,23 @@ class Model:
         probabilities are ``predict_proba``'s."""
         texts, pairs, table = self._split(X)
         parts = self.folder.parts
-        if self.meta_cols or self.join_on:
-            raise SpecError("explanations of models with metadata columns or joined vectors are not "
-                            "supported yet: explain a model trained on the texts alone")
+        if self.join_on:
+            raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "
+                            "explain a model trained without them")
         check_method(method)
         if method == "tokens":
             why = self._why_not_tokens(pairs)
             if why:
                 raise SpecError(f"method 'tokens' needs {why}: use method 'occlusion'")
             return self._token_explanations(texts, check_k(k))
-        exact = exact_parts(self.features, parts.get("tfidf"), parts["head"], False)
+        exact = exact_parts(self.features, parts.get("tfidf"), parts["head"], bool(self.meta_cols))
         reach = None
         if self.encoder is not None and parts.get("guide") is None:
             s = self.encoder.settings()
             reach = lambda t, p: read_ends(self.encoder.tokenizer, t, s.max_length, s.long, p)  # noqa: E731
-        return explain_rows(self._quiet_proba, texts, pairs, self.classes_, k, self.folder.multilabel,
+        rows = Rows(texts, pairs, table if self.meta_cols else None, self.text_col, self.pair_col,
+                    tuple(self.meta_cols or ()))
+        return explain_rows(self._quiet_proba, rows, self.classes_, k, self.folder.multilabel,
                             self.thresholds_, exact, reach)
 
     def _why_not_tokens(self, pairs: Any) -> str | None:
@@ -179,8 +182,8 @@ class Model:
         s = self.encoder.settings() if self.encoder is not None else None
         if s is None or s.pooling != "mean" or s.long.mode != "truncate" or self.folder.parts.get("guide"):
             return "an encoder with mean pooling reading each text's start"
-        if pairs is not None:
-            return "single texts, not pairs"
+        if pairs is not None or self.meta_cols:
+            return "single texts, without pairs or metadata"
         even = np.full(len(self.classes_), 1.0 / len(self.classes_))
         if label_direction(self.folder.parts["head"], 0, even) is None:
             return "a linear head (logistic regression, linear SVM, a fine-tuned layer)"

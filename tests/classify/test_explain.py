@@ -137,3 +137,20 @@ def test_the_token_method_finds_the_keyword_in_one_pass_and_says_where_not(keywo
     clone(keyword_model).set_params(head="mlp").fit(*keyword_data()).save(tmp_path / "mlp")
     with pytest.raises(SpecError, match="a linear head"):
         runtime.Model(tmp_path / "mlp").explain(texts, method="tokens")
+
+
+def test_metadata_columns_get_their_share_as_a_whole(tiny_model):
+    import pandas as pd
+
+    # the channel decides the label; the words are noise
+    texts = [" ".join(np.random.default_rng(i).choice(FILLER, 5)) for i in range(60)]
+    table = pd.DataFrame({"text": texts, "channel": ["mail", "web"] * 30})
+    labels = ["late" if c == "mail" else "fine" for c in table["channel"]]
+    model = TextClassifier(Embedder(model=tiny_model), meta_cols=["channel"], features="embedding", C=10.0)
+    model.fit(table, labels)
+    (found,) = model.explain(pd.DataFrame({"text": ["the cat sat on my mat"], "channel": ["mail"]}), k=3)[0]
+    assert found.label == "late"
+    assert found.toward[0] == {"word": "[metadata: channel]", "weight": found.toward[0]["weight"],
+                               "start": None, "end": None, "side": "metadata"}
+    assert found.toward[0]["weight"] > 0.2 and all(abs(w["weight"]) < found.toward[0]["weight"]
+                                                   for w in found.toward[1:] + found.against)
