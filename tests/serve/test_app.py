@@ -517,8 +517,8 @@ def test_predict_explains_on_request_within_its_own_limit(client, folders):
                for p in tags["predictions"])
     many = client.post("/v1/predict", json={"model": "topics", "texts": ["the bank"] * 65, "explain": True})
     assert many.status_code == 413 and many.json()["type"] == "too_many_texts"
-    body = {"model": "pairs", "texts": ["the team won"], "pairs": ["the bank"], "metadata": [{"channel": "web"}],
-            "explain": True, "explain_k": 20}
+    body = {"model": "pairs", "texts": ["the team won"], "pairs": ["the bank"],
+            "metadata": [{"channel": "web"}], "explain": True, "explain_k": 20}
     meta = client.post("/v1/predict", json=body).json()
     sides = {w["side"] for e in meta["predictions"][0]["explanation"] for w in e["for"] + e["against"]}
     assert {"text", "pair"} <= sides <= {"text", "pair", "metadata"}  # each side, and the metadata whole
