@@ -27,7 +27,7 @@ from bertclf.errors import InputError
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")  # a word and its clitics ("don't", "it's"); punctuation is not one
 DEFAULT_K = 5
-MAX_WORDS = 256  # words explained per text: more than the default encoder reads (256 tokens)
+MAX_WORDS = 256  # words explained per text (and pair): about what the default encoder reads (256 tokens)
 CALL_ROWS = 512  # occluded texts per call of the model
 
 Reach = Callable[[list[str], "list[str] | None"], "list[tuple[int | None, int | None]]"]
@@ -167,6 +167,7 @@ def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[
         mine = np.flatnonzero(owners_arr == i)
         sides = (texts[i], pairs[i] if pairs is not None else "")
         cut = any(end is not None and end < len(value) for end, value in zip(ends[i], sides, strict=True))
+        cut = cut or any(len(WORD.findall(value)) > MAX_WORDS for value in sides)  # past the words explained
         found = []
         for label in labels:
             weights = drops[mine, label] if len(mine) else np.zeros(0)

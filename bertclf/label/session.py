@@ -14,6 +14,8 @@ from bertclf.label import strategy
 from bertclf.label.learner import Learner, unit_vectors
 from bertclf.label.store import LabelStore
 
+KEYWORD_START = 50  # texts the keywords choose, each category in turn, before the file order
+
 
 def default_db(texts_path: str | os.PathLike[str]) -> Path:
     """``tickets.csv`` -> ``tickets.labels.db`` beside it."""
@@ -38,7 +40,7 @@ def start_session(texts: Sequence[str], labels: Sequence[str], db: str | os.Path
         from bertclf.explore.zeroshot import ZeroShot
 
         scores = ZeroShot(embedder, categories).fit().scores([pool[i] for i in store.ids])
-        cold = strategy.keyword_start(scores, rows, min(strategy.COVER_FIRST, len(rows)))
+        cold = strategy.keyword_start(scores, rows, min(KEYWORD_START, len(rows)))
     else:
         cold = strategy.covering(vectors, rows, min(strategy.COVER_FIRST, len(rows)), seed)
     cold = np.concatenate([cold, np.setdiff1d(rows, cold)])  # then the rest, in file order

@@ -38,10 +38,11 @@ def test_cold_start_covers_the_clusters_and_keywords_take_turns():
     assert strategy.keyword_start(scores, np.arange(4), 4).tolist() == [0, 3, 1, 2]
 
 
-def test_the_model_suggests_from_ten_answers_but_asks_only_after_the_covering_ones(tmp_path):
+def test_the_model_suggests_from_ten_answers_but_asks_only_after_the_covering_ones(tmp_path, monkeypatch):
     from bertclf.label.learner import Learner
     from bertclf.label.store import LabelStore
 
+    monkeypatch.setattr(strategy, "COVER_FIRST", 50)  # longer than the default, to tell the phases apart
     rng = np.random.default_rng(2)
     size = 600  # the model's candidates (10 per text asked) are a sixth of the pool
     vectors = rng.normal(0, 1, (size, 4)).astype(np.float32)
