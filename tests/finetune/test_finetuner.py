@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bertclf import FineTuner, TextClassifier
+from bertclf import FineTuner, TextClassifier, runtime
 from bertclf.errors import BertclfError, SpecError
 from bertclf.finetune.checkpoint import ResumeError, checkpoint_folder, read_state, read_tensors
 from bertclf.finetune.loop import Interrupted, epoch_batches, lr_factor
@@ -278,3 +278,17 @@ def test_half_precision_checkpoints_are_upcast_for_training(tiny_model, tmp_path
     tuner.fit(texts, labels)
     assert next(tuner.trainer_.network.parameters()).dtype == torch.float32
     assert np.isfinite(tuner.history_[0]["train_loss"])
+
+
+def test_a_fine_tuned_model_is_explained_by_both_methods(tiny_model, tmp_path, run):
+    texts, labels = toy()
+    tuner(tiny_model, epochs=6, early_stopping=0).fit(texts, labels).save(tmp_path / "m")
+    result = run("export", tmp_path / "m", "--out", tmp_path / "rt")
+    assert result.exit_code == 0, result.output
+    model = runtime.Model(tmp_path / "rt", progress=False)
+    text = texts[0]
+    for method in ("occlusion", "tokens"):
+        (found,) = model.explain([text], k=3, method=method)[0]
+        assert found.method == method and found.label == model.predict([text])[0]
+        words = found.toward + found.against
+        assert words and all(text[w["start"]:w["end"]] == w["word"] for w in words)
