@@ -43,6 +43,12 @@ def read(path: Path) -> tuple[list[str], list[str]]:
     return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
+def pool_rows(name: str, pool: int) -> tuple[list[str], list[str], np.ndarray]:
+    """The train split's texts and labels, and the rows of the set's pool (a seeded sample)."""
+    texts, labels = read(DATA / name / "train.csv")
+    return texts, labels, np.sort(np.random.default_rng(0).permutation(len(texts))[:pool])
+
+
 def embedded(name: str, pool: int) -> Path:
     """The set's pool (a seeded sample of its train split) and test split, embedded once by the
     bundled encoder as `bertclf label` embeds them (unit length), in an .npz."""
@@ -51,9 +57,8 @@ def embedded(name: str, pool: int) -> Path:
         return out
     from bertclf import Embedder
 
-    texts, labels = read(DATA / name / "train.csv")
+    texts, labels, rows = pool_rows(name, pool)
     test_texts, test_labels = read(DATA / name / "test.csv")
-    rows = np.sort(np.random.default_rng(0).permutation(len(texts))[:pool])
     classes = sorted(set(labels))
     index = {c: i for i, c in enumerate(classes)}
     embedder = Embedder(progress=True)

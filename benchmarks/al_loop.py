@@ -70,7 +70,7 @@ def simulate(vectors: np.ndarray, target: np.ndarray, test_vectors: np.ndarray, 
         queries.append(time.perf_counter() - started)
         labelled = np.concatenate([labelled, np.asarray(chosen, dtype=int)])
     return {"points": points, "refit_seconds": float(np.median(refits)) if refits else None,
-            "query_seconds": float(np.median(queries)) if queries else None}
+            "query_seconds": float(np.median(queries)) if queries else None, "order": labelled.tolist()}
 
 
 def random_first(size: int) -> Callable[[np.random.Generator, int], np.ndarray]:
