@@ -234,10 +234,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         reach = None
         if self.features != "tfidf" and self.guide_ is None:
             from bertclf.encode import sources as models
-            from bertclf.encode.tokenization import read_ends
+            from bertclf.encode.tokenization import read_windows
 
             s = self.embedder_.settings()
-            reach = lambda t, p: read_ends(models.load_tokenizer(s.source), t, s.max_length, s.long, p)  # noqa: E731
+            reach = lambda t, p: read_windows(models.load_tokenizer(s.source), t, s.max_length, s.long, p)  # noqa: E731
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", BertclfWarning)  # the occluded texts' cut warnings
             rows = Rows(inputs.texts, inputs.pairs, inputs.table if self.meta_ is not None else None,

@@ -30,7 +30,8 @@ DEFAULT_K = 5
 MAX_WORDS = 256  # words explained per text (and pair): about what the default encoder reads (256 tokens)
 CALL_ROWS = 512  # occluded texts per call of the model
 
-Reach = Callable[[list[str], "list[str] | None"], "list[tuple[int | None, int | None]]"]
+# per text: the character spans the model reads (None: all) and whether they are chunk windows
+Reach = Callable[[list[str], "list[str] | None"], "list[tuple[list[tuple[int, int]] | None, bool]]"]
 
 
 @dataclass
@@ -39,7 +40,9 @@ class Explanation:
     weights first), ``against`` the K that pushed most against it (most negative first). Each
     word is ``{"word", "weight", "start", "end"}`` (character offsets into the text; ``side``
     "pair" for the second text of a sentence pair). ``cut``: the model read only part of the text,
-    and only that part is explained."""
+    and only that part is explained. ``chunk``: for a model reading long texts in windows, the
+    window that weighed most (``{"index", "of", "start", "end", "weight"}``), whose words are the
+    ones explained."""
 
     label: str
     probability: float
@@ -47,10 +50,14 @@ class Explanation:
     against: list[dict[str, Any]] = field(default_factory=list)
     method: str = "occlusion"
     cut: bool = False
+    chunk: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "probability": round(self.probability, 6), "for": self.toward,
-                "against": self.against, "method": self.method, "cut": self.cut}
+        found = {"label": self.label, "probability": round(self.probability, 6), "for": self.toward,
+                 "against": self.against, "method": self.method, "cut": self.cut}
+        if self.chunk is not None:
+            found["chunk"] = self.chunk
+        return found
 
 
 METHODS = ("auto", "occlusion", "tokens")
@@ -69,9 +76,11 @@ def check_k(k: Any) -> int:
     return int(k)
 
 
-def word_spans(text: str, end: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of each word of ``text`` that starts before ``end`` (all when None)."""
-    return [m.span() for m in WORD.finditer(text) if end is None or m.start() < end][:MAX_WORDS]
+def word_spans(text: str, windows: Sequence[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each word of ``text`` that starts inside one of ``windows`` (all when None),
+    at most ``MAX_WORDS``."""
+    return [m.span() for m in WORD.finditer(text)
+            if windows is None or any(a <= m.start() < b for a, b in windows)][:MAX_WORDS]
 
 
 def without(text: str, span: tuple[int, int]) -> str:
@@ -136,14 +145,17 @@ def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[
     if not texts:
         return []
     every = range(len(texts))
-    base = np.asarray(proba(rows.build(every, texts, pairs or [None] * len(texts), [False] * len(texts))))
-    ends = reach(texts, pairs) if reach is not None else [(None, None)] * len(texts)
+    no_pairs = pairs or [None] * len(texts)
+    base = np.asarray(proba(rows.build(every, texts, no_pairs, [False] * len(texts))))
+    labels_of = explained_labels(base, classes, multilabel, thresholds)
+    reads = reach(texts, pairs) if reach is not None else [(None, False)] * len(texts)
+    chunks = _best_chunks(proba, rows, base, labels_of, reads)
     owners, changed_texts, changed_pairs, blank, where = [], [], [], [], []
     for i, text in enumerate(texts):
         pair = pairs[i] if pairs is not None else None
+        windows = [(chunks[i]["start"], chunks[i]["end"])] if i in chunks else reads[i][0]
         for side, value in (("text", text), *((("pair", pair),) if pairs is not None else ())):
-            end = ends[i][0 if side == "text" else 1]
-            for span in word_spans(value, end):
+            for span in word_spans(value, windows if side == "text" else None):
                 changed = without(value, span)
                 owners.append(i)
                 changed_texts.append(changed if side == "text" else text)
@@ -156,17 +168,13 @@ def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[
             changed_pairs.append(pair)
             blank.append(True)
             where.append(("metadata", f"[metadata: {', '.join(rows.meta_cols)}]", (None, None)))
-    drops = np.empty((len(owners), base.shape[1]))
-    for start in range(0, len(owners), CALL_ROWS):
-        part = slice(start, start + CALL_ROWS)
-        block = rows.build(owners[part], changed_texts[part], changed_pairs[part], blank[part])
-        drops[part] = base[owners[part]] - np.asarray(proba(block))
+    drops = _drops(proba, rows, base, owners, changed_texts, changed_pairs, blank)
     owners_arr = np.asarray(owners, dtype=int)
     out = []
-    for i, labels in enumerate(explained_labels(base, classes, multilabel, thresholds)):
+    for i, labels in enumerate(labels_of):
         mine = np.flatnonzero(owners_arr == i)
         sides = (texts[i], pairs[i] if pairs is not None else "")
-        cut = any(end is not None and end < len(value) for end, value in zip(ends[i], sides, strict=True))
+        cut = reads[i][0] is not None and not reads[i][1]  # cut, or a start and an end kept
         cut = cut or any(len(WORD.findall(value)) > MAX_WORDS for value in sides)  # past the words explained
         found = []
         for label in labels:
@@ -174,8 +182,46 @@ def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[
             words = [_word(where[j], float(w), pairs is not None or bool(rows.meta_cols))
                      for j, w in zip(mine, weights, strict=True)]
             found.append(_rank(str(classes[label]), float(base[i, label]), words, k, "occlusion", cut))
+            found[-1].chunk = chunks.get(i)
         out.append(found)
     return out
+
+
+def _drops(proba: Callable[[Any], np.ndarray], rows: Rows, base: np.ndarray, owners: list[int],
+           texts: list[str], pairs: list[str | None], blank: list[bool]) -> np.ndarray:
+    """Each variant's fall in every label's probability from its text's own, in calls of
+    ``CALL_ROWS``."""
+    drops = np.empty((len(owners), base.shape[1]))
+    for start in range(0, len(owners), CALL_ROWS):
+        part = slice(start, start + CALL_ROWS)
+        block = rows.build(owners[part], texts[part], pairs[part], blank[part])
+        drops[part] = base[owners[part]] - np.asarray(proba(block))
+    return drops
+
+
+def _best_chunks(proba: Callable[[Any], np.ndarray], rows: Rows, base: np.ndarray,
+                 labels_of: list[list[int]], reads: list[Any]) -> dict[int, dict[str, Any]]:
+    """For each text read in windows (``--long chunk``), the window whose removal costs its first
+    explained label the most: ``{"index", "of", "start", "end", "weight"}``."""
+    owners, texts, pairs, spans = [], [], [], []
+    for i, (windows, chunked) in enumerate(reads):
+        if chunked and windows:
+            for a, b in windows:
+                owners.append(i)
+                texts.append(without(rows.texts[i], (a, b)))
+                pairs.append(rows.pairs[i] if rows.pairs is not None else None)
+                spans.append((a, b))
+    if not owners:
+        return {}
+    drops = _drops(proba, rows, base, owners, texts, pairs, [False] * len(owners))
+    best: dict[int, dict[str, Any]] = {}
+    for j, i in enumerate(owners):
+        weight = float(drops[j, labels_of[i][0]])
+        index = sum(1 for o in owners[:j] if o == i)
+        if i not in best or weight > best[i]["weight"]:
+            best[i] = {"index": index, "of": owners.count(i), "start": spans[j][0], "end": spans[j][1],
+                       "weight": round(weight, 6)}
+    return best
 
 
 def _word(where: tuple[str, str, tuple[int, int]], weight: float, pair: bool) -> dict[str, Any]:

@@ -329,19 +329,32 @@ def explain(
     )
 
 
-def read_ends(tokenizer: Any, texts: Sequence[str], max_length: int, long: LongSpec | None = None,
-              pairs: Sequence[str] | None = None) -> list[tuple[int | None, int | None]]:
-    """Per text (and pair), the character offset where what the encoder reads ends, or None when
-    it reads all of it: a text cut at ``max_length`` is explained only as far as it was read.
-    Windows (chunk) read everything; pairs and head+tail are taken as read whole."""
+def read_windows(tokenizer: Any, texts: Sequence[str], max_length: int, long: LongSpec | None = None,
+                 pairs: Sequence[str] | None = None) -> list[tuple[list[tuple[int, int]] | None, bool]]:
+    """Per text, the character spans the encoder reads (None: all of it) and whether they are
+    the separate windows of ``--long chunk``: what an explanation may point at. A text cut at the
+    budget is read up to its last token kept; head+tail reads a start and an end; sentence pairs
+    are taken as read whole."""
     long = long or LongSpec()
-    if pairs is not None or long.mode not in ("truncate", "guide"):
-        return [(None, None)] * len(texts)
+    if pairs is not None or long.mode == "guide":
+        return [(None, False)] * len(texts)
     budget = max_length - _template(tokenizer, False).specials
-    ends: list[tuple[int | None, int | None]] = []
+    found: list[tuple[list[tuple[int, int]] | None, bool]] = []
     for text in texts:
-        found = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        hit = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         # the runtime's tokenizer hands back the tokenizers Encoding; transformers, the mapping
-        offsets = found.encoding.offsets if hasattr(found, "encoding") else found["offset_mapping"]
-        ends.append((int(offsets[budget - 1][1]) if len(offsets) > budget else None, None))
-    return ends
+        offsets = hit.encoding.offsets if hasattr(hit, "encoding") else hit["offset_mapping"]
+        n = len(offsets)
+        if n <= budget:
+            found.append((None, False))
+        elif long.mode == "chunk":
+            starts = range(0, max(1, n - budget + long.stride), long.stride)
+            found.append(([(offsets[s][0], offsets[min(s + budget, n) - 1][1]) for s in starts], True))
+        elif long.mode == "head-tail":
+            tail = budget - long.head
+            spans = ([(0, offsets[long.head - 1][1])] if long.head else []) + (
+                [(offsets[n - tail][0], len(text))] if tail else [])
+            found.append((spans, False))
+        else:
+            found.append(([(0, offsets[budget - 1][1])], False))
+    return found

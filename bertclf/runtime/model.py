@@ -32,7 +32,15 @@ from bertclf.classify.folder import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
 from bertclf.encode.pipeline import embed_encoded
-from bertclf.encode.tokenization import Encoded, check_long, encode, pad_batch, pad_id, read_ends, report_cut
+from bertclf.encode.tokenization import (
+    Encoded,
+    check_long,
+    encode,
+    pad_batch,
+    pad_id,
+    read_windows,
+    report_cut,
+)
 from bertclf.errors import BertclfWarning, ModelLoadError, SpecError
 from bertclf.io.files import clean_texts
 from bertclf.io.labels import Columns
@@ -170,7 +178,7 @@ class Model:
         reach = None
         if self.encoder is not None and parts.get("guide") is None:
             s = self.encoder.settings()
-            reach = lambda t, p: read_ends(self.encoder.tokenizer, t, s.max_length, s.long, p)  # noqa: E731
+            reach = lambda t, p: read_windows(self.encoder.tokenizer, t, s.max_length, s.long, p)  # noqa: E731
         rows = Rows(texts, pairs, table if self.meta_cols else None, self.text_col, self.pair_col,
                     tuple(self.meta_cols or ()))
         return explain_rows(self._quiet_proba, rows, self.classes_, k, self.folder.multilabel,

@@ -42,8 +42,11 @@ class Explanation(BaseModel):
     for_: list[Word] = Field(..., alias="for", description="The words that pushed most toward the label.")
     against: list[Word] = Field(..., description="The words that pushed most against it.")
     method: str = Field(..., description="'occlusion' (words taken out in turn) or 'tfidf-weights' (exact).")
-    cut: bool = Field(..., description="The text was longer than the model reads: only its start is "
+    cut: bool = Field(..., description="The text was longer than the model reads: only what it read is "
                                        "explained.")
+    chunk: dict[str, Any] | None = Field(
+        None, description="A model reading long texts in windows: the window that weighed most (index, of, "
+                          "start, end, weight); its words are the ones explained.")
 
 
 class Prediction(BaseModel):

@@ -154,3 +154,22 @@ def test_metadata_columns_get_their_share_as_a_whole(tiny_model):
                                "start": None, "end": None, "side": "metadata"}
     assert found.toward[0]["weight"] > 0.2 and all(abs(w["weight"]) < found.toward[0]["weight"]
                                                    for w in found.toward[1:] + found.against)
+
+
+@pytest.mark.parametrize("long", ["chunk", "head-tail"])
+def test_a_long_text_is_explained_where_the_model_read_it(tiny_model, tmp_path, long):
+    TextClassifier(Embedder(model=tiny_model, long=long, max_length=12), features="embedding",
+                   reuse_embeddings=False).fit(TEXTS, LABELS).save(tmp_path / long)
+    model = runtime.Model(tmp_path / long)
+    text = "the team won the game " * 3 + "a loan from the bank " * 3  # 30 tokens, 10 a window
+    (found,) = model.explain([text], k=50)[0]
+    words = found.toward + found.against
+    if long == "chunk":  # which window, then which words in it
+        chunk = found.chunk
+        assert chunk["of"] >= 3 and not found.cut
+        assert words and all(chunk["start"] <= w["start"] < chunk["end"] for w in words)
+    else:  # head+tail reads a start and an end: the middle is not explained
+        assert found.cut and found.chunk is None
+        starts = sorted(w["start"] for w in words)
+        assert starts[0] < 20 and starts[-1] > len(text) - 25
+        assert not any(35 <= s < len(text) - 40 for s in starts)
