@@ -31,13 +31,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from eraser import faithfulness  # noqa: E402
-from results_md import cpu_line, publish, run_sets  # noqa: E402
+from results_md import cpu_line, publish, read_rows, run_sets  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 WORK = Path(tempfile.gettempdir()) / "bertclf-explain"
 ALL = 100_000  # k that keeps every word
-METHODS = ("occlusion", "tokens")  # bertclf's candidates (Model.explain's method)
+METHODS = ("occlusion", "tokens", "guided")  # bertclf's candidates (Model.explain's method)
 
 
 def sample(path: Path, n: int, seed: int) -> list[dict[str, str]]:
@@ -80,7 +80,8 @@ def ranking(text: str, spans: list[tuple[int, int]], found: object) -> list[int]
     return np.argsort([-weight.get(a, 0.0) for a, _ in spans], kind="stable").tolist()
 
 
-def score(folder: Path, texts: list[str], lime: str | None, lime_texts: int) -> dict:
+def score(folder: Path, texts: list[str], lime: str | None, lime_texts: int,
+          earlier: dict | None = None) -> dict:
     from bertclf import runtime
     from bertclf.classify.explain import word_spans
 
@@ -112,7 +113,9 @@ def score(folder: Path, texts: list[str], lime: str | None, lime_texts: int) -> 
     random_orders = [rng.permutation(len(s)).tolist() for s in spans]
     row["random"] = faithfulness(proba, texts, labels, spans, random_orders)
     row["subset"]["random"] = faithfulness(proba, texts[:n], labels[:n], spans[:n], random_orders[:n])
-    if lime:
+    if earlier and "lime" in earlier.get("subset", {}):  # from an earlier run on the same texts
+        row["subset"]["lime"] = earlier["subset"]["lime"]
+    elif lime:
         listed = WORK / f"{folder.name}-texts.json"
         listed.write_text(json.dumps(texts))
         runner = str(Path(__file__).with_name("explain_lime.py"))
@@ -131,6 +134,8 @@ def main() -> None:
     parser.add_argument("--finetuned", default="sst2", help="sets that also get a fine-tuned model")
     parser.add_argument("--lime", default=None, metavar="PYTHON", help="LIME's venv python")
     parser.add_argument("--rows", default=None, metavar="FILE")
+    parser.add_argument("--lime-rows", default=None, metavar="FILE",
+                        help="take LIME's figures from these rows of an earlier run (same texts and models)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     began = time.perf_counter()
@@ -141,7 +146,8 @@ def main() -> None:
     def run(job: str) -> dict:
         name, kind = job.split("/")
         texts = [r["text"] for r in sample(DATA / name / "test.csv", args.texts, 1)]
-        found = score(model_folder(name, kind, args.train), texts, args.lime, args.lime_texts)
+        earlier = {r["set"]: r for r in read_rows(args.lime_rows)}.get(job)
+        found = score(model_folder(name, kind, args.train), texts, args.lime, args.lime_texts, earlier)
         print(job, json.dumps(found), flush=True)
         return {"set": job, **found}
 
@@ -161,7 +167,8 @@ def render(table: dict, args: argparse.Namespace) -> str:
              f"samples, on the first texts of the same sample (the rows 'on the LIME texts'). bertclf "
              f"occlusion: each word taken out in turn (one model call per word); bertclf tokens: the "
              f"pooled token vectors' shares of the label's log-odds plus TF-IDF's exact n-gram "
-             f"weights (no extra call).", "",
+             f"weights (one encoder pass); bertclf guided: occlusion of the 40 % of the words the "
+             f"token shares rate strongest.", "",
              "| set / model | method | texts | comp@10 | comp@20 | suff@10 | suff@20 | ms per text |",
              "|---|---|---|---|---|---|---|---|"]
 

@@ -60,7 +60,8 @@ class Explanation:
         return found
 
 
-METHODS = ("auto", "occlusion", "tokens")
+METHODS = ("auto", "occlusion", "tokens", "guided")
+GUIDED_SHARE = 0.4  # method "guided": the share of a text's words taken out (the token shares' strongest)
 
 
 def check_method(method: str) -> str:
@@ -133,13 +134,14 @@ class Rows:
 
 def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[str], k: int = DEFAULT_K,
               multilabel: bool = False, thresholds: Any = None, reach: Reach | None = None,
-              ) -> list[list[Explanation]]:
+              candidates: list[set[tuple[int, int]]] | None = None) -> list[list[Explanation]]:
     """Per text, one ``Explanation`` per explained label, by word occlusion through ``proba``
     (the model's ``predict_proba`` on what ``rows.build`` makes). Metadata columns count as one
     item, "[metadata]": the label's probability lost when all of them are missing.
 
-    ``reach(texts, pairs)``: per text, the character offset up to which the model reads the text
-    and the pair (None: all of it); words past it are not explained and the text is marked cut."""
+    ``reach(texts, pairs)``: per text, the character spans the model reads (``Reach``); words
+    outside them are not explained and the text is marked cut. ``candidates``: per text, the
+    word spans to take out (the others are left out of the explanation)."""
     k = check_k(k)
     texts, pairs = rows.texts, rows.pairs
     if not texts:
@@ -155,7 +157,10 @@ def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[
         pair = pairs[i] if pairs is not None else None
         windows = [(chunks[i]["start"], chunks[i]["end"])] if i in chunks else reads[i][0]
         for side, value in (("text", text), *((("pair", pair),) if pairs is not None else ())):
-            for span in word_spans(value, windows if side == "text" else None):
+            spans = word_spans(value, windows if side == "text" else None)
+            if candidates is not None and side == "text":
+                spans = [span for span in spans if span in candidates[i]]
+            for span in spans:
                 changed = without(value, span)
                 owners.append(i)
                 changed_texts.append(changed if side == "text" else text)
@@ -181,7 +186,8 @@ def occlusion(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[
             weights = drops[mine, label] if len(mine) else np.zeros(0)
             words = [_word(where[j], float(w), pairs is not None or bool(rows.meta_cols))
                      for j, w in zip(mine, weights, strict=True)]
-            found.append(_rank(str(classes[label]), float(base[i, label]), words, k, "occlusion", cut))
+            method = "occlusion" if candidates is None else "guided"
+            found.append(_rank(str(classes[label]), float(base[i, label]), words, k, method, cut))
             found[-1].chunk = chunks.get(i)
         out.append(found)
     return out
@@ -293,12 +299,13 @@ def _term_names(tfidf: Any) -> dict[int, str]:
 
 def explain_rows(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[str], k: int = DEFAULT_K,
                  multilabel: bool = False, thresholds: Any = None, exact: tuple[Any, Any] | None = None,
-                 reach: Reach | None = None) -> list[list[Explanation]]:
+                 reach: Reach | None = None, candidates: list[set[tuple[int, int]]] | None = None,
+                 ) -> list[list[Explanation]]:
     """What ``Model.explain`` and ``TextClassifier.explain`` return: ``tfidf_weights`` when
     ``exact`` gives the (TF-IDF part, linear head) of a TF-IDF-only model, else ``occlusion``."""
     k = check_k(k)
     if exact is None:
-        return occlusion(proba, rows, classes, k, multilabel, thresholds, reach)
+        return occlusion(proba, rows, classes, k, multilabel, thresholds, reach, candidates)
     if not rows.texts:
         return []
     from bertclf.classify.tfidf import tfidf_texts

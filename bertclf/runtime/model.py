@@ -8,6 +8,7 @@ machine with only the runtime installed gives the probabilities it gave where it
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import replace
 from typing import Any
@@ -17,6 +18,8 @@ import numpy as np
 from bertclf.classify.assembly import assemble
 from bertclf.classify.explain import (
     DEFAULT_K,
+    GUIDED_SHARE,
+    MAX_WORDS,
     Explanation,
     Rows,
     check_k,
@@ -27,6 +30,7 @@ from bertclf.classify.explain import (
     label_direction,
     tfidf_shares,
     token_words,
+    word_spans,
 )
 from bertclf.classify.folder import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
@@ -169,11 +173,14 @@ class Model:
             raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "
                             "explain a model trained without them")
         check_method(method)
-        if method == "tokens":
+        candidates = None
+        if method in ("tokens", "guided"):
             why = self._why_not_tokens(pairs)
             if why:
-                raise SpecError(f"method 'tokens' needs {why}: use method 'occlusion'")
-            return self._token_explanations(texts, check_k(k))
+                raise SpecError(f"method {method!r} needs {why}: use method 'occlusion'")
+            if method == "tokens":
+                return self._token_explanations(texts, check_k(k))
+            candidates = self._strongest_words(texts)
         exact = exact_parts(self.features, parts.get("tfidf"), parts["head"], bool(self.meta_cols))
         reach = None
         if self.encoder is not None and parts.get("guide") is None:
@@ -182,7 +189,22 @@ class Model:
         rows = Rows(texts, pairs, table if self.meta_cols else None, self.text_col, self.pair_col,
                     tuple(self.meta_cols or ()))
         return explain_rows(self._quiet_proba, rows, self.classes_, k, self.folder.multilabel,
-                            self.thresholds_, exact, reach)
+                            self.thresholds_, exact, reach, candidates)
+
+    def _strongest_words(self, texts: list[str]) -> list[set[tuple[int, int]]]:
+        """Method "guided": per text, the ``GUIDED_SHARE`` of its words whose token shares are
+        largest either way (for any label explained), at least 4: the words occlusion then
+        weighs, at a share of its cost."""
+        found = []
+        for text, labels in zip(texts, self._token_explanations(texts, MAX_WORDS), strict=True):
+            weight: dict[tuple[int, int], float] = {}
+            for explanation in labels:
+                for w in explanation.toward + explanation.against:
+                    span = (w["start"], w["end"])
+                    weight[span] = max(weight.get(span, 0.0), abs(w["weight"]))
+            keep = max(4, math.ceil(GUIDED_SHARE * len(word_spans(text))))
+            found.append(set(sorted(weight, key=lambda span: -weight[span])[:keep]))
+        return found
 
     def _why_not_tokens(self, pairs: Any) -> str | None:
         """What the token method lacks here (None: it applies): it reads mean-pooled token
