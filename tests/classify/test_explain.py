@@ -132,6 +132,9 @@ def test_the_token_method_finds_the_keyword_in_one_pass_and_says_where_not(keywo
     top = [one[0].toward[0]["word"] for one in found if one[0].label == "yes" and one[0].toward]
     assert top.count("flood") >= 0.8 * len(texts)
     assert [one[0].probability for one in found] == pytest.approx(model.predict_proba(texts).max(axis=1))
+    guided = model.explain(texts, k=10, method="guided")  # occlusion of the words the shares rate highest
+    assert [one[0].toward[0]["word"] for one in guided].count("flood") >= 0.8 * len(texts)
+    assert all(len(one[0].toward + one[0].against) <= 4 and one[0].method == "guided" for one in guided)
     with pytest.raises(InputError, match="unknown explanation method"):
         model.explain(texts, method="shap")
     clone(keyword_model).set_params(head="mlp").fit(*keyword_data()).save(tmp_path / "mlp")
