@@ -86,6 +86,8 @@ def predict(model_path: str, input_path: str, text_col: str | None, out: str | N
     if explain is not None and explain < 1:
         raise SpecError(f"--explain needs a number of words of at least 1, got {explain}")
     if engine == "ray":
+        if explain:
+            raise SpecError("--explain runs in this process: leave out --engine ray (or explain a sample)")
         if out is None:
             raise SpecError("--engine ray writes a file: give --out (.csv .tsv .jsonl .parquet)")
         return predict_on_ray(model_path, input_path, out, text_col, top_k, label_sep, address, actors,

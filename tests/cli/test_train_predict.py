@@ -150,6 +150,7 @@ def test_predict_keeps_an_existing_label_column(run, model_dir, train_csv, tmp_p
         (["--out", "p.xlsx"], ["unknown output format"]),
         (["--text-col", "body"], ["no column 'body'"]),
         (["--explain", "0"], ["--explain needs a number of words of at least 1"]),
+        (["--explain", "--engine", "ray", "--out", "p.csv"], ["--explain runs in this process"]),
     ],
 )
 def test_predict_bad_usage(run, model_dir, train_csv, args, fragments):
