@@ -114,7 +114,7 @@ def score(folder: Path, texts: list[str], lime: str | None, lime_texts: int,
     row["random"] = faithfulness(proba, texts, labels, spans, random_orders)
     row["subset"]["random"] = faithfulness(proba, texts[:n], labels[:n], spans[:n], random_orders[:n])
     if earlier and "lime" in earlier.get("subset", {}):  # from an earlier run on the same texts
-        row["subset"]["lime"] = earlier["subset"]["lime"]
+        row["subset"]["lime"] = {**earlier["subset"]["lime"], "reused": True}
     elif lime:
         listed = WORK / f"{folder.name}-texts.json"
         listed.write_text(json.dumps(texts))
@@ -186,7 +186,8 @@ def render(table: dict, args: argparse.Namespace) -> str:
             lines.append(f"| {job} | bertclf {method}, on the LIME texts | {sub['texts']} | "
                          f"{cells(sub[method])} | {sub[method]['ms_per_text']:.0f} |")
         if "lime" in sub:
-            lines.append(f"| {job} | LIME | {sub['lime']['texts']} | {cells(sub['lime'])} | "
+            earlier = " (an earlier run)" if sub["lime"].get("reused") else ""
+            lines.append(f"| {job} | LIME{earlier} | {sub['lime']['texts']} | {cells(sub['lime'])} | "
                          f"{sub['lime']['ms_per_text']:.0f} |")
         lines.append(f"| {job} | random, on the LIME texts | {sub['texts']} | {cells(sub['random'])} | – |")
     return "\n".join(lines)
