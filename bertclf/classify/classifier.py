@@ -30,7 +30,14 @@ from bertclf.classify.assembly import assemble, fit_scaler
 from bertclf.classify.auto_c import TUNED_HEADS, choose_C
 from bertclf.classify.calibration import Calibrator, check_method, out_of_fold_proba
 from bertclf.classify.compatibility import why_unsupported
-from bertclf.classify.explain import DEFAULT_K, Explanation, Rows, exact_parts, explain_rows
+from bertclf.classify.explain import (
+    DEFAULT_K,
+    Explanation,
+    Rows,
+    check_explain_method,
+    exact_parts,
+    explain_rows,
+)
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
 from bertclf.classify.sentence_guide import TextGuide
@@ -222,10 +229,15 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             return (proba >= self.thresholds_).astype(np.int64)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def explain(self, X: Any, k: int = DEFAULT_K) -> list[list[Explanation]]:
+    def explain(self, X: Any, k: int = DEFAULT_K, method: str = "auto") -> list[list[Explanation]]:
         """Per text, why it got its label(s): the ``k`` words that pushed most toward each
-        predicted label and the ``k`` most against it, as ``runtime.Model.explain`` gives them."""
+        predicted label and the ``k`` most against it, as ``runtime.Model.explain`` gives them
+        (``method`` "auto" or "occlusion" here; "tokens" and "guided" read the runtime's
+        encoder: save the model and explain with ``runtime.load``)."""
         check_is_fitted(self, "head_")
+        if check_explain_method(method) not in ("auto", "occlusion"):
+            raise SpecError(f"method {method!r} reads the runtime's encoder: explain with "
+                            f"bertclf.runtime.load(folder) after saving the model")
         inputs = self._inputs(X)
         if self.extra_ is not None:
             raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "

@@ -64,7 +64,7 @@ METHODS = ("auto", "occlusion", "tokens", "guided")
 GUIDED_SHARE = 0.4  # method "guided": the share of a text's words taken out (the token shares' strongest)
 
 
-def check_method(method: str) -> str:
+def check_explain_method(method: str) -> str:
     if method not in METHODS:
         raise InputError(f"unknown explanation method {method!r}: use one of {', '.join(METHODS)}")
     return method

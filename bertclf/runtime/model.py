@@ -22,8 +22,8 @@ from bertclf.classify.explain import (
     MAX_WORDS,
     Explanation,
     Rows,
+    check_explain_method,
     check_k,
-    check_method,
     exact_parts,
     explain_rows,
     explained_labels,
@@ -172,7 +172,7 @@ class Model:
         if self.join_on:
             raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "
                             "explain a model trained without them")
-        check_method(method)
+        check_explain_method(method)
         candidates = None
         if method in ("tokens", "guided"):
             why = self._why_not_tokens(pairs)

@@ -138,7 +138,7 @@ def create_app(models: Mapping[str, Any] | Sequence[str | os.PathLike[str]],
         rows, used = await service.run(service.predictors[name], name, table, (body.top_k, body.raw_scores))
         extra = [""] * len(rows)
         if body.explain:
-            found = await service.explain(name, table, body.explain_k)
+            found = await service.explain(name, table, body.explain_k, body.explain_method)
             extra = [', "explanation": ' + json.dumps([e.to_json() for e in one]) for one in found]
         predictions = ", ".join(f'{{{label}, "scores": {scores}{more}}}'
                                 for (label, scores), more in zip(rows, extra, strict=True))

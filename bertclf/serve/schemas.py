@@ -3,7 +3,7 @@ requests with them and writes the OpenAPI schema from them."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +20,10 @@ class PredictRequest(BaseModel):
     explain: bool = Field(False, description="Add each text's explanation: the words that pushed it most "
                                              "toward its label and against it (at most 64 texts a request).")
     explain_k: int = Field(5, ge=1, le=100, description="Words each way, with explain.")
+    explain_method: Literal["auto", "occlusion", "tokens", "guided"] = Field(
+        "auto", description="auto (occlusion), occlusion (a model call per word), tokens (one encoder "
+                            "pass, less faithful) or guided (occlusion of the words the token shares rate "
+                            "strongest).")
 
 
 class Score(BaseModel):

@@ -75,7 +75,7 @@ class Service:
         metrics.batch.labels(name).observe(len(table))
         return result, Usage(texts=len(table), tokens=count, truncated=cut)
 
-    async def explain(self, name: str, table: Table, k: int) -> list[list[Any]]:
+    async def explain(self, name: str, table: Table, k: int, method: str = "auto") -> list[list[Any]]:
         """Each row's explanation (``Model.explain``), at most ``MAX_EXPLAIN_TEXTS`` a request:
         a text costs one model call per word, so the limit is far below the prediction's."""
         if len(table) > MAX_EXPLAIN_TEXTS:
@@ -84,7 +84,7 @@ class Service:
         model = self.served[name]
         began = time.perf_counter()
         try:
-            found = await run_in_threadpool(model.explain, model.table_inputs(table, "request"), k)
+            found = await run_in_threadpool(model.explain, model.table_inputs(table, "request"), k, method)
         except BertclfError as exc:
             raise ServeError(422, str(exc), "invalid_input", param="explain") from None
         self.metrics.inference.labels(name).observe(time.perf_counter() - began)

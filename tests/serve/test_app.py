@@ -515,6 +515,12 @@ def test_predict_explains_on_request_within_its_own_limit(client, folders):
     tags = client.post("/v1/predict", json={"model": "tags", "texts": texts, "explain": True}).json()
     assert all({e["label"] for e in p["explanation"]} <= set(p["labels"] or [p["scores"][0]["label"]])
                for p in tags["predictions"])
+    fast = client.post("/v1/predict", json={"model": "topics", "texts": texts, "explain": True,
+                                            "explain_method": "tokens"}).json()
+    assert {e["method"] for p in fast["predictions"] for e in p["explanation"]} == {"tokens"}
+    odd = client.post("/v1/predict", json={"model": "topics", "texts": texts, "explain": True,
+                                           "explain_method": "shap"})
+    assert odd.status_code == 422 and "explain_method" in odd.json()["error"]
     many = client.post("/v1/predict", json={"model": "topics", "texts": ["the bank"] * 65, "explain": True})
     assert many.status_code == 413 and many.json()["type"] == "too_many_texts"
     body = {"model": "pairs", "texts": ["the team won"], "pairs": ["the bank"],
