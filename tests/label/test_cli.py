@@ -95,6 +95,9 @@ def test_status_export_and_train_read_the_database(run, texts_file, tiny_model, 
     trained = run("train", db, "--model", tiny_model, "--out", tmp_path / "m", "--json")
     assert trained.exit_code == 0, trained.output
     assert json.loads(trained.stdout)["labels"] == ["money", "sport", "water"]
+    tuned = run("train", db, "--few-shot", "--model", tiny_model, "--out", tmp_path / "fs", "--json")
+    assert tuned.exit_code == 0, tuned.output  # the model docs/label.md recommends after labelling
+    assert json.loads((tmp_path / "fs" / "config.json").read_text())["approach"] == "few-shot"
 
 
 def test_label_studio_tasks_out_and_answers_back_in(run, tiny_model, tmp_path):
