@@ -164,9 +164,10 @@ class Model:
     def explain(self, X: Any, k: int = DEFAULT_K, method: str = "auto") -> list[list[Explanation]]:
         """Per text, why the model gave its label: for each label predicted, the ``k`` words
         that pushed most toward it and the ``k`` most against it, with signed weights
-        (``classify.explain``: exact TF-IDF weights, word occlusion, or ``method="tokens"``: the
-        pooled token vectors' shares of the label's score, no extra model call). The
-        probabilities are ``predict_proba``'s."""
+        (``classify.explain``). ``method``: "auto" (exact TF-IDF weights for a TF-IDF model with a
+        linear head, else word occlusion), "occlusion", "tokens" (the pooled token vectors'
+        shares of the label's log-odds: one encoder pass) or "guided" (occlusion of the words
+        the token shares rate strongest). The probabilities are ``predict_proba``'s."""
         texts, pairs, table = self._split(X)
         parts = self.folder.parts
         if self.join_on:
