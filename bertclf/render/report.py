@@ -94,7 +94,7 @@ def _map_and_mistakes(model: Any, X: Any, y: Any, proba: np.ndarray, seed: int) 
 
 def _reasons(model: Any, X: Any) -> list[Any] | None:
     """Each text's explanation of its predicted label (``explain``), or None where the model
-    has none (metadata columns): the report then shows the texts alone."""
+    has none (joined vectors): the report then shows the texts alone."""
     from bertclf.errors import SpecError
 
     if not len(X) or not hasattr(model, "explain"):

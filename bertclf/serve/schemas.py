@@ -37,7 +37,8 @@ class Word(BaseModel):
                                            "(TF-IDF models: the n-gram's share of the label's score).")
     start: int | None = Field(None, description="Character offset of the word in its text.")
     end: int | None = None
-    side: str | None = Field(None, description="'text' or 'pair', for models of sentence pairs.")
+    side: str | None = Field(None, description="'text' or 'pair' for models of sentence pairs; 'metadata' "
+                                               "for the metadata columns taken as a whole.")
 
 
 class Explanation(BaseModel):
@@ -45,7 +46,8 @@ class Explanation(BaseModel):
     probability: float
     for_: list[Word] = Field(..., alias="for", description="The words that pushed most toward the label.")
     against: list[Word] = Field(..., description="The words that pushed most against it.")
-    method: str = Field(..., description="'occlusion' (words taken out in turn) or 'tfidf-weights' (exact).")
+    method: str = Field(..., description="'occlusion' (words taken out in turn), 'tfidf-weights' (exact), "
+                                         "'tokens' or 'guided'.")
     cut: bool = Field(..., description="The text was longer than the model reads: only what it read is "
                                        "explained.")
     chunk: dict[str, Any] | None = Field(
