@@ -30,14 +30,7 @@ from bertclf.classify.assembly import assemble, fit_scaler
 from bertclf.classify.auto_c import TUNED_HEADS, choose_C
 from bertclf.classify.calibration import Calibrator, check_method, out_of_fold_proba
 from bertclf.classify.compatibility import why_unsupported
-from bertclf.classify.explain import (
-    DEFAULT_K,
-    Explanation,
-    Rows,
-    check_explain_method,
-    exact_parts,
-    explain_rows,
-)
+from bertclf.classify.explain import DEFAULT_K, Explanation
 from bertclf.classify.features import ExtraEmbeddings, MetaEncoder
 from bertclf.classify.heads import check_head_params, fit_head, fit_multilabel_head
 from bertclf.classify.sentence_guide import TextGuide
@@ -230,33 +223,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(proba, axis=1)]
 
     def explain(self, X: Any, k: int = DEFAULT_K, method: str = "auto") -> list[list[Explanation]]:
-        """Per text, why it got its label(s): the ``k`` words that pushed most toward each
-        predicted label and the ``k`` most against it, as ``runtime.Model.explain`` gives them
-        (``method`` "auto" or "occlusion" here; "tokens" and "guided" read the runtime's
-        encoder: save the model and explain with ``runtime.load``)."""
-        check_is_fitted(self, "head_")
-        if check_explain_method(method) not in ("auto", "occlusion"):
-            raise SpecError(f"method {method!r} reads the runtime's encoder: explain with "
-                            f"bertclf.runtime.load(folder) after saving the model")
-        inputs = self._inputs(X)
-        if self.extra_ is not None:
-            raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "
-                            "explain a model trained without them")
-        exact = exact_parts(self.features, self.tfidf_, self.head_, self.meta_ is not None)
-        reach = None
-        if self.features != "tfidf" and self.guide_ is None:
-            from bertclf.encode import sources as models
-            from bertclf.encode.tokenization import read_windows
+        """Per text, the ``k`` words that pushed most toward each predicted label and against it,
+        as ``runtime.Model.explain`` gives them (``method`` "auto" or "occlusion" here: "tokens"
+        and "guided" read the runtime's encoder)."""
+        from bertclf.classify.explaining import explain_classifier
 
-            s = self.embedder_.settings()
-            reach = lambda t, p: read_windows(models.load_tokenizer(s.source), t, s.max_length, s.long, p)  # noqa: E731
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", BertclfWarning)  # the occluded texts' cut warnings
-            rows = Rows(inputs.texts, inputs.pairs, inputs.table if self.meta_ is not None else None,
-                        self.text_col, self.pair_col, tuple(self.meta_cols or ()))
-            return explain_rows(self.predict_proba, rows, self.classes_, k,
-                                bool(getattr(self, "multilabel_", False)), getattr(self, "thresholds_", None),
-                                exact, reach)
+        check_is_fitted(self, "head_")
+        return explain_classifier(self, X, k, method)
 
     def transform(self, X: Any) -> np.ndarray:
         """The features the head sees: embeddings, then any metadata (handy for plots)."""

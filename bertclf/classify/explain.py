@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bertclf.errors import InputError
+from bertclf.errors import InputError, SpecError
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")  # a word and its clitics ("don't", "it's"); punctuation is not one
 DEFAULT_K = 5
@@ -73,6 +73,12 @@ def check_explain_method(method: str) -> str:
     if method not in METHODS:
         raise InputError(f"unknown explanation method {method!r}: use one of {', '.join(METHODS)}")
     return method
+
+
+def refuse_joined() -> None:
+    """Vectors joined by key (``--join-on``) have no words to weigh: one clear error."""
+    raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "
+                    "explain a model trained without them")
 
 
 def check_k(k: Any) -> int:
@@ -229,10 +235,10 @@ def _best_chunks(proba: Callable[[Any], np.ndarray], rows: Rows, base: np.ndarra
     drops = _drops(proba, rows, base, owners, texts, pairs, [False] * len(owners))
     best: dict[int, dict[str, Any]] = {}
     for j, i in enumerate(owners):
+        index = j - owners.index(i)  # a text's windows come one after another
         weight = float(drops[j, labels_of[i][0]])
-        index = sum(1 for o in owners[:j] if o == i)
         if i not in best or weight > best[i]["weight"]:
-            best[i] = {"index": index, "of": owners.count(i), "start": spans[j][0], "end": spans[j][1],
+            best[i] = {"index": index, "of": len(reads[i][0]), "start": spans[j][0], "end": spans[j][1],
                        "weight": round(weight, 6)}
     return best
 
@@ -272,7 +278,7 @@ def tfidf_weights(tfidf: Any, head: Any, texts: list[str], labels: Sequence[Sequ
     """Exact explanations of a TF-IDF model with a linear head: each n-gram's TF-IDF value times
     the head's weight for the label (they sum to the part's share of the label's score)."""
     W, _ = linear_scores(head)
-    names = _term_names(tfidf)
+    names = tfidf.term_names
     indptr, indices, data = tfidf.rows(texts)
     out = []
     for i, text_labels in enumerate(labels):
@@ -290,18 +296,6 @@ def tfidf_weights(tfidf: Any, head: Any, texts: list[str], labels: Sequence[Sequ
 def tfidf_contributions(tfidf: Any, head: Any, text: str, label: int) -> dict[str, float]:
     """Every n-gram of ``text`` the model knows, with its exact share of ``label``'s score."""
     return tfidf_shares(tfidf, text, linear_scores(head)[0][label])
-
-
-def _term_names(tfidf: Any) -> dict[int, str]:
-    """Column -> n-gram over every part, made once per model (a server explains many times)."""
-    names = getattr(tfidf, "_term_names", None)
-    if names is None:
-        names, start = {}, 0
-        for part in tfidf.parts:
-            names.update({start + column: term for term, column in part.vocabulary.items()})
-            start += len(part.vocabulary)
-        tfidf._term_names = names
-    return names
 
 
 def explain_rows(proba: Callable[[Any], np.ndarray], rows: Rows, classes: Sequence[str], k: int = DEFAULT_K,
@@ -377,6 +371,6 @@ def token_words(text: str, token_spans: Sequence[tuple[int, int]], token_weights
 def tfidf_shares(tfidf: Any, text: str, direction: np.ndarray) -> dict[str, float]:
     """Each n-gram of ``text`` the model knows, with its exact share along ``direction`` (the
     head's input, TF-IDF columns first)."""
-    names = _term_names(tfidf)
+    names = tfidf.term_names
     indptr, indices, data = tfidf.rows([text])
     return {names[int(c)]: float(v * direction[c]) for c, v in zip(indices, data, strict=True)}

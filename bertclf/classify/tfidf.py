@@ -16,6 +16,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -126,6 +127,15 @@ class TfidfFeatures:
     @property
     def dim(self) -> int:
         return sum(len(p.vocabulary) for p in self.parts)
+
+    @cached_property
+    def term_names(self) -> dict[int, str]:
+        """Column -> n-gram over every part (what an explanation names), made once per model."""
+        names, start = {}, 0
+        for part in self.parts:
+            names.update({start + column: term for term, column in part.vocabulary.items()})
+            start += len(part.vocabulary)
+        return names
 
     def rows(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR arrays of every part side by side (each row holds its parts' columns in turn)."""

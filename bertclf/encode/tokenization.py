@@ -99,7 +99,7 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool =
         if b is not None:
             rows.append(_longest_first(a, b, budget))
         elif long.mode == "chunk":
-            starts = range(0, max(1, len(a) - budget + long.stride), long.stride) if size > budget else [0]
+            starts = window_starts(len(a), budget, long.stride) if size > budget else [0]
             rows += [(a[s:s + budget], None) for s in starts]
             owner += [i] * len(starts)
             continue
@@ -118,6 +118,12 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int, report: bool =
     if report:
         report_cut(cut, len(texts), max_length, long.mode, pairs is not None, stacklevel=4)
     return encoded
+
+
+def window_starts(n: int, budget: int, stride: int) -> range:
+    """Where ``--long chunk``'s windows of ``budget`` tokens start in a text of ``n`` tokens: what
+    the encoder reads, and what an explanation points at."""
+    return range(0, max(1, n - budget + stride), stride)
 
 
 def report_cut(cut: int, total: int, max_length: int, mode: str, pairs: bool, stacklevel: int = 3) -> None:
@@ -348,7 +354,7 @@ def read_windows(tokenizer: Any, texts: Sequence[str], max_length: int, long: Lo
         if n <= budget:
             found.append((None, False))
         elif long.mode == "chunk":
-            starts = range(0, max(1, n - budget + long.stride), long.stride)
+            starts = window_starts(n, budget, long.stride)
             found.append(([(offsets[s][0], offsets[min(s + budget, n) - 1][1]) for s in starts], True))
         elif long.mode == "head-tail":
             tail = budget - long.head

@@ -8,7 +8,6 @@ machine with only the runtime installed gives the probabilities it gave where it
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import replace
 from typing import Any
@@ -16,22 +15,7 @@ from typing import Any
 import numpy as np
 
 from bertclf.classify.assembly import assemble
-from bertclf.classify.explain import (
-    DEFAULT_K,
-    GUIDED_SHARE,
-    MAX_WORDS,
-    Explanation,
-    Rows,
-    check_explain_method,
-    check_k,
-    exact_parts,
-    explain_rows,
-    explained_labels,
-    label_direction,
-    tfidf_shares,
-    token_words,
-    word_spans,
-)
+from bertclf.classify.explain import DEFAULT_K, Explanation
 from bertclf.classify.folder import read_folder, self_contained
 from bertclf.classify.tfidf import tfidf_texts
 from bertclf.encode.inputs import split_inputs, table_inputs
@@ -40,9 +24,6 @@ from bertclf.encode.tokenization import (
     Encoded,
     check_long,
     encode,
-    pad_batch,
-    pad_id,
-    read_windows,
     report_cut,
 )
 from bertclf.errors import BertclfWarning, ModelLoadError, SpecError
@@ -168,94 +149,9 @@ class Model:
         linear head, else word occlusion), "occlusion", "tokens" (the pooled token vectors'
         shares of the label's log-odds: one encoder pass) or "guided" (occlusion of the words
         the token shares rate strongest). The probabilities are ``predict_proba``'s."""
-        texts, pairs, table = self._split(X)
-        parts = self.folder.parts
-        if self.join_on:
-            raise SpecError("explanations of models with joined vectors (--join-on) are not supported: "
-                            "explain a model trained without them")
-        check_explain_method(method)
-        candidates = None
-        if method in ("tokens", "guided"):
-            why = self._why_not_tokens(pairs)
-            if why:
-                raise SpecError(f"method {method!r} needs {why}: use method 'occlusion'")
-            if method == "tokens":
-                return self._token_explanations(texts, check_k(k))
-            candidates = self._strongest_words(texts)
-        exact = exact_parts(self.features, parts.get("tfidf"), parts["head"], bool(self.meta_cols))
-        reach = None
-        if self.encoder is not None and parts.get("guide") is None:
-            s = self.encoder.settings()
-            reach = lambda t, p: read_windows(self.encoder.tokenizer, t, s.max_length, s.long, p)  # noqa: E731
-        rows = Rows(texts, pairs, table if self.meta_cols else None, self.text_col, self.pair_col,
-                    tuple(self.meta_cols or ()))
-        return explain_rows(self._quiet_proba, rows, self.classes_, k, self.folder.multilabel,
-                            self.thresholds_, exact, reach, candidates)
+        from bertclf.runtime.explaining import explain_model
 
-    def _strongest_words(self, texts: list[str]) -> list[set[tuple[int, int]]]:
-        """Method "guided": per text, the ``GUIDED_SHARE`` of its words whose token shares are
-        largest either way (for any label explained), at least 4: the words occlusion then
-        weighs, at a share of its cost."""
-        found = []
-        for text, labels in zip(texts, self._token_explanations(texts, MAX_WORDS), strict=True):
-            weight: dict[tuple[int, int], float] = {}
-            for explanation in labels:
-                for w in explanation.toward + explanation.against:
-                    span = (w["start"], w["end"])
-                    weight[span] = max(weight.get(span, 0.0), abs(w["weight"]))
-            keep = max(4, math.ceil(GUIDED_SHARE * len(word_spans(text))))
-            found.append(set(sorted(weight, key=lambda span: -weight[span])[:keep]))
-        return found
-
-    def _why_not_tokens(self, pairs: Any) -> str | None:
-        """What the token method lacks here (None: it applies): it reads mean-pooled token
-        vectors of one window of one text under a linear head."""
-        s = self.encoder.settings() if self.encoder is not None else None
-        if s is None or s.pooling != "mean" or s.long.mode != "truncate" or self.folder.parts.get("guide"):
-            return "an encoder with mean pooling reading each text's start"
-        if pairs is not None or self.meta_cols:
-            return "single texts, without pairs or metadata"
-        even = np.full(len(self.classes_), 1.0 / len(self.classes_))
-        if label_direction(self.folder.parts["head"], 0, even) is None:
-            return "a linear head (logistic regression, linear SVM, a fine-tuned layer)"
-        return None
-
-    def _token_explanations(self, texts: list[str], k: int) -> list[list[Explanation]]:
-        """``method="tokens"``: one pass of each text through the encoder. A mean-pooled vector
-        is the average of its token vectors, and a linear head's score is linear in it (the
-        length normalisation and standardisation taken at this text), so each token's share of
-        the label's log-odds is exact at first order; TF-IDF n-grams add theirs exactly."""
-        parts, s = self.folder.parts, self.encoder.settings()
-        head, tfidf, scaler = parts["head"], parts.get("tfidf"), parts.get("scaler")
-        tokenizer = self.encoder.tokenizer
-        proba = self._quiet_proba(texts)
-        start = tfidf.dim if tfidf is not None else 0
-        out = []
-        for i, labels in enumerate(explained_labels(proba, self.classes_, self.folder.multilabel,
-                                                    self.thresholds_)):
-            encoded = encode(tokenizer, [texts[i]], s.max_length, long=s.long)
-            batch = pad_batch(encoded, np.array([0]), pad_id(tokenizer))
-            hidden = self.encoder.hidden_states(batch, s.layers)
-            tokens = (np.concatenate([h[0] for h in hidden], axis=1) if s.layer_agg == "concat"
-                      else np.mean([h[0] for h in hidden], axis=0)).astype(np.float64)
-            pooled = tokens.mean(axis=0)
-            scale = np.full(s.dim, 1.0 / len(tokens))
-            length = float(np.linalg.norm(pooled)) or 1.0
-            if s.normalize or (scaler is None and self.folder.shape["scaling"] == "l2"):
-                scale /= length
-            if scaler is not None:
-                scale /= scaler.scale * (np.sqrt(s.dim) if tfidf is not None else 1.0)
-            spans = tokenizer(texts[i], add_special_tokens=False).encoding.offsets[:len(tokens) - 2]
-            cut = bool(encoded.over[0])
-            found = []
-            for label in labels:
-                direction = label_direction(head, label, proba[i])
-                shares = tokens[1:1 + len(spans)] @ (direction[start:start + s.dim] * scale)
-                terms = tfidf_shares(tfidf, texts[i], direction) if tfidf is not None else {}
-                found.append(token_words(texts[i], spans, shares, terms, k, str(self.classes_[label]),
-                                         float(proba[i, label]), cut))
-            out.append(found)
-        return out
+        return explain_model(self, X, k, method)
 
     def _quiet_proba(self, X: Any) -> np.ndarray:
         """``predict_proba`` without a progress bar or cut warnings (an explanation's many calls)."""
