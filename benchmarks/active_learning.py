@@ -146,14 +146,20 @@ def scale_timing(npz: Path) -> dict:
     return found
 
 
-def page_latency(size: int = 100_000, answers: int = 200) -> dict:
+def page_latency(size: int = 100_000, answers: int = 200, tune: bool = False, pace: float = 0.0) -> dict:
     """The page's round trip (keep an answer, get the next text) at a pool of ``size`` texts
-    while the model refits in the background: p50 and p95 milliseconds over ``answers``."""
+    while the model refits in the background: p50 and p95 milliseconds over ``answers``. With
+    ``tune``, a real few-shot tuning job of the bundled encoder starts at ``tuning.TUNE_FROM``
+    answers, and only the answers given while it runs are timed (``pace`` seconds apart)."""
+    import shutil
+
     from fastapi.testclient import TestClient
 
+    from bertclf.encode.sources import DEFAULT_MODEL
     from bertclf.label.app import create_label_app
     from bertclf.label.learner import Learner
     from bertclf.label.store import LabelStore
+    from bertclf.label.tuning import Tuner, tuning_folder
 
     rng = np.random.default_rng(0)
     texts = [f"text {i} " + " ".join(map(str, rng.integers(0, 1000, 8))) for i in range(size)]
@@ -162,7 +168,9 @@ def page_latency(size: int = 100_000, answers: int = 200) -> dict:
     store, _ = LabelStore.create_or_open(db, texts, ["a", "b", "c"])
     vectors = rng.normal(0, 1, (size, 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    learner = Learner(store, vectors, np.arange(size)).start()
+    shutil.rmtree(tuning_folder(db), ignore_errors=True)
+    tuner = Tuner(db, store.ids, DEFAULT_MODEL) if tune else None
+    learner = Learner(store, vectors, np.arange(size), tuner=tuner).start()
     client = TestClient(create_label_app(store, learner))
     shown = client.post("/api/next", json={"annotator": "a"}).json()
     seconds = []
@@ -170,11 +178,14 @@ def page_latency(size: int = 100_000, answers: int = 200) -> dict:
         started = time.perf_counter()
         reply = client.post("/api/answer", json={"annotator": "a", "text_id": shown["text_id"],
                                                  "labels": ["abc"[i % 3]]})
-        seconds.append(time.perf_counter() - started)
+        if tuner is None or tuner.running:
+            seconds.append(time.perf_counter() - started)
         shown = reply.json()["next"]
+        time.sleep(pace)
     learner.stop()
     ms = sorted(1000 * s for s in seconds)
-    return {"p50": ms[len(ms) // 2], "p95": ms[int(len(ms) * 0.95)], "refit": learner.snapshot.seconds}
+    return {"p50": ms[len(ms) // 2], "p95": ms[int(len(ms) * 0.95)], "refit": learner.snapshot.seconds,
+            "timed": len(ms)}
 
 
 def main() -> None:

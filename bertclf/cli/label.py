@@ -64,6 +64,9 @@ Examples:
               help="Keywords per label (as zero-shot reads them): the first texts shown are the ones "
                    "they are surest of, each label in turn.")
 @click.option("--multi-label", is_flag=True, help="Several labels a text: keys toggle, Enter answers.")
+@click.option("--tune/--no-tune", default=True, show_default=True,
+              help="Few-shot tuning of the encoder in a background process from 50 answers on, kept "
+                   "only where it beats the head on held-back answers (one label a text).")
 @text_col_option()
 @model_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -72,7 +75,7 @@ Examples:
               help="Require 'Authorization: Bearer KEY' on the API (the page asks for it once).")
 @input_options
 def start(texts_path: str, label_list: str, db: str | None, categories: str | None, multi_label: bool,
-          text_col: str, model: str, host: str, port: int, api_key: str | None, strict: bool,
+          tune: bool, text_col: str, model: str, host: str, port: int, api_key: str | None, strict: bool,
           quiet: bool) -> None:
     """Open the labelling page for TEXTS (.csv .tsv .jsonl .parquet, or one text per line)."""
     import uvicorn
@@ -89,13 +92,16 @@ def start(texts_path: str, label_list: str, db: str | None, categories: str | No
     texts = [t for t in read_texts(texts_path, text_col=text_col, strict=strict) if t and t.strip()]
     where = db or default_db(texts_path)
     store, learner, gone = start_session(texts, labels, where, Embedder(model, progress=_progress(quiet)),
-                                         found, multi_label, source=str(texts_path), log=_stderr)
+                                         found, multi_label, source=str(texts_path), log=_stderr, tune=tune)
     if gone:
         _stderr(f"warning: {gone} labelled texts of {where} are not in {texts_path} any more (it changed "
                 f"since the database was made); their answers are kept but not shown")
     _stderr(f"labelling {len(store.ids)} texts into {where}: open http://{host}:{port} (Ctrl-C to stop; "
             f"every answer is saved as it is given)")
-    uvicorn.run(create_label_app(store, learner, api_key), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(create_label_app(store, learner, api_key), host=host, port=port, log_level="warning")
+    finally:
+        learner.stop()  # and a tuning job with it
 
 
 def read_categories(path: str, labels: list[str]) -> Any:
@@ -133,6 +139,11 @@ def status(db: str, as_json: bool) -> None:
                    f"{e['folds']}-fold cross-validation on the {e['labels']} labels")
     if figures["curve_sentence"]:
         click.echo(figures["curve_sentence"])
+    t = figures.get("tuning")
+    if t and t.get("check"):
+        verdict = "adopted" if t["adopted"] else "not adopted"
+        click.echo(f"few-shot tuning on {t['labels']} labels: {t['tuned']:.3f} against the head's "
+                   f"{t['frozen']:.3f} on {t['check']} held-back answers ({verdict})")
 
 
 @label.command(context_settings=CONTEXT, epilog="""\b

@@ -116,7 +116,7 @@ def status_of(store: Any, learner: Any) -> dict[str, Any]:
             "estimate": snap.estimate if snap else None, "curve": snap.curve if snap else [],
             "curve_sentence": curve_sentence(snap.curve) if snap else None,
             "suspects": suspects, "disagreements": disagreements,
-            "refit_seconds": snap.seconds if snap else None}
+            "refit_seconds": snap.seconds if snap else None, "tuning": snap.tuning if snap else None}
 
 
 def _error(status: int, kind: str, message: str) -> JSONResponse:

@@ -2,7 +2,9 @@
 through the embedding cache), refitted in a background thread after answers arrive, never in
 the way of the page. Each refit also cross-validates on the labels so far (the estimate and its
 interval, a point of the learning curve), lists the labelled texts its out-of-fold answers doubt
-most (to review), and queues the next texts to ask about (``strategy``)."""
+most (to review), and queues the next texts to ask about (``strategy``). With a ``tuning.Tuner``,
+few-shot tuning runs beside it in another process, and the head reads the tuned encoder's vectors
+from the refit after one is adopted."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ class Snapshot:
     queue: list[int] = field(default_factory=list)  # texts to ask about next, best first
     spare: list[int] = field(default_factory=list)  # open texts beyond the queue, for a fast labeller
     seconds: float = 0.0  # the refit's time
+    tuning: dict[str, Any] | None = None  # the last few-shot tuning run's check, or that one runs
 
 
 def fit_head(vectors: np.ndarray, target: np.ndarray, multi_label: bool, seed: int = 13,
@@ -141,8 +144,9 @@ class Learner:
     """Refits in a background thread whenever answers arrived since the last refit."""
 
     def __init__(self, store: Any, vectors: np.ndarray, cold_order: np.ndarray, seed: int = 13,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, tuner: Any = None) -> None:
         self.store, self.vectors, self.cold_order, self.seed = store, vectors, cold_order, seed
+        self.tuner, self.tuned = tuner, None  # the tuned encoder's pool vectors, once one is adopted
         self.row_of = {text_id: row for row, text_id in enumerate(store.ids)}
         self.snapshot = Snapshot()
         self._head: Any = None  # the last refit's head, where the next one starts
@@ -160,6 +164,8 @@ class Learner:
     def stop(self) -> None:
         self._stop.set()
         self._wanted.set()
+        if self.tuner is not None:
+            self.tuner.stop()
 
     def changed(self) -> None:
         """An answer arrived: refit soon (answers arriving meanwhile share one refit)."""
@@ -192,9 +198,10 @@ class Learner:
         old = self.snapshot
         snap = Snapshot(labelled=len(rows), curve=list(old.curve))
         target = targets(list(answered.values()), labels, multi)
+        vectors = self._model_vectors()
         if len(rows) >= strategy.MIN_LABELS and fittable(target, multi):
-            head = self._head = fit_head(self.vectors[rows], target, multi, self.seed, self._head)
-            snap.proba = probabilities(head, self.vectors, len(labels))
+            head = self._head = fit_head(vectors[rows], target, multi, self.seed, self._head)
+            snap.proba = probabilities(head, vectors, len(labels))
             snap.estimate, oof = cross_validate(self.vectors[rows], target, multi, len(labels), self.seed)
             if snap.estimate is not None and (not snap.curve or snap.curve[-1]["labels"] != len(rows)):
                 snap.curve.append({"labels": len(rows), "score": snap.estimate["score"]})
@@ -209,7 +216,7 @@ class Learner:
             if len(covering):  # the first answers still cover the pool (strategy.COVER_FIRST)
                 snap.queue = [self.store.ids[r] for r in covering]
             elif len(open_rows):
-                chosen = strategy.next_batch(snap.proba[open_rows], self.vectors, open_rows, BATCH, multi,
+                chosen = strategy.next_batch(snap.proba[open_rows], vectors, open_rows, BATCH, multi,
                                              self.seed)
                 snap.queue = [self.store.ids[r] for r in chosen]
         else:
@@ -218,9 +225,28 @@ class Learner:
         queued = set(snap.queue)
         spare = open_cold[: SPARE + len(queued)]
         snap.spare = [self.store.ids[r] for r in spare if self.store.ids[r] not in queued][:SPARE]
+        snap.tuning = self._tune(list(answered), target, rows, multi)
         snap.seconds = round(time.perf_counter() - started, 3)
         self.snapshot = snap
         return snap
+
+    def _model_vectors(self) -> np.ndarray:
+        """The tuned encoder's vectors once one is adopted (a new one is taken here), else the frozen."""
+        fresh = self.tuner.take() if self.tuner is not None else None
+        if fresh is not None and fresh.shape == self.vectors.shape:
+            self.tuned, self._head = fresh, None  # a head of the other vectors is no start for this one
+            self.log("the model now reads the few-shot tuned encoder's embeddings")
+        return self.tuned if self.tuned is not None else self.vectors
+
+    def _tune(self, answered: list[int], target: np.ndarray, rows: np.ndarray,
+              multi: bool) -> dict[str, Any] | None:
+        """Start a tuning run when one is due (one label a text); what the page says of tuning."""
+        if self.tuner is None or multi:
+            return None
+        if self.tuner.due(len(rows)) and fittable(target, multi):
+            self.tuner.start(answered, target, self.vectors[rows])
+        shown = {k: v for k, v in (self.tuner.result or {}).items() if k != "ids"}
+        return {**shown, "running": self.tuner.running, "in_use": self.tuned is not None}
 
     def next_texts(self, annotator: str, n: int = 1) -> list[int]:
         """Texts for ``annotator``, leased to them: the queue first, then the rest of the pool."""

@@ -49,6 +49,7 @@ def database_status(db: str | os.PathLike[str], embedder: Any = None) -> dict[st
     (the estimate on the first N answers, N in ``CURVE_STEPS``), from the database alone."""
     from bertclf.label.app import status_of
     from bertclf.label.learner import cross_validate, curve_sentence, targets, unit_vectors
+    from bertclf.label.tuning import last_run
 
     store = LabelStore.open(db)
     try:
@@ -68,6 +69,7 @@ def database_status(db: str | os.PathLike[str], embedder: Any = None) -> dict[st
                     curve.append({"labels": n, "score": estimate["score"]})
                     figures["estimate"] = estimate
             figures["curve"], figures["curve_sentence"] = curve, curve_sentence(curve)
+        figures["tuning"] = last_run(db)
     finally:
         store.close()
     return figures

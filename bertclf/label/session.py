@@ -13,6 +13,7 @@ import numpy as np
 from bertclf.label import strategy
 from bertclf.label.learner import Learner, unit_vectors
 from bertclf.label.store import LabelStore
+from bertclf.label.tuning import Tuner
 
 KEYWORD_START = 50  # texts the keywords choose, each category in turn, before the file order
 
@@ -25,9 +26,10 @@ def default_db(texts_path: str | os.PathLike[str]) -> Path:
 
 def start_session(texts: Sequence[str], labels: Sequence[str], db: str | os.PathLike[str],
                   embedder: Any = None, categories: Any = None, multi_label: bool = False, seed: int = 13,
-                  source: str | None = None,
-                  log: Callable[[str], None] | None = None) -> tuple[Any, Any, int]:
-    """(store, started learner, answers that no longer match a text of ``texts``)."""
+                  source: str | None = None, log: Callable[[str], None] | None = None,
+                  tune: bool = True) -> tuple[Any, Any, int]:
+    """(store, started learner, answers that no longer match a text of ``texts``). ``tune``: few-shot
+    tuning in the background (``tuning``), one label a text only."""
     from bertclf.encode.embedder import Embedder
 
     log = log or (lambda message: None)
@@ -44,4 +46,8 @@ def start_session(texts: Sequence[str], labels: Sequence[str], db: str | os.Path
     else:
         cold = strategy.covering(vectors, rows, min(strategy.COVER_FIRST, len(rows)), seed)
     cold = np.concatenate([cold, np.setdiff1d(rows, cold)])  # then the rest, in file order
-    return store, Learner(store, vectors, cold, seed, log).start(), gone
+    tuner = Tuner(db, store.ids, str(embedder.model), seed, log=log) if tune and not multi_label else None
+    learner = Learner(store, vectors, cold, seed, log, tuner)
+    if tuner is not None:
+        tuner.done = learner.changed  # a finished run's vectors are taken at the next refit
+    return store, learner.start(), gone

@@ -52,6 +52,7 @@ def test_from_no_labels_to_a_model_that_suggests_and_estimates(session):
     assert status["labelled"] == 20 and sum(status["counts"].values()) == 20
     assert status["estimate"]["labels"] == 20 and status["estimate"]["low"] <= status["estimate"]["score"]
     assert status["curve"] and status["curve"][-1]["labels"] == 20
+    assert status["tuning"] == {"running": False, "in_use": False}  # not before tuning.TUNE_FROM answers
     shown = client.post("/api/next", json={"annotator": "ann"}).json()
     assert set(shown["suggestion"]) == {"sport", "money", "water"} and len(shown["suggested"]) == 1
     assert shown["text_id"] in learner.snapshot.queue  # asked because the model is unsure of it
