@@ -34,12 +34,11 @@ def labelling(tiny_model, tmp_path):
     pool = TEXTS + [f"{t} (again)" for t in TEXTS]
     store, learner, _ = start_session(pool, ORDER, tmp_path / "t.db", Embedder(tiny_model, progress=False))
     with running(create_label_app(store, learner)) as url:
-        yield store, url
+        yield store, url, learner
     learner.stop()
 
-
 def test_twenty_texts_labelled_with_the_keyboard_one_undone_all_in_the_database(labelling, tmp_path):
-    store, url = labelling
+    store, url, _ = labelling
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone's width
@@ -74,3 +73,38 @@ def test_twenty_texts_labelled_with_the_keyboard_one_undone_all_in_the_database(
     assert sum(row["undone"] for row in store.history()) == 1
     assert outside == [] and errors == []
     assert (tmp_path / "label.png").stat().st_size > 10_000
+
+
+class _Finished:
+    """A tuning run that has finished and was kept: its figures, and vectors to hand over."""
+
+    running = False
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+        self.result = {"labels": 100, "check": 20, "frozen": 0.75, "tuned": 0.85, "adopted": True}
+
+    def due(self, answers):
+        return False
+
+    def take(self):
+        fresh, self.vectors = self.vectors, None
+        return fresh
+
+    def stop(self):
+        pass
+
+
+def test_the_side_panel_says_what_the_last_tuning_run_measured(labelling):
+    _, url, learner = labelling
+    learner.tuner = _Finished(learner.vectors.copy())
+    learner.refit()
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_function("document.getElementById('tuning').textContent.length > 0", timeout=15_000)
+        line = page.inner_text("#tuning")
+        browser.close()
+    assert line == ("Few-shot tuning on 100 labels: 85% against the head's 75% on 20 held-back answers; "
+                    "the model now reads the tuned encoder.")
