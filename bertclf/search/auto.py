@@ -56,6 +56,8 @@ from bertclf.search.splits import (
 from bertclf.search.voting import best_vote, log_proba
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
+LONG_SHARE = 0.5  # texts beyond the encoder's window, from which the search scores head+tail and chunks
+LONG_SAMPLE = 500  # texts tokenised to tell
 SAVE_SECONDS = 5.0  # reserved for writing the model folder
 
 
@@ -124,7 +126,7 @@ class Search:
 
     def matrix(self, c: Candidate) -> Any:
         """Every training text's features for ``c``, assembled as the refitted model will do it."""
-        key = (c.features, c.tfidf, c.pooling, c.layers, c.scaling)
+        key = (c.features, c.tfidf, c.pooling, c.layers, c.long, c.scaling)
         if key not in self._matrices:
             from bertclf.classify.assembly import assemble, fit_scaler
             from bertclf.classify.tfidf import TfidfFeatures
@@ -302,12 +304,34 @@ class Search:
         return c.check if c.check is not None else c.scores[0]
 
 def candidate_embedder(embedder: Any, c: Candidate) -> Any:
-    """A copy of ``embedder`` reading ``c``'s layers (and pooling), unnormalised: the search
-    scales the vectors itself, so the winner must read them the same way."""
+    """A copy of ``embedder`` reading ``c``'s layers (and pooling, and way with long texts),
+    unnormalised: the search scales the vectors itself, so the winner must read them the same way."""
     settings = {"layers": c.layers, "normalize": False}
     if c.pooling is not None:
         settings["pooling"] = c.pooling
+    if c.long is not None:
+        settings["long"] = c.long
     return clone(embedder).set_params(**settings)
+
+
+def beyond_window(embedder: Any, texts: list[str], log: Callable[[str], None]) -> bool:
+    """Whether at least ``LONG_SHARE`` of the texts (a seeded sample of ``LONG_SAMPLE``) are longer
+    than the encoder's window; if so, says so and that the search scores the other ways too."""
+    from bertclf.encode import sources
+    from bertclf.encode.tokenization import encode
+
+    s = embedder.settings()
+    rng = np.random.default_rng(0)
+    sample = [texts[i] for i in rng.permutation(len(texts))[:LONG_SAMPLE]]
+    if not sample:
+        return False
+    share = encode(sources.load_tokenizer(s.source), sample, s.max_length).truncated / len(sample)
+    if share < LONG_SHARE:
+        return False
+    log(f"{share:.0%} of the training texts are longer than the encoder's window of {s.max_length} tokens: "
+        f"the search scores reading their start and end (head+tail) and every window, pooled (chunks), "
+        f"beside their first {s.max_length} tokens")
+    return True
 
 
 def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
@@ -365,7 +389,8 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     if check and not len(search.check_rows):
         log(f"too few texts to set rows aside (the rarest label needs {CHECK_MIN_PER_LABEL}): the "
             f"winner's cross-validated score is its only estimate, and it runs high")
-    result = search.run(search_space(finetune, own.pooling, few_shot))
+    long_texts = own.long.mode == "truncate" and beyond_window(probe.embedder_, inputs.texts, log)
+    result = search.run(search_space(finetune, own.pooling, few_shot, long_texts))
     result.overlapping = overlapping
     if result.winner is None:
         result.note = (f"the budget of {seconds:g} s is too small for even one candidate; "

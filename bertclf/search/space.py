@@ -32,6 +32,7 @@ class Candidate:
     scaling: str = "none"
     C: float = 1.0
     head: str = "logreg"
+    long: str | None = None  # texts over the window: None keeps the embedder's way (truncate)
     scores: list[float] = field(default_factory=list)
     fit_seconds: list[float] = field(default_factory=list)
     status: str = "not run"
@@ -47,6 +48,8 @@ class Candidate:
         if self.pooling is not None:
             layers = f"{self.pooling} {layers}"
         head = "" if self.head == "logreg" else f" {self.head}"
+        if self.long is not None:
+            layers = f"{layers} ({LONG_NAMES[self.long]})"
         if self.features == "finetune":
             return "fine-tuned encoder"
         if self.features == "fewshot":
@@ -60,9 +63,9 @@ class Candidate:
         return f"frozen {layers}, {_SCALING_NAMES[self.scaling]},{head} C={self.C:g}"
 
     @property
-    def setting(self) -> tuple[Any, Any]:
+    def setting(self) -> tuple[Any, Any, Any]:
         """What the embedding pass depends on: candidates sharing it share the vectors."""
-        return self.pooling, self.layers
+        return self.pooling, self.layers, self.long
 
     @property
     def score(self) -> float:
@@ -75,7 +78,7 @@ class Candidate:
     def row(self) -> dict[str, Any]:
         return {"candidate": self.name, "features": self.features, "tfidf": self.tfidf,
                 "layers": self.layers, "pooling": self.pooling, "scaling": self.scaling,
-                "head": self.head, "C": self.C,
+                "head": self.head, "C": self.C, "long": self.long,
                 "cv_score": round(self.score, 4) if self.scores else None,
                 "spread": round(self.spread, 4) if len(self.scores) > 1 else None,
                 "check_score": round(self.check, 4) if self.check is not None else None,
@@ -118,22 +121,33 @@ _SCALING_NAMES = {"l2": "L2", "standard": "std", "none": "raw"}
 
 
 OTHER_POOLING = {"mean": "cls", "cls": "mean", "max": "mean"}  # the one alternative searched
+LONG_NAMES = {"head-tail": "head+tail", "chunk": "chunks"}
 
 
-def search_space(finetune: bool = False, pooling: str = "mean", few_shot: bool = False) -> list[Candidate]:
+def search_space(finetune: bool = False, pooling: str = "mean", few_shot: bool = False,
+                 long_texts: bool = False) -> list[Candidate]:
     """The candidates in screening order: cheap and often-best first, so a short budget still
     sees one of each family. The C values are those that won somewhere on our sets. ``pooling``
     is the model's own; one other pooling and the linear SVM come last, as they rarely won
     (docs/results.md) and the other pooling costs a further embedding pass. Few-shot tuning
-    (``few_shot``), screened after them, is scored only when TRAIN is small (``search.fewshot_trial``)."""
+    (``few_shot``), screened after them, is scored only when TRAIN is small (``search.fewshot_trial``).
+    ``long_texts`` (most texts longer than the encoder's window): the frozen and hybrid candidates
+    also read each text's start and end (head+tail, the price of one pass) and, later, every
+    window of it, pooled (chunks, a pass per window)."""
     space = [Candidate("tfidf", "word", C=10.0)]
     space += [Candidate("embedding", layers=-1, scaling="standard", C=c) for c in (0.1, 1.0)]
     space += [Candidate("hybrid", "word", layers=-1, C=c) for c in (1.0, 10.0)]
+    if long_texts:
+        space += [Candidate("embedding", layers=-1, scaling="standard", C=1.0, long="head-tail"),
+                  Candidate("hybrid", "word", layers=-1, C=10.0, long="head-tail")]
     space += [Candidate("embedding", layers=-1, scaling="l2", C=c) for c in (1.0, 10.0)]
     space += [Candidate("tfidf", "word+char", C=c) for c in (10.0, 100.0)]
     space += [Candidate("tfidf", "word", C=100.0)]
     space += [Candidate("embedding", layers=-1, scaling="standard", C=0.01)]
     space += [Candidate("hybrid", "word+char", layers=-1, C=10.0)]
+    if long_texts:
+        space += [Candidate("embedding", layers=-1, scaling="standard", C=1.0, long="chunk"),
+                  Candidate("hybrid", "word", layers=-1, C=10.0, long="chunk")]
     space += [Candidate("embedding", layers="-4..-1", scaling="standard", C=c) for c in (0.1, 1.0)]
     space += [Candidate("hybrid", "word", layers="-4..-1", C=10.0)]
     space += [Candidate("hybrid", "word", layers=-1, head="svm", C=0.1),

@@ -429,3 +429,34 @@ def test_auto_does_not_fine_tune_what_must_be_calibrated(embedder):
     assert tuned.status.startswith("skipped: --calibrate")
     assert not any(c.features == "vote" for c in result.candidates)
     assert model.calibrate == "sigmoid" and model.calibration_ is not None
+
+
+def test_long_texts_bring_head_tail_and_chunk_candidates_and_say_so(embedder, monkeypatch, tmp_path):
+    import bertclf.search.auto
+    from bertclf.search.auto import beyond_window
+
+    space = search_space(long_texts=True)
+    longs = [c for c in space if c.long]
+    assert {c.long for c in longs} == {"head-tail", "chunk"}
+    assert {c.features for c in longs} == {"embedding", "hybrid"}
+    assert not any(c.long for c in search_space()) and len({c.name for c in space}) == len(space)
+    said = []
+    assert beyond_window(embedder, TEXTS, said.append) is False and said == []
+
+    def score(self, c, fold):  # make the chunked hybrid win, whatever the tiny model says
+        c.scores.append(1.0 if c.long == "chunk" and c.features == "hybrid" else 0.5)
+        c.fit_seconds.append(0.0)
+
+    monkeypatch.setattr(bertclf.search.auto.Search, "score_fold", score)
+    texts = [" ".join([t] * 40) for t in TEXTS * 2]  # each over the tiny model's 64-token window
+    messages = []
+    model, result = auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="5m",
+                               log=messages.append)
+    assert any("100% of the training texts are longer than the encoder's window" in m for m in messages)
+    assert result.winner.name == "hybrid word + last (chunks), C=10"
+    assert {r["long"] for r in result.leaderboard()} == {None, "head-tail", "chunk"}
+    assert model.embedder_.settings().long.mode == "chunk"
+    model.save(tmp_path / "m")
+    back = TextClassifier.load(tmp_path / "m")
+    assert back.embedder_.settings().long.mode == "chunk"
+    np.testing.assert_array_equal(back.predict_proba(texts[:3]), model.predict_proba(texts[:3]))
