@@ -231,11 +231,16 @@ class Learner:
         return snap
 
     def _model_vectors(self) -> np.ndarray:
-        """The tuned encoder's vectors once one is adopted (a new one is taken here), else the frozen."""
-        fresh = self.tuner.take() if self.tuner is not None else None
-        if fresh is not None and fresh.shape == self.vectors.shape:
-            self.tuned, self._head = fresh, None  # a head of the other vectors is no start for this one
-            self.log("the model now reads the few-shot tuned encoder's embeddings")
+        """The kept tuned encoder's vectors, else the frozen; a tuning run's verdict is taken here."""
+        news = self.tuner.take() if self.tuner is not None else None
+        if news is not None:
+            kept, fresh = news
+            if kept and fresh is not None and fresh.shape == self.vectors.shape:
+                self.tuned, self._head = fresh, None  # a head of other vectors is no start for this one
+                self.log("the model now reads the few-shot tuned encoder's embeddings")
+            elif not kept and self.tuned is not None:
+                self.tuned, self._head = None, None  # the newer run measured no better than frozen
+                self.log("the model reads the frozen embeddings again: the last tuning run did not beat them")
         return self.tuned if self.tuned is not None else self.vectors
 
     def _tune(self, answered: list[int], target: np.ndarray, rows: np.ndarray,

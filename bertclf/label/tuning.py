@@ -8,9 +8,9 @@ the answers have grown by ``GROWTH``. Each run holds back a stratified ``CHECK_S
 answers, tunes on the rest, and fits the loop's own head on both the frozen and the tuned
 embeddings of the same rows: the tuned encoder is adopted only if its head answers more of the held
 back texts correctly. Then it embeds the pool, and the learner's head reads those vectors from its
-next refit on. The estimate on the page stays the frozen head's cross-validation (the tuned
-encoder has seen the answers, so a cross-validation on its vectors would flatter it); the run's
-own check is shown beside it.
+next refit on; a later run that is not kept sends it back to the frozen embeddings. The estimate
+on the page stays the frozen head's cross-validation (the tuned encoder has seen the answers, so
+a cross-validation on its vectors would flatter it); the run's own check is shown beside it.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def tune_and_check(texts: Sequence[str], target: np.ndarray, frozen: np.ndarray,
 
 
 class Tuner:
-    """Starts a tuning job when one is due, watches it, and hands its vectors to the learner once."""
+    """Starts a tuning job when one is due, watches it, and hands its verdict to the learner once."""
 
     def __init__(self, db: str | os.PathLike[str], ids: Sequence[int], model: str, seed: int = 13,
                  done: Callable[[], None] | None = None, log: Callable[[str], None] | None = None) -> None:
@@ -103,7 +103,7 @@ class Tuner:
         self.done = done or (lambda: None)
         self.log = log or (lambda message: None)
         self.result: dict[str, Any] | None = None  # the last finished run's figures
-        self._fresh: np.ndarray | None = None  # adopted vectors not yet taken
+        self._news: tuple[bool, np.ndarray | None] | None = None  # a verdict not yet taken
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._resume()
@@ -117,7 +117,7 @@ class Tuner:
         self.result = result
         if result.get("adopted") and result.get("ids") == self.ids:
             try:
-                self._fresh = np.load(self.folder / VECTORS)
+                self._news = (True, np.load(self.folder / VECTORS))
             except (OSError, ValueError):
                 self.result = None
 
@@ -158,18 +158,18 @@ class Tuner:
             return
         with self._lock:
             self.result = result
-            if result["adopted"]:
-                self._fresh = np.load(self.folder / VECTORS)
+            self._news = (True, np.load(self.folder / VECTORS)) if result["adopted"] else (False, None)
         verdict = "adopted" if result["adopted"] else "not adopted"
         self.log(f"few-shot tuning {verdict}: {result.get('tuned')} against the head's "
                  f"{result.get('frozen')} on {result.get('check')} held-back answers")
         self.done()
 
-    def take(self) -> np.ndarray | None:
-        """The adopted pool vectors, once."""
+    def take(self) -> tuple[bool, np.ndarray | None] | None:
+        """The last finished run's verdict, once: (True, the pool's tuned vectors) when it was kept,
+        (False, None) when not; None when no run finished since the last call."""
         with self._lock:
-            fresh, self._fresh = self._fresh, None
-        return fresh
+            news, self._news = self._news, None
+        return news
 
     def stop(self) -> None:
         if self.running:

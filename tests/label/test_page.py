@@ -88,8 +88,8 @@ class _Finished:
         return False
 
     def take(self):
-        fresh, self.vectors = self.vectors, None
-        return fresh
+        news, self.vectors = (True, self.vectors), None
+        return news if news[1] is not None else None
 
     def stop(self):
         pass

@@ -83,10 +83,10 @@ def test_a_job_in_its_own_process_writes_its_figures_and_a_new_session_resumes_i
     assert "adopted" in status.output
     again = Tuner(db, LabelStore.open(db).ids, tiny_model)
     assert again.result["labels"] == 24 and not again.due(30)  # not before 1.5x the answers
-    vectors = again.take()
-    assert (vectors is not None) == result["adopted"]
-    if vectors is not None:
-        assert vectors.shape[0] == len(POOL) and again.take() is None  # handed over once
+    news = again.take()
+    assert (news is not None) == result["adopted"]  # a kept run's vectors come back; none otherwise
+    if news is not None:
+        assert news[0] is True and news[1].shape[0] == len(POOL) and again.take() is None  # once
 
 
 def test_a_failed_job_is_reported_once_and_waits_for_more_answers(tmp_path, monkeypatch):
@@ -106,10 +106,10 @@ def test_a_failed_job_is_reported_once_and_waits_for_more_answers(tmp_path, monk
 
 
 class _Given:
-    """A tuner whose run has finished with these vectors."""
+    """A tuner whose runs finish with the verdicts a test puts in ``news``."""
 
-    def __init__(self, vectors):
-        self.vectors, self.result, self.running, self.started = vectors, None, False, []
+    def __init__(self):
+        self.news, self.result, self.running, self.started = None, None, False, []
 
     def due(self, answers):
         return answers >= 20 and not self.started
@@ -119,8 +119,8 @@ class _Given:
         self.result = {"labels": len(answered), "adopted": True, "ids": [1, 2]}
 
     def take(self):
-        fresh, self.vectors = self.vectors, None
-        return fresh
+        news, self.news = self.news, None
+        return news
 
     def stop(self):
         pass
@@ -133,7 +133,7 @@ def test_the_learner_starts_a_due_run_and_reads_adopted_vectors_from_its_next_re
     centres = rng.normal(size=(3, 8))
     tuned = (centres[target] + rng.normal(0, 0.01, (len(POOL), 8))).astype(np.float32)  # separable
     store, _ = LabelStore.create_or_open(tmp_path / "t.db", POOL, NAMES)
-    given = _Given(None)
+    given = _Given()
     learner = Learner(store, frozen, np.arange(len(POOL)), tuner=given)
     texts = store.texts(store.ids)
     truth = dict(zip(POOL, LABELS * 2, strict=True))
@@ -142,12 +142,16 @@ def test_the_learner_starts_a_due_run_and_reads_adopted_vectors_from_its_next_re
     snap = learner.refit()
     assert given.started and given.started[0][1] == (24, 8)  # started with the frozen vectors
     assert snap.tuning["in_use"] is False and "ids" not in snap.tuning
-    given.vectors = tuned
+    given.news = (True, tuned)
     snap = learner.refit()
     assert learner.tuned is tuned and snap.tuning["in_use"] is True
     suggested = snap.proba.argmax(axis=1)
     assert (suggested == target).mean() == 1.0  # the head now reads the tuned (separable) vectors
     assert snap.estimate["labels"] == 24  # still the frozen head's cross-validation
+    assert learner.refit().tuning["in_use"] is True  # no new verdict: it stays
+    given.news = (False, None)  # a later run measured no better than the frozen embeddings
+    snap = learner.refit()
+    assert learner.tuned is None and snap.tuning["in_use"] is False
     store.close()
 
 
