@@ -1,0 +1,126 @@
+"""Which int8 graph and session settings are fastest on this CPU while keeping what the default
+promises (issue 44)? Each variant embeds the same texts one text per call, texts side by side on
+single-threaded ONNX Runtime sessions (one per core), exactly as the default onnx-int8 backend
+does, and is compared with the fp32 ONNX graph's vectors (cosine: mean and worst) and with
+sentence-transformers' `encode` in the same run.
+
+Variants (all SmoothQuant-smoothed, per-channel, MatMul only, dynamic u8 activations):
+- s8 weights, exact u8u8 products (`session.x64quantprecision`): today's default;
+- s8 weights, ONNX Runtime's u8s8 kernel: on CPUs without VNNI it sums pairs of products in 16
+  bits and can saturate;
+- 7-bit weights (`reduce_range`), u8s8 kernel: pairs of products cannot saturate;
+- 7-bit weights, exact u8u8 products, to tell the kernel's share from the weights'.
+
+    python benchmarks/int8_variants.py [--limit 500] [--long-limit 100] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from results_md import PERFORMANCE, cpu_line, publish
+
+from bertclf import Embedder
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CASES = [("short", "sms_spam"), ("256-token", "bbc_news")]
+
+
+def texts_of(name: str, limit: int) -> list[str]:
+    with open(DATA / name / "test.csv", encoding="utf-8", newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle)][:limit]
+
+
+def build(folder: Path, reduce_range: bool) -> Path:
+    """The smoothed int8 graph of the bundled encoder, with 8- or 7-bit weights."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from bertclf.encode.onnx_export import _calibrated_peaks, _calibration_batches, onnx_model
+    from bertclf.encode.smoothing import smooth
+
+    source = Embedder().settings().source
+    fp32 = onnx_model(source, "fp32")
+    smoothed = folder / "smoothed.onnx"
+    smooth(fp32, smoothed, _calibration_batches(source), known=_calibrated_peaks(source, fp32))
+    out = folder / f"int8-{'7bit' if reduce_range else '8bit'}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(str(smoothed), str(out), per_channel=True, reduce_range=reduce_range,
+                         op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+    return out
+
+
+def session(path: Path, exact: bool):  # noqa: ANN201
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = 1
+    if exact:
+        options.add_session_config_entry("session.x64quantprecision", "1")
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def timed(embed, texts: list[str], repeats: int) -> tuple[np.ndarray, float]:  # noqa: ANN001
+    embed(texts[:8])  # warm
+    best, vectors = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        vectors = np.asarray(embed(texts))
+        best = min(best, time.perf_counter() - started)
+    return vectors, len(texts) / best
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return (a * b).sum(axis=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=500)
+    parser.add_argument("--long-limit", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    folder = Path(tempfile.mkdtemp(prefix="bertclf-int8-variants-"))
+    graphs = {False: build(folder, False), True: build(folder, True)}
+    variants = {"s8 weights, exact u8u8 (default)": (False, True), "s8 weights, u8s8 kernel": (False, False),
+                "7-bit weights, u8s8 kernel": (True, False), "7-bit weights, exact u8u8": (True, True)}
+    embedder = Embedder(backend="onnx-int8", progress=False)
+    backend = embedder.load_encoder()
+    reference = Embedder(backend="onnx", progress=False)
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(embedder.settings().source.location), device="cpu")
+    lines = ["| case | tool | texts/s | × ST | cosine to fp32 mean | worst |", "|---|---|---|---|---|---|"]
+    for case, name in CASES:
+        texts = texts_of(name, args.limit if case == "short" else args.long_limit)
+        fp32, _ = timed(reference.transform, texts, 1)
+        _, st_speed = timed(lambda t: st.encode(t, batch_size=32), texts, args.repeats)
+        lines.append(f"| {case} | sentence-transformers encode | {st_speed:.1f} | 1.00 | – | – |")
+        print(lines[-1], flush=True)
+        for label, (seven, exact) in variants.items():
+            backend.session = session(graphs[seven], exact)
+            vectors, speed = timed(embedder.transform, texts, args.repeats)
+            cos = cosines(vectors, fp32)
+            lines.append(f"| {case} | bertclf onnx-int8, {label} | {speed:.1f} | {speed / st_speed:.2f} | "
+                         f"{cos.mean():.4f} | {cos.min():.4f} |")
+            print(lines[-1], flush=True)
+    body = (f"Texts/s on {cpu_line()}, best of {args.repeats} passes, every core; {args.limit} short texts "
+            f"(sms_spam) and {args.long_limit} 256-token texts (bbc_news, test split). Cosine to the fp32 "
+            f"ONNX graph's vectors.\n\n" + "\n".join(lines))
+    publish("int8-variants", body, "python benchmarks/int8_variants.py", write=not args.no_write,
+            seconds=time.perf_counter() - began, doc=PERFORMANCE)
+
+
+if __name__ == "__main__":
+    main()
