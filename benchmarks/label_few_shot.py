@@ -133,14 +133,14 @@ def latency(args: argparse.Namespace) -> None:
     from active_learning import page_latency
 
     began = time.perf_counter()
-    alone = page_latency(answers=200)
+    alone = page_latency(answers=200, pace=0.25)
     beside = page_latency(answers=200, tune=True, pace=0.25)
     body = (f"The page's round trip (keep an answer, get the next text) at a pool of 100,000 texts on "
             f"{cpu_line()}, milliseconds: with refits in the background, p50 {alone['p50']:.0f} and p95 "
             f"{alone['p95']:.0f} over {alone['timed']} answers; with a few-shot tuning job of the "
             f"bundled encoder running as well (its own process, lowest priority), p50 {beside['p50']:.0f} "
-            f"and p95 {beside['p95']:.0f} over the {beside['timed']} answers given while it ran (one "
-            f"every 0.25 s).")
+            f"and p95 {beside['p95']:.0f} over the {beside['timed']} answers given while it ran. One "
+            f"answer every 0.25 s in both runs.")
     print(body, flush=True)
     publish("label-tune-latency", body, "python benchmarks/label_few_shot.py --latency",
             write=not args.no_write, seconds=time.perf_counter() - began)
