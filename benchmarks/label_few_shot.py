@@ -23,6 +23,26 @@ from al_loop import fit_head, full_proba, simulate  # noqa: E402
 from results_md import cpu_line, publish  # noqa: E402
 
 
+def loop_points(args: argparse.Namespace):  # noqa: ANN201 - a generator of dicts
+    """For each set and count: the loop's chosen pool rows (bertclf's strategy, seed 0) and what
+    scoring them needs."""
+    counts = [int(c) for c in args.labels.split(",")]
+    for name in args.sets.split(","):
+        data = np.load(embedded(name, args.pool))
+        texts, labels, rows = pool_rows(name, args.pool)
+        test_texts, test_labels = read(DATA / name / "test.csv")
+        classes = sorted(set(labels))
+        first, query = strategies(data["vectors"])["bertclf"]
+        run = simulate(data["vectors"], data["target"], data["test_vectors"], data["test_target"], first,
+                       query, 0, max_labels=max(counts))
+        for count in counts:
+            chosen = np.asarray(run["order"][:count])
+            yield {"name": name, "count": count, "data": data, "classes": classes,
+                   "texts": [texts[rows[i]] for i in chosen], "chosen": chosen,
+                   "test_texts": test_texts, "test_labels": test_labels,
+                   "labels": [labels[rows[i]] for i in chosen]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="sst2,ag_news,disaster_tweets")
@@ -40,33 +60,23 @@ def main() -> None:
 
     began = time.perf_counter()
     print(cpu_line(), flush=True)
-    counts = [int(c) for c in args.labels.split(",")]
     lines = ["| set | labels | loop's head (frozen) | few-shot | gain | head seconds | few-shot seconds |",
              "|---|---|---|---|---|---|---|"]
-    for name in args.sets.split(","):
-        data = np.load(embedded(name, args.pool))
-        texts, labels, rows = pool_rows(name, args.pool)
-        test_texts, test_labels = read(DATA / name / "test.csv")
-        classes = sorted(set(labels))
-        first, query = strategies(data["vectors"])["bertclf"]
-        run = simulate(data["vectors"], data["target"], data["test_vectors"], data["test_target"], first,
-                       query, 0, max_labels=max(counts))
-        for count in counts:
-            chosen = run["order"][:count]
-            started = time.perf_counter()
-            head = fit_head(data["vectors"][chosen], data["target"][chosen], 0)
-            frozen = float((full_proba(head, data["test_vectors"], len(classes)).argmax(axis=1)
-                            == data["test_target"]).mean())
-            head_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            model = FewShot(progress=False).fit([texts[rows[i]] for i in chosen],
-                                                [labels[rows[i]] for i in chosen])
-            tuned_seconds = time.perf_counter() - started
-            tuned = float(np.mean(model.predict(test_texts) == np.asarray(test_labels)))
-            line = (f"| {name} | {count} | {100 * frozen:.1f} | {100 * tuned:.1f} | "
-                    f"{100 * (tuned - frozen):+.1f} | {head_seconds:.2f} | {tuned_seconds:.0f} |")
-            print(line, flush=True)
-            lines.append(line)
+    for point in loop_points(args):
+        data, chosen, classes = point["data"], point["chosen"], point["classes"]
+        started = time.perf_counter()
+        head = fit_head(data["vectors"][chosen], data["target"][chosen], 0)
+        frozen = float((full_proba(head, data["test_vectors"], len(classes)).argmax(axis=1)
+                        == data["test_target"]).mean())
+        head_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        model = FewShot(progress=False).fit(point["texts"], point["labels"])
+        tuned_seconds = time.perf_counter() - started
+        tuned = float(np.mean(model.predict(point["test_texts"]) == np.asarray(point["test_labels"])))
+        line = (f"| {point['name']} | {point['count']} | {100 * frozen:.1f} | {100 * tuned:.1f} | "
+                f"{100 * (tuned - frozen):+.1f} | {head_seconds:.2f} | {tuned_seconds:.0f} |")
+        print(line, flush=True)
+        lines.append(line)
     body = (f"The loop's choices (bertclf's strategy, seed 0) at each count, trained two ways, test "
             f"accuracy (%); seconds on {cpu_line()} (few-shot's include exporting its tuned "
             f"encoder).\n\n" + "\n".join(lines))
@@ -85,39 +95,31 @@ def guarded(args: argparse.Namespace) -> None:
     lines = ["| set | labels | head (frozen) | head on the tuned encoder | check: head / tuned | adopted | "
              "the loop's model | gain | seconds |", "|---|---|---|---|---|---|---|---|---|"]
     gains = []
-    for name in args.sets.split(","):
-        data = np.load(embedded(name, args.pool))
-        texts, labels, rows = pool_rows(name, args.pool)
-        test_texts, test_labels = read(DATA / name / "test.csv")
-        classes = sorted(set(labels))
-        known = [i for i, label in enumerate(test_labels) if label in classes]  # as embedded() kept them
-        first, query = strategies(data["vectors"])["bertclf"]
-        run = simulate(data["vectors"], data["target"], data["test_vectors"], data["test_target"], first,
-                       query, 0, max_labels=max(int(c) for c in args.labels.split(",")))
-        for count in (int(c) for c in args.labels.split(",")):
-            chosen = np.asarray(run["order"][:count])
-            target, frozen = data["target"][chosen], data["vectors"][chosen]
-            head = fit_head(frozen, target, 0)
-            base = float((full_proba(head, data["test_vectors"], len(classes)).argmax(axis=1)
-                          == data["test_target"]).mean())
-            started = time.perf_counter()
-            result, model = tune_and_check([texts[rows[i]] for i in chosen], target, frozen, classes,
-                                              DEFAULT_MODEL, 13)
-            seconds = time.perf_counter() - started
-            tuned = base
-            if model is not None:
-                mine = unit_vectors([texts[rows[i]] for i in chosen], model.embedder_)
-                tests = unit_vectors([test_texts[i] for i in known], model.embedder_)
-                tuned = float((full_proba(fit_head(mine, target, 0), tests, len(classes)).argmax(axis=1)
-                               == data["test_target"]).mean())
-            final = tuned if result["adopted"] else base
-            gains.append(final - base)
-            line = (f"| {name} | {count} | {100 * base:.1f} | {100 * tuned:.1f} | "
-                    f"{100 * result.get('frozen', 0):.0f} / {100 * result.get('tuned', 0):.0f} of "
-                    f"{result['check']} | {'yes' if result['adopted'] else 'no'} | {100 * final:.1f} | "
-                    f"{100 * (final - base):+.1f} | {seconds:.0f} |")
-            print(line, flush=True)
-            lines.append(line)
+    for point in loop_points(args):
+        data, chosen, classes = point["data"], point["chosen"], point["classes"]
+        known = [t for t, label in zip(point["test_texts"], point["test_labels"], strict=True)
+                 if label in classes]  # as embedded() kept them
+        target, frozen = data["target"][chosen], data["vectors"][chosen]
+        head = fit_head(frozen, target, 0)
+        base = float((full_proba(head, data["test_vectors"], len(classes)).argmax(axis=1)
+                      == data["test_target"]).mean())
+        started = time.perf_counter()
+        result, model = tune_and_check(point["texts"], target, frozen, classes, DEFAULT_MODEL, 13)
+        seconds = time.perf_counter() - started
+        tuned = base
+        if model is not None:
+            mine = unit_vectors(point["texts"], model.embedder_)
+            tests = unit_vectors(known, model.embedder_)
+            tuned = float((full_proba(fit_head(mine, target, 0), tests, len(classes)).argmax(axis=1)
+                           == data["test_target"]).mean())
+        final = tuned if result["adopted"] else base
+        gains.append(final - base)
+        line = (f"| {point['name']} | {point['count']} | {100 * base:.1f} | {100 * tuned:.1f} | "
+                f"{100 * result.get('frozen', 0):.0f} / {100 * result.get('tuned', 0):.0f} of "
+                f"{result['check']} | {'yes' if result['adopted'] else 'no'} | {100 * final:.1f} | "
+                f"{100 * (final - base):+.1f} | {seconds:.0f} |")
+        print(line, flush=True)
+        lines.append(line)
     body = (f"The loop's choices (bertclf's strategy, seed 0) at each count. The background tuning "
             f"(`bertclf.label.tuning`) tunes the encoder on 80 % of the answers and keeps it only if "
             f"the loop's head on its vectors answers more of the other 20 % correctly (check); the "
