@@ -12,26 +12,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bertclf.io.files import atomic_path
 from bertclf.label.learner import unit_vectors
 from bertclf.label.store import LabelStore
 from bertclf.label.tuning import JOB, RESULT, VECTORS, tune_and_check
-
-
-def _replace(path: Path, write: Callable[[str], object]) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def run(folder: Path) -> dict:
@@ -45,16 +33,14 @@ def run(folder: Path) -> dict:
     answered = [texts[i] for i in job["answered"]]
     frozen = np.load(folder / "frozen.npy")
     result, tuned = tune_and_check(answered, np.asarray(job["target"]), frozen, labels, job["model"],
-                                      job["seed"])
+                                   job["seed"])
     result["ids"] = job["ids"]
     if result["adopted"]:
         vectors = unit_vectors([texts[i] for i in job["ids"]], tuned.embedder_)
-        def save(name: str) -> None:
-            with open(name, "wb") as handle:
-                np.save(handle, vectors)
-
-        _replace(folder / VECTORS, save)
-    _replace(folder / RESULT, lambda name: Path(name).write_text(json.dumps(result), encoding="utf-8"))
+        with atomic_path(folder / VECTORS) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, vectors)
+    with atomic_path(folder / RESULT) as tmp:  # last: the vectors are in place when it says so
+        tmp.write_text(json.dumps(result), encoding="utf-8")
     return result
 
 
