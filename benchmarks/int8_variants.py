@@ -9,7 +9,9 @@ Variants (all SmoothQuant-smoothed, per-channel, MatMul only, dynamic u8 activat
 - s8 weights, ONNX Runtime's u8s8 kernel: on CPUs without VNNI it sums pairs of products in 16
   bits and can saturate;
 - 7-bit weights (`reduce_range`), u8s8 kernel: pairs of products cannot saturate;
-- 7-bit weights, exact u8u8 products, to tell the kernel's share from the weights'.
+- 7-bit weights, exact u8u8 products, to tell the kernel's share from the weights';
+- 8-bit weights, activations quantized to 7 bits (0..127, from plain ONNX ops in place of
+  DynamicQuantizeLinear), u8s8 kernel: pairs of products cannot saturate either.
 
     python benchmarks/int8_variants.py [--limit 500] [--long-limit 100] [--repeats 2]
 """
@@ -56,6 +58,43 @@ def build(folder: Path, reduce_range: bool) -> Path:
     return out
 
 
+def seven_bit_activations(graph: Path, out: Path) -> Path:
+    """``graph`` with each DynamicQuantizeLinear replaced by the same range-based u8 quantization
+    onto 0..127 instead of 0..255, so that no pair of u8 x s8 products can pass 16 bits."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(graph))
+    nodes = []
+    consts = {"zero": 0.0, "c127": 127.0, "tiny": 1e-8, "lo": 0.0, "hi": 127.0}
+    for name, value in consts.items():
+        constant = numpy_helper.from_array(np.asarray(value, dtype=np.float32), f"q7_{name}")
+        model.graph.initializer.append(constant)
+    for node in model.graph.node:
+        if node.op_type != "DynamicQuantizeLinear":
+            nodes.append(node)
+            continue
+        x, (q, scale, zero) = node.input[0], node.output
+        t = f"{q}_q7"
+        nodes += [helper.make_node("ReduceMin", [x], [f"{t}_min0"], keepdims=0),
+                  helper.make_node("Min", [f"{t}_min0", "q7_zero"], [f"{t}_min"]),
+                  helper.make_node("ReduceMax", [x], [f"{t}_max0"], keepdims=0),
+                  helper.make_node("Max", [f"{t}_max0", "q7_zero"], [f"{t}_max"]),
+                  helper.make_node("Sub", [f"{t}_max", f"{t}_min"], [f"{t}_range"]),
+                  helper.make_node("Div", [f"{t}_range", "q7_c127"], [f"{t}_scale0"]),
+                  helper.make_node("Max", [f"{t}_scale0", "q7_tiny"], [scale]),
+                  helper.make_node("Div", [f"{t}_min", scale], [f"{t}_zp0"]),
+                  helper.make_node("Neg", [f"{t}_zp0"], [f"{t}_zp1"]),
+                  helper.make_node("Round", [f"{t}_zp1"], [f"{t}_zp2"]),
+                  helper.make_node("Clip", [f"{t}_zp2", "q7_lo", "q7_hi"], [f"{t}_zp3"]),
+                  helper.make_node("Cast", [f"{t}_zp3"], [zero], to=TensorProto.UINT8),
+                  helper.make_node("QuantizeLinear", [x, scale, zero], [q])]
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, str(out))
+    return out
+
+
 def session(path: Path, exact: bool):  # noqa: ANN201
     import onnxruntime as ort
 
@@ -93,8 +132,10 @@ def main() -> None:
     began = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="bertclf-int8-variants-"))
     graphs = {False: build(folder, False), True: build(folder, True)}
+    graphs["a7"] = seven_bit_activations(graphs[False], folder / "int8-a7.onnx")
     variants = {"s8 weights, exact u8u8 (default)": (False, True), "s8 weights, u8s8 kernel": (False, False),
-                "7-bit weights, u8s8 kernel": (True, False), "7-bit weights, exact u8u8": (True, True)}
+                "7-bit weights, u8s8 kernel": (True, False), "7-bit weights, exact u8u8": (True, True),
+                "7-bit activations, u8s8 kernel": ("a7", False)}
     embedder = Embedder(backend="onnx-int8", progress=False)
     backend = embedder.load_encoder()
     reference = Embedder(backend="onnx", progress=False)
