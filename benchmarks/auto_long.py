@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
-from pathlib import Path
 
-import numpy as np
+from auto_loso import DATA, scored_on_test
 from results_md import cpu_line, publish
 
-from bertclf import Embedder, TextClassifier
-from bertclf.io.labels import encode_labels, read_labelled
-from bertclf.search import auto
-from bertclf.search.auto import Search, beyond_window, winner_model
-from bertclf.search.space import Candidate
+from bertclf import Embedder
+from bertclf.io.labels import read_labelled
+from bertclf.search.space import Candidate, beyond_window
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WAYS = (None, "head-tail", "chunk")
 
 
@@ -40,24 +35,10 @@ def one_set(name: str) -> list[str]:
     said: list[str] = []
     long = beyond_window(Embedder(progress=False), texts, said.append)
     share = said[0].split("%")[0] + " %" if said else "under 50 %"
-    classes, target = encode_labels(labels)
-    probe = TextClassifier(Embedder(cache=True, progress=False))
-    probe.embedder_ = probe.embedder
-    candidates = space()
-    auto.FINALISTS = len(candidates)  # every candidate on every fold
-    search = Search(texts, target, len(classes), probe, 1e9, 5, 0, lambda m: None)
-    search.run(candidates)
     rows = []
-    for c in candidates:
-        if c.features == "vote":  # the search may add one; it is not a way of reading long texts
-            continue
-        started = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = winner_model(c, probe).fit(texts, labels)
-            accuracy = float(np.mean(model.predict(test) == np.asarray(truth)))
+    for c, accuracy, seconds in scored_on_test(texts, labels, test, truth, space()):
         line = (f"| {name} | {share} | {c.name} | {100 * c.score:.2f} | {100 * accuracy:.2f} | "
-                f"{time.perf_counter() - started:.0f} |")
+                f"{seconds:.0f} |")
         print(line, flush=True)
         rows.append(line)
     print(f"{name}: search would score the long ways: {long}", flush=True)

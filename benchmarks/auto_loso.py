@@ -36,7 +36,7 @@ from bertclf.search import auto
 from bertclf.search.auto import Search, winner_model
 from bertclf.search.groups import overlap_groups
 from bertclf.search.settle import BASELINES
-from bertclf.search.space import search_space
+from bertclf.search.space import Candidate, search_space
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = ["sms_spam", "banking77", "sst2", "ag_news", "disaster_tweets", "bbc_news", "tweepfake",
@@ -59,26 +59,38 @@ def sample(texts: list[str], labels: list[str], limit: int) -> tuple[list[str], 
     return [texts[i] for i in rows], [labels[i] for i in rows]
 
 
-def ledger_row(name: str, max_train: int, max_test: int) -> dict:
-    texts, labels = sample(*read_labelled(str(DATA / name / "train.csv"), "text", "label"), max_train)
-    test, truth = sample(*read_labelled(str(DATA / name / "test.csv"), "text", "label"), max_test)
+def scored_on_test(texts: list[str], labels: list[str], test: list[str], truth: list[str],
+                   space: list[Candidate],
+                   groups: np.ndarray | None = None) -> list[tuple[Candidate, float, float]]:
+    """Every candidate of ``space`` cross-validated on every fold of ``texts`` (the search's own
+    folds, ``groups`` kept together), then fitted on all of them and scored on ``test``:
+    (candidate, test accuracy, seconds to fit and score). A vote the search adds is left out."""
     classes, target = encode_labels(labels)
     probe = TextClassifier(Embedder(cache=True, progress=False))
     probe.embedder_ = probe.embedder
-    groups, overlapping = overlap_groups(texts)
-    space = search_space(pooling=probe.embedder_.settings().pooling)
     auto.FINALISTS = len(space)  # every candidate on every fold
-    search = Search(texts, target, len(classes), probe, 1e9, 5, 0, lambda m: None,
-                    groups=groups if overlapping else None)
+    search = Search(texts, target, len(classes), probe, 1e9, 5, 0, lambda m: None, groups=groups)
     search.run(space)
-    rows = []
+    found = []
     for c in space:
-        if len(c.scores) != search.k or c.features == "vote":  # a vote is refitted from its members
+        if len(c.scores) != search.k or c.features == "vote":
             continue
+        started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = winner_model(c, probe).fit(texts, labels)
             accuracy = float(np.mean(model.predict(test) == np.asarray(truth)))
+        found.append((c, accuracy, time.perf_counter() - started))
+    return found
+
+
+def ledger_row(name: str, max_train: int, max_test: int) -> dict:
+    texts, labels = sample(*read_labelled(str(DATA / name / "train.csv"), "text", "label"), max_train)
+    test, truth = sample(*read_labelled(str(DATA / name / "test.csv"), "text", "label"), max_test)
+    groups, overlapping = overlap_groups(texts)
+    space = search_space(pooling=Embedder().settings().pooling)
+    rows = []
+    for c, accuracy, _ in scored_on_test(texts, labels, test, truth, space, groups if overlapping else None):
         rows.append({"name": c.name, "folds": [round(s, 6) for s in c.scores], "test": round(accuracy, 6)})
         print(f"{name}: {c.name}: CV {c.score:.4f}, test {accuracy:.4f}", flush=True)
     return {"set": name, "train": len(texts), "test": len(test), "candidates": rows}

@@ -22,7 +22,6 @@ import argparse
 import csv
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,21 +39,13 @@ def texts_of(name: str, limit: int) -> list[str]:
 
 
 def build(folder: Path, reduce_range: bool) -> Path:
-    """The smoothed int8 graph of the bundled encoder, with 8- or 7-bit weights."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from bertclf.encode.onnx_export import _calibrated_peaks, _calibration_batches, onnx_model
-    from bertclf.encode.smoothing import smooth
+    """The smoothed int8 graph of the bundled encoder, with 8- or 7-bit weights, made as the
+    export makes it."""
+    from bertclf.encode.onnx_export import onnx_model, quantize
 
     source = Embedder().settings().source
-    fp32 = onnx_model(source, "fp32")
-    smoothed = folder / "smoothed.onnx"
-    smooth(fp32, smoothed, _calibration_batches(source), known=_calibrated_peaks(source, fp32))
     out = folder / f"int8-{'7bit' if reduce_range else '8bit'}.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(smoothed), str(out), per_channel=True, reduce_range=reduce_range,
-                         op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+    quantize(onnx_model(source, "fp32"), out, source, reduce_range=reduce_range)
     return out
 
 

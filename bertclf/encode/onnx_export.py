@@ -108,12 +108,13 @@ def export(source: ModelSource, target: Path) -> None:
         raise ExportError(f"cannot export {source.spec} to ONNX: {first}") from None
 
 
-def quantize(fp32: Path, target: Path, source: ModelSource | None = None) -> None:
+def quantize(fp32: Path, target: Path, source: ModelSource | None = None, reduce_range: bool = False) -> None:
     """Dynamic int8: per-channel weights, MatMul only, after SmoothQuant's migration of the
     LayerNorm outputs' outlier channels into the weights (``smoothing``, calibrated on the
     shipped texts with ``source``'s tokenizer). Measured on all-MiniLM-L6-v2, one text per call:
     mean cosine to fp32 0.995 and worst 0.98 on five sets, against 0.991 and 0.969 unsmoothed;
-    ONNX Runtime's defaults (per-tensor, every op) lose far more (0.95)."""
+    ONNX Runtime's defaults (per-tensor, every op) lose far more (0.95). ``reduce_range``: 7-bit
+    weights (measured, not used: they lose short texts; benchmarks/int8_variants.py)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from bertclf.encode.smoothing import smooth
@@ -127,7 +128,7 @@ def quantize(fp32: Path, target: Path, source: ModelSource | None = None) -> Non
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_dynamic(str(start), str(target), per_channel=True, op_types_to_quantize=["MatMul"],
-                             weight_type=QuantType.QInt8)
+                             weight_type=QuantType.QInt8, reduce_range=reduce_range)
     finally:
         logging.disable(logging.NOTSET)
         if start != fp32:

@@ -43,6 +43,7 @@ from bertclf.search.space import (
     DEFAULT_FOLDS,
     Candidate,
     SearchResult,
+    beyond_window,
     parse_budget,
     search_space,
 )
@@ -56,8 +57,6 @@ from bertclf.search.splits import (
 from bertclf.search.voting import best_vote, log_proba
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
-LONG_SHARE = 0.5  # texts beyond the encoder's window, from which the search scores head+tail and chunks
-LONG_SAMPLE = 500  # texts tokenised to tell
 SAVE_SECONDS = 5.0  # reserved for writing the model folder
 
 
@@ -312,26 +311,6 @@ def candidate_embedder(embedder: Any, c: Candidate) -> Any:
     if c.long is not None:
         settings["long"] = c.long
     return clone(embedder).set_params(**settings)
-
-
-def beyond_window(embedder: Any, texts: list[str], log: Callable[[str], None]) -> bool:
-    """Whether at least ``LONG_SHARE`` of the texts (a seeded sample of ``LONG_SAMPLE``) are longer
-    than the encoder's window; if so, says so and that the search scores the other ways too."""
-    from bertclf.encode import sources
-    from bertclf.encode.tokenization import encode
-
-    s = embedder.settings()
-    rng = np.random.default_rng(0)
-    sample = [texts[i] for i in rng.permutation(len(texts))[:LONG_SAMPLE]]
-    if not sample:
-        return False
-    share = encode(sources.load_tokenizer(s.source), sample, s.max_length).truncated / len(sample)
-    if share < LONG_SHARE:
-        return False
-    log(f"{share:.0%} of the training texts are longer than the encoder's window of {s.max_length} tokens: "
-        f"the search scores reading their start and end (head+tail) and every window, pooled (chunks), "
-        f"beside their first {s.max_length} tokens")
-    return True
 
 
 def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:

@@ -3,12 +3,14 @@ search's result.
 
 Each ``Candidate`` is one point of a small space chosen by measurement (docs/results.md): TF-IDF,
 frozen embeddings and hybrids of the two over layers, scaling and C, then, screened last, the
-linear SVM head and one other pooling. ``auto`` runs the search over it.
+linear SVM head and one other pooling; where most texts are longer than the encoder's window
+(``beyond_window``), candidates that read them another way. ``auto`` runs the search over it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +124,8 @@ _SCALING_NAMES = {"l2": "L2", "standard": "std", "none": "raw"}
 
 OTHER_POOLING = {"mean": "cls", "cls": "mean", "max": "mean"}  # the one alternative searched
 LONG_NAMES = {"head-tail": "head+tail", "chunk": "chunks"}
+LONG_SHARE = 0.5  # texts beyond the encoder's window, from which the search scores head+tail and chunks
+LONG_SAMPLE = 500  # texts tokenised to tell
 
 
 def search_space(finetune: bool = False, pooling: str = "mean", few_shot: bool = False,
@@ -160,6 +164,26 @@ def search_space(finetune: bool = False, pooling: str = "mean", few_shot: bool =
     if finetune:
         space.append(Candidate("finetune", head="linear"))
     return space
+
+
+def beyond_window(embedder: Any, texts: list[str], log: Callable[[str], None]) -> bool:
+    """Whether at least ``LONG_SHARE`` of the texts (a seeded sample of ``LONG_SAMPLE``) are longer
+    than the encoder's window; if so, says so and that the search scores the other ways too."""
+    from bertclf.encode import sources
+    from bertclf.encode.tokenization import encode
+
+    s = embedder.settings()
+    rng = np.random.default_rng(0)
+    sample = [texts[i] for i in rng.permutation(len(texts))[:LONG_SAMPLE]]
+    if not sample:
+        return False
+    share = encode(sources.load_tokenizer(s.source), sample, s.max_length).truncated / len(sample)
+    if share < LONG_SHARE:
+        return False
+    log(f"{share:.0%} of the training texts are longer than the encoder's window of {s.max_length} tokens: "
+        f"the search scores reading their start and end (head+tail) and every window, pooled (chunks), "
+        f"beside their first {s.max_length} tokens")
+    return True
 
 
 def parse_budget(text: str | float | int, option: str = "--budget") -> float:

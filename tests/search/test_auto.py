@@ -433,7 +433,7 @@ def test_auto_does_not_fine_tune_what_must_be_calibrated(embedder):
 
 def test_long_texts_bring_head_tail_and_chunk_candidates_and_say_so(embedder, monkeypatch, tmp_path):
     import bertclf.search.auto
-    from bertclf.search.auto import beyond_window
+    from bertclf.search.space import beyond_window
 
     space = search_space(long_texts=True)
     longs = [c for c in space if c.long]
