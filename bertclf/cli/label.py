@@ -54,7 +54,8 @@ def label() -> None:
 @label.command(context_settings=CONTEXT, epilog="""\b
 Examples:
   bertclf label start tickets.csv --labels billing,delivery,account   # or without 'start'
-  bertclf label posts.jsonl --text-col body --labels news,ad --db posts.db --port 8401""")
+  bertclf label posts.jsonl --text-col body --labels news,ad --db posts.db --port 8401
+  bertclf label tickets.csv --labels billing,delivery --no-tune   # no few-shot tuning behind it""")
 @click.argument("texts_path", metavar="TEXTS", callback=input_file)
 @click.option("--labels", "label_list", required=True, metavar="A,B,...",
               help="The labels, in the order keys 1-9 choose them.")
