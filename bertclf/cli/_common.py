@@ -321,7 +321,8 @@ def parse_C(text: str | float) -> str | float:
 
 # CLI option -> FineTuner parameter, for the options that shape the run (recorded in checkpoints).
 TUNER_OPTIONS = ("model", "pooling", "max_length", "epochs", "lr", "batch_size", "warmup", "weight_decay",
-                 "val_fraction", "early_stopping", "grad_accum", "precision", "seed", "long", "head_tokens")
+                 "val_fraction", "early_stopping", "grad_accum", "precision", "seed", "long", "head_tokens",
+                 "freeze_layers", "schedule")
 
 
 FILE_OPTIONS = ("train_path", "test_path", "text_col", "label_col", "label_cols", "label_sep", "pair_col",

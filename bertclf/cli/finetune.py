@@ -46,6 +46,7 @@ Examples:
   bertclf finetune news.csv --long head-tail --max-length 512 --out news-ft
   bertclf finetune --resume model          # continue an interrupted run
   bertclf finetune train.csv --out model --time-limit 20m   # best epoch within 20 minutes
+  bertclf finetune big.csv --out model --time-limit 5m --lr 1e-4 --freeze-layers 3   # a short CPU run
 
 \b
 Without --test, a stratified, seeded 20% of TRAIN is held out for the report, as in `train`;
@@ -70,6 +71,11 @@ works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_p
               help="Stop after this many epochs without a better validation accuracy; 0: never.")
 @click.option("--grad-accum", type=int, default=1, show_default=True,
               help="Micro-batches per optimizer step (a bigger effective batch in the same memory).")
+@click.option("--freeze-layers", type=int, default=0, show_default=True, metavar="N",
+              help="Keep the embeddings and the lowest N layers as they are (cheaper steps).")
+@click.option("--schedule", type=click.Choice(["auto", "steps", "time"]), default="auto", show_default=True,
+              help="Decay the rate over the planned steps, or to zero by --time-limit if that comes "
+                   "first (auto: time when --time-limit is given).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
               show_default=True,
               help="auto: bf16 autocast on a GPU (fp16 where bf16 is missing), fp32 on CPU.")

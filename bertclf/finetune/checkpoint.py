@@ -81,6 +81,10 @@ def read_tensors(model_folder: str | Path, state: dict[str, Any]) -> dict[str, d
     return groups
 
 
+# Settings newer than some checkpoints, with the value every run before them had.
+ADDED_LATER = {"freeze_layers": 0, "schedule": "auto"}
+
+
 def resume_into(trainer: Any, folder: str, saved: dict[str, Any], identity: dict[str, Any]) -> None:
     """Refuse a checkpoint of another model, other settings or other data; then load it into
     ``trainer`` (a ``loop.Trainer``)."""
@@ -88,7 +92,7 @@ def resume_into(trainer: Any, folder: str, saved: dict[str, Any], identity: dict
     if saved.get("base_model") != identity["base_model"]:
         raise ResumeError(f"cannot resume: {where} is a checkpoint of another model "
                           f"({saved.get('base_model')!r}, not {identity['base_model']!r})")
-    then, now = saved.get("params") or {}, identity["params"]
+    then, now = {**ADDED_LATER, **(saved.get("params") or {})}, identity["params"]
     changed = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
     if changed:
         shown = ", ".join(f"{k} {then.get(k)!r} -> {now.get(k)!r}" for k in changed)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import numbers
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from bertclf.finetune.checkpoint import (
     write_checkpoint,
 )
 from bertclf.finetune.loop import Network, TrainConfig, TrainData, Trainer, out_of_memory
+from bertclf.finetune.schedule import check_number, freeze_lower
 from bertclf.io.labels import (
     encode_labels,
     encode_multilabel,
@@ -54,6 +54,7 @@ from bertclf.progress import should_show
 
 DEFAULT_MAX_LENGTH = 128
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SCHEDULES = ("auto", "steps", "time")
 # Settings that may change between an interrupted run and its resumption; the rest must match.
 RUNTIME_PARAMS = ("device", "threads", "output_dir", "checkpoint_minutes", "strict", "progress", "verbose",
                   "time_limit")
@@ -88,6 +89,11 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         epoch, every ``checkpoint_minutes`` and on Ctrl-C; ``fit(..., resume=True)`` continues.
     time_limit: seconds of training at most (None: no limit); past it the run ends after the
         current step, validates that partial epoch and keeps the best epoch, so a budget holds.
+    schedule: "steps" decays the rate over the planned steps; "time" over the planned steps or
+        the time limit, whichever ends first, so a run the limit cuts short still ends near a
+        rate of zero; "auto" is "time" when there is a time limit.
+    freeze_layers: the embeddings and this many of the lowest layers stay as they were; fewer
+        weights to train make a step cheaper (0: train them all).
     """
 
     def __init__(
@@ -119,8 +125,12 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         text_col: str = "text",
         pair_col: str | None = None,
         time_limit: float | None = None,
+        schedule: str = "auto",
+        freeze_layers: int = 0,
     ) -> None:
         self.time_limit = time_limit
+        self.schedule = schedule
+        self.freeze_layers = freeze_layers
         self.long = long
         self.head_tokens = head_tokens
         self.text_col = text_col
@@ -196,6 +206,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
                     "params": self._run_params(), "data": _fingerprint(texts, shown, pairs)}
         torch.manual_seed(self.seed)
         network = Network(load_torch_encoder(source), pooling, len(classes), float(self.dropout), multilabel)
+        freeze_lower(network.encoder, int(self.freeze_layers))
         trainer = Trainer(network, self._train_config(), device, self.precision)
         if saved is not None:
             resume_into(trainer, self.output_dir, saved, identity)
@@ -249,6 +260,9 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         check_number("checkpoint_minutes", self.checkpoint_minutes, low=0, open_low=True)
         if self.time_limit is not None:
             check_number("time_limit", self.time_limit, low=0, open_low=True)
+        check_number("freeze_layers", self.freeze_layers, integer=True, low=0)
+        if self.schedule not in SCHEDULES:
+            raise SpecError(f"unknown schedule {self.schedule!r}: use one of {', '.join(SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise SpecError(f"unknown precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
         if self.long == "chunk":
@@ -275,7 +289,9 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         return TrainConfig(epochs=int(self.epochs), lr=float(self.lr), batch_size=int(self.batch_size),
                            warmup=float(self.warmup), weight_decay=float(self.weight_decay),
                            early_stopping=int(self.early_stopping), grad_accum=int(self.grad_accum),
-                           max_grad_norm=float(self.max_grad_norm), seed=int(self.seed))
+                           max_grad_norm=float(self.max_grad_norm), seed=int(self.seed),
+                           schedule="time" if self.schedule == "auto" and self.time_limit else
+                           "steps" if self.schedule == "auto" else self.schedule)
 
     def _run_params(self) -> dict[str, Any]:
         params = {k: v for k, v in self.get_params().items() if k not in RUNTIME_PARAMS}
@@ -353,26 +369,6 @@ class FineTuner(ClassifierMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         return tags
-
-
-def check_number(name: str, value: Any, integer: bool = False, low: float | None = None,
-                  high: float | None = None, open_low: bool = False) -> None:
-    """A SpecError naming ``name`` unless ``value`` is a number (an integer with ``integer``) in
-    the range; shared by ``FineTuner`` and ``FewShot``, whose settings fail before any work."""
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if ok and low is not None:
-        ok = value > low if open_low else value >= low
-    if ok and high is not None:
-        ok = value < high
-    if not ok:
-        what = "an integer" if integer else "a number"
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'above' if open_low else 'at least'} {low:g}")
-        if high is not None:
-            bounds.append(f"below {high:g}")
-        raise SpecError(f"{name} must be {what} {' and '.join(bounds)}, got {value!r}")
 
 
 def _fingerprint(texts: list[str], labels: Any, pairs: list[str] | None = None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import torch
 from bertclf.encode.pooling import pool_tensor
 from bertclf.encode.tokenization import Encoded, length_batches, pad_batch
 from bertclf.errors import BertclfError
-from bertclf.finetune.schedule import adamw, autocast_dtype, epoch_batches, lr_factor
+from bertclf.finetune.schedule import adamw, autocast_dtype, budget_factor, epoch_batches, lr_factor
 from bertclf.progress import progress_bar
 
 
@@ -68,6 +68,7 @@ class TrainConfig:
     grad_accum: int
     max_grad_norm: float
     seed: int
+    schedule: str = "steps"  # "time": with a deadline, the decay ends at whichever comes first
 
 
 @dataclass
@@ -133,7 +134,14 @@ class Trainer:
         warmup_steps = round(cfg.warmup * total_steps) if cfg.warmup < 1 else int(cfg.warmup)
         done = state.epoch * len(data.train_rows) + min(state.batch * cfg.batch_size, len(data.train_rows))
         remaining = cfg.epochs * len(data.train_rows) - done  # the bar's rate and ETA cover this run
-        last_save = time.monotonic()
+        last_save = began = time.monotonic()
+
+        def factor(step: int) -> float:
+            if cfg.schedule != "time" or deadline is None:
+                return lr_factor(step, warmup_steps, total_steps)
+            share = (time.monotonic() - began) / max(deadline - began, 1e-9)
+            return budget_factor(step, cfg.warmup, total_steps, share)
+
         bar = progress_bar(remaining, "fine-tuning", progress)
         with _deferred_interrupt() as interrupted, bar as advance:
             while state.epoch < cfg.epochs and not state.stopped_early:
@@ -154,7 +162,7 @@ class Trainer:
                     if (index + 1) % cfg.grad_accum and index + 1 < len(batches):
                         advance(len(rows), None)
                         continue
-                    self._step(lr_factor(state.step, warmup_steps, total_steps))
+                    self._step(factor(state.step))
                     state.step, state.batch = state.step + 1, index + 1
                     advance(len(rows), self._status(loss))
                     if interrupted["hit"]:

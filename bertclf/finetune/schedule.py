@@ -1,7 +1,11 @@
 """What order the texts come in and how fast the weights move: length-grouped shuffled batches,
-linear warm-up and decay, and which precision autocast runs in."""
+linear warm-up and decay (over the steps or a time limit), which layers train, and which
+precision autocast runs in."""
 
 from __future__ import annotations
+
+import numbers
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,6 +36,37 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
+def budget_factor(step: int, warmup: float, total_steps: int, time_share: float) -> float:
+    """``lr_factor`` measured in whichever is further along, the planned steps or the time limit
+    (``time_share``: the share of it used). A run that the time limit ends mid-epoch then ends
+    at a rate near zero, as a run of planned steps does, instead of where the steps' decay had
+    got to (on a CPU an epoch of a few thousand texts often does not fit a budget). ``warmup``
+    is a share of the run (below 1) or a step count."""
+    progress = min(1.0, max((step + 1) / max(1, total_steps), time_share))
+    if warmup >= 1:
+        return min((step + 1) / warmup, 1.0 - progress) if step < warmup else 1.0 - progress
+    if progress < warmup:
+        return progress / warmup
+    return max(0.0, (1.0 - progress) / max(1e-9, 1.0 - warmup))
+
+
+def freeze_lower(encoder: torch.nn.Module, layers: int) -> int:
+    """Stop gradients through the embeddings and the lowest ``layers`` transformer layers: their
+    backward pass and optimizer step are skipped, which on a CPU is most of an epoch's cost
+    beyond the forward pass. Returns the number of weights left to train."""
+    if layers:
+        stack = next((m for name, m in encoder.named_modules() if isinstance(m, torch.nn.ModuleList)
+                      and name.split(".")[-1] in ("layer", "layers")), None)
+        if stack is None or layers > len(stack):
+            have = "no layer stack it can find" if stack is None else f"{len(stack)} layers"
+            raise SpecError(f"freeze_layers={layers}, but the encoder has {have}")
+        embeddings = getattr(encoder, "embeddings", None)
+        for module in ([embeddings] if embeddings is not None else []) + list(stack[:layers]):
+            for weight in module.parameters():
+                weight.requires_grad_(False)
+    return sum(p.numel() for p in encoder.parameters() if p.requires_grad)
+
+
 def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
     """None for fp32. 'auto' is fp32 on a CPU and bf16 on a GPU, or fp16 (with loss scaling)
     on a GPU without bf16; 'bf16' and 'fp16' are taken as asked, fp16 on a GPU only."""
@@ -49,8 +84,28 @@ def adamw(module: torch.nn.Module, lr: float, weight_decay: float) -> torch.opti
     """AdamW with decoupled weight decay on every weight but biases and LayerNorm's. Fused (one
     kernel for all the weights) where torch has it for their device: on a CPU the default loop
     over tensors took 50-57 ms a step for all-MiniLM-L6-v2's 22M weights, the fused kernel 9-10."""
-    named = list(module.named_parameters())
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
     fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for _, p in named) or None
     return torch.optim.AdamW(
         [{"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": weight_decay},
          {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0}], lr=lr, fused=fused)
+
+
+def check_number(name: str, value: Any, integer: bool = False, low: float | None = None,
+                  high: float | None = None, open_low: bool = False) -> None:
+    """A SpecError naming ``name`` unless ``value`` is a number (an integer with ``integer``) in
+    the range; shared by ``FineTuner`` and ``FewShot``, whose settings fail before any work."""
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok and low is not None:
+        ok = value > low if open_low else value >= low
+    if ok and high is not None:
+        ok = value < high
+    if not ok:
+        what = "an integer" if integer else "a number"
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'above' if open_low else 'at least'} {low:g}")
+        if high is not None:
+            bounds.append(f"below {high:g}")
+        raise SpecError(f"{name} must be {what} {' and '.join(bounds)}, got {value!r}")

@@ -222,6 +222,54 @@ def test_schedule_and_batches():
                    zip(batches, epoch_batches(lengths, 2, seed=1, epoch=1), strict=True))
 
 
+def test_a_time_limited_schedule_decays_to_zero_at_the_limit():
+    from bertclf.finetune.schedule import budget_factor
+
+    # the steps lead: the same as the step schedule
+    assert budget_factor(55, 0.1, 100, time_share=0.2) == pytest.approx(lr_factor(55, 10, 100), abs=0.02)
+    # the time leads: warm-up and decay follow it, and the rate is near zero at the limit
+    assert budget_factor(3, 0.1, 10_000, time_share=0.05) == pytest.approx(0.5)
+    assert budget_factor(3, 0.1, 10_000, time_share=0.55) == pytest.approx(0.5)
+    assert budget_factor(3, 0.1, 10_000, time_share=0.999) < 0.01
+    assert budget_factor(3, 0.1, 10_000, time_share=1.5) == 0.0
+    assert budget_factor(2, 4, 100, time_share=0.5) == pytest.approx(0.5)  # warm-up in steps
+
+
+def test_a_time_limit_ends_the_run_near_a_zero_rate(tiny_model, monkeypatch):
+    import bertclf.finetune.loop as loop
+
+    rates = []
+    monkeypatch.setattr(loop.Trainer, "_step", lambda self, factor: rates.append(factor))
+    texts, labels = toy(40)
+    tuner(tiny_model, epochs=200, val_fraction=0, time_limit=3.0).fit(texts, labels)
+    assert len(rates) > 10 and max(rates) > 0.5 and rates[-1] < 0.1  # planned: 200 epochs
+    rates.clear()
+    old_way = tuner(tiny_model, epochs=2000, warmup=0, val_fraction=0, time_limit=3.0, schedule="steps")
+    old_way.fit(texts, labels)
+    assert rates[-1] > 0.9  # the old way: cut off near full speed (60,000 steps were planned)
+
+
+def test_frozen_lower_layers_do_not_move(tiny_model):
+    from bertclf.finetune.schedule import freeze_lower
+
+    texts, labels = toy()
+    model = tuner(tiny_model, epochs=1, val_fraction=0, freeze_layers=1).fit(texts, labels)
+    fresh = FineTuner(tiny_model).check_params()[0]
+    from bertclf.encode.sources import load_torch_encoder
+
+    before = load_torch_encoder(fresh).state_dict()
+    after = model.trainer_.network.encoder.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    trained = ("encoder.layer.1.", "encoder.layer.2.")  # the embeddings and layer 0 were frozen
+    assert moved and all(k.startswith(trained) for k in moved)
+    with pytest.raises(SpecError, match="freeze_layers=9, but the encoder has 3 layers"):
+        freeze_lower(load_torch_encoder(fresh), 9)
+    with pytest.raises(SpecError, match="freeze_layers must be an integer"):
+        tuner(tiny_model, freeze_layers=-1).fit(texts, labels)
+    with pytest.raises(SpecError, match="unknown schedule 'cosine'"):
+        tuner(tiny_model, schedule="cosine").fit(texts, labels)
+
+
 def test_loaded_fine_tuned_model_refuses_a_tampered_or_padded_encoder(tiny_model, tmp_path):
     from bertclf.errors import ModelLoadError
 
