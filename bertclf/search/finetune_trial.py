@@ -3,7 +3,9 @@ when it cannot catch the best cross-validated candidate, and scored on the same 
 
 Its cost comes from a timed forward pass of this machine (an epoch of training costs about
 ``TRAIN_PASSES`` of them; measured 1.2–1.8× high on the shared sets, docs/results.md). It gets as
-many epochs as fit, up to the tuner's, and a time limit where the budget ends. A winner is kept
+many epochs as fit, up to the tuner's, and a time limit where the budget ends; where not even
+one epoch fits (sst2's 57k texts), the part of one that does, its rate decaying to zero at the
+limit (issue 43: docs/results.md, "Fine-tuning in a fixed time"). A winner is kept
 as trained on the search rows: a CPU cannot afford a second run on every row. Where few-shot
 tuning was scored (a few texts per class) it is skipped: a softmax layer trained end to end
 underfits there (the shipped tickets: 92.3 against 96.2 frozen), and with no check rows it would
@@ -28,17 +30,22 @@ from bertclf.search.space import Candidate
 
 TRAIN_PASSES = 3.0  # an epoch of fine-tuning costs about this many forward passes
 FINETUNE_SAVE_SECONDS = 30.0  # writing a fine-tuned folder: its encoder, ONNX export and int8 graph
+MIN_TEXTS = 2000  # fewer texts than this seen in the time left: not worth starting
+# FineTuner's peak rate is 5e-5; in the minutes --auto has, twice that reached more (chosen
+# leave-one-set-out over four sets: docs/results.md, "Fine-tuning in a fixed time")
+AUTO_LR = 1e-4
 
 
 def default_finetuner(base: Any, finetuner: Any = None) -> Any:
-    """The given ``FineTuner`` (unfitted copy), or one starting from the base's encoder."""
+    """The given ``FineTuner`` (unfitted copy), or one starting from the base's encoder at
+    ``AUTO_LR``."""
     from bertclf.finetune.finetuner import FineTuner
 
     if finetuner is not None:
         return clone(finetuner)
     embedder = base.embedder_
     return FineTuner(model=embedder.model, max_length=embedder.max_length, device=embedder.device,
-                     seed=base.random_state if base.random_state is not None else 13,
+                     seed=base.random_state if base.random_state is not None else 13, lr=AUTO_LR,
                      progress=embedder.progress)
 
 
@@ -59,8 +66,10 @@ def cannot_reach(history: list[dict[str, Any]], goal: float, epochs: int, n_val:
 
 def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> Any:
     """Fine-tune for ``search`` (an ``auto.Search``) on its search rows and score ``c`` on its
-    check rows (without check rows: the first fold's), when the budget allows an epoch; the
-    fitted ``FineTuner``, or None when it was skipped (``c.status`` says why)."""
+    check rows (without check rows: the first fold's), when the time left allows an epoch, or
+    ``MIN_TEXTS`` of one (then the rate decays to zero at the time limit, and no validation
+    split is held back: one epoch leaves nothing to choose); the fitted ``FineTuner``, or None
+    when it was skipped (``c.status`` says why)."""
     few_shot = any(f.features == "fewshot" and f.scores for f in search.scored)
     why = why_unsupported("fine-tune", search.base, search.multilabel)
     if why or few_shot:
@@ -73,20 +82,28 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     # uncached: a cache hit would say nothing of what training costs
     torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False)
     forward = search.seconds_per_text(torch_pass.encode_texts)
-    val = float(model.val_fraction or 0)
-    epoch = forward * len(train) * (TRAIN_PASSES * (1 - val) + val)
+    epoch = forward * len(train) * TRAIN_PASSES
     finish = FINETUNE_SAVE_SECONDS + forward * (len(test) + search.after_texts)  # if it wins
     # the rival's refit and save (the reserve) must stay affordable, and so must its own finish
     room = search.left() + search.reserve - max(search.reserve if rival is not None else 0.0, finish)
-    epochs = min(int(model.epochs), int(room // epoch)) if epoch > 0 else int(model.epochs)
-    if epochs < 1:
-        c.status = f"skipped: an epoch would take ~{epoch:.0f} s, {max(room, 0):.0f} s left"
+    share = f"{max(room, 0):.0f} s of the {search.budget:.0f} s budget are left for it"
+    seen = int(len(train) * room / epoch) if epoch > 0 else len(train)
+    needed = min(MIN_TEXTS, len(train))
+    if seen < needed:
+        c.status = f"skipped: {share}, time for ~{max(seen, 0):,} texts (it needs {needed:,})"
         search.log(f"  fine-tuning {c.status}")
         return None
+    epochs = max(1, min(int(model.epochs), seen // len(train)))
+    if epochs == 1:  # no epochs to choose between: every text trains, the check rows judge it
+        model.set_params(val_fraction=0)
+    val = float(model.val_fraction or 0)
+    epoch = forward * len(train) * (TRAIN_PASSES * (1 - val) + val)
+    plan = (f"{epochs} epoch(s) on {len(train):,} texts, ~{epoch * epochs:.0f} s" if seen >= len(train) else
+            f"~{seen:,} of {len(train):,} texts (one partial epoch, the rate decaying to zero at the limit)")
+    search.log(f"  fine-tuning: {share}, time for {plan}")
     model.set_params(epochs=epochs, time_limit=room)
     goal = search.rival_score(rival) if rival is not None else None
     n_val = max(1, round(len(train) * val))  # the tuner's own validation texts
-    search.log(f"  fine-tuning for {epochs} epoch(s) on {len(train)} texts, ~{epoch * epochs:.0f} s")
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BertclfWarning)
@@ -99,7 +116,10 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     c.interval = interval(c.check, len(test))
     reason = model.training_.get("stop_reason")
     where = "check texts" if checked else "texts of fold 1"
-    c.status = (f"{model.training_['epochs_run']} epoch(s) in {c.fit_seconds[0]:.0f} s "
+    steps = model.training_["optimizer_steps"] * int(model.batch_size) * int(model.grad_accum)
+    run = (f"{model.training_['epochs_run']} epoch(s)" if seen >= len(train) else
+           f"{min(steps, len(train)):,} of {len(train):,} texts")
+    c.status = (f"{run} in {c.fit_seconds[0]:.0f} s "
                 f"(~{epoch * epochs:.0f} s estimated), scored on the {where}"
                 + (f"; stopped: {reason}" if reason else ""))
     search.log(f"  {c.name}: accuracy {c.check:.4f} on {len(test)} {where} ({c.fit_seconds[0]:.0f} s)")

@@ -258,10 +258,32 @@ def test_auto_skips_fine_tuning_that_the_budget_cannot_hold(tiny_model, embedder
     _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m",
                            log=messages.append)
     tuned = [c for c in result.candidates if c.features == "finetune"][0]
-    assert tuned.status.startswith("skipped: an epoch would take") and not tuned.scores
+    assert tuned.status.startswith("skipped: ") and "time for ~0 texts (it needs" in tuned.status
+    assert not tuned.scores
     assert result.winner is not tuned and any("fine-tuning skipped" in m for m in messages)
     _, result = auto_train(TEXTS * 2, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetune=False)
     assert all(c.features != "finetune" for c in result.candidates)
+
+
+def test_auto_fine_tunes_on_part_of_an_epoch_when_a_whole_one_does_not_fit(tiny_model, embedder,
+                                                                           monkeypatch):
+    import bertclf.search.finetune_trial as trial
+    from bertclf.search.auto import Search
+
+    monkeypatch.setattr(Search, "seconds_per_text", lambda self, embed: 1.0)  # a slow machine
+    monkeypatch.setattr(trial, "TRAIN_PASSES", 40.0)  # an epoch of the ~20 search texts: ~800 s
+    monkeypatch.setattr(trial, "MIN_TEXTS", 3)
+    messages = []
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 2)]
+    tuner = FineTuner(tiny_model, batch_size=4, progress=False, verbose=False)
+    _, result = auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="5m", finetuner=tuner,
+                           log=messages.append)
+    tuned = [c for c in result.candidates if c.features == "finetune"][0]
+    plan = next(m for m in messages if "fine-tuning:" in m)
+    assert "s of the 300 s budget are left for it" in plan and "one partial epoch" in plan
+    assert tuned.scores and " texts in " in tuned.status  # "N of M texts in S s ..."
+    seen = int(plan.split("time for ~")[1].split(" of ")[0].replace(",", ""))
+    assert 3 <= seen < len(texts)
 
 
 def test_fine_tuning_stops_when_it_cannot_catch_up():
