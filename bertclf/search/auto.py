@@ -35,7 +35,7 @@ from bertclf.classify.compatibility import why_unsupported
 from bertclf.errors import BertclfWarning, SpecError
 from bertclf.evaluate.intervals import micro_f1
 from bertclf.search.fewshot_trial import few_shot_learner, few_shot_proba, fold_seconds, why_not
-from bertclf.search.finetune_trial import default_finetuner, finetune_candidate
+from bertclf.search.finetune_trial import default_finetuner, fine_tuning_share, finetune_candidate
 from bertclf.search.groups import overlap_groups
 from bertclf.search.settle import BASELINES, check, guard, oof_thresholds
 from bertclf.search.space import (
@@ -85,7 +85,7 @@ class Search:
         self.k = cv_folds(strata[self.rows], folds, log, self.multilabel)
         inner = grouped_folds(strata[self.rows], None if groups is None else groups[self.rows], self.k, seed)
         self.splits = [(self.rows[a], self.rows[b]) for a, b in inner]
-        self.after_texts, self.reserve = after_texts, SAVE_SECONDS
+        self.after_texts, self.reserve, self.tune_reserve = after_texts, SAVE_SECONDS, 0.0
         self._matrices: dict[tuple[Any, ...], Any] = {}
         self._vectors: dict[Any, np.ndarray] = {}
         self._tfidf: dict[str, Any] = {}
@@ -96,7 +96,7 @@ class Search:
     def left(self) -> float:
         """Seconds of the budget left for searching: the refit, saving and the caller's later
         embedding pass are kept back."""
-        return self.budget - (time.perf_counter() - self.start) - self.reserve
+        return self.budget - (time.perf_counter() - self.start) - self.reserve - self.tune_reserve
 
     def keep_back(self, c: Candidate) -> None:
         """Grow the reserve to what refitting ``c`` would cost: a fit on the search rows for the
@@ -235,6 +235,7 @@ class Search:
 
     def run(self, space: list[Candidate]) -> SearchResult:
         self.scored = []
+        self.tune_reserve = fine_tuning_share(self, space)
         self.log(f"searching {len(space)} candidates by {self.k}-fold cross-validation on "
                  f"{len(self.texts)} texts, budget {self.budget:.0f} s")
         for c in space:

@@ -34,6 +34,20 @@ MIN_TEXTS = 2000  # fewer texts than this seen in the time left: not worth start
 # FineTuner's peak rate is 5e-5; in the minutes --auto has, twice that reached more (chosen
 # leave-one-set-out over four sets: docs/results.md, "Fine-tuning in a fixed time")
 AUTO_LR = 1e-4
+# where TRAIN is large, the search alone fills the budget (sst2 on two AVX2 cores: 570 of 600 s)
+TUNE_SHARE = 0.25
+
+
+def fine_tuning_share(search: Any, space: list[Candidate]) -> float:
+    """Seconds the search keeps back for fine-tuning: ``TUNE_SHARE`` of the budget where it may
+    run and the search rows hold ``MIN_TEXTS`` (fewer, and the search ends early anyway);
+    fine-tuning also gets whatever the search leaves."""
+    if (not any(c.features == "finetune" for c in space) or len(search.rows) < MIN_TEXTS
+            or why_unsupported("fine-tune", search.base, search.multilabel)):
+        return 0.0
+    search.log(f"keeping {TUNE_SHARE * search.budget:.0f} s ({TUNE_SHARE:.0%} of the budget) for "
+               f"fine-tuning, which also gets what the search leaves")
+    return TUNE_SHARE * search.budget
 
 
 def default_finetuner(base: Any, finetuner: Any = None) -> Any:
@@ -70,6 +84,7 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     ``MIN_TEXTS`` of one (then the rate decays to zero at the time limit, and no validation
     split is held back: one epoch leaves nothing to choose); the fitted ``FineTuner``, or None
     when it was skipped (``c.status`` says why)."""
+    search.tune_reserve = 0.0  # what the search kept back is fine-tuning's now
     few_shot = any(f.features == "fewshot" and f.scores for f in search.scored)
     why = why_unsupported("fine-tune", search.base, search.multilabel)
     if why or few_shot:
@@ -120,7 +135,8 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     run = (f"{model.training_['epochs_run']} epoch(s)" if seen >= len(train) else
            f"{min(steps, len(train)):,} of {len(train):,} texts")
     c.status = (f"{run} in {c.fit_seconds[0]:.0f} s "
-                f"(~{epoch * epochs:.0f} s estimated), scored on the {where}"
+                + (f"(~{epoch * epochs:.0f} s estimated)" if seen >= len(train) else f"(limit {room:.0f} s)")
+                + f", scored on the {where}"
                 + (f"; stopped: {reason}" if reason else ""))
     search.log(f"  {c.name}: accuracy {c.check:.4f} on {len(test)} {where} ({c.fit_seconds[0]:.0f} s)")
     return model

@@ -286,6 +286,30 @@ def test_auto_fine_tunes_on_part_of_an_epoch_when_a_whole_one_does_not_fit(tiny_
     assert 3 <= seen < len(texts)
 
 
+def test_auto_keeps_a_share_of_the_budget_for_fine_tuning_on_large_sets(tiny_model, embedder, monkeypatch):
+    import bertclf.search.finetune_trial as trial
+    from bertclf.search.auto import Search
+
+    kept = []
+    left = Search.left
+    monkeypatch.setattr(Search, "left", lambda self: kept.append(self.tune_reserve) or left(self))
+    monkeypatch.setattr(trial, "MIN_TEXTS", 3)  # the toy set counts as large
+    messages = []
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 2)]
+    tuner = FineTuner(tiny_model, batch_size=4, progress=False, verbose=False)
+    _, result = auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="4m", finetuner=tuner,
+                           log=messages.append)
+    assert any("keeping 60 s (25% of the budget) for fine-tuning" in m for m in messages)
+    assert 60.0 in kept and kept[-1] == 0.0  # the search saw less; fine-tuning got it back
+    tuned = [c for c in result.candidates if c.features == "finetune"][0]
+    assert tuned.scores
+    messages.clear()
+    monkeypatch.setattr(trial, "MIN_TEXTS", 2000)  # a small set: the search ends early anyway
+    auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="4m", finetuner=tuner,
+               log=messages.append)
+    assert not any("for fine-tuning, which" in m for m in messages)
+
+
 def test_fine_tuning_stops_when_it_cannot_catch_up():
     from bertclf.search.finetune_trial import cannot_reach
 
