@@ -4,8 +4,9 @@ when it cannot catch the best cross-validated candidate, and scored on the same 
 Its cost comes from a timed forward pass of this machine (an epoch of training costs about
 ``TRAIN_PASSES`` of them; measured 1.2–1.8× high on the shared sets, docs/results.md). It gets as
 many epochs as fit, up to the tuner's, and a time limit where the budget ends; where not even
-one epoch fits (sst2's 57k texts), the part of one that does, its rate decaying to zero at the
-limit (issue 43: docs/results.md, "Fine-tuning in a fixed time"). A winner is kept
+one epoch fits (sst2's 65k search texts), the part of one that does, its rate decaying to zero at the
+limit (issue 43: docs/results.md, "Fine-tuning in a fixed time"); on large sets the search keeps
+``TUNE_SHARE`` of the budget back for it, having filled the budget alone before. A winner is kept
 as trained on the search rows: a CPU cannot afford a second run on every row. Where few-shot
 tuning was scored (a few texts per class) it is skipped: a softmax layer trained end to end
 underfits there (the shipped tickets: 92.3 against 96.2 frozen), and with no check rows it would
