@@ -167,7 +167,7 @@ class FewShot(ClassifierMixin, BaseEstimator):
         return self
 
     def _config(self, n_classes: int) -> ContrastiveConfig:
-        from bertclf.finetune.schedule import check_number
+        from bertclf.finetune.params import check_number
 
         check_number("epochs", self.epochs, integer=True, low=1)
         if self.objective not in ("auto", "supcon", "pairs"):

@@ -40,7 +40,8 @@ from bertclf.finetune.checkpoint import (
     write_checkpoint,
 )
 from bertclf.finetune.loop import Network, TrainConfig, TrainData, Trainer, out_of_memory
-from bertclf.finetune.schedule import check_number, freeze_lower
+from bertclf.finetune.params import check_number
+from bertclf.finetune.schedule import freeze_lower
 from bertclf.io.labels import (
     encode_labels,
     encode_multilabel,
@@ -269,7 +270,9 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             raise SpecError("--long chunk pools windows of frozen embeddings (train, embed); fine-tuning "
                             "reads truncate, head-tail or guide")
         source = models.resolve(self.model)
-        models.load_config(source)
+        layers = int(getattr(models.load_config(source), "num_hidden_layers", 0) or 0)
+        if layers and self.freeze_layers > layers:  # before the data is read, not after
+            raise SpecError(f"freeze_layers={self.freeze_layers}, but the encoder has {layers} layers")
         pooling = check_pooling(self.pooling or models.model_defaults(source).pooling or DEFAULT_POOLING)
         max_length = models.check_max_length(source, self.max_length, DEFAULT_MAX_LENGTH)
         check_long(self.long, max_length, self.head_tokens)
@@ -290,8 +293,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
                            warmup=float(self.warmup), weight_decay=float(self.weight_decay),
                            early_stopping=int(self.early_stopping), grad_accum=int(self.grad_accum),
                            max_grad_norm=float(self.max_grad_norm), seed=int(self.seed),
-                           schedule="time" if self.schedule == "auto" and self.time_limit else
-                           "steps" if self.schedule == "auto" else self.schedule)
+                           schedule=self.schedule if self.schedule != "auto" else
+                           "time" if self.time_limit else "steps")
 
     def _run_params(self) -> dict[str, Any]:
         params = {k: v for k, v in self.get_params().items() if k not in RUNTIME_PARAMS}

@@ -4,9 +4,6 @@ precision autocast runs in."""
 
 from __future__ import annotations
 
-import numbers
-from typing import Any
-
 import numpy as np
 import torch
 
@@ -50,10 +47,10 @@ def budget_factor(step: int, warmup: float, total_steps: int, time_share: float)
     return max(0.0, (1.0 - progress) / max(1e-9, 1.0 - warmup))
 
 
-def freeze_lower(encoder: torch.nn.Module, layers: int) -> int:
+def freeze_lower(encoder: torch.nn.Module, layers: int) -> None:
     """Stop gradients through the embeddings and the lowest ``layers`` transformer layers: their
     backward pass and optimizer step are skipped, which on a CPU is most of an epoch's cost
-    beyond the forward pass. Returns the number of weights left to train."""
+    beyond the forward pass."""
     if layers:
         stack = next((m for name, m in encoder.named_modules() if isinstance(m, torch.nn.ModuleList)
                       and name.split(".")[-1] in ("layer", "layers")), None)
@@ -64,7 +61,6 @@ def freeze_lower(encoder: torch.nn.Module, layers: int) -> int:
         for module in ([embeddings] if embeddings is not None else []) + list(stack[:layers]):
             for weight in module.parameters():
                 weight.requires_grad_(False)
-    return sum(p.numel() for p in encoder.parameters() if p.requires_grad)
 
 
 def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
@@ -89,23 +85,3 @@ def adamw(module: torch.nn.Module, lr: float, weight_decay: float) -> torch.opti
     return torch.optim.AdamW(
         [{"params": [p for n, p in named if not n.endswith(NO_DECAY)], "weight_decay": weight_decay},
          {"params": [p for n, p in named if n.endswith(NO_DECAY)], "weight_decay": 0.0}], lr=lr, fused=fused)
-
-
-def check_number(name: str, value: Any, integer: bool = False, low: float | None = None,
-                  high: float | None = None, open_low: bool = False) -> None:
-    """A SpecError naming ``name`` unless ``value`` is a number (an integer with ``integer``) in
-    the range; shared by ``FineTuner`` and ``FewShot``, whose settings fail before any work."""
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if ok and low is not None:
-        ok = value > low if open_low else value >= low
-    if ok and high is not None:
-        ok = value < high
-    if not ok:
-        what = "an integer" if integer else "a number"
-        bounds = []
-        if low is not None:
-            bounds.append(f"{'above' if open_low else 'at least'} {low:g}")
-        if high is not None:
-            bounds.append(f"below {high:g}")
-        raise SpecError(f"{name} must be {what} {' and '.join(bounds)}, got {value!r}")

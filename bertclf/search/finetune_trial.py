@@ -98,24 +98,24 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     # uncached: a cache hit would say nothing of what training costs
     torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False)
     forward = search.seconds_per_text(torch_pass.encode_texts)
-    epoch = forward * len(train) * TRAIN_PASSES
     finish = FINETUNE_SAVE_SECONDS + forward * (len(test) + search.after_texts)  # if it wins
     # the rival's refit and save (the reserve) must stay affordable, and so must its own finish
     room = search.left() + search.reserve - max(search.reserve if rival is not None else 0.0, finish)
     share = f"{max(room, 0):.0f} s of the {search.budget:.0f} s budget are left for it"
-    seen = int(len(train) * room / epoch) if epoch > 0 else len(train)
+    seen = int(room / (forward * TRAIN_PASSES)) if forward > 0 else len(train)  # texts trained on
     needed = min(MIN_TEXTS, len(train))
     if seen < needed:
         c.status = f"skipped: {share}, time for ~{max(seen, 0):,} texts (it needs {needed:,})"
         search.log(f"  fine-tuning {c.status}")
         return None
-    epochs = max(1, min(int(model.epochs), seen // len(train)))
+    partial = seen < len(train)
+    epochs = 1 if partial else min(int(model.epochs), seen // len(train))
     if epochs == 1:  # no epochs to choose between: every text trains, the check rows judge it
         model.set_params(val_fraction=0)
     val = float(model.val_fraction or 0)
     epoch = forward * len(train) * (TRAIN_PASSES * (1 - val) + val)
-    plan = (f"{epochs} epoch(s) on {len(train):,} texts, ~{epoch * epochs:.0f} s" if seen >= len(train) else
-            f"~{seen:,} of {len(train):,} texts (one partial epoch, the rate decaying to zero at the limit)")
+    plan = (f"~{seen:,} of {len(train):,} texts (one partial epoch, the rate decaying to zero at the limit)"
+            if partial else f"{epochs} epoch(s) on {len(train):,} texts, ~{epoch * epochs:.0f} s")
     search.log(f"  fine-tuning: {share}, time for {plan}")
     model.set_params(epochs=epochs, time_limit=room)
     goal = search.rival_score(rival) if rival is not None else None
@@ -133,11 +133,9 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     reason = model.training_.get("stop_reason")
     where = "check texts" if checked else "texts of fold 1"
     steps = model.training_["optimizer_steps"] * int(model.batch_size) * int(model.grad_accum)
-    run = (f"{model.training_['epochs_run']} epoch(s)" if seen >= len(train) else
-           f"{min(steps, len(train)):,} of {len(train):,} texts")
-    c.status = (f"{run} in {c.fit_seconds[0]:.0f} s "
-                + (f"(~{epoch * epochs:.0f} s estimated)" if seen >= len(train) else f"(limit {room:.0f} s)")
-                + f", scored on the {where}"
+    run, planned = ((f"{min(steps, len(train)):,} of {len(train):,} texts", f"limit {room:.0f} s") if partial
+                    else (f"{model.training_['epochs_run']} epoch(s)", f"~{epoch * epochs:.0f} s estimated"))
+    c.status = (f"{run} in {c.fit_seconds[0]:.0f} s ({planned}), scored on the {where}"
                 + (f"; stopped: {reason}" if reason else ""))
     search.log(f"  {c.name}: accuracy {c.check:.4f} on {len(test)} {where} ({c.fit_seconds[0]:.0f} s)")
     return model

@@ -79,6 +79,21 @@ def test_finetune_time_limit_ends_the_run_and_keeps_the_model(run, tiny_model, t
     assert training["stop_reason"] == "out of time" and 1 <= training["epochs_run"] < 500
 
 
+def test_finetune_freeze_layers_and_schedule_from_the_command_line(run, tiny_model, toy_csv, tmp_path):
+    out = tmp_path / "ft"
+    result = run("finetune", toy_csv, "--model", tiny_model, "--out", out, *FAST, "--freeze-layers", "2",
+                 "--schedule", "steps", "--no-baseline", "-q")
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / "config.json").read_text())["head"]["finetune"]
+    assert recorded["freeze_layers"] == 2 and recorded["schedule"] == "steps"
+    bad = run("finetune", toy_csv, "--model", tiny_model, "--out", tmp_path / "bad", *FAST,
+              "--freeze-layers", "9")
+    assert_one_line_error(bad, "freeze_layers=9, but the encoder has 3 layers")
+    assert not (tmp_path / "bad").exists()
+    unknown = run("finetune", toy_csv, "--model", tiny_model, "--out", tmp_path / "x", "--schedule", "cosine")
+    assert unknown.exit_code == 2 and "Invalid value for '--schedule'" in unknown.output
+
+
 def test_compare_gives_all_three_rows_json_and_a_chart(run, tiny_model, toy_csv, tmp_path):
     chart = tmp_path / "compare.png"
     result = run("compare", toy_csv, "--model", tiny_model, *FAST, "--json", "--plot", chart, "-q")
