@@ -26,7 +26,9 @@ import time
 import warnings
 from pathlib import Path
 
-from results_md import cpu_line, publish, run_sets
+from auto_loso import margin_without
+from finetune_budget import setting_without
+from results_md import cpu_line, publish, read_rows, run_sets
 
 from bertclf import Embedder, TextClassifier
 from bertclf.io.labels import read_labelled
@@ -42,6 +44,12 @@ BIN = Path(sys.executable).parent / "bertclf"
 PREVIOUS = {"sms_spam": 99.73, "banking77": 93.93, "sst2": 84.75, "ag_news": 89.51, "disaster_tweets": 84.87,
             "bbc_news": 98.87, "tweepfake": 85.11, "movie_reviews": 84.01, "hate_offensive": 89.73,
             "reuters_r8": 97.26}
+
+
+# the rules issue 43 chose on data, as `--auto` has them; the leave-one-set-out column chooses each
+# again without the set scored (benchmarks/auto_loso.py, finetune_budget.py, and whole commands run
+# without the share)
+ADOPTED = {"guard m": 1.0, "fine-tuning": "time, lr 1e-4", "fine-tuning share": True}
 
 
 def timed(args: list[str]) -> tuple[dict, float, float]:
@@ -136,11 +144,52 @@ def add_finetune(rows: str, names: list[str], data: str, budget: str) -> None:
                 handle.write(json.dumps(row) + "\n")
 
 
-def table(rows: list[dict], score: str = "acc") -> str:
+def rules_without(name: str, ledgers: dict[str, list[dict]], rows: dict[str, dict]) -> dict[str, object]:
+    """Each data-chosen rule as it is chosen without set ``name``: the guard's m and the fine-tuning
+    setting from their benchmarks' ledgers, the share by its mean gain on the other sets that ran
+    without it (ties keep no share). A rule whose ledger is missing is not chosen again."""
+    chosen: dict[str, object] = {}
+    if ledgers["guard"]:
+        chosen["guard m"] = margin_without(ledgers["guard"], name)
+    if ledgers["tuning"]:
+        sets = sorted({r["set"] for r in ledgers["tuning"]})
+        chosen["fine-tuning"] = setting_without(ledgers["tuning"], sets, name)
+    others = [r for r in ledgers["unshared"] if r["set"] != name and r["set"] in rows]
+    if others:
+        chosen["fine-tuning share"] = sum(rows[r["set"]]["auto"] - r["auto"] for r in others) > 0
+    return chosen
+
+
+def loso_score(row: dict, chosen: dict[str, object], unshared: dict[str, dict]) -> float | None:
+    """The set's score under the rules chosen without it: its own row where they are the adopted
+    ones, its run without the share where only the share differs, else unknown (it needs a run)."""
+    differs = [k for k, v in chosen.items() if v != ADOPTED[k]]
+    if not differs:
+        return row["auto"]
+    if differs == ["fine-tuning share"] and row["set"] in unshared:
+        return unshared[row["set"]]["auto"]
+    return None
+
+
+def loso_columns(rows: list[dict], ledgers: dict[str, list[dict]]) -> list[tuple[str, float | None]]:
+    """Per row: the rules chosen without its set ('as adopted' when they are) and its LOSO score."""
+    by_set = {r["set"]: r for r in rows}
+    unshared = {r["set"]: r for r in ledgers["unshared"]}
+    out = []
+    for row in rows:
+        chosen = rules_without(row["set"], ledgers, by_set)
+        differs = {k: v for k, v in chosen.items() if v != ADOPTED[k]}
+        said = "as adopted" if not differs else ", ".join(f"{k} {v}" for k, v in differs.items())
+        out.append((said, loso_score(row, chosen, unshared)))
+    return out
+
+
+def table(rows: list[dict], score: str = "acc", loso: list | None = None) -> str:
     lines = [f"| set | `--auto` {score} | macro-F1 | wall s (budget) | peak RSS MB | chosen | check estimate "
              "[95% interval] | TF-IDF + LR | frozen + LR | fine-tuning alone (s) | `--auto` before | "
-             "Δ vs better baseline |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
+             "Δ vs better baseline |" + (" rules chosen without it | LOSO Δ |" if loso else ""),
+             "|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if loso else "")]
+    for i, r in enumerate(rows):
         best = max(r["tfidf"], r["frozen"])
         e = r["estimate"]
         estimate = f"{100 * e['score']:.2f} [{100 * e['interval'][0]:.1f}–{100 * e['interval'][1]:.1f}]" \
@@ -150,13 +199,40 @@ def table(rows: list[dict], score: str = "acc") -> str:
         lines.append(f"| {r['set']} | **{100 * r['auto']:.2f}** | {100 * r['auto_f1']:.2f} "
                      f"| {r['auto_s']:.0f} ({r['budget_s']:.0f}) | {r['auto_rss']:,.0f} | {r['chosen']} "
                      f"| {estimate} | {100 * r['tfidf']:.2f} | {100 * r['frozen']:.2f} | {tuned} | {before} "
-                     f"| {100 * (r['auto'] - best):+.2f} |")
+                     f"| {100 * (r['auto'] - best):+.2f} |" + (loso_cell(r, *loso[i]) if loso else ""))
     n = len(rows)
     gain = sum(r["auto"] - max(r["tfidf"], r["frozen"]) for r in rows) / n
     mean = {k: 100 * sum(r[k] for r in rows) / n for k in ("auto", "tfidf", "frozen")}
     lines.append(f"| **mean** | {mean['auto']:.2f} | | | | | | {mean['tfidf']:.2f} | {mean['frozen']:.2f} "
-                 f"| | | {100 * gain:+.2f} |")
+                 f"| | | {100 * gain:+.2f} |" + (loso_mean(rows, loso) if loso else ""))
     return "\n".join(lines)
+
+
+def loso_cell(row: dict, said: str, score: float | None) -> str:
+    best = max(row["tfidf"], row["frozen"])
+    return f" {said} | " + (f"{100 * (score - best):+.2f} |" if score is not None else "needs a run |")
+
+
+def loso_mean(rows: list[dict], loso: list) -> str:
+    known = [(r, s) for r, (_, s) in zip(rows, loso, strict=True) if s is not None]
+    if not known:
+        return " | |"
+    mean = sum(s - max(r["tfidf"], r["frozen"]) for r, s in known) / len(known)
+    return f" | **{100 * mean:+.2f}**" + (f" ({len(known)} of {len(rows)} sets) |" if len(known) < len(rows)
+                                          else " |")
+
+
+def loso_text(ledgers: dict[str, list[dict]]) -> str:
+    used = [what for key, what in (("guard", "the guard's m (benchmarks/auto_loso.py)"),
+                                    ("tuning", "the fine-tuning schedule and rate "
+                                               "(benchmarks/finetune_budget.py)"),
+                                    ("unshared", "the quarter of the budget kept for fine-tuning (these "
+                                                 "commands run without it)")) if ledgers[key]]
+    return ("Leave-one-set-out: each set scored with the rules chosen on the other sets, for "
+            + ("; ".join(used) if used else "no rule (no ledger given)") + ". 'as adopted': every rule "
+            "chosen without the set is the one `--auto` has, so the set's own figure is its LOSO figure. The "
+            "search space itself (candidates, C grid, the vote) was chosen on the first seven sets before "
+            "issue 43 and is not chosen again here.")
 
 
 def main() -> None:
@@ -170,8 +246,17 @@ def main() -> None:
                         help="docs/results.md section to write; 'auto' is written only when every set ran")
     parser.add_argument("--rows", default=None,
                         help="JSON-lines file of finished sets: sets already there are not run again")
+    parser.add_argument("--guard-ledger", default="/tmp/bertclf-auto-loso.jsonl",
+                        help="benchmarks/auto_loso.py's ledger: the guard's m chosen without each set")
+    parser.add_argument("--tuning-ledger", default="/tmp/bertclf-finetune-budget.jsonl",
+                        help="benchmarks/finetune_budget.py's ledger: the fine-tuning setting chosen "
+                        "without each set")
+    parser.add_argument("--unshared-rows", default=None,
+                        help="rows of this script run without the fine-tuning share (an earlier commit)")
     args = parser.parse_args()
     names = args.sets.split(",")
+    ledgers = {"guard": read_rows(args.guard_ledger), "tuning": read_rows(args.tuning_ledger),
+               "unshared": read_rows(args.unshared_rows)}
     start = time.perf_counter()
     if args.finetune and args.rows and Path(args.rows).exists():
         add_finetune(args.rows, names, args.data, args.budget)
@@ -186,10 +271,11 @@ def main() -> None:
         "TRAIN set aside before the search. TF-IDF + LR is the baseline the command prints; frozen + LR is "
         "`train --features embedding`; fine-tuning alone is `finetune --time-limit` at the same budget. "
         "\"`--auto` before\" is the release before issue 43 (the table of 2026-12-02 for the first seven "
-        "sets, the issue's run of 2026-12-07 for the three added then).", "", table(single) if single else "",
+        "sets, the issue's run of 2026-12-07 for the three added then).", "", loso_text(ledgers), "",
+        table(single, loso=loso_columns(single, ledgers)) if single else "",
         "", "Several labels per text: test micro-F1 (%) and macro-F1; `--auto` scores candidates by "
         "micro-F1 at per-label cut-offs. Before issue 20 `--auto` refused these sets.", "",
-        table(several, "micro-F1") if several else ""])
+        table(several, "micro-F1", loso_columns(several, ledgers)) if several else ""])
     whole = set(names) == set(SETS + MULTILABEL)
     publish(args.section, body, f"python benchmarks/auto.py --sets {args.sets}" if not whole else
             "python benchmarks/auto.py", write=whole or args.section != "auto",

@@ -115,6 +115,14 @@ def gain(row: dict, margin: float) -> float:
     return 100 * (choose(row, margin)["test"] - baseline)
 
 
+def margin_without(rows: list[dict], name: str) -> float:
+    """The m with the best mean gain on the sets other than ``name`` (ties go to today's m: a change
+    must help on the other sets to be chosen)."""
+    others = [r for r in rows if r["set"] != name]
+    return max(MARGINS, key=lambda m: (round(float(np.mean([gain(r, m) for r in others])), 6),
+                                       -abs(m - TODAY))) if others else TODAY
+
+
 def analyse(rows: list[dict]) -> str:
     names = [r["set"] for r in rows]
     lines = ["| set | train / test texts | CV winner | its test − better baseline | "
@@ -122,10 +130,7 @@ def analyse(rows: list[dict]) -> str:
              "|---|---|---|---|" + "---|" * len(MARGINS) + "---|---|"]
     loso, losers = [], 0
     for row in rows:
-        others = [r for r in rows if r["set"] != row["set"]]
-        # ties go to today's m: a change must help on the other sets to be chosen
-        chosen = max(MARGINS, key=lambda m: (round(float(np.mean([gain(r, m) for r in others])), 6),
-                                             -abs(m - TODAY))) if others else TODAY
+        chosen = margin_without(rows, row["set"])
         loso.append(gain(row, chosen))
         winner = choose(row, 0.0)
         raw = gain(row, 0.0)

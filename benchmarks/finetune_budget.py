@@ -60,6 +60,14 @@ def run(name: str, setting: str, seconds: float, max_test: int) -> dict:
     return row
 
 
+def setting_without(rows: list[dict], sets: list[str], name: str) -> str:
+    """The setting with the best mean accuracy on ``sets`` other than ``name`` (ties go to today's)."""
+    score = {(r["set"], r["setting"]): r["accuracy"] for r in rows}
+    others = [o for o in sets if o != name]
+    return max(SETTINGS, key=lambda n: (round(float(np.mean([100 * score[o, n] for o in others])), 6),
+                                        n == TODAY)) if others else TODAY
+
+
 def analyse(rows: list[dict], sets: list[str]) -> str:
     score = {(r["set"], r["setting"]): 100 * r["accuracy"] for r in rows}
     names = list(SETTINGS)
@@ -67,9 +75,7 @@ def analyse(rows: list[dict], sets: list[str]) -> str:
              "|---|---|" + "---|" * len(names) + "---|---|"]
     loso = []
     for s in sets:
-        others = [o for o in sets if o != s]
-        chosen = max(names, key=lambda n: (round(float(np.mean([score[o, n] for o in others])), 6),
-                                           n == TODAY)) if others else TODAY
+        chosen = setting_without(rows, sets, s)
         loso.append(score[s, chosen] - score[s, TODAY])
         row = next(r for r in rows if r["set"] == s)
         cells = []
