@@ -98,19 +98,23 @@ class Search:
         embedding pass are kept back."""
         return self.budget - (time.perf_counter() - self.start) - self.reserve - self.tune_reserve
 
-    def keep_back(self, c: Candidate) -> None:
-        """Grow the reserve to what refitting ``c`` would cost: a fit on the search rows for the
-        check, one on every row, each scaled from its fold fits (fits grow a little faster than
-        the rows; 1.5× covers it). With several labels per text each of those is two fits (the
-        cut-offs are tuned on a model fitted to four fifths first) unless they come out of
-        fold, and the report's TF-IDF baseline is one more: on goemotions a reserve of two fits
-        let the command run 757 s of a 600 s budget."""
-        if not c.fit_seconds:
-            return
+    def refit_seconds(self, c: Candidate, checked: bool = False) -> float:
+        """What finishing with ``c`` costs: a fit on the search rows for the check (none once
+        ``checked``), one on every row, each scaled from its fold fits (fits grow a little faster
+        than the rows; 1.5× covers it), saving, and the caller's embedding pass. With several
+        labels per text each fit is two (the cut-offs are tuned on a model fitted to four fifths
+        first) unless they come out of fold, and the report's TF-IDF baseline is one more: on
+        goemotions a reserve of two fits let the command run 757 s of a 600 s budget."""
+        pair = self.multilabel and self.base.thresholds != "tune"
+        fits = (1 + 2 * (1 + pair) if self.multilabel else 2) - (checked * (1 + pair))
         share = len(self.texts) / max(1, len(self.splits[0][0]))
-        fits = (3 if self.base.thresholds == "tune" else 5) if self.multilabel else 2
-        refit = fits * 1.5 * share * float(np.mean(c.fit_seconds))
-        self.reserve = max(self.reserve, SAVE_SECONDS + refit + self._per_text * self.after_texts)
+        refit = fits * 1.5 * share * float(np.mean(c.fit_seconds or [0.0]))
+        return SAVE_SECONDS + refit + self._per_text * self.after_texts
+
+    def keep_back(self, c: Candidate) -> None:
+        """Grow the reserve to what finishing with ``c`` would cost."""
+        if c.fit_seconds:
+            self.reserve = max(self.reserve, self.refit_seconds(c))
 
     # -- features --------------------------------------------------------------------------------
 

@@ -99,8 +99,10 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False)
     forward = search.seconds_per_text(torch_pass.encode_texts)
     finish = FINETUNE_SAVE_SECONDS + forward * (len(test) + search.after_texts)  # if it wins
-    # the rival's refit and save (the reserve) must stay affordable, and so must its own finish
-    room = search.left() + search.reserve - max(search.reserve if rival is not None else 0.0, finish)
+    # the rival's refit and save must stay affordable (its own, checked already: the search's reserve
+    # covers its slowest candidate, a vote's refit took ag_news's whole share), and so must its own finish
+    kept = search.refit_seconds(rival, checked=rival.check is not None) if rival is not None else 0.0
+    room = search.left() + search.reserve - max(kept, finish)
     share = f"{max(room, 0):.0f} s of the {search.budget:.0f} s budget are left for it"
     seen = int(room / (forward * TRAIN_PASSES)) if forward > 0 else len(train)  # texts trained on
     needed = min(MIN_TEXTS, len(train))

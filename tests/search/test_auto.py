@@ -506,3 +506,31 @@ def test_long_texts_bring_head_tail_and_chunk_candidates_and_say_so(embedder, mo
     back = TextClassifier.load(tmp_path / "m")
     assert back.embedder_.settings().long.mode == "chunk"
     np.testing.assert_array_equal(back.predict_proba(texts[:3]), model.predict_proba(texts[:3]))
+
+
+def test_fine_tuning_is_priced_against_the_rivals_own_refit_not_the_slowest_candidates(
+        tiny_model, embedder, monkeypatch):
+    """The search's reserve covers its slowest candidate (a vote's refit took ag_news's whole
+    share); once the rival is known and checked, fine-tuning needs to leave room for its refit only."""
+    from bertclf.io.labels import encode_labels
+    from bertclf.search.auto import Search
+    from bertclf.search.finetune_trial import finetune_candidate
+
+    monkeypatch.setattr(Search, "seconds_per_text", lambda self, embed: 0.001)
+    probe = TextClassifier(embedder)
+    probe.embedder_ = embedder
+    _, target = encode_labels(LABELS)
+    tuner = FineTuner(tiny_model, batch_size=4, epochs=1, progress=False, verbose=False)
+    messages = []
+    search = Search(TEXTS, target, 3, probe, 600, 3, 0, messages.append, finetuner=tuner)
+    rival = Candidate("embedding", pooling="mean", fit_seconds=[0.01])
+    rival.check = 0.5
+    slow_vote = Candidate("vote", fit_seconds=[400.0])
+    search.keep_back(rival)
+    search.keep_back(slow_vote)
+    assert search.left() < 0  # the vote's refit alone would take the whole budget
+    assert search.refit_seconds(rival, checked=True) < search.refit_seconds(rival) < 60
+    tuned = Candidate("finetune")
+    assert finetune_candidate(search, tuned, rival) is not None
+    assert tuned.scores and not tuned.status.startswith("skipped"), tuned.status
+    assert any("of the 600 s budget are left for it" in m for m in messages)
