@@ -86,6 +86,7 @@ class Search:
         inner = grouped_folds(strata[self.rows], None if groups is None else groups[self.rows], self.k, seed)
         self.splits = [(self.rows[a], self.rows[b]) for a, b in inner]
         self.after_texts, self.reserve, self.tune_reserve = after_texts, SAVE_SECONDS, 0.0
+        self.tune_forward: float | None = None  # the fine-tuner's seconds a text forward, once timed
         self._matrices: dict[tuple[Any, ...], Any] = {}
         self._vectors: dict[Any, np.ndarray] = {}
         self._tfidf: dict[str, Any] = {}
@@ -111,8 +112,7 @@ class Search:
         refit = fits * 1.5 * share * float(np.mean(c.fit_seconds or [0.0]))
         return SAVE_SECONDS + refit + self._per_text * self.after_texts
 
-    def keep_back(self, c: Candidate) -> None:
-        """Grow the reserve to what finishing with ``c`` would cost."""
+    def keep_back(self, c: Candidate) -> None:  # the reserve: what finishing with ``c`` would cost
         if c.fit_seconds:
             self.reserve = max(self.reserve, self.refit_seconds(c))
 

@@ -41,14 +41,39 @@ TUNE_SHARE = 0.25
 
 def fine_tuning_share(search: Any, space: list[Candidate]) -> float:
     """Seconds the search keeps back for fine-tuning: ``TUNE_SHARE`` of the budget where it may
-    run and the search rows hold ``MIN_TEXTS`` (fewer, and the search ends early anyway);
-    fine-tuning also gets whatever the search leaves."""
+    run, the search rows hold ``MIN_TEXTS`` (fewer, and the search ends early anyway) and the
+    share leaves time to train on them once a fine-tuned winner's finish (predicting the check
+    rows and the report's texts at the tuner's speed) is paid: ag_news's 7,600 report texts took
+    a 150 s share whole. Fine-tuning also gets whatever the search leaves."""
     if (not any(c.features == "finetune" for c in space) or len(search.rows) < MIN_TEXTS
             or why_unsupported("fine-tune", search.base, search.multilabel)):
         return 0.0
-    search.log(f"keeping {TUNE_SHARE * search.budget:.0f} s ({TUNE_SHARE:.0%} of the budget) for "
-               f"fine-tuning, which also gets what the search leaves")
-    return TUNE_SHARE * search.budget
+    share, forward = TUNE_SHARE * search.budget, forward_seconds(search)
+    finish = finish_seconds(search, forward)
+    seen = int((share - finish) / (forward * TRAIN_PASSES)) if forward > 0 else len(search.rows)
+    said = (f"{share:.0f} s ({TUNE_SHARE:.0%} of the budget) for fine-tuning, time for ~{max(seen, 0):,} "
+            f"texts after ~{finish:.0f} s to finish with it")
+    if seen < MIN_TEXTS:
+        search.log(f"not keeping {said} (it needs {MIN_TEXTS:,}); the search gets it")
+        return 0.0
+    search.log(f"keeping {said}; it also gets what the search leaves")
+    return share
+
+
+def forward_seconds(search: Any) -> float:
+    """The fine-tuner's forward seconds a text on this machine, timed once per search (uncached:
+    a cache hit would say nothing of what training costs)."""
+    if search.tune_forward is None:
+        torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False)
+        search.tune_forward = search.seconds_per_text(torch_pass.encode_texts)
+    return search.tune_forward
+
+
+def finish_seconds(search: Any, forward: float) -> float:
+    """A fine-tuned winner's finish: saving, and predicting the check rows (or the first fold's)
+    and the caller's later texts."""
+    scored = len(search.check_rows) or len(search.splits[0][1])
+    return FINETUNE_SAVE_SECONDS + forward * (scored + search.after_texts)
 
 
 def default_finetuner(base: Any, finetuner: Any = None) -> Any:
@@ -95,10 +120,8 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     model = default_finetuner(search.base, search.finetuner)
     checked = len(search.check_rows) > 0
     train, test = (search.rows, search.check_rows) if checked else search.splits[0]
-    # uncached: a cache hit would say nothing of what training costs
-    torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False)
-    forward = search.seconds_per_text(torch_pass.encode_texts)
-    finish = FINETUNE_SAVE_SECONDS + forward * (len(test) + search.after_texts)  # if it wins
+    forward = forward_seconds(search)
+    finish = finish_seconds(search, forward)  # if it wins
     # the rival's refit and save must stay affordable (its own, checked already: the search's reserve
     # covers its slowest candidate, a vote's refit took ag_news's whole share), and so must its own finish
     kept = search.refit_seconds(rival, checked=rival.check is not None) if rival is not None else 0.0

@@ -307,7 +307,29 @@ def test_auto_keeps_a_share_of_the_budget_for_fine_tuning_on_large_sets(tiny_mod
     monkeypatch.setattr(trial, "MIN_TEXTS", 2000)  # a small set: the search ends early anyway
     auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="4m", finetuner=tuner,
                log=messages.append)
-    assert not any("for fine-tuning, which" in m for m in messages)
+    assert not any("(25% of the budget) for fine-tuning" in m for m in messages)
+
+
+def test_auto_keeps_no_share_that_finishing_with_a_fine_tuned_winner_would_take(tiny_model, embedder,
+                                                                                monkeypatch):
+    """ag_news: predicting 7,600 report texts at the tuner's speed took the whole share, and
+    fine-tuning was skipped after the search had stopped early for it."""
+    import bertclf.search.finetune_trial as trial
+    from bertclf.search.auto import Search
+
+    kept = []
+    left = Search.left
+    monkeypatch.setattr(Search, "left", lambda self: kept.append(self.tune_reserve) or left(self))
+    monkeypatch.setattr(Search, "seconds_per_text", lambda self, embed: 0.5)  # a slow tuner
+    monkeypatch.setattr(trial, "MIN_TEXTS", 3)
+    messages = []
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 2)]
+    tuner = FineTuner(tiny_model, batch_size=4, progress=False, verbose=False)
+    auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="4m", finetuner=tuner,
+               log=messages.append, after_texts=200)  # 30 s saving + 0.5 s x 200 texts > the 60 s share
+    said = next(m for m in messages if "(25% of the budget) for fine-tuning" in m)
+    assert said.startswith("not keeping 60 s") and "the search gets it" in said, said
+    assert set(kept) == {0.0}
 
 
 def test_fine_tuning_stops_when_it_cannot_catch_up():
