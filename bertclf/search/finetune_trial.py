@@ -122,8 +122,8 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     train, test = (search.rows, search.check_rows) if checked else search.splits[0]
     forward = forward_seconds(search)
     finish = finish_seconds(search, forward)  # if it wins
-    # the rival's refit and save must stay affordable (its own, checked already: the search's reserve
-    # covers its slowest candidate, a vote's refit took ag_news's whole share), and so must its own finish
+    # the rival's refit and save must stay affordable (its own, checked already, not the search's
+    # reserve, which covers the slowest candidate it screened), and so must its own finish
     kept = search.refit_seconds(rival, checked=rival.check is not None) if rival is not None else 0.0
     room = search.left() + search.reserve - max(kept, finish)
     share = f"{max(room, 0):.0f} s of the {search.budget:.0f} s budget are left for it"

@@ -532,8 +532,8 @@ def test_long_texts_bring_head_tail_and_chunk_candidates_and_say_so(embedder, mo
 
 def test_fine_tuning_is_priced_against_the_rivals_own_refit_not_the_slowest_candidates(
         tiny_model, embedder, monkeypatch):
-    """The search's reserve covers its slowest candidate (a vote's refit took ag_news's whole
-    share); once the rival is known and checked, fine-tuning needs to leave room for its refit only."""
+    """The search's reserve covers the slowest candidate it screened; once the rival is known and
+    checked, fine-tuning needs to leave room for the rival's refit only."""
     from bertclf.io.labels import encode_labels
     from bertclf.search.auto import Search
     from bertclf.search.finetune_trial import finetune_candidate
