@@ -27,7 +27,7 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_md import PERFORMANCE, cpu_line, isa_section, publish  # noqa: E402
+from results_md import PERFORMANCE, cpu_line, isa_section, publish, widest_isa  # noqa: E402
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CASES = [("short", "sms_spam"), ("256-token", "bbc_news")]
@@ -98,6 +98,11 @@ def cache_worker(texts: list[str], folder: str) -> dict:
     return {"texts": len(texts), "cold_s": cold, "warm_s": warm}
 
 
+def used(rate: float, peak: float) -> str:
+    """Multiply-adds a second, in G, and their share of the int8 peak where it is known."""
+    return f"{rate / 1e9:,.0f}" + (f" ({rate / peak:.0%})" if peak else "")
+
+
 def child(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -127,7 +132,11 @@ def main() -> None:
     began = time.perf_counter()
     common = ["--data", str(args.data), "--limit", str(args.limit), "--repeats", str(args.repeats)]
     lines = ["| texts | tool | start-up s | texts/s | × sentence-transformers | peak RSS MB | "
-             "mean cosine | worst cosine |", "|---|---|---|---|---|---|---|---|"]
+             "mean cosine | worst cosine | G multiply-adds/s (share of int8 peak) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    from work import bundled_config, int8_peak, macs_per_text, share_line, token_counts
+
+    peak, config, work = int8_peak(widest_isa()), bundled_config(), {}
     from bertclf.encode.backends import cpu_has_bf16
 
     # without bf16 instructions torch emulates bf16 (6x slower than fp32 on an AVX2 EPYC): no one's choice
@@ -135,6 +144,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for kind, name in CASES:
             results, vectors = {}, {}
+            tokens = token_counts(load_texts(args.data, name, args.limit))
+            work[kind] = (sum(tokens) / len(tokens), macs_per_text(config, tokens))
             for tool in tools:
                 path = f"{tmp}/{kind}-{len(vectors)}.npy"
                 results[tool] = child(["--worker", tool, "--case", name, "--vectors", path, *common])
@@ -147,7 +158,8 @@ def main() -> None:
                 cos = np.sum(v * ref, axis=1) / np.linalg.norm(v, axis=1) / np.linalg.norm(ref, axis=1)
                 lines.append(f"| {kind} ({name}, {r['texts']:,}) | {tool} | {r['startup_s']:.1f} | "
                              f"{r['texts_per_s']:,.0f} | {r['texts_per_s'] / base:.2f}× | "
-                             f"{r['peak_rss_mb']:,.0f} | {cos.mean():.4f} | {cos.min():.4f} |")
+                             f"{r['peak_rss_mb']:,.0f} | {cos.mean():.4f} | {cos.min():.4f} | "
+                             f"{used(r['texts_per_s'] * work[kind][1], peak)} |")
         cache_lines = ["| texts | first pass s | second pass s (from the cache) | speed-up |",
                        "|---|---|---|---|"]
         for kind, name in CASES:
@@ -156,7 +168,10 @@ def main() -> None:
                                f"{r['cold_s'] / r['warm_s']:,.0f}× |")
     section, on = isa_section("embed-speed")
     skipped = "" if len(tools) == len(TOOLS) else " torch bf16 left out: this CPU has no bf16 instructions."
-    body = "\n".join([f"### Backends{on}", "", f"CPU: {cpu_line()}.{skipped}", "", *lines, "",
+    per_text = "; ".join(f"{kind} texts {t:.0f} tokens on average, {m / 1e6:,.0f} M multiply-adds in the "
+                         f"encoder layers" for kind, (t, m) in work.items())
+    body = "\n".join([f"### Backends{on}", "", f"CPU: {cpu_line()}.{skipped} Work per text: {per_text}. "
+                      f"{share_line(widest_isa())}", "", *lines, "",
                       f"### Embedding cache (default backend){on}", "", *cache_lines])
     publish(section, body, "python benchmarks/embed_speed.py", not args.no_write,
             time.perf_counter() - began, doc=PERFORMANCE)
