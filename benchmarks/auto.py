@@ -273,9 +273,9 @@ def main() -> None:
         "\"`--auto` before\" is the release before issue 43 (the table of 2026-12-02 for the first seven "
         "sets, the issue's run of 2026-12-07 for the three added then).", "", loso_text(ledgers), "",
         table(single, loso=loso_columns(single, ledgers)) if single else "",
-        "", "Several labels per text: test micro-F1 (%) and macro-F1; `--auto` scores candidates by "
-        "micro-F1 at per-label cut-offs. Before issue 20 `--auto` refused these sets.", "",
-        table(several, "micro-F1", loso_columns(several, ledgers)) if several else ""])
+        *(["", "Several labels per text: test micro-F1 (%) and macro-F1; `--auto` scores candidates by "
+            "micro-F1 at per-label cut-offs. Before issue 20 `--auto` refused these sets.", "",
+            table(several, "micro-F1", loso_columns(several, ledgers))] if several else [])])
     whole = set(names) == set(SETS + MULTILABEL)
     publish(args.section, body, f"python benchmarks/auto.py --sets {args.sets}" if not whole else
             "python benchmarks/auto.py", write=whole or args.section != "auto",
