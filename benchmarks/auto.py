@@ -11,6 +11,12 @@ without running their search again). The `--auto` column of the previous run
 file, so a long run can be resumed; the table goes to docs/results.md (section "auto") when every
 set has a row.
 
+The leave-one-set-out columns (issue 43) choose each rule `--auto` took from data again without
+the set scored, from the ledger of the benchmark that chose it (``--guard-ledger``,
+``--tuning-ledger``; ``--unshared-rows``: this script's rows from a commit without the fine-tuning
+share): where every rule comes out as adopted, the set's own figure is its LOSO figure; where only
+the share differs, its run without the share is; otherwise the column says a run is needed.
+
     python benchmarks/auto.py [--sets sms_spam,banking77] [--budget 10m] [--rows rows.jsonl] [--finetune]
 """
 
