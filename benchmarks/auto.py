@@ -166,13 +166,13 @@ def rules_without(name: str, ledgers: dict[str, list[dict]], rows: dict[str, dic
     return chosen
 
 
-def loso_score(row: dict, chosen: dict[str, object], unshared: dict[str, dict]) -> float | None:
-    """The set's score under the rules chosen without it: its own row where they are the adopted
-    ones, its run without the share where only the share differs, else unknown (it needs a run)."""
-    differs = [k for k, v in chosen.items() if v != ADOPTED[k]]
+def loso_score(row: dict, differs: dict[str, object], unshared: dict[str, dict]) -> float | None:
+    """The set's score under the rules chosen without it (``differs``: those that are not the
+    adopted ones): its own row where none differs, its run without the share where only the share
+    does, else unknown (it needs a run)."""
     if not differs:
         return row["auto"]
-    if differs == ["fine-tuning share"] and row["set"] in unshared:
+    if list(differs) == ["fine-tuning share"] and row["set"] in unshared:
         return unshared[row["set"]]["auto"]
     return None
 
@@ -186,7 +186,7 @@ def loso_columns(rows: list[dict], ledgers: dict[str, list[dict]]) -> list[tuple
         chosen = rules_without(row["set"], ledgers, by_set)
         differs = {k: v for k, v in chosen.items() if v != ADOPTED[k]}
         said = "as adopted" if not differs else ", ".join(f"{k} {v}" for k, v in differs.items())
-        out.append((said, loso_score(row, chosen, unshared)))
+        out.append((said, loso_score(row, differs, unshared)))
     return out
 
 

@@ -98,11 +98,6 @@ def cache_worker(texts: list[str], folder: str) -> dict:
     return {"texts": len(texts), "cold_s": cold, "warm_s": warm}
 
 
-def used(rate: float, peak: float) -> str:
-    """Multiply-adds a second, in G, and their share of the int8 peak where it is known."""
-    return f"{rate / 1e9:,.0f}" + (f" ({rate / peak:.0%})" if peak else "")
-
-
 def child(args: list[str]) -> dict:
     out = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -134,7 +129,7 @@ def main() -> None:
     lines = ["| texts | tool | start-up s | texts/s | × sentence-transformers | peak RSS MB | "
              "mean cosine | worst cosine | G multiply-adds/s (share of int8 peak) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    from work import bundled_config, int8_peak, macs_per_text, share_line, token_counts
+    from work import bundled_config, int8_peak, macs_per_text, share, share_line, token_counts
 
     peak, config, work = int8_peak(widest_isa()), bundled_config(), {}
     from bertclf.encode.backends import cpu_has_bf16
@@ -159,7 +154,8 @@ def main() -> None:
                 lines.append(f"| {kind} ({name}, {r['texts']:,}) | {tool} | {r['startup_s']:.1f} | "
                              f"{r['texts_per_s']:,.0f} | {r['texts_per_s'] / base:.2f}× | "
                              f"{r['peak_rss_mb']:,.0f} | {cos.mean():.4f} | {cos.min():.4f} | "
-                             f"{used(r['texts_per_s'] * work[kind][1], peak)} |")
+                             f"{r['texts_per_s'] * work[kind][1] / 1e9:,.0f} "
+                             f"({share(r['texts_per_s'] * work[kind][1], peak)}) |")
         cache_lines = ["| texts | first pass s | second pass s (from the cache) | speed-up |",
                        "|---|---|---|---|"]
         for kind, name in CASES:

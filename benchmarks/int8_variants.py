@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from results_md import PERFORMANCE, cpu_line, publish, widest_isa
-from work import bundled_config, int8_peak, macs_per_text, share_line, token_counts
+from work import bundled_config, int8_peak, macs_per_text, share, share_line, token_counts
 
 from bertclf import Embedder
 
@@ -175,10 +175,6 @@ def compare(graphs: dict[str, tuple[Path, bool]], limit: int, long_limit: int, r
                          f"{cos.mean():.4f} | {cos.min():.4f} | {share(speed * macs, peak)} |")
             print(lines[-1], flush=True)
     return lines
-
-
-def share(rate: float, peak: float) -> str:
-    return f"{rate / peak:.0%}" if peak else "–"
 
 
 def arguments(doc: str) -> argparse.Namespace:

@@ -45,6 +45,11 @@ def int8_peak(isa: str) -> float:
     return (os.cpu_count() or 1) * clock_hz() * PER_CYCLE * PER_INSTRUCTION.get(isa, 0)
 
 
+def share(rate: float, peak: float) -> str:
+    """``rate`` multiply-adds a second as a share of ``peak`` ('–' where the peak is unknown)."""
+    return f"{rate / peak:.0%}" if peak else "–"
+
+
 def token_counts(texts: list[str], max_length: int = 256) -> list[int]:
     """Tokens a text takes in the bundled model, [CLS] and [SEP] included, cut at ``max_length``."""
     from tokenizers import Tokenizer

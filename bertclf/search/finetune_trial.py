@@ -50,7 +50,7 @@ def fine_tuning_share(search: Any, space: list[Candidate]) -> float:
         return 0.0
     share, forward = TUNE_SHARE * search.budget, forward_seconds(search)
     finish = finish_seconds(search, forward)
-    seen = int((share - finish) / (forward * TRAIN_PASSES)) if forward > 0 else len(search.rows)
+    seen = texts_in(share - finish, forward, len(search.rows))
     said = (f"{share:.0f} s ({TUNE_SHARE:.0%} of the budget) for fine-tuning, time for ~{max(seen, 0):,} "
             f"texts after ~{finish:.0f} s to finish with it")
     if seen < MIN_TEXTS:
@@ -67,6 +67,11 @@ def forward_seconds(search: Any) -> float:
         torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False)
         search.tune_forward = search.seconds_per_text(torch_pass.encode_texts)
     return search.tune_forward
+
+
+def texts_in(seconds: float, forward: float, untimed: int) -> int:
+    """Texts fine-tuning trains on in ``seconds`` (``untimed`` where no pass was timed)."""
+    return int(seconds / (forward * TRAIN_PASSES)) if forward > 0 else untimed
 
 
 def finish_seconds(search: Any, forward: float) -> float:
@@ -127,7 +132,7 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     kept = search.refit_seconds(rival, checked=rival.check is not None) if rival is not None else 0.0
     room = search.left() + search.reserve - max(kept, finish)
     share = f"{max(room, 0):.0f} s of the {search.budget:.0f} s budget are left for it"
-    seen = int(room / (forward * TRAIN_PASSES)) if forward > 0 else len(train)  # texts trained on
+    seen = texts_in(room, forward, len(train))  # texts trained on
     needed = min(MIN_TEXTS, len(train))
     if seen < needed:
         c.status = f"skipped: {share}, time for ~{max(seen, 0):,} texts (it needs {needed:,})"
