@@ -6,9 +6,11 @@ Every tool embeds the same texts with the bundled all-MiniLM-L6-v2 (mean pooling
 defaults: 16 through ONNX Runtime, 32 through torch). Each measurement runs in its own process, so start-up
 (imports + model load, timed from the worker's first line) and peak RSS are its own. Cosine is
 to bertclf's torch fp32 vectors. A last part times the embedding cache: the same texts embedded
-a second time by a new Embedder. Writes the "Embedding speed" section of docs/performance.md.
+a second time by a new Embedder. With ``--ct2 PYTHON`` (CTranslate2's own venv: see
+benchmarks/ct2_worker.py) CTranslate2's int8 encoder runs beside them. Writes the "Embedding
+speed" section of docs/performance.md.
 
-    python benchmarks/embed_speed.py [--data ../shared/data] [--limit 2000] [--repeats 3]
+    python benchmarks/embed_speed.py [--data ../shared/data] [--limit 2000] [--repeats 3] [--ct2 PYTHON]
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ TOOLS = {  # name: (backend, dtype) for bertclf; None for sentence-transformers
     "bertclf onnx-int8 (default)": ("onnx-int8", "fp32"),
 }
 REFERENCE = "bertclf torch fp32"
+CT2 = "CTranslate2 int8 (batches of 32)"
 
 
 def load_texts(data: Path, name: str, limit: int) -> list[str]:
@@ -103,12 +106,20 @@ def child(args: list[str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def ct2_child(python: str, args: list[str]) -> dict:
+    """benchmarks/ct2_worker.py in CTranslate2's venv: its last line, as JSON (nothing for 'convert')."""
+    worker = str(Path(__file__).resolve().parent / "ct2_worker.py")
+    out = subprocess.run([python, worker, *args], check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=2000, help="texts per case, at most (test split)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes; the best counts")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    parser.add_argument("--ct2", metavar="PYTHON", help="CTranslate2's venv python: add its int8 encoder")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--vectors", help=argparse.SUPPRESS)
@@ -136,7 +147,12 @@ def main() -> None:
 
     # without bf16 instructions torch emulates bf16 (6x slower than fp32 on an AVX2 EPYC): no one's choice
     tools = [t for t in TOOLS if cpu_has_bf16() or TOOLS[t] != ("torch", "bf16")]
+    from bertclf.encode.sources import bundled_model_dir
+
+    model_dir = str(bundled_model_dir())
     with tempfile.TemporaryDirectory() as tmp:
+        if args.ct2:
+            ct2_child(args.ct2, ["convert", model_dir, f"{tmp}/ct2"])
         for kind, name in CASES:
             results, vectors = {}, {}
             tokens = token_counts(load_texts(args.data, name, args.limit))
@@ -146,6 +162,13 @@ def main() -> None:
                 results[tool] = child(["--worker", tool, "--case", name, "--vectors", path, *common])
                 vectors[tool] = np.load(path)
                 print(kind, tool, results[tool], flush=True)
+            if args.ct2:
+                Path(f"{tmp}/texts.json").write_text(json.dumps(load_texts(args.data, name, args.limit)))
+                path = f"{tmp}/{kind}-ct2.npy"
+                results[CT2] = ct2_child(args.ct2, ["run", model_dir, f"{tmp}/ct2", f"{tmp}/texts.json",
+                                                    str(args.repeats), path])
+                vectors[CT2] = np.load(path)
+                print(kind, CT2, results[CT2], flush=True)
             base = results["sentence-transformers encode"]["texts_per_s"]
             ref = vectors[REFERENCE]
             for tool, r in results.items():
@@ -169,7 +192,9 @@ def main() -> None:
     body = "\n".join([f"### Backends{on}", "", f"CPU: {cpu_line()}.{skipped} Work per text: {per_text}. "
                       f"{share_line(widest_isa())}", "", *lines, "",
                       f"### Embedding cache (default backend){on}", "", *cache_lines])
-    publish(section, body, "python benchmarks/embed_speed.py", not args.no_write,
+    command = "python benchmarks/embed_speed.py" + (" --ct2 benchmarks/.venv-ct2/bin/python" if args.ct2
+                                                    else "")
+    publish(section, body, command, not args.no_write,
             time.perf_counter() - began, doc=PERFORMANCE)
 
 
