@@ -21,7 +21,6 @@ STARTED = time.perf_counter()  # start-up counts imports too, as in embed_speed.
 
 import json  # noqa: E402
 import os  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 
 BATCH = 32
@@ -58,17 +57,11 @@ def run(model_dir: str, ct2_dir: str, texts_file: str, repeats: int, vectors_out
             out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
         return np.concatenate(out)
 
-    embed(texts[:8])
-    startup = time.perf_counter() - STARTED
-    embed(texts[:64])  # warm-up
-    seconds = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        vectors = embed(texts)
-        seconds = min(seconds, time.perf_counter() - start)
+    from embed_speed import best_of  # standard library only at its top: it imports in this venv
+
+    vectors, result = best_of(embed, texts, repeats, STARTED)
     np.save(vectors_out, vectors.astype(np.float32))
-    return {"texts": len(texts), "startup_s": startup, "texts_per_s": len(texts) / seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return result
 
 
 if __name__ == "__main__":

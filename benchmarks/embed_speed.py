@@ -26,7 +26,9 @@ import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_md import PERFORMANCE, cpu_line, isa_section, publish, widest_isa  # noqa: E402
@@ -71,17 +73,25 @@ def worker(tool: str, texts: list[str], repeats: int, vectors_out: str) -> dict:
 
         def run(items: list[str]):
             return embedder.transform(items)
+    vectors, result = best_of(run, texts, repeats, STARTED)
+    np.save(vectors_out, np.asarray(vectors, dtype=np.float32))
+    return result
+
+
+def best_of(run: Callable[[list[str]], Any], texts: list[str], repeats: int,
+            started: float) -> tuple[Any, dict]:
+    """(vectors, figures) of ``run``: start-up from ``started`` to its first call's end, then the
+    best of ``repeats`` passes after a warm-up (CTranslate2's worker, in its own venv, uses it too)."""
     run(texts[:8])
-    startup = time.perf_counter() - STARTED
+    startup = time.perf_counter() - started
     run(texts[:64])  # warm-up
     seconds = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         vectors = run(texts)
         seconds = min(seconds, time.perf_counter() - start)
-    np.save(vectors_out, np.asarray(vectors, dtype=np.float32))
-    return {"texts": len(texts), "startup_s": startup, "texts_per_s": len(texts) / seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return vectors, {"texts": len(texts), "startup_s": startup, "texts_per_s": len(texts) / seconds,
+                     "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def cache_worker(texts: list[str], folder: str) -> dict:
