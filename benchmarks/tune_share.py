@@ -94,7 +94,7 @@ def analyse(ledger: list[dict]) -> str:
                      f"{'yes' if keeps else 'no'} | {verdict} |")
     every = threshold_without(ledger, "")
     return (f"Threshold chosen on every set with an outcome: {every:,} texts a class. Chosen without the "
-            f"set, it sorted {right} of {judged} sets right (keeping the share everywhere, as `--auto` does, "
+            f"set, it sorted {right} of {judged} sets right (keeping it wherever it fits, as `--auto` does, "
             f"sorts {sum(r['won'] is True for r in ledger)}).\n\n"
             + "\n".join(lines))
 
