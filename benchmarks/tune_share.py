@@ -4,7 +4,8 @@ that the share buys, against whether fine-tuning then beat the frozen candidates
 For each set: the estimate `--auto` makes before its search (``finetune_trial.share_estimate``:
 the tuner's forward pass timed on this machine, a fine-tuned winner's finish paid out of the
 share) of how many texts a class fine-tuning could train on in ``TUNE_SHARE`` of a 10-minute
-budget; and, from ``benchmarks/auto.py``'s rows (``--rows``), whether fine-tuning, when it ran,
+budget (its check rows drawn without the overlap groups `--auto` finds, so they may differ from a
+run's by a few texts); and, from ``benchmarks/auto.py``'s rows (``--rows``), whether fine-tuning, when it ran,
 beat the best frozen or TF-IDF candidate on the check rows (sets where it never ran choose
 nothing). The threshold is chosen leave-one-set-out: for each set, the one that sorts the other
 sets best (keep the share at or above it; among ties the lowest, as a share lost where
