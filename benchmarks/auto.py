@@ -13,9 +13,9 @@ set has a row.
 
 The leave-one-set-out columns (issue 43) choose each rule `--auto` took from data again without
 the set scored, from the ledger of the benchmark that chose it (``--guard-ledger``,
-``--tuning-ledger``; ``--unshared-rows``: this script's rows from a commit without the fine-tuning
-share): where every rule comes out as adopted, the set's own figure is its LOSO figure; where only
-the share differs, its run without the share is; otherwise the column says a run is needed.
+``--tuning-ledger``; ``--share-rows SHARE=FILE``: this script's rows with another fine-tuning
+share, 0 for none): where every rule comes out as adopted, the set's own figure is its LOSO figure;
+where only the share differs, its run at that share is; otherwise the column says a run is needed.
 
     python benchmarks/auto.py [--sets sms_spam,banking77] [--budget 10m] [--rows rows.jsonl] [--finetune]
 """
@@ -55,7 +55,7 @@ PREVIOUS = {"sms_spam": 99.73, "banking77": 93.93, "sst2": 84.75, "ag_news": 89.
 # the rules issue 43 chose on data, as `--auto` has them; the leave-one-set-out column chooses each
 # again without the set scored (benchmarks/auto_loso.py, finetune_budget.py, and whole commands run
 # without the share)
-ADOPTED = {"guard m": 1.0, "fine-tuning": "time, lr 1e-4", "fine-tuning share": True}
+ADOPTED = {"guard m": 1.0, "fine-tuning": "time, lr 1e-4", "fine-tuning share": 0.5}
 
 
 def timed(args: list[str]) -> tuple[dict, float, float]:
@@ -150,43 +150,52 @@ def add_finetune(rows: str, names: list[str], data: str, budget: str) -> None:
                 handle.write(json.dumps(row) + "\n")
 
 
-def rules_without(name: str, ledgers: dict[str, list[dict]], rows: dict[str, dict]) -> dict[str, object]:
+def rules_without(name: str, ledgers: dict, rows: dict[str, dict]) -> dict[str, object]:
     """Each data-chosen rule as it is chosen without set ``name``: the guard's m and the fine-tuning
-    setting from their benchmarks' ledgers, the share by its mean gain on the other sets that ran
-    without it (ties keep no share). A rule whose ledger is missing is not chosen again."""
+    setting from their benchmarks' ledgers, the share as the adopted one only if it beats each other
+    share measured, summed over the other sets run at both (else the best of those that beat it; a
+    tie keeps the smaller share). A rule whose ledger is missing is not chosen again."""
     chosen: dict[str, object] = {}
     if ledgers["guard"]:
         chosen["guard m"] = margin_without(ledgers["guard"], name)
     if ledgers["tuning"]:
         sets = sorted({r["set"] for r in ledgers["tuning"]})
         chosen["fine-tuning"] = setting_without(ledgers["tuning"], sets, name)
-    others = [r for r in ledgers["unshared"] if r["set"] != name and r["set"] in rows]
-    if others:
-        chosen["fine-tuning share"] = sum(rows[r["set"]]["auto"] - r["auto"] for r in others) > 0
+    lead = {share: sum(rows[s]["auto"] - r["auto"] for s, r in last_of_each(alternative).items()
+                       if s != name and s in rows) for share, alternative in ledgers["shares"].items()}
+    if lead:
+        worst = min(lead, key=lambda share: (lead[share], share))
+        chosen["fine-tuning share"] = worst if lead[worst] < 0 or (lead[worst] == 0 and worst < ADOPTED[
+            "fine-tuning share"]) else ADOPTED["fine-tuning share"]
     return chosen
 
 
-def loso_score(row: dict, differs: dict[str, object], unshared: dict[str, dict]) -> float | None:
+def loso_score(row: dict, differs: dict[str, object], shares: dict[float, list[dict]]) -> float | None:
     """The set's score under the rules chosen without it (``differs``: those that are not the
-    adopted ones): its own row where none differs, its run without the share where only the share
+    adopted ones): its own row where none differs, its run at the chosen share where only the share
     does, else unknown (it needs a run)."""
     if not differs:
         return row["auto"]
-    if list(differs) == ["fine-tuning share"] and row["set"] in unshared:
-        return unshared[row["set"]]["auto"]
+    if list(differs) == ["fine-tuning share"]:
+        found = last_of_each(shares.get(differs["fine-tuning share"], [])).get(row["set"])
+        return found["auto"] if found else None
     return None
 
 
-def loso_columns(rows: list[dict], ledgers: dict[str, list[dict]]) -> list[tuple[str, float | None]]:
+def last_of_each(rows: list[dict]) -> dict[str, dict]:
+    """Each set's last row (a ledger appends a set's row again when it is run again)."""
+    return {r["set"]: r for r in rows}
+
+
+def loso_columns(rows: list[dict], ledgers: dict) -> list[tuple[str, float | None]]:
     """Per row: the rules chosen without its set ('as adopted' when they are) and its LOSO score."""
     by_set = {r["set"]: r for r in rows}
-    unshared = {r["set"]: r for r in ledgers["unshared"]}
     out = []
     for row in rows:
         chosen = rules_without(row["set"], ledgers, by_set)
         differs = {k: v for k, v in chosen.items() if v != ADOPTED[k]}
         said = "as adopted" if not differs else ", ".join(f"{k} {v}" for k, v in differs.items())
-        out.append((said, loso_score(row, differs, unshared)))
+        out.append((said, loso_score(row, differs, ledgers["shares"])))
     return out
 
 
@@ -228,12 +237,20 @@ def loso_mean(rows: list[dict], loso: list) -> str:
                                           else " |")
 
 
-def loso_text(ledgers: dict[str, list[dict]]) -> str:
+def share_list(shares: dict[float, list[dict]]) -> str:
+    """'none (2 sets) and 25% (10 sets)': the other shares measured, and on how many sets."""
+    said = [f"{'none' if k == 0 else f'{k:.0%}'} ({len(last_of_each(v))} sets)"
+            for k, v in sorted(shares.items())]
+    return " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
+
+
+def loso_text(ledgers: dict) -> str:
     used = [what for key, what in (("guard", "the guard's m (benchmarks/auto_loso.py)"),
                                     ("tuning", "the fine-tuning schedule and rate "
                                                "(benchmarks/finetune_budget.py)"),
-                                    ("unshared", "the quarter of the budget kept for fine-tuning (these "
-                                                 "commands run without it)")) if ledgers[key]]
+                                    ("shares", "the share of the budget kept for fine-tuning (these "
+                                               f"commands run at {share_list(ledgers['shares'])})"))
+            if ledgers[key]]
     return ("Leave-one-set-out: each set scored with the rules chosen on the other sets, for "
             + ("; ".join(used) if used else "no rule (no ledger given)") + ". 'as adopted': every rule "
             "chosen without the set is the one `--auto` has, so the set's own figure is its LOSO figure. The "
@@ -257,12 +274,13 @@ def main() -> None:
     parser.add_argument("--tuning-ledger", default="/tmp/bertclf-finetune-budget.jsonl",
                         help="benchmarks/finetune_budget.py's ledger: the fine-tuning setting chosen "
                         "without each set")
-    parser.add_argument("--unshared-rows", default=None,
-                        help="rows of this script run without the fine-tuning share (an earlier commit)")
+    parser.add_argument("--share-rows", action="append", default=[], metavar="SHARE=FILE",
+                        help="rows of this script with another fine-tuning share (0: none), e.g. from "
+                        "an earlier commit; repeat for each share")
     args = parser.parse_args()
     names = args.sets.split(",")
     ledgers = {"guard": read_rows(args.guard_ledger), "tuning": read_rows(args.tuning_ledger),
-               "unshared": read_rows(args.unshared_rows)}
+               "shares": {float(k): read_rows(v) for k, v in (a.split("=", 1) for a in args.share_rows)}}
     start = time.perf_counter()
     if args.finetune and args.rows and Path(args.rows).exists():
         add_finetune(args.rows, names, args.data, args.budget)

@@ -14,7 +14,8 @@ out. Rows go to a ledger (JSON lines), so the estimates are timed once.
 
 Measured 2026-12-07 (docs/results.md, "tune-share"): the estimate sorted 4 of 7 sets right
 leave-one-set-out, tweepfake (lost) above disaster_tweets (won), so `--auto` logs it and does not
-decide by it.
+decide by it. That was with a quarter of the budget (``TUNE_SHARE`` 0.25); it is half since, and a
+run now estimates the half (the outcomes in ``--rows`` are the quarter's).
 
     python benchmarks/tune_share.py --rows /tmp/bertclf-auto-43-ten.jsonl [--sets sst2,...]
 """

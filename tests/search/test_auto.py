@@ -299,17 +299,17 @@ def test_auto_keeps_a_share_of_the_budget_for_fine_tuning_on_large_sets(tiny_mod
     tuner = FineTuner(tiny_model, batch_size=4, progress=False, verbose=False)
     _, result = auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="4m", finetuner=tuner,
                            log=messages.append)
-    said = next(m for m in messages if "keeping 60 s (25% of the budget) for fine-tuning" in m)
+    said = next(m for m in messages if "keeping 120 s (50% of the budget) for fine-tuning" in m)
     per_class = int(said.split("texts (~")[1].split(" a class)")[0].replace(",", ""))
     assert per_class > 0  # the texts a class the share buys: the gain's estimate, logged
-    assert 60.0 in kept and kept[-1] == 0.0  # the search saw less; fine-tuning got it back
+    assert 120.0 in kept and kept[-1] == 0.0  # the search saw less; fine-tuning got it back
     tuned = [c for c in result.candidates if c.features == "finetune"][0]
     assert tuned.scores
     messages.clear()
     monkeypatch.setattr(trial, "MIN_TEXTS", 2000)  # a small set: the search ends early anyway
     auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="4m", finetuner=tuner,
                log=messages.append)
-    assert not any("(25% of the budget) for fine-tuning" in m for m in messages)
+    assert not any("(50% of the budget) for fine-tuning" in m for m in messages)
 
 
 def test_auto_keeps_no_share_that_finishing_with_a_fine_tuned_winner_would_take(tiny_model, embedder,
@@ -328,9 +328,9 @@ def test_auto_keeps_no_share_that_finishing_with_a_fine_tuned_winner_would_take(
     texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 2)]
     tuner = FineTuner(tiny_model, batch_size=4, progress=False, verbose=False)
     auto_train(texts, LABELS * 2, base=TextClassifier(embedder), budget="4m", finetuner=tuner,
-               log=messages.append, after_texts=200)  # 30 s saving + 0.5 s x 200 texts > the 60 s share
-    said = next(m for m in messages if "(25% of the budget) for fine-tuning" in m)
-    assert said.startswith("not keeping 60 s") and "the search gets it" in said, said
+               log=messages.append, after_texts=200)  # 30 s saving + 0.5 s x 200 texts > the 120 s share
+    said = next(m for m in messages if "(50% of the budget) for fine-tuning" in m)
+    assert said.startswith("not keeping 120 s") and "the search gets it" in said, said
     assert set(kept) == {0.0}
 
 
