@@ -54,7 +54,7 @@ PREVIOUS = {"sms_spam": 99.73, "banking77": 93.93, "sst2": 84.75, "ag_news": 89.
 
 # the rules issue 43 chose on data, as `--auto` has them; the leave-one-set-out column chooses each
 # again without the set scored (benchmarks/auto_loso.py, finetune_budget.py, and whole commands run
-# without the share)
+# at other shares)
 ADOPTED = {"guard m": 1.0, "fine-tuning": "time, lr 1e-4", "fine-tuning share": 0.5}
 
 
@@ -161,8 +161,10 @@ def rules_without(name: str, ledgers: dict, rows: dict[str, dict]) -> dict[str, 
     if ledgers["tuning"]:
         sets = sorted({r["set"] for r in ledgers["tuning"]})
         chosen["fine-tuning"] = setting_without(ledgers["tuning"], sets, name)
-    lead = {share: sum(rows[s]["auto"] - r["auto"] for s, r in last_of_each(alternative).items()
-                       if s != name and s in rows) for share, alternative in ledgers["shares"].items()}
+    both = {share: [(rows[s], r) for s, r in last_of_each(alternative).items() if s != name and s in rows]
+            for share, alternative in ledgers["shares"].items()}
+    lead = {share: sum(ours["auto"] - theirs["auto"] for ours, theirs in pairs)
+            for share, pairs in both.items() if pairs}  # a share with no other set says nothing
     if lead:
         worst = min(lead, key=lambda share: (lead[share], share))
         chosen["fine-tuning share"] = worst if lead[worst] < 0 or (lead[worst] == 0 and worst < ADOPTED[

@@ -36,8 +36,8 @@ MIN_TEXTS = 2000  # fewer texts than this seen in the time left: not worth start
 # leave-one-set-out over four sets: docs/results.md, "Fine-tuning in a fixed time")
 AUTO_LR = 1e-4
 # where TRAIN is large, the search alone fills the budget (sst2 on two AVX2 cores: 570 of 600 s);
-# half, not a quarter: chosen leave-one-set-out over ten shared sets, where it changed the outcome
-# it helped on 3 of 4: sst2 +1.95, tweepfake +1.10 (docs/results.md, "auto-43")
+# half, not a quarter: chosen leave-one-set-out over the ten shared sets; where it changed the
+# score it helped on 3 of 4 (sst2 +1.95, tweepfake +1.10; docs/results.md, "auto-43")
 TUNE_SHARE = 0.5
 
 
