@@ -152,9 +152,9 @@ def add_finetune(rows: str, names: list[str], data: str, budget: str) -> None:
 
 def rules_without(name: str, ledgers: dict, rows: dict[str, dict]) -> dict[str, object]:
     """Each data-chosen rule as it is chosen without set ``name``: the guard's m and the fine-tuning
-    setting from their benchmarks' ledgers, the share as the adopted one only if it beats each other
-    share measured, summed over the other sets run at both (else the best of those that beat it; a
-    tie keeps the smaller share). A rule whose ledger is missing is not chosen again."""
+    setting from their benchmarks' ledgers, the share by its gain over the adopted one, summed over
+    the other sets run at both (the adopted share gains 0; a tie goes to the smaller share). A rule
+    whose ledger is missing is not chosen again."""
     chosen: dict[str, object] = {}
     if ledgers["guard"]:
         chosen["guard m"] = margin_without(ledgers["guard"], name)
@@ -163,12 +163,11 @@ def rules_without(name: str, ledgers: dict, rows: dict[str, dict]) -> dict[str, 
         chosen["fine-tuning"] = setting_without(ledgers["tuning"], sets, name)
     both = {share: [(rows[s], r) for s, r in last_of_each(alternative).items() if s != name and s in rows]
             for share, alternative in ledgers["shares"].items()}
-    lead = {share: sum(ours["auto"] - theirs["auto"] for ours, theirs in pairs)
+    gain = {share: sum(theirs["auto"] - ours["auto"] for ours, theirs in pairs)
             for share, pairs in both.items() if pairs}  # a share with no other set says nothing
-    if lead:
-        worst = min(lead, key=lambda share: (lead[share], share))
-        chosen["fine-tuning share"] = worst if lead[worst] < 0 or (lead[worst] == 0 and worst < ADOPTED[
-            "fine-tuning share"]) else ADOPTED["fine-tuning share"]
+    if gain:
+        gain[ADOPTED["fine-tuning share"]] = 0.0
+        chosen["fine-tuning share"] = max(gain, key=lambda share: (gain[share], -share))
     return chosen
 
 

@@ -26,6 +26,7 @@ import argparse
 import math
 import warnings
 
+from auto import SETS
 from auto_loso import DATA
 from results_md import cpu_line, publish, read_rows, record
 
@@ -34,8 +35,6 @@ from bertclf.io.labels import encode_labels, read_labelled
 from bertclf.search.auto import Search
 from bertclf.search.finetune_trial import share_estimate
 
-SETS = ["sms_spam", "banking77", "sst2", "ag_news", "disaster_tweets", "bbc_news", "tweepfake",
-        "movie_reviews", "hate_offensive", "reuters_r8"]
 BUDGET = 600.0
 
 

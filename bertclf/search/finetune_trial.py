@@ -46,9 +46,9 @@ def fine_tuning_share(search: Any, space: list[Candidate]) -> float:
     run, the search rows hold ``MIN_TEXTS`` (fewer, and the search ends early anyway) and the
     share leaves time to train on them once a fine-tuned winner's finish (predicting the check
     rows and the report's texts at the tuner's speed) is paid: ag_news's 7,600 report texts took
-    a 150 s share whole. The texts a class it buys are logged, not judged: as an estimate of the
-    gain they sorted only 4 of 7 shared sets right leave-one-set-out (benchmarks/tune_share.py).
-    Fine-tuning also gets whatever the search leaves."""
+    the whole 150 s of the quarter kept then. The texts a class it buys are logged, not judged: as
+    an estimate of the gain they sorted only 4 of 7 shared sets right leave-one-set-out
+    (benchmarks/tune_share.py). Fine-tuning also gets whatever the search leaves."""
     if (not any(c.features == "finetune" for c in space) or len(search.rows) < MIN_TEXTS
             or why_unsupported("fine-tune", search.base, search.multilabel)):
         return 0.0
