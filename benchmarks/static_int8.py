@@ -299,8 +299,9 @@ def main() -> None:
         "a row), and MatMulNBits (per row and block of 32 channels) is the most accurate but runs at about "
         "fp32's speed on this CPU. Every session is made as bertclf makes it: on x86 CPUs without VNNI, "
         "ONNX Runtime's default int8 kernel sums pairs of u8 × s8 products in saturating 16-bit lanes, "
-        "so bertclf sets `session.x64quantprecision` (exact products; ignored where VNNI is present); "
-        "on such a CPU, a row shows the default graph without it."])
+        "so bertclf sets `session.x64quantprecision` there (exact products; left unset where AVX-512 VNNI "
+        "is present, whose kernel is exact already); on such a CPU, a row shows the default graph without "
+        "it."])
     publish(section, body, "python benchmarks/static_int8.py", not args.no_write,
             time.perf_counter() - began, doc=PERFORMANCE)
 

@@ -13,7 +13,6 @@ import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 
@@ -21,17 +20,7 @@ from bertclf.encode import rowwise
 from bertclf.encode.sources import ModelSource, load_config, load_torch_encoder
 from bertclf.errors import BertclfError, BertclfWarning, ExportError, SpecError, first_line
 
-
-@lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """This CPU's feature flags from /proc/cpuinfo (empty where there is none), read once."""
-    from pathlib import Path
-
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return frozenset()
-    return frozenset(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+cpu_flags = rowwise.cpu_flags  # read once, in the module every session is made by
 
 
 def cpu_has_bf16() -> bool:

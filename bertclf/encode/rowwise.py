@@ -33,19 +33,42 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(workers, thread_name_prefix="bertclf-int8")
 
 
-def make_session(graph: Any, threads: int | None) -> Any:
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags from /proc/cpuinfo (empty where there is none), read once."""
+    from pathlib import Path
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+
+
+def needs_exact_products() -> bool:
+    """Whether int8 sessions must ask ONNX Runtime for exact u8 x u8 products on this CPU.
+
+    Its default u8 x s8 kernel on x86 CPUs without AVX-512 VNNI (AVX2, AVX-512 without VNNI) adds
+    pairs of products in saturating 16-bit lanes (255 * 127 * 2 > 32767): on an AVX2 EPYC the
+    worst short text's cosine to fp32 fell to 0.958. VNNI's instruction sums in 32 bits, exact
+    already, and there the exact u8 x u8 path only costs speed (measured on an AVX-512 VNNI EPYC:
+    343 against 486 short texts/s, 36 against 62 at 256 tokens; docs/performance.md). AVX-VNNI
+    (the 256-bit form) is left on the exact path: not measured here."""
+    return "avx512_vnni" not in cpu_flags()
+
+
+def make_session(graph: Any, threads: int | None, exact: bool | None = None) -> Any:
     """An ONNX Runtime CPU session for a graph (a path, mapped from the file, or bytes).
 
-    On x86 CPUs without VNNI (AVX2, AVX-512 without VNNI), ONNX Runtime multiplies u8 activations
-    by s8 weights with an instruction that saturates pairs of products at 16 bits; the int8
-    vectors then lose accuracy (measured on an AVX2 EPYC: worst cosine to fp32 0.958 on short
-    texts). ``session.x64quantprecision`` makes it use exact u8u8 products there, at the same speed
-    on that CPU (docs/performance.md); ONNX Runtime ignores it where VNNI is present."""
+    ``exact`` asks for exact u8 x u8 int8 products (``session.x64quantprecision``); by default
+    where this CPU's u8 x s8 kernel would saturate (``needs_exact_products``). Either way the
+    integer products are exact, so a graph answers the same on every x86 CPU."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    options.add_session_config_entry("session.x64quantprecision", "1")
+    if needs_exact_products() if exact is None else exact:
+        options.add_session_config_entry("session.x64quantprecision", "1")
     if threads:
         options.intra_op_num_threads = int(threads)
     return ort.InferenceSession(str(graph) if not isinstance(graph, bytes) else graph, options,

@@ -225,24 +225,63 @@ def test_peaks_are_measured_once_per_graph_and_a_tuned_copy_borrows_its_base_mod
         smoothing.smooth(base_fp32, tmp_path / "s.onnx", [], known={"elsewhere": np.ones(3)})
 
 
-def test_int8_sessions_multiply_exactly_where_the_cpu_lacks_vnni(tmp_path):
-    """ONNX Runtime's default u8 x s8 kernel on x86 CPUs without VNNI sums pairs of products in
-    saturating 16-bit lanes (255 * 127 * 2 > 32767); bertclf's sessions ask for exact products.
-    On a VNNI CPU both are exact and this still checks the sum."""
+def _saturating_graph(folder: Path) -> Path:
+    """One MatMulInteger whose pairs of u8 x s8 products overflow 16 bits (255 * 127 * 2 > 32767)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    weights = numpy_helper.from_array(np.full((64, 8), 127, dtype=np.int8), "w")
+    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "w"], ["y"])], "qgemm",
+                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.INT32, [None, 8])], [weights])
+    path = folder / "qgemm.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+@pytest.mark.parametrize("exact", [True, None], ids=["exact products", "as this cpu chooses"])
+def test_int8_sessions_multiply_exactly_on_this_cpu(tmp_path, exact):
+    """ONNX Runtime's default u8 x s8 kernel on x86 CPUs without VNNI saturates pairs of
+    products: there bertclf asks for exact products, and on a VNNI CPU (where it does not) the
+    default kernel must be exact already."""
     from bertclf.encode.rowwise import make_session
 
-    k, n = 64, 8
-    weights = numpy_helper.from_array(np.full((k, n), 127, dtype=np.int8), "w")
-    graph = helper.make_graph([helper.make_node("MatMulInteger", ["a", "w"], ["y"])], "qgemm",
-                              [helper.make_tensor_value_info("a", TensorProto.UINT8, [None, k])],
-                              [helper.make_tensor_value_info("y", TensorProto.INT32, [None, n])], [weights])
-    path = tmp_path / "qgemm.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    (y,) = make_session(path, 1).run(None, {"a": np.full((4, k), 255, dtype=np.uint8)})
-    assert (y == 255 * 127 * k).all(), y[0, :3]
+    session = make_session(_saturating_graph(tmp_path), 1, exact=exact)
+    (y,) = session.run(None, {"a": np.full((4, 64), 255, dtype=np.uint8)})
+    assert (y == 255 * 127 * 64).all(), y[0, :3]
+
+
+@pytest.mark.parametrize(("flags", "asked"), [({"avx2", "fma"}, True), ({"avx2", "avx512f"}, True),
+                                               ({"avx2", "avx512f", "avx512_vnni"}, False), (set(), True)])
+def test_exact_products_are_asked_for_only_where_the_cpu_lacks_avx512_vnni(monkeypatch, tmp_path, flags,
+                                                                           asked):
+    """Exact u8 x u8 products cost speed on a VNNI CPU (343 against 486 short texts/s measured),
+    where the default kernel is exact already; elsewhere they keep the cosine goal."""
+    from bertclf.encode import rowwise
+
+    monkeypatch.setattr(rowwise, "cpu_flags", lambda: frozenset(flags))
+    options = rowwise.make_session(_saturating_graph(tmp_path), 1).get_session_options()
+    try:
+        value = options.get_session_config_entry("session.x64quantprecision")
+    except Exception:  # noqa: BLE001 - ONNX Runtime raises where the entry was never set
+        value = None
+    assert (value == "1") is asked
+
+
+def test_a_model_answers_the_same_with_either_session_setting(tiny_model, monkeypatch):
+    """A model exported on one CPU and opened on another runs the same graph with the other CPU's
+    session setting: both multiply exactly, so the vectors agree (on a VNNI CPU this compares
+    the two kernels; elsewhere both sessions take the exact path)."""
+    from bertclf.encode import rowwise
+
+    chosen = rowwise.needs_exact_products()
+    vectors = []
+    for exact in (True, chosen):
+        monkeypatch.setattr(rowwise, "needs_exact_products", lambda exact=exact: exact)
+        backends.clear_cache()
+        vectors.append(Embedder(model=tiny_model, backend="onnx-int8", progress=False).transform(TEXTS))
+    backends.clear_cache()
+    np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-5)
 
 
 @pytest.mark.parametrize("native", [True, False])
