@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from results_md import PERFORMANCE, cpu_line, publish, widest_isa
+from results_md import PERFORMANCE, cpu_line, isa_section, publish, widest_isa
 from work import bundled_config, int8_peak, macs_per_text, share, share_line, token_counts
 
 from bertclf import Embedder
@@ -114,14 +114,18 @@ def mixed(eight: Path, seven: Path, groups: tuple[str, ...], out: Path) -> Path:
 
 
 def session(path: Path, exact: bool):  # noqa: ANN201
+    """One thread, exact u8 x u8 products or not, and the fusions bertclf leaves out left out."""
     import onnxruntime as ort
+
+    from bertclf.encode.rowwise import UNFUSED
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = 1
     if exact:
         options.add_session_config_entry("session.x64quantprecision", "1")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(UNFUSED))
 
 
 def timed(embed, texts: list[str], repeats: int) -> tuple[np.ndarray, float]:  # noqa: ANN001
@@ -209,7 +213,8 @@ def main() -> None:
     body = (f"Texts/s on {cpu_line()}, best of {args.repeats} passes, every core; {args.limit} short texts "
             f"(sms_spam) and {args.long_limit} 256-token texts (bbc_news, test split). Cosine to the fp32 "
             f"ONNX graph's vectors. {share_line(widest_isa())}\n\n" + "\n".join(lines))
-    publish("int8-variants", body, "python benchmarks/int8_variants.py", write=not args.no_write,
+    publish(isa_section("int8-variants")[0], body, "python benchmarks/int8_variants.py",
+            write=not args.no_write,
             seconds=time.perf_counter() - began, doc=PERFORMANCE)
 
 

@@ -189,9 +189,11 @@ class Embedder(TransformerMixin, BaseEstimator):
         s = s or self.settings()
         backend = resolve_backend(self.backend, self.device, self.dtype)
         # onnx-int8 vectors before bertclf 0.3 came from batched runs (they moved with their batch),
-        # and on CPUs without VNNI from saturating int8 products: naming the scheme keeps those
+        # on CPUs without VNNI from saturating int8 products, and before 0.5 from sessions that
+        # fused each residual Add and LayerNorm (up to 0.013 apart): naming the scheme keeps those
         # apart from today's.
-        scheme = {"int8_runs": "one text per call, exact products"} if backend == "onnx-int8" else {}
+        scheme = ({"int8_runs": "one text per call, exact products, unfused layer norms"}
+                  if backend == "onnx-int8" else {})
         return {"model": s.source.spec, "weights": models.weights_digest(s.source), **scheme,
                 "backend": backend, "dtype": self.dtype,
                 "pooling": s.pooling, "layers": list(s.layers), "layer_agg": s.layer_agg,

@@ -57,12 +57,21 @@ def needs_exact_products() -> bool:
     return "avx512_vnni" not in cpu_flags()
 
 
+# ONNX Runtime's fusions left out when a session starts. It fuses each residual Add and the
+# LayerNormalization after it into SkipLayerNormalization; on the int8 graph, one text per call,
+# the two plain ops ran 1.11-1.13x faster than that fused kernel (short to 256-token texts, same
+# vectors to four decimals of cosine), and the fp32 graph ran the same either way
+# (benchmarks/int8_fusions.py, AVX-512 VNNI; docs/performance.md).
+UNFUSED = ("SkipLayerNormFusion",)
+
+
 def make_session(graph: Any, threads: int | None, exact: bool | None = None) -> Any:
     """An ONNX Runtime CPU session for a graph (a path, mapped from the file, or bytes).
 
     ``exact`` asks for exact u8 x u8 int8 products (``session.x64quantprecision``); by default
     where this CPU's u8 x s8 kernel would saturate (``needs_exact_products``). Either way the
-    integer products are exact, so a graph answers the same on every x86 CPU."""
+    integer products are exact, so a graph answers the same on every x86 CPU. The fusions in
+    ``UNFUSED`` are off."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -72,7 +81,7 @@ def make_session(graph: Any, threads: int | None, exact: bool | None = None) -> 
     if threads:
         options.intra_op_num_threads = int(threads)
     return ort.InferenceSession(str(graph) if not isinstance(graph, bytes) else graph, options,
-                                providers=["CPUExecutionProvider"])
+                                providers=["CPUExecutionProvider"], disabled_optimizers=list(UNFUSED))
 
 
 def _feed(inputs: Sequence[str], batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -161,7 +161,8 @@ def test_int8_gives_a_text_the_same_vector_whatever_its_batch(tiny_model):
 
 
 def test_the_cache_keeps_per_text_int8_apart_from_older_vectors(tiny_model):
-    assert Embedder(model=tiny_model).cache_setting()["int8_runs"] == "one text per call, exact products"
+    assert Embedder(model=tiny_model).cache_setting()["int8_runs"] == (
+        "one text per call, exact products, unfused layer norms")
     assert "int8_runs" not in Embedder(model=tiny_model, backend="onnx").cache_setting()
 
 
@@ -282,6 +283,27 @@ def test_a_model_answers_the_same_with_either_session_setting(tiny_model, monkey
         vectors.append(Embedder(model=tiny_model, backend="onnx-int8", progress=False).transform(TEXTS))
     backends.clear_cache()
     np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-5)
+
+
+def test_sessions_leave_out_the_fusions_that_measured_slower(tiny_model, tmp_path):
+    """ONNX Runtime fuses residual Adds and LayerNorms into SkipLayerNormalization unless told
+    not to; the names in ``UNFUSED`` must still be ones it knows, or the speed-up goes silently."""
+    import onnx
+    import onnxruntime as ort
+
+    from bertclf.encode import rowwise
+
+    graph = onnx_export.onnx_model(resolve(tiny_model), "int8")
+
+    def fused_ops(disabled: list[str]) -> set[str]:
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f"optimized-{len(disabled)}.onnx")
+        ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"],
+                             disabled_optimizers=disabled)
+        return {node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node}
+
+    assert "SkipLayerNormalization" in fused_ops([])
+    assert "SkipLayerNormalization" not in fused_ops(list(rowwise.UNFUSED))
 
 
 @pytest.mark.parametrize("native", [True, False])
