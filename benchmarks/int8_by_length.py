@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from int8_variants import build, cosines, session, texts_of
-from results_md import PERFORMANCE, cpu_line, publish
+from results_md import PERFORMANCE, cpu_line, isa_section, publish
 from work import token_counts
 
 from bertclf import Embedder
@@ -76,7 +76,8 @@ def main() -> None:
             "core, one text per call. The default graph has 8-bit weights and exact u8 x u8 products; the "
             "other, 7-bit weights and ONNX Runtime's u8 x s8 kernel. Cosine to the fp32 ONNX graph's vectors "
             "at the same length; the goal is 0.995 mean and 0.98 worst.\n\n" + "\n".join(lines))
-    publish("int8-by-length", body, "python benchmarks/int8_by_length.py", write=not args.no_write,
+    publish(isa_section("int8-by-length")[0], body, "python benchmarks/int8_by_length.py",
+            write=not args.no_write,
             seconds=time.perf_counter() - began, doc=PERFORMANCE)
 
 

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from int8_variants import arguments, compare
-from results_md import PERFORMANCE, cpu_line, publish
+from results_md import PERFORMANCE, cpu_line, isa_section, publish
 
 from bertclf import Embedder
 
@@ -69,7 +69,7 @@ def main() -> None:
             f"{args.limit} short texts (sms_spam) and {args.long_limit} 256-token texts (bbc_news, test "
             f"split). The optimiser fused: {found}. Cosine to the fp32 ONNX graph's vectors.\n\n"
             + "\n".join(lines))
-    publish("int8-fused", body, "python benchmarks/int8_fused.py", write=not args.no_write,
+    publish(isa_section("int8-fused")[0], body, "python benchmarks/int8_fused.py", write=not args.no_write,
             seconds=time.perf_counter() - began, doc=PERFORMANCE)
 
 
