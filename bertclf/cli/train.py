@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -37,6 +38,7 @@ Examples:
   bertclf train train.csv --test test.csv --auto --budget 10m --out model   # TF-IDF, frozen, hybrid, tuned
   bertclf train train.csv --auto --budget 2m --no-finetune --out model   # frozen encoder only
   bertclf train comments.csv --label-cols toxic,insult --auto --out model   # several labels, by micro-F1
+  bertclf train tickets.csv --time-col created --auto --out model   # hold out and check on the latest rows
   bertclf train train.csv --out model --features embedding -C auto   # frozen embeddings alone, C by CV
   bertclf train eight_per_class.csv --few-shot --out model   # few labels: tune the encoder on pairs
   bertclf train train.csv --out model --json > train.json   # metrics as JSON; the report goes to stderr
@@ -55,8 +57,9 @@ Examples:
 
 \b
 Without --test, a stratified, seeded 20% of TRAIN is held out for the report (--holdout,
---seed); the saved model is the one that was evaluated. Beside the report, a TF-IDF + logistic
-regression baseline is fitted on the same split (--no-baseline skips it).""",
+--seed); with --time-col, the latest 20%. The saved model is the one that was evaluated. Beside
+the report, a TF-IDF + logistic regression baseline is fitted on the same split (--no-baseline
+skips it).""",
 )
 @click.argument("train_path", metavar="TRAIN", callback=input_file)
 @click.option("--out", "-o", required=True, metavar="DIR",
@@ -95,6 +98,9 @@ regression baseline is fitted on the same split (--no-baseline skips it).""",
 @click.option("--meta-cols", default=None, metavar="A,B,...",
               help="Columns fused with the text embedding: numbers standardised, categories one-hot "
                    "(hashed past 30 values), gaps imputed.")
+@click.option("--time-col", default=None, metavar="COL",
+              help="A column of dates or numbers giving each row's time: the hold-out and --auto's check "
+                   "rows become the latest rows instead of a shuffled draw (the model is not given it).")
 @click.option("--extra-embeddings", default=None, metavar="FILE", callback=input_file,
               help="Table of precomputed vectors (a list column, or numeric columns) joined by --join-on.")
 @click.option("--join-on", default=None, metavar="COL",
@@ -129,11 +135,16 @@ def train(train_path: str, out: str, test_path: str | None, holdout: float, seed
     if few_shot and not given("features"):
         options["features"] = "embedding"  # few-shot tuning measured best on the tuned embeddings alone
     _check_modes(way, options["features"], search["budget"])
+    from bertclf.errors import SpecError
     from bertclf.io.labels import is_multilabel, read_split
     from bertclf.render.console import print_leaderboard
     from bertclf.search.training import check_way, train_model
 
-    columns = pop_columns(options)
+    time_col = options.pop("time_col")
+    if time_col is not None and test_path and way != "auto":
+        raise SpecError("--time-col orders the hold-out and --auto's check rows: with --test and without "
+                        "--auto it would change nothing; drop it or add --auto")
+    columns = replace(pop_columns(options), time=time_col or None)
     model = _classifier(options, columns, seed, strict, quiet)
     check_way(way, model)  # before the file is read
     split = read_split(train_path, test_path, holdout, seed, columns, strict)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -122,6 +122,7 @@ class Columns:
     pair: str | None = None
     meta: tuple[str, ...] = ()
     join_on: str | None = None
+    time: str | None = None  # each row's date or number, for splits that respect time (--time-col)
 
     @property
     def multilabel(self) -> bool:
@@ -137,20 +138,48 @@ class Columns:
 def read_rows(path: str, columns: Columns, strict: bool = False) -> tuple[Any, Any]:
     """(X, y) from a table: X is the text list, or a DataFrame when pairs or metadata are read
     too; y is a label list, a 0/1 DataFrame (label columns) or a list of label lists."""
+    X, y, _ = _read_rows(path, columns, strict)
+    return X, y
+
+
+def _read_rows(path: str, columns: Columns, strict: bool) -> tuple[Any, Any, Any]:
+    """``read_rows``'s (X, y) and each row's time (``columns.time``; None without one)."""
     from bertclf.io.files import require_columns
     from bertclf.io.label_db import is_label_db, read_labelled_db
 
     if is_label_db(path):  # what `bertclf label` collected
-        if len(columns.inputs) > 1:
+        if len(columns.inputs) > 1 or columns.time:
             raise SpecError(f"{path}: a labelling database holds single texts: drop --pair-col, "
-                            f"--meta-cols and --join-on")
-        return read_labelled_db(path)
+                            f"--meta-cols, --join-on and --time-col")
+        return (*read_labelled_db(path), None)
     reader = _read_multi if columns.multilabel else _read_single
     texts, labels, table = reader(path, columns, strict)
+    times = read_times(table, path, columns.time) if columns.time else None
     if len(columns.inputs) == 1:
-        return texts, labels
+        return texts, labels, times
     require_columns(table, columns.inputs, path, "inputs named by --pair-col, --meta-cols or --join-on")
-    return table[columns.inputs].reset_index(drop=True), labels
+    return table[columns.inputs].reset_index(drop=True), labels, times
+
+
+def read_times(table: Any, path: str, column: str) -> np.ndarray:
+    """A column of dates (any format pandas reads) or numbers (a year, a timestamp, a counter) as
+    floats that sort as the times do; one error naming the column and a bad value otherwise."""
+    import pandas as pd
+
+    values = pd.Series(table_column(table, path, column, " (--time-col)"), dtype=object)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():
+        return numbers.to_numpy(dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' advice on formats: a bad value is reported below
+        dates = pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
+    bad = np.flatnonzero(dates.isna().to_numpy())
+    if len(bad):
+        first = values.iloc[bad[0]]
+        raise InputError(f"{path}: column '{column}' (--time-col) must hold dates or numbers: {len(bad)} of "
+                         f"{len(values)} rows do not, the first "
+                         f"{'an empty cell' if first is None else repr(first)}")
+    return (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
 
 
 def _read_multi(path: str, columns: Columns, strict: bool) -> tuple[list[Any], Any, Any]:
@@ -212,19 +241,29 @@ class Split:
     eval_labels: Any | None
     description: str
     held_out: float = 0.0  # the share of TRAIN held out for the report (0: a test file, or none)
+    times: Any | None = None  # each training row's time (--time-col), else None
 
 
 def read_split(train_path: str, test_path: str | None, holdout: float, seed: int, columns: Columns,
                strict: bool = False) -> Split:
     """TRAIN and TEST files, or TRAIN with a seeded hold-out (``holdout`` > 0), stratified by
-    label for one label per text and random for several."""
+    label for one label per text and random for several; with a time column, the latest rows."""
     if not 0 <= holdout < 1:
         raise SpecError(f"--holdout must be at least 0 and below 1, got {holdout}")
-    X, y = read_rows(train_path, columns, strict)
+    X, y, times = _read_rows(train_path, columns, strict)
     if test_path:
-        eval_X, eval_y = read_rows(test_path, columns, strict)
-        return Split(X, y, eval_X, eval_y, f"test file {test_path}")
+        eval_X, eval_y = read_rows(test_path, replace(columns, time=None), strict)
+        return Split(X, y, eval_X, eval_y, f"test file {test_path}", times=times)
     if holdout > 0:
+        if times is not None:  # what comes later is what the model will meet
+            order = np.argsort(times, kind="stable")
+            n_test = math.ceil(len(order) * holdout)
+            if len(order) - n_test < 2:
+                raise InputError(f"{len(order)} labelled rows are too few to hold {holdout:.0%} out")
+            train_rows, test_rows = np.sort(order[:-n_test]), np.sort(order[-n_test:])
+            return Split(take(X, train_rows), take(y, train_rows), take(X, test_rows), take(y, test_rows),
+                         f"the latest {holdout:.0%} of {train_path} by {columns.time}", holdout,
+                         times=times[train_rows])
         if columns.multilabel or is_multilabel(y):  # label columns, or a multi-label database
             rows = np.random.default_rng(seed).permutation(len(y))
             n_test = math.ceil(len(rows) * holdout)
@@ -235,7 +274,7 @@ def read_split(train_path: str, test_path: str | None, holdout: float, seed: int
             train_rows, test_rows = holdout_split(y, holdout, seed)
         return Split(take(X, train_rows), take(y, train_rows), take(X, test_rows), take(y, test_rows),
                      f"{holdout:.0%} hold-out of {train_path} (seed {seed})", holdout)
-    return Split(X, y, None, None, "")
+    return Split(X, y, None, None, "", times=times)
 
 
 def is_multilabel(y: Any) -> bool:

@@ -66,12 +66,14 @@ class Search:
     def __init__(self, texts: list[str], target: np.ndarray, n_classes: int, base: Any,
                  budget_seconds: float, folds: int, seed: int, log: Callable[[str], None],
                  finetuner: Any = None, groups: np.ndarray | None = None, check: bool = False,
-                 after_texts: int = 0, classes: np.ndarray | None = None) -> None:
+                 after_texts: int = 0, classes: np.ndarray | None = None,
+                 order: np.ndarray | None = None) -> None:
         """Features are computed for every text; cross-validation reads the search rows only.
         ``groups``: rows that must stay together (``overlap_groups``); ``check``: set check rows
         aside; ``after_texts``: texts the caller will embed once the model is saved (a report),
         whose time the budget keeps back; ``classes``: the label of each class number, which a
-        fine-tuned model (kept as it is) must predict."""
+        fine-tuned model (kept as it is) must predict; ``order``: each row's time, where the
+        check rows are the latest (``splits.check_rows``)."""
         self.classes = np.arange(n_classes) if classes is None else np.asarray(classes)
         self.texts, self.target, self.n_classes, self.base = texts, target, n_classes, base
         self.votes = why_unsupported("vote", base, target.ndim == 2) is None
@@ -80,7 +82,7 @@ class Search:
         self.multilabel = target.ndim == 2  # an (n, L) 0/1 matrix: scored by micro-F1
         self.metric = "micro-F1" if self.multilabel else "accuracy"
         strata = strata_of(target)
-        self.rows, self.check_rows = (check_rows(strata, groups, seed, self.multilabel) if check
+        self.rows, self.check_rows = (check_rows(strata, groups, seed, self.multilabel, order) if check
                                       else (np.arange(len(target)), np.arange(0)))
         self.k = cv_folds(strata[self.rows], folds, log, self.multilabel)
         inner = grouped_folds(strata[self.rows], None if groups is None else groups[self.rows], self.k, seed)
@@ -332,7 +334,7 @@ def winner_model(winner: Candidate, base: Any, finetuner: Any = None) -> Any:
 def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: str | float = DEFAULT_BUDGET,
                folds: int = DEFAULT_FOLDS, finetune: bool = True, finetuner: Any = None,
                few_shot: bool = True, log: Callable[[str], None] | None = None, check: bool = True,
-               after_texts: int = 0) -> tuple[Any, SearchResult]:
+               after_texts: int = 0, order: Any = None) -> tuple[Any, SearchResult]:
     """Search, then refit the winner on all the texts: (fitted model, search result).
 
     ``base`` is a ``TextClassifier`` whose embedder, columns and seed the candidates share. With a
@@ -341,7 +343,9 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
     ``finetuner``, or the base's encoder with ``FineTuner``'s defaults); ``few_shot``: consider
     few-shot tuning (``FewShot``) when TRAIN is small (``search.fewshot_trial.MAX_PER_CLASS``);
     ``check``: score the winner on rows set aside before the search (``SearchResult.estimate``);
-    ``after_texts``: texts the caller will embed after training (a report), kept in the budget.
+    ``after_texts``: texts the caller will embed after training (a report), kept in the budget;
+    ``order``: each text's time (numbers that sort as the times do: ``--time-col``), where the
+    check rows are the latest texts rather than a shuffled draw.
     """
     from bertclf.classify.classifier import TextClassifier
     from bertclf.encode.embedder import Embedder
@@ -366,10 +370,15 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
         log(f"{overlapping} training texts repeat or sit inside another: folds and check rows keep "
             f"each such group together")
     n_classes = target.shape[1] if multilabel else int(target.max()) + 1
+    if order is not None and len(order) != len(inputs.texts):
+        raise SpecError(f"order has {len(order)} times for {len(inputs.texts)} texts")
     search = Search(inputs.texts, target, n_classes, probe, seconds, folds,
                     base.random_state if base.random_state is not None else 0, log, finetuner,
                     groups=groups if overlapping else None, check=check, after_texts=after_texts,
-                    classes=classes)
+                    classes=classes, order=None if order is None else np.asarray(order, dtype=float))
+    if order is not None and len(search.check_rows):
+        log(f"check rows: the latest {len(search.check_rows):,} texts in time, not a shuffled draw "
+            f"(--time-col)")
     if check and not len(search.check_rows):
         log(f"too few texts to set rows aside (the rarest label needs {CHECK_MIN_PER_LABEL}): the "
             f"winner's cross-validated score is its only estimate, and it runs high")

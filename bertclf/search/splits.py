@@ -6,6 +6,7 @@ intervals around a score measured on the check rows are in ``evaluate.intervals`
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
@@ -57,13 +58,13 @@ def grouped_folds(strata: np.ndarray, groups: np.ndarray | None, k: int,
 
 
 def check_rows(strata: np.ndarray, groups: np.ndarray | None, seed: int,
-               multilabel: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               multilabel: bool = False, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(search rows, check rows): a seeded ``CHECK_SHARE`` of the texts (at most ``CHECK_MAX``),
     stratified and drawn whole groups at a time; no check rows when the rarest label has fewer
     than ``CHECK_MIN_PER_LABEL`` texts (for several labels per text: fewer than 10 texts a label
-    on average)."""
-    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
-
+    on average). With ``order`` (each row's time, ``--time-col``) the check rows are the latest
+    rows instead, whole groups, unstratified: what comes later is what the model will meet, and a
+    shuffled draw would score the winner on the train split's own period."""
     every = np.arange(len(strata))
     few = len(strata) < CHECK_MIN_PER_LABEL * len(set(strata.tolist())) if multilabel \
         else np.bincount(strata).min() < CHECK_MIN_PER_LABEL
@@ -72,12 +73,23 @@ def check_rows(strata: np.ndarray, groups: np.ndarray | None, seed: int,
     groups = every if groups is None else groups
     heads, first = np.unique(groups, return_index=True)  # one row stands for its group
     size = min(CHECK_SHARE, CHECK_MAX / len(strata))
-    try:
-        split = StratifiedShuffleSplit(1, test_size=size, random_state=seed).split(heads, strata[first])
-        _, chosen = next(split)
-    except ValueError:  # a stratum whose texts are all one group
-        _, chosen = next(ShuffleSplit(1, test_size=size, random_state=seed).split(heads))
-    check = np.isin(groups, heads[chosen])
+    if order is not None:
+        latest = np.argsort(np.asarray(order), kind="stable")[len(strata) - math.ceil(size * len(strata)):]
+        check = np.isin(groups, groups[latest])
+    else:
+        check = np.isin(groups, heads[_drawn(heads, strata[first], size, seed)])
     if not multilabel and np.bincount(strata[~check], minlength=int(strata.max()) + 1).min() < 2:
         return every, every[:0]
     return every[~check], every[check]
+
+
+def _drawn(heads: np.ndarray, strata: np.ndarray, size: float, seed: int) -> np.ndarray:
+    """Indices into ``heads`` of a seeded ``size`` share, stratified (plain where a stratum's
+    texts are all one group)."""
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    try:
+        _, chosen = next(StratifiedShuffleSplit(1, test_size=size, random_state=seed).split(heads, strata))
+    except ValueError:  # a stratum whose texts are all one group
+        _, chosen = next(ShuffleSplit(1, test_size=size, random_state=seed).split(heads))
+    return chosen

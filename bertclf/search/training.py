@@ -106,7 +106,7 @@ def train_model(model: Any, split: Any, way: str = "plain", *, budget: str = DEF
 
         model, search = auto_train(split.texts, split.labels, base=model, budget=budget, folds=folds,
                                    finetune=finetune, log=log or (lambda message: None),
-                                   after_texts=len(split.eval_texts or []))
+                                   after_texts=len(split.eval_texts or []), order=split.times)
     else:
         model.fit(split.texts, split.labels)
     seconds = time.perf_counter() - start

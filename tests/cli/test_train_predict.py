@@ -76,10 +76,18 @@ def test_train_empty_texts_warn_and_strict_refuses(run, tiny_model, write, tmp_p
         ("text,label\na,x\nb,y\n", ["--holdout", "-0.2"], ["--holdout must be"]),
         ("text,label\na,x\nb,y\n", ["-C", "-1", "--holdout", "0"],
          ["-C must be 'auto' or a positive number"]),
+        ("text,label,day\na,x,1\nb,y,2\n", ["--time-col", "date"], ["no column 'date'", "text, label, day",
+                                                                       "--time-col"]),
+        ("text,label,day\na,x,2024-01-03\nb,y,soon\nc,x,2024-01-01\n", ["--time-col", "day"],
+         ["column 'day' (--time-col) must hold dates or numbers", "1 of 3 rows", "'soon'"]),
+        ("text,label,day\na,x,1\nb,y,2\n", ["--time-col", "day", "--test", "TRAIN"],
+         ["--time-col orders the hold-out and --auto's check rows", "add --auto"]),
     ],
 )
 def test_train_bad_input_is_one_line_and_exit_2(run, tiny_model, write, tmp_path, content, args, fragments):
-    result = run("train", write("t.csv", content), "--model", tiny_model, "--out", tmp_path / "m", *args)
+    path = write("t.csv", content)
+    args = [str(path) if arg == "TRAIN" else arg for arg in args]
+    result = run("train", path, "--model", tiny_model, "--out", tmp_path / "m", *args)
     if fragments:
         assert_one_line_error(result, *fragments)
     else:

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from bertclf.errors import BertclfWarning, InputError
-from bertclf.io.labels import encode_labels, holdout_split, normalize_labels, read_labelled
+from bertclf.io.labels import (
+    Columns,
+    encode_labels,
+    holdout_split,
+    normalize_labels,
+    read_labelled,
+    read_split,
+)
 
 
 def test_labels_may_be_strings_or_numbers():
@@ -62,3 +69,16 @@ def test_holdout_refuses_too_little_data():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         holdout_split(["a", "b"] * 10, 0.2, seed=1)  # an ordinary split warns about nothing
+
+
+@pytest.mark.parametrize("day", [[f"2024-03-0{9 - i}" for i in range(9)] + ["2024-02-01"],
+                                 [str(9 - i) for i in range(9)] + ["0.5"]], ids=["dates", "numbers"])
+def test_a_time_column_holds_out_the_latest_rows_and_travels_with_the_training_rows(write, day):
+    rows = "".join(f"t{i},{'ab'[i % 2]},{d}\n" for i, d in enumerate(day))
+    split = read_split(write("t.csv", "text,label,day\n" + rows), None, 0.2, 13, Columns(time="day"))
+    assert split.eval_texts == ["t0", "t1"]  # the two latest days, whatever the file's order
+    assert split.texts == [f"t{i}" for i in range(2, 10)] and "latest 20%" in split.description
+    assert split.times is not None and len(split.times) == 8
+    assert split.times.argmin() == 7 and split.times.argmax() == 0  # the training rows' own times
+    plain = read_split(write("u.csv", "text,label,day\n" + rows), None, 0.2, 13, Columns())
+    assert plain.times is None and plain.eval_texts != ["t0", "t1"]  # seeded and stratified as before

@@ -62,6 +62,17 @@ def test_check_rows_are_a_stratified_share_taken_whole_groups_at_a_time():
     assert len(check_rows(few, None, seed=0)[1]) == 0
 
 
+def test_with_times_the_check_rows_are_the_latest_whole_groups():
+    target = np.tile([0, 1], 100)
+    order = np.arange(200)[::-1].astype(float)  # the file's first rows are the latest
+    groups = np.arange(200) // 2
+    search, check = check_rows(target, groups, seed=3, order=order)
+    assert check.tolist() == list(range(30))  # 15%, the latest rows, pairs kept together
+    assert not set(groups[search]) & set(groups[check])
+    skewed = np.array([0] * 150 + [1] * 20 + [2] * 30)  # label 2 only in the latest rows
+    assert len(check_rows(skewed, None, seed=0, order=np.arange(200.0))[1]) == 0  # CV needs label 2
+
+
 def test_interval_holds_the_accuracy_and_narrows_with_more_texts():
     low, high = interval(0.9, 100)
     assert low < 0.9 < high
