@@ -380,8 +380,10 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
         log(f"check rows: the latest {len(search.check_rows):,} texts in time, not a shuffled draw "
             f"(--time-col)")
     if check and not len(search.check_rows):
-        log(f"too few texts to set rows aside (the rarest label needs {CHECK_MIN_PER_LABEL}): the "
-            f"winner's cross-validated score is its only estimate, and it runs high")
+        why = f"the rarest label needs {CHECK_MIN_PER_LABEL}" + (
+            ", and the latest rows may not hold every text of a label" if order is not None else "")
+        log(f"too few texts to set rows aside ({why}): the winner's cross-validated score is its only "
+            f"estimate, and it runs high")
     long_texts = own.long.mode == "truncate" and beyond_window(probe.embedder_, inputs.texts, log)
     result = search.run(search_space(finetune, own.pooling, few_shot, long_texts))
     result.overlapping = overlapping
