@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bertclf import Embedder, TextClassifier
+from bertclf.errors import SpecError
 from bertclf.evaluate.intervals import f1_interval, interval, micro_f1
 from bertclf.search.auto import auto_train
 from bertclf.search.groups import MAX_CONTAINERS, overlap_groups
@@ -104,6 +105,28 @@ def test_auto_scores_its_winner_once_on_rows_the_search_never_saw(embedder, monk
     assert any("check texts the search never saw" in m for m in messages)
     assert result.summary()["estimate"] == estimate
     assert model.predict(texts).shape == (len(texts),)  # refitted on every row
+
+
+def test_with_an_order_auto_checks_its_winner_on_the_latest_texts(embedder, monkeypatch):
+    import bertclf.search.auto
+
+    checked = []
+    real = bertclf.search.auto.Search.__init__
+
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        checked.extend(self.check_rows.tolist())
+
+    monkeypatch.setattr(bertclf.search.auto.Search, "__init__", spy)
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 4)]
+    order = [float(len(texts) - i) for i in range(len(texts))]  # the first rows are the latest
+    messages = []
+    _, result = auto_train(texts, LABELS * 4, base=TextClassifier(embedder), budget="5m", order=order,
+                           log=messages.append)
+    assert checked == list(range(len(checked))) and result.estimate["texts"] == len(checked) >= 10
+    assert any(f"check rows: the latest {len(checked)} texts in time" in m for m in messages)
+    with pytest.raises(SpecError, match=f"order has 3 times for {len(texts)} texts"):
+        auto_train(texts, LABELS * 4, base=TextClassifier(embedder), budget="5m", order=[1.0, 2.0, 3.0])
 
 
 def test_auto_says_when_texts_overlap_and_when_it_cannot_set_rows_aside(embedder):
