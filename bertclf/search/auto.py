@@ -47,13 +47,7 @@ from bertclf.search.space import (
     parse_budget,
     search_space,
 )
-from bertclf.search.splits import (
-    CHECK_MIN_PER_LABEL,
-    check_rows,
-    cv_folds,
-    grouped_folds,
-    strata_of,
-)
+from bertclf.search.splits import check_rows, check_rows_line, cv_folds, grouped_folds, strata_of
 from bertclf.search.voting import best_vote, log_proba
 
 FINALISTS = 4  # candidates scored on every fold after the one-fold screen
@@ -66,8 +60,7 @@ class Search:
     def __init__(self, texts: list[str], target: np.ndarray, n_classes: int, base: Any,
                  budget_seconds: float, folds: int, seed: int, log: Callable[[str], None],
                  finetuner: Any = None, groups: np.ndarray | None = None, check: bool = False,
-                 after_texts: int = 0, classes: np.ndarray | None = None,
-                 order: np.ndarray | None = None) -> None:
+                 after_texts: int = 0, classes: np.ndarray | None = None, order: Any = None) -> None:
         """Features are computed for every text; cross-validation reads the search rows only.
         ``groups``: rows that must stay together (``overlap_groups``); ``check``: set check rows
         aside; ``after_texts``: texts the caller will embed once the model is saved (a report),
@@ -370,20 +363,13 @@ def auto_train(texts: list[Any], labels: list[Any], base: Any = None, budget: st
         log(f"{overlapping} training texts repeat or sit inside another: folds and check rows keep "
             f"each such group together")
     n_classes = target.shape[1] if multilabel else int(target.max()) + 1
-    if order is not None and len(order) != len(inputs.texts):
-        raise SpecError(f"order has {len(order)} times for {len(inputs.texts)} texts")
     search = Search(inputs.texts, target, n_classes, probe, seconds, folds,
                     base.random_state if base.random_state is not None else 0, log, finetuner,
                     groups=groups if overlapping else None, check=check, after_texts=after_texts,
-                    classes=classes, order=None if order is None else np.asarray(order, dtype=float))
-    if order is not None and len(search.check_rows):
-        log(f"check rows: the latest {len(search.check_rows):,} texts in time, not a shuffled draw "
-            f"(--time-col)")
-    if check and not len(search.check_rows):
-        why = f"the rarest label needs {CHECK_MIN_PER_LABEL}" + (
-            ", and the latest rows may not hold every text of a label" if order is not None else "")
-        log(f"too few texts to set rows aside ({why}): the winner's cross-validated score is its only "
-            f"estimate, and it runs high")
+                    classes=classes, order=order)
+    said = check_rows_line(len(search.check_rows), order is not None) if check else None
+    if said:
+        log(said)
     long_texts = own.long.mode == "truncate" and beyond_window(probe.embedder_, inputs.texts, log)
     result = search.run(search_space(finetune, own.pooling, few_shot, long_texts))
     result.overlapping = overlapping

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bertclf.errors import InputError
+from bertclf.errors import InputError, SpecError
 
 CHECK_SHARE = 0.15  # of TRAIN, set aside to score the winner once
 CHECK_MAX = 2000  # check rows at most: enough for a ±2-point interval, the rest trains
@@ -66,6 +66,8 @@ def check_rows(strata: np.ndarray, groups: np.ndarray | None, seed: int,
     rows instead, whole groups, unstratified: what comes later is what the model will meet, and a
     shuffled draw would score the winner on the train split's own period."""
     every = np.arange(len(strata))
+    if order is not None and len(order) != len(strata):
+        raise SpecError(f"order has {len(order)} times for {len(strata)} texts")
     few = len(strata) < CHECK_MIN_PER_LABEL * len(set(strata.tolist())) if multilabel \
         else np.bincount(strata).min() < CHECK_MIN_PER_LABEL
     if few:
@@ -81,6 +83,17 @@ def check_rows(strata: np.ndarray, groups: np.ndarray | None, seed: int,
     if not multilabel and np.bincount(strata[~check], minlength=int(strata.max()) + 1).min() < 2:
         return every, every[:0]
     return every[~check], every[check]
+
+
+def check_rows_line(count: int, ordered: bool) -> str | None:
+    """What the log says of the ``count`` check rows: that they are the latest (``ordered``), or
+    why there are none; nothing for the usual draw."""
+    if count:
+        return f"check rows: the latest {count:,} texts in time, not a shuffled draw (--time-col)" \
+            if ordered else None
+    also = ", and the latest rows may not hold every text of a label" if ordered else ""
+    return (f"too few texts to set rows aside (the rarest label needs {CHECK_MIN_PER_LABEL}{also}): the "
+            f"winner's cross-validated score is its only estimate, and it runs high")
 
 
 def _drawn(heads: np.ndarray, strata: np.ndarray, size: float, seed: int) -> np.ndarray:
