@@ -34,23 +34,6 @@ VARIANTS = {"ONNX Runtime's default fusions": (), "no SkipLayerNormFusion": ("Sk
             "no SkipLayerNormFusion, no GeluFusion": ("SkipLayerNormFusion", "GeluFusion")}
 
 
-def session(graph: object, disabled: tuple[str, ...], threads: int | None):  # noqa: ANN201
-    """A session as bertclf makes it (its exact-products choice for this CPU, ``threads``), with
-    ``disabled`` fusions off."""
-    import onnxruntime as ort
-
-    from bertclf.encode.rowwise import needs_exact_products
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-    if needs_exact_products():
-        options.add_session_config_entry("session.x64quantprecision", "1")
-    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"],
-                                disabled_optimizers=list(disabled))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
@@ -60,6 +43,7 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     from bertclf.encode.onnx_export import onnx_model
+    from bertclf.encode.rowwise import make_session
 
     embedders = {kind: Embedder(backend=backend, progress=False) for kind, backend in
                  (("int8", "onnx-int8"), ("fp32", "onnx"))}
@@ -67,8 +51,8 @@ def main() -> None:
     source = embedders["int8"].settings().source
     st = SentenceTransformer(str(source.location), device="cpu")
     # int8 one text per call on 1-thread sessions, fp32 batched on every core: as each backend runs
-    runs = {f"{kind} graph, {label}": (kind, session(onnx_model(source, kind), disabled,
-                                                     1 if kind == "int8" else None))
+    runs = {f"{kind} graph, {label}": (kind, make_session(onnx_model(source, kind),
+                                                          1 if kind == "int8" else None, unfused=disabled))
             for kind in ("int8", "fp32") for label, disabled in VARIANTS.items()}
     lines = ["| texts | session | texts/s best (median) | × ST (best) | × default fusions (median) | "
              "cosine to fp32 mean / worst |", "|---|---|---|---|---|---|"]

@@ -114,18 +114,10 @@ def mixed(eight: Path, seven: Path, groups: tuple[str, ...], out: Path) -> Path:
 
 
 def session(path: Path, exact: bool):  # noqa: ANN201
-    """One thread, exact u8 x u8 products or not, and the fusions bertclf leaves out left out."""
-    import onnxruntime as ort
+    """One thread, exact u8 x u8 products or not, otherwise as bertclf makes its sessions."""
+    from bertclf.encode.rowwise import make_session
 
-    from bertclf.encode.rowwise import UNFUSED
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    options.intra_op_num_threads = 1
-    if exact:
-        options.add_session_config_entry("session.x64quantprecision", "1")
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
-                                disabled_optimizers=list(UNFUSED))
+    return make_session(path, 1, exact=exact)
 
 
 def timed(embed, texts: list[str], repeats: int) -> tuple[np.ndarray, float]:  # noqa: ANN001

@@ -65,13 +65,14 @@ def needs_exact_products() -> bool:
 UNFUSED = ("SkipLayerNormFusion",)
 
 
-def make_session(graph: Any, threads: int | None, exact: bool | None = None) -> Any:
+def make_session(graph: Any, threads: int | None, exact: bool | None = None,
+                 unfused: Sequence[str] = UNFUSED) -> Any:
     """An ONNX Runtime CPU session for a graph (a path, mapped from the file, or bytes).
 
     ``exact`` asks for exact u8 x u8 int8 products (``session.x64quantprecision``); by default
     where this CPU's u8 x s8 kernel would saturate (``needs_exact_products``). Either way the
-    integer products are exact, so a graph answers the same on every x86 CPU. The fusions in
-    ``UNFUSED`` are off."""
+    integer products are exact, so a graph answers the same on every x86 CPU. The ONNX Runtime
+    fusions named in ``unfused`` are off (``UNFUSED``; benchmarks try others)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -81,7 +82,7 @@ def make_session(graph: Any, threads: int | None, exact: bool | None = None) -> 
     if threads:
         options.intra_op_num_threads = int(threads)
     return ort.InferenceSession(str(graph) if not isinstance(graph, bytes) else graph, options,
-                                providers=["CPUExecutionProvider"], disabled_optimizers=list(UNFUSED))
+                                providers=["CPUExecutionProvider"], disabled_optimizers=list(unfused))
 
 
 def _feed(inputs: Sequence[str], batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
