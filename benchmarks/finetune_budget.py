@@ -42,10 +42,10 @@ SETTINGS = {
 TODAY = "today"
 
 
-def run(name: str, setting: str, seconds: float, max_test: int) -> dict:
+def run(name: str, setting: str, seconds: float, max_test: int, settings: dict | None = None) -> dict:
     texts, labels = read_labelled(str(DATA / name / "train.csv"), "text", "label")
     test, truth = sample(*read_labelled(str(DATA / name / "test.csv"), "text", "label"), max_test)
-    model = FineTuner(time_limit=seconds, progress=False, verbose=False, **SETTINGS[setting])
+    model = FineTuner(time_limit=seconds, progress=False, verbose=False, **(settings or SETTINGS)[setting])
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
