@@ -78,7 +78,8 @@ works with `predict` and `evaluate`, and OUT/encoder loads with AutoModel.from_p
                    "first (auto: time when --time-limit is given).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
               show_default=True,
-              help="auto: bf16 autocast on a GPU (fp16 where bf16 is missing), fp32 on CPU.")
+              help="auto: bf16 autocast on a GPU (fp16 where bf16 is missing) and on a CPU with bf16 "
+                   "instructions (AVX-512 BF16, AMX), fp32 on other CPUs.")
 @threads_option
 @click.option("--long", type=click.Choice(["truncate", "head-tail", "guide"]), default="truncate",
               show_default=True, help="Texts over --max-length: keep the start, the start and end, or the "

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from bertclf.classify.classifier import TextClassifier
 from bertclf.encode import sources as models
-from bertclf.encode.backends import cpu_has_bf16, resolve_device
+from bertclf.encode.backends import resolve_device
 from bertclf.encode.embedder import Embedder, split_inputs
 from bertclf.encode.onnx_export import TEMPORARY, TUNED_FROM
 from bertclf.encode.sources import load_torch_encoder
@@ -218,11 +218,8 @@ class FewShot(ClassifierMixin, BaseEstimator):
     def _dtype(self, device: str) -> torch.dtype | None:
         """bf16 where asked, or with "auto" on a GPU (fp16 where it lacks bf16) or a CPU whose
         instructions include bf16; else fp32 (None)."""
-        if self.precision == "fp32":
-            return None
-        if device.startswith("cuda"):
-            return autocast_dtype(device, "auto")
-        return torch.bfloat16 if self.precision == "bf16" or cpu_has_bf16() else None
+        return autocast_dtype(device, "auto" if device.startswith("cuda") and self.precision == "bf16"
+                              else self.precision)
 
     # -- prediction and saving: the fitted TextClassifier's ------------------------------------
 

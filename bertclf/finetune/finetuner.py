@@ -79,7 +79,8 @@ class FineTuner(ClassifierMixin, BaseEstimator):
     grad_accum: micro-batches per optimizer step (a larger effective batch in the same memory).
     max_grad_norm: gradient clipping threshold. dropout: before the classification layer.
     precision: "auto" is bf16 autocast on a GPU (fp16 with loss scaling where bf16 is missing)
-        and fp32 on a CPU; "fp32", "bf16" or "fp16" force one.
+        and on a CPU with bf16 instructions (AVX-512 BF16, AMX), fp32 on other CPUs; "fp32",
+        "bf16" or "fp16" force one.
     device: "auto", "cpu" or "cuda". seed: makes a CPU run repeatable bit for bit.
     long, head_tokens: texts over max_length: "truncate", "head-tail" or "guide" (as in
         ``Embedder``; chunk windows need frozen embeddings).
@@ -243,6 +244,7 @@ class FineTuner(ClassifierMixin, BaseEstimator):
             "best_epoch": state.best["epoch"] if state.best else state.epoch,
             "seconds": round(time.perf_counter() - start, 1), "history": state.history,
             "resumed": saved is not None,
+            "precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(trainer.dtype, "fp32"),
         }
         return self
 

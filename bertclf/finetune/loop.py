@@ -262,14 +262,16 @@ class Trainer:
     # -- inference --------------------------------------------------------------------------------
 
     def logits(self, encoded: Encoded, rows: np.ndarray, pad_id: int) -> np.ndarray:
-        """Float32 logits for ``rows`` of ``encoded``, in eval mode, longest texts first."""
+        """Float32 logits for ``rows`` of ``encoded``, in eval mode, longest texts first. On a CPU
+        they are computed in fp32 whatever the training precision: the saved model predicts so,
+        and a check score taken under bf16 would not be the saved model's."""
         out = np.empty((len(rows), self.network.classifier.out_features), dtype=np.float32)
         was_training = self.network.training
         self.network.eval()
         with torch.inference_mode():
             for batch_index in length_batches(encoded.lengths()[rows], self.cfg.batch_size):
                 batch = self._tensors(encoded, rows[batch_index], pad_id)
-                with self.autocast():
+                with self.autocast() if self.device.startswith("cuda") else nullcontext():
                     out[batch_index] = self.network(batch).float().cpu().numpy()
         self.network.train(was_training)
         return out

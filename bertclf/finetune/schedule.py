@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bertclf.encode import backends
 from bertclf.errors import SpecError
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layernorm.weight", "norm.weight")
@@ -64,14 +65,17 @@ def freeze_lower(encoder: torch.nn.Module, layers: int) -> None:
 
 
 def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
-    """None for fp32. 'auto' is fp32 on a CPU and bf16 on a GPU, or fp16 (with loss scaling)
-    on a GPU without bf16; 'bf16' and 'fp16' are taken as asked, fp16 on a GPU only."""
+    """None for fp32. 'auto' is bf16 on a GPU, or fp16 (with loss scaling) on a GPU without
+    bf16; on a CPU it is bf16 where the CPU has bf16 instructions (AVX-512 BF16, AMX: in a
+    fixed time it trained on more texts and scored higher, docs/results.md "finetune-bf16")
+    and fp32 elsewhere, where torch would emulate bf16 slowly. 'bf16' and 'fp16' are taken as
+    asked, fp16 on a GPU only."""
     gpu = device.startswith("cuda")
-    if precision == "fp32" or (precision == "auto" and not gpu):
+    if precision == "fp32" or (precision == "auto" and not gpu and not backends.cpu_has_bf16()):
         return None
     if precision == "fp16" and not gpu:
         raise SpecError("fp16 training needs a GPU (it relies on CUDA loss scaling); use bf16 on a CPU")
-    if precision == "fp16" or (precision == "auto" and not torch.cuda.is_bf16_supported()):
+    if precision == "fp16" or (precision == "auto" and gpu and not torch.cuda.is_bf16_supported()):
         return torch.float16
     return torch.bfloat16
 

@@ -296,3 +296,13 @@ def test_auto_says_why_it_leaves_few_shot_tuning_out(tiny_model):
         assert "--long is chunk" in why_not(search(8, long="chunk"))
     finally:
         bertclf.search.fewshot_trial.MAX_PER_CLASS = limit
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_follows_the_cpus_bf16_instructions(monkeypatch, native):
+    from bertclf.encode import backends
+
+    monkeypatch.setattr(backends, "cpu_has_bf16", lambda: native)
+    assert FewShot()._dtype("cpu") == (torch.bfloat16 if native else None)
+    assert FewShot(precision="bf16")._dtype("cpu") == torch.bfloat16  # asked for: emulated if need be
+    assert FewShot(precision="fp32")._dtype("cpu") is None

@@ -299,6 +299,24 @@ def test_bf16_autocast_trains_on_a_cpu_and_fp16_needs_a_gpu(tiny_model):
         tuner(tiny_model, precision="fp16").fit(texts, labels)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_on_a_cpu_with_bf16_instructions(tiny_model, monkeypatch, native):
+    """On a CPU, "auto" trains under bf16 autocast only where the CPU computes bf16 itself;
+    elsewhere torch would emulate it, several times slower than fp32."""
+    from bertclf.encode import backends
+    from bertclf.search.finetune_trial import training_dtype
+
+    monkeypatch.setattr(backends, "cpu_has_bf16", lambda: native)
+    texts, labels = toy()
+    model = tuner(tiny_model, epochs=1).fit(texts, labels)
+    assert model.trainer_.dtype == (torch.bfloat16 if native else None)
+    assert model.training_["precision"] == ("bf16" if native else "fp32")
+    assert training_dtype(model) == ("bf16" if native else "fp32")  # --auto times its pass so
+    fp32 = tuner(tiny_model, epochs=1, precision="fp32")
+    assert training_dtype(fp32) == "fp32"
+    assert fp32.fit(texts, labels).trainer_.dtype is None and fp32.training_["precision"] == "fp32"
+
+
 def test_finetuner_is_a_scikit_learn_estimator(tiny_model):
     from sklearn.base import clone
 
