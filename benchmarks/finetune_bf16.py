@@ -14,14 +14,11 @@ slowly, so the script refuses to run there. Rows go to a ledger (JSON lines) so 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-from finetune_budget import SETS, run
+from finetune_budget import arguments, ledger_rows
 from results_md import cpu_line, publish
 
 from bertclf.encode.backends import cpu_flags, cpu_has_bf16
@@ -55,24 +52,11 @@ def analyse(rows: list[dict], sets: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default=",".join(SETS))
-    parser.add_argument("--seconds", type=float, default=150.0)
-    parser.add_argument("--max-test", type=int, default=1000)
-    parser.add_argument("--ledger", type=Path, default=Path("/tmp/bertclf-finetune-bf16.jsonl"))
-    parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], "/tmp/bertclf-finetune-bf16.jsonl")
     if not cpu_has_bf16():
         sys.exit("this CPU has no bf16 instructions (avx512_bf16 or amx_bf16): torch would emulate bf16")
     began = time.perf_counter()
-    rows = [json.loads(line) for line in args.ledger.read_text().splitlines()] if args.ledger.exists() else []
-    sets = args.sets.split(",")
-    for name in sets:
-        for setting in SETTINGS:
-            if not any(r["set"] == name and r["setting"] == setting for r in rows):
-                rows.append(run(name, setting, args.seconds, args.max_test, SETTINGS))
-                with args.ledger.open("a") as handle:
-                    handle.write(json.dumps(rows[-1]) + "\n")
+    rows, sets = ledger_rows(args, SETTINGS), args.sets.split(",")
     body = (f"Test accuracy (%) of `FineTuner` with `train --auto`'s settings (rate 1e-4 decaying to zero at "
             f"the limit, batch 32, 10 % validation, seed 13) on the whole TRAIN split with a "
             f"{args.seconds:g} s time limit, on a TEST sample of at most {args.max_test} texts; in brackets "

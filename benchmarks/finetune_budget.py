@@ -89,23 +89,33 @@ def analyse(rows: list[dict], sets: list[str]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str, ledger: str) -> argparse.Namespace:
+    """The options this script and finetune_bf16.py share."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--seconds", type=float, default=150.0)
     parser.add_argument("--max-test", type=int, default=1000)
-    parser.add_argument("--ledger", type=Path, default=Path("/tmp/bertclf-finetune-budget.jsonl"))
+    parser.add_argument("--ledger", type=Path, default=Path(ledger))
     parser.add_argument("--no-write", action="store_true")
-    args = parser.parse_args()
-    began = time.perf_counter()
+    return parser.parse_args()
+
+
+def ledger_rows(args: argparse.Namespace, settings: dict) -> list[dict]:
+    """Every (set, setting) row: read from the ledger, or run now and appended to it."""
     rows = [json.loads(line) for line in args.ledger.read_text().splitlines()] if args.ledger.exists() else []
-    sets = args.sets.split(",")
-    for name in sets:
-        for setting in SETTINGS:
+    for name in args.sets.split(","):
+        for setting in settings:
             if not any(r["set"] == name and r["setting"] == setting for r in rows):
-                rows.append(run(name, setting, args.seconds, args.max_test))
+                rows.append(run(name, setting, args.seconds, args.max_test, settings))
                 with args.ledger.open("a") as handle:
                     handle.write(json.dumps(rows[-1]) + "\n")
+    return rows
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], "/tmp/bertclf-finetune-budget.jsonl")
+    began = time.perf_counter()
+    rows, sets = ledger_rows(args, SETTINGS), args.sets.split(",")
     body = (f"Test accuracy (%) of `FineTuner` (bundled MiniLM, batch 32, 10 % validation, seed 13) on the "
             f"whole TRAIN split with a {args.seconds:g} s time limit, on a TEST sample of at most "
             f"{args.max_test} texts; in brackets the texts its optimizer steps saw. {cpu_line()}. "
