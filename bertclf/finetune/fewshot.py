@@ -218,8 +218,9 @@ class FewShot(ClassifierMixin, BaseEstimator):
     def _dtype(self, device: str) -> torch.dtype | None:
         """bf16 where asked, or with "auto" on a GPU (fp16 where it lacks bf16) or a CPU whose
         instructions include bf16; else fp32 (None)."""
-        return autocast_dtype(device, "auto" if device.startswith("cuda") and self.precision == "bf16"
-                              else self.precision)
+        if self.precision == "fp32":
+            return None
+        return autocast_dtype(device, "auto" if device.startswith("cuda") else self.precision)
 
     # -- prediction and saving: the fitted TextClassifier's ------------------------------------
 

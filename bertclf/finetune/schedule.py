@@ -67,9 +67,9 @@ def freeze_lower(encoder: torch.nn.Module, layers: int) -> None:
 def autocast_dtype(device: str, precision: str) -> torch.dtype | None:
     """None for fp32. 'auto' is bf16 on a GPU, or fp16 (with loss scaling) on a GPU without
     bf16; on a CPU it is bf16 where the CPU has bf16 instructions (AVX-512 BF16, AMX: in a
-    fixed time it trained on more texts and scored higher, docs/results.md "finetune-bf16")
-    and fp32 elsewhere, where torch would emulate bf16 slowly. 'bf16' and 'fp16' are taken as
-    asked, fp16 on a GPU only."""
+    fixed time it trained on 1.4-1.6x the texts of fp32, no less accurate on average:
+    docs/results.md "finetune-bf16") and fp32 elsewhere, where torch would emulate bf16 slowly.
+    'bf16' and 'fp16' are taken as asked, fp16 on a GPU only."""
     gpu = device.startswith("cuda")
     if precision == "fp32" or (precision == "auto" and not gpu and not backends.cpu_has_bf16()):
         return None

@@ -81,7 +81,7 @@ class Search:
         inner = grouped_folds(strata[self.rows], None if groups is None else groups[self.rows], self.k, seed)
         self.splits = [(self.rows[a], self.rows[b]) for a, b in inner]
         self.after_texts, self.reserve, self.tune_reserve = after_texts, SAVE_SECONDS, 0.0
-        self.tune_forward: float | None = None  # the fine-tuner's seconds a text forward, once timed
+        self.tune_forward: dict[str, float] = {}  # the fine-tuner's seconds a text forward, by precision
         self._matrices: dict[tuple[Any, ...], Any] = {}
         self._vectors: dict[Any, np.ndarray] = {}
         self._tfidf: dict[str, Any] = {}

@@ -67,25 +67,25 @@ def fine_tuning_share(search: Any, space: list[Candidate]) -> float:
 def share_estimate(search: Any) -> tuple[int, float]:
     """(texts fine-tuning trains on in ``TUNE_SHARE`` of the budget, seconds its winner's finish
     takes out of it), from the tuner's forward pass timed on this machine."""
-    forward = forward_seconds(search)
-    finish = finish_seconds(search, forward)
+    forward, finish = forward_seconds(search), finish_seconds(search)
     return texts_in(TUNE_SHARE * search.budget - finish, forward, len(search.rows)), finish
 
 
-def forward_seconds(search: Any) -> float:
-    """The fine-tuner's forward seconds a text on this machine, timed once per search in the
-    precision it trains in (uncached: a cache hit would say nothing of what training costs)."""
-    if search.tune_forward is None:
-        torch_pass = clone(search.base.embedder_).set_params(
-            backend="torch", progress=False, cache=False,
-            dtype=training_dtype(default_finetuner(search.base, search.finetuner)))
-        search.tune_forward = search.seconds_per_text(torch_pass.encode_texts)
-    return search.tune_forward
+def forward_seconds(search: Any, dtype: str | None = None) -> float:
+    """The fine-tuner's forward seconds a text on this machine in ``dtype`` (None: the precision
+    it trains in), timed once per search and precision (uncached: a cache hit would say nothing
+    of what training costs)."""
+    dtype = dtype or training_dtype(default_finetuner(search.base, search.finetuner))
+    if dtype not in search.tune_forward:
+        torch_pass = clone(search.base.embedder_).set_params(backend="torch", progress=False, cache=False,
+                                                             dtype=dtype)
+        search.tune_forward[dtype] = search.seconds_per_text(torch_pass.encode_texts)
+    return search.tune_forward[dtype]
 
 
 def training_dtype(tuner: Any) -> str:
     """"bf16" where ``tuner`` trains under bf16 autocast here (a GPU, or a CPU with bf16
-    instructions: about 1.3x the texts of fp32 in the same time), else "fp32"."""
+    instructions: 1.4-1.6x the texts of fp32 in the same time), else "fp32"."""
     import torch
 
     from bertclf.encode.backends import resolve_device
@@ -100,11 +100,11 @@ def texts_in(seconds: float, forward: float, untimed: int) -> int:
     return int(seconds / (forward * TRAIN_PASSES)) if forward > 0 else untimed
 
 
-def finish_seconds(search: Any, forward: float) -> float:
+def finish_seconds(search: Any) -> float:
     """A fine-tuned winner's finish: saving, and predicting the check rows (or the first fold's)
-    and the caller's later texts."""
+    and the caller's later texts, in fp32 (a CPU predicts so whatever the tuner trained in)."""
     scored = len(search.check_rows) or len(search.splits[0][1])
-    return FINETUNE_SAVE_SECONDS + forward * (scored + search.after_texts)
+    return FINETUNE_SAVE_SECONDS + forward_seconds(search, "fp32") * (scored + search.after_texts)
 
 
 def default_finetuner(base: Any, finetuner: Any = None) -> Any:
@@ -151,8 +151,7 @@ def finetune_candidate(search: Any, c: Candidate, rival: Candidate | None) -> An
     model = default_finetuner(search.base, search.finetuner)
     checked = len(search.check_rows) > 0
     train, test = (search.rows, search.check_rows) if checked else search.splits[0]
-    forward = forward_seconds(search)
-    finish = finish_seconds(search, forward)  # if it wins
+    forward, finish = forward_seconds(search), finish_seconds(search)  # finish: if it wins
     # the rival's refit and save must stay affordable (its own, checked already, not the search's
     # reserve, which covers the slowest candidate it screened), and so must its own finish
     kept = search.refit_seconds(rival, checked=rival.check is not None) if rival is not None else 0.0

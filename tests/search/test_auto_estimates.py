@@ -314,3 +314,32 @@ def test_against_few_shot_tuning_a_lead_is_judged_per_out_of_fold_text():
     # without out-of-fold answers, the fold means are what there is
     bare = Candidate("embedding", layers=-1, scaling="l2", C=1.0, scores=clear.scores)
     assert few_shot_lead(search, bare, few)[2] == "the same folds"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_fine_tuning_is_timed_in_its_precision_and_its_finish_in_fp32(tiny_model, embedder, monkeypatch,
+                                                                        native):
+    """On a CPU with bf16 the tuner trains under bf16 autocast but predicts in fp32: the texts
+    it can train on come from a bf16 pass, the time to predict the check and report texts from
+    an fp32 one, each timed once."""
+    from types import SimpleNamespace
+
+    from bertclf import FineTuner
+    from bertclf.encode import backends
+    from bertclf.search.finetune_trial import FINETUNE_SAVE_SECONDS, finish_seconds, forward_seconds
+
+    monkeypatch.setattr(backends, "cpu_has_bf16", lambda: native)
+    timed = []
+
+    def seconds_per_text(embed):
+        timed.append(embed.__self__.dtype)
+        return {"bf16": 0.01, "fp32": 0.02}[embed.__self__.dtype]
+
+    search = SimpleNamespace(tune_forward={}, base=SimpleNamespace(embedder_=embedder),
+                             finetuner=FineTuner(tiny_model, device="cpu"), seconds_per_text=seconds_per_text,
+                             check_rows=np.arange(100), splits=[], after_texts=50)
+    assert forward_seconds(search) == (0.01 if native else 0.02)
+    assert finish_seconds(search) == pytest.approx(FINETUNE_SAVE_SECONDS + 0.02 * 150)
+    forward_seconds(search), finish_seconds(search)  # once timed, kept
+    assert timed == (["bf16", "fp32"] if native else ["fp32"])
+
