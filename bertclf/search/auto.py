@@ -83,8 +83,7 @@ class Search:
         self.after_texts, self.reserve, self.tune_reserve = after_texts, SAVE_SECONDS, 0.0
         self.tune_forward: dict[str, float] = {}  # the fine-tuner's seconds a text forward, by precision
         self._matrices: dict[tuple[Any, ...], Any] = {}
-        self._vectors: dict[Any, np.ndarray] = {}
-        self._tfidf: dict[str, Any] = {}
+        self._vectors, self._costs, self._tfidf = {}, {}, {}  # by embedding setting; TF-IDF by kind
         self._per_text = 0.0  # seconds to embed one text, once timed
         self.guarded: str | None = None  # why a baseline was kept over the top candidate
         self.scored: list[Candidate] = []  # candidates screened on the first fold, in order
@@ -144,7 +143,10 @@ class Search:
         done)."""
         if c.setting in self._vectors:
             return 0.0
-        return self._pass_seconds(candidate_embedder(self.base.embedder_, c).set_params(progress=False))
+        if c.setting not in self._costs:  # timed once: timed again, the memoised sample looks free
+            self._costs[c.setting] = self._pass_seconds(candidate_embedder(self.base.embedder_, c)
+                                                        .set_params(progress=False))
+        return self._costs[c.setting]
 
     def _pass_seconds(self, embedder: Any) -> float:
         """Seconds ``embedder`` would take over all the texts (memoised, so the timed vectors are

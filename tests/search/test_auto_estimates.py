@@ -343,3 +343,21 @@ def test_fine_tuning_is_timed_in_its_precision_and_its_finish_in_fp32(tiny_model
     forward_seconds(search), finish_seconds(search)  # once timed, kept
     assert timed == (["bf16", "fp32"] if native else ["fp32"])
 
+
+def test_an_embedding_pass_is_priced_once_per_setting(embedder, monkeypatch):
+    """Timed again, the memoised sample looks free: on sst2 a second candidate reading [CLS]
+    was priced at ~0 s after the first was refused at ~91 s, and with time left it would have
+    started the pass the first could not afford."""
+    from bertclf.io.labels import encode_labels
+    from bertclf.search.auto import Search
+    from bertclf.search.space import Candidate
+
+    priced = []
+    monkeypatch.setattr(Search, "_pass_seconds", lambda self, e: priced.append(e) or 91.0 / len(priced))
+    base = TextClassifier(embedder)
+    base.embedder_ = embedder
+    classes, target = encode_labels(LABELS)
+    search = Search(TEXTS, target, len(classes), base, 600, 2, 0, lambda line: None)
+    frozen, hybrid = Candidate("embedding", pooling="cls"), Candidate("hybrid", pooling="cls", C=10)
+    assert search.embedding_cost(frozen) == search.embedding_cost(hybrid) == 91.0 and len(priced) == 1
+    assert search.embedding_cost(Candidate("embedding", pooling="max")) == 45.5  # another setting: timed
