@@ -255,25 +255,21 @@ def read_split(train_path: str, test_path: str | None, holdout: float, seed: int
         eval_X, eval_y = read_rows(test_path, replace(columns, time=None), strict)
         return Split(X, y, eval_X, eval_y, f"test file {test_path}", times=times)
     if holdout > 0:
-        if times is not None:  # what comes later is what the model will meet
-            order = np.argsort(times, kind="stable")
-            n_test = math.ceil(len(order) * holdout)
-            if len(order) - n_test < 2:
-                raise InputError(f"{len(order)} labelled rows are too few to hold {holdout:.0%} out")
-            train_rows, test_rows = np.sort(order[:-n_test]), np.sort(order[-n_test:])
-            return Split(take(X, train_rows), take(y, train_rows), take(X, test_rows), take(y, test_rows),
-                         f"the latest {holdout:.0%} of {train_path} by {columns.time}", holdout,
-                         times=times[train_rows])
-        if columns.multilabel or is_multilabel(y):  # label columns, or a multi-label database
-            rows = np.random.default_rng(seed).permutation(len(y))
+        if times is not None or columns.multilabel or is_multilabel(y):
+            # the latest rows first (what comes later is what the model will meet), or for several
+            # labels per text (label columns, or a multi-label database) a seeded shuffle
+            rows = (np.argsort(times, kind="stable")[::-1] if times is not None
+                    else np.random.default_rng(seed).permutation(len(y)))
             n_test = math.ceil(len(rows) * holdout)
             if len(rows) - n_test < 2:
                 raise InputError(f"{len(rows)} labelled rows are too few to hold {holdout:.0%} out")
             test_rows, train_rows = np.sort(rows[:n_test]), np.sort(rows[n_test:])
         else:
             train_rows, test_rows = holdout_split(y, holdout, seed)
+        what = (f"the latest {holdout:.0%} of {train_path} by {columns.time}" if times is not None
+                else f"{holdout:.0%} hold-out of {train_path} (seed {seed})")
         return Split(take(X, train_rows), take(y, train_rows), take(X, test_rows), take(y, test_rows),
-                     f"{holdout:.0%} hold-out of {train_path} (seed {seed})", holdout)
+                     what, holdout, times=None if times is None else times[train_rows])
     return Split(X, y, None, None, "", times=times)
 
 
